@@ -12,6 +12,12 @@
  * - JSON is TEXT holding JSON (parse it in the repository code);
  * - booleans are INTEGER 0/1;
  * - 64-bit integers come back as JavaScript numbers (safe up to 2^53).
+ *
+ * Column types both dialects read the same way: TEXT, BIGINT (every integer:
+ * ids, counts, epoch ms, 0/1 flags) and DOUBLE PRECISION. Not INTEGER (int4 in
+ * PostgreSQL) nor REAL (float4 in PostgreSQL). Blobs need one text per dialect:
+ * BLOB / BYTEA; they come back as Buffer. So do auto-increment keys:
+ * `INTEGER PRIMARY KEY` / `BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY`.
  */
 export type SqlValue = string | number | bigint | boolean | null | Uint8Array;
 export type Row = Record<string, unknown>;
@@ -48,14 +54,29 @@ export interface Store extends Queryable {
    * throws. Transactions take the write lock at once (SQLite BEGIN IMMEDIATE),
    * so two processes sharing one store (a running node and a CLI command)
    * serialise instead of failing with "database is locked".
+   *
+   * Transactions never interleave, in one process or across processes, on
+   * either adapter (PostgreSQL takes one advisory lock per database), so
+   * read-then-write inside fn is safe. Use `tx`, not the store, inside fn: a
+   * nested `store.transaction()` waits for its own caller and fails with
+   * STORE_BUSY after the busy timeout. Keep fn short (no network calls): every
+   * other transaction waits for it. Single statements and runMany do not wait
+   * for transactions on PostgreSQL; on SQLite, writes do.
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   /**
    * Runs one statement for many parameter rows in a single transaction: the
-   * fast path for imports. Returns the number of rows changed.
+   * fast path for imports. Returns the number of rows changed. All or nothing:
+   * a failing row rolls back every row. On PostgreSQL an
+   * `INSERT ... VALUES (?, ...) [ON CONFLICT ...]` is sent as multi-row INSERTs.
    */
   runMany(sql: string, rows: readonly (readonly SqlValue[])[]): Promise<number>;
-  /** Applies the migrations not yet applied, in the order given, each in its own transaction. */
+  /**
+   * Applies the migrations not yet applied, in the order given, each in its own
+   * transaction (so no statement that refuses to run in one, such as CREATE
+   * INDEX CONCURRENTLY), recording ids in schema_migrations. Safe when two
+   * processes start at once.
+   */
   migrate(migrations: readonly Migration[]): Promise<MigrationReport>;
   /** A cheap round trip for /healthz. */
   ping(): Promise<void>;

@@ -1,0 +1,19 @@
+/** The two log calls the store makes; a pino Logger fits. */
+export interface StoreLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface OpenStoreOptions {
+  logger?: StoreLogger;
+  /**
+   * How long a call waits for the write lock (another process's transaction on
+   * the same SQLite file, or another transaction on this store) before it fails
+   * with STORE_BUSY. Default 10 s.
+   */
+  busyTimeoutMs?: number;
+  /** PostgreSQL only: connections in the pool. Default 10. */
+  poolSize?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;
