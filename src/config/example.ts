@@ -1,0 +1,69 @@
+/**
+ * The commented example printed by `sakimori config example`: every key, what
+ * it does, and its default. This is the only place the example text lives;
+ * example.test.ts checks it against the schema (every key present and
+ * commented, parses clean, equals the defaults).
+ *
+ * Convention: prose comments are "# text"; a key shown but left unset (its
+ * default is computed, like node.name) is "#key: value", with no space, so
+ * the test can find it.
+ */
+import { PURPOSE_NAMES, PURPOSES } from '../core/purpose.ts';
+import { DEFAULT_RETENTION } from './sections/privacy.ts';
+
+function retentionLines(): string {
+  return PURPOSE_NAMES.map((p) => `    # ${PURPOSES[p]}\n    ${p}: ${DEFAULT_RETENTION[p]}`).join('\n');
+}
+
+export function exampleConfigYaml(): string {
+  return `# Sakimori configuration. Every key is shown with its default; a key you leave
+# out keeps its default, and a file with nothing in it runs on the defaults.
+# Use it with: sakimori start --config FILE (or name it ./sakimori.yaml).
+# Check a file with: sakimori config check FILE
+#
+# Durations are a number and a unit: ms, s, m, h, d or w ("200ms", "90s", "36h", "30d").
+
+node:
+  # This node's name in logs and in the observations it reports.
+  # Default: the machine's hostname.
+  #name: tokyo-resolver-1
+
+http:
+  # Where the HTTP API and operator console listen, as ADDR:PORT. IPv6 goes in
+  # brackets: "[::1]:8080". Use 0.0.0.0:8080 to listen on every interface.
+  # Default: 127.0.0.1:8080 (this machine only).
+  listen: 127.0.0.1:8080
+
+store:
+  # Where Sakimori keeps its state.
+  #   sqlite:PATH               one file, no database server (PATH is relative to the working directory)
+  #   postgres://USER@HOST/DB   PostgreSQL, for several nodes or a large ISP (postgresql:// also works)
+  # Default: sqlite:./data/sakimori.db
+  url: sqlite:./data/sakimori.db
+
+bus:
+  # How the parts of Sakimori pass events to each other.
+  #   "memory:"          in-process, for a single node (quoted: YAML reads a bare trailing ":" as a key)
+  #   nats://HOST:PORT   NATS JetStream, to spread work over processes or machines
+  # Default: "memory:"
+  url: "memory:"
+
+log:
+  # How much to log: fatal, error, warn, info, debug or trace.
+  # Default: info
+  level: info
+
+privacy:
+  # How long records are kept, per purpose (R16). Every record of communication
+  # data is written for exactly one purpose, read only for it, and purged when
+  # its retention ends. The purposes are a closed list (src/core/purpose.ts);
+  # the values below are the defaults. A purpose you leave out keeps its default.
+  retention:
+${retentionLines()}
+  # How often records past their retention are purged. Default: 1h
+  purgeInterval: 1h
+  # How long the hash-chained audit log may buffer entries before writing them
+  # to the store; 0ms writes each entry at once. Default: 200ms
+  auditFlushInterval: 200ms
+`;
+}

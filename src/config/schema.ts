@@ -1,0 +1,25 @@
+/**
+ * The whole configuration: one line per section. A new section is one file in
+ * sections/ and one line here; unknown-key checks, suggestions, defaults and
+ * the example-coverage test pick it up from this schema.
+ */
+import type { z } from 'zod';
+import { section } from './fields.ts';
+import { bus } from './sections/bus.ts';
+import { http } from './sections/http.ts';
+import { log } from './sections/log.ts';
+import { node } from './sections/node.ts';
+import { privacy } from './sections/privacy.ts';
+import { store } from './sections/store.ts';
+
+export const configSchema = section({
+  node,
+  http,
+  store,
+  bus,
+  log,
+  privacy,
+});
+
+/** The parsed configuration: every key present, durations in milliseconds. */
+export type Config = z.output<typeof configSchema>;
