@@ -164,8 +164,8 @@ describe('wrong values', () => {
   it('checks listen addresses', () => {
     const bad: [string, RegExp][] = [
       ['"::1:8080"', /IPv6 address without brackets/],
-      ['"[::1]:70000"', /port 70000, out of range — expected a port from 1 to 65535/],
-      ['127.0.0.1:0', /port 0, out of range/],
+      ['"[::1]:70000"', /port 70000, out of range — expected a port from 0 to 65535/],
+      ['127.0.0.1:65536', /port 65536, out of range/],
       ['127.0.0.1', /has no port/],
       ['":8080"', /has no address/],
       ['999.1.1.1:80', /not an IPv4 address or host name/],

@@ -4,9 +4,11 @@
  * of an issue is the text that follows the offending value (check.ts puts the
  * value in front), and always says what is expected.
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { parseDuration } from '../core/clock.ts';
+import { LISTEN_EXPECTED, parseListenAddress } from '../core/net.ts';
+
+export { parseListenAddress };
 import { closest } from './suggest.ts';
 
 /** How a value is called in a sentence: "is a number", "is a list". */
@@ -75,41 +77,6 @@ export function name() {
     if (s.length > 253) return `is longer than 253 characters — expected ${expected}`;
     return undefined;
   });
-}
-
-const LISTEN_EXPECTED = '"ADDR:PORT", such as "127.0.0.1:8080", "0.0.0.0:8080" or "[::1]:8080"';
-const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-
-/**
- * Splits "ADDR:PORT" (IPv4, bracketed IPv6, or a host name such as localhost).
- * Exported for the code that opens the socket, so it reads the value exactly as
- * it was validated.
- */
-export function parseListenAddress(s: string): { host: string; port: number } | { error: string } {
-  let host: string;
-  let portText: string;
-  const v6 = /^\[([^\]]*)\]:([^:]*)$/.exec(s);
-  if (v6) {
-    host = v6[1]!;
-    portText = v6[2]!;
-    if (!isIPv6(host)) return { error: `has "${host}" in brackets, which is not an IPv6 address — expected ${LISTEN_EXPECTED}` };
-  } else {
-    const colon = s.lastIndexOf(':');
-    if (colon < 0) return { error: `has no port — expected ${LISTEN_EXPECTED}` };
-    host = s.slice(0, colon);
-    portText = s.slice(colon + 1);
-    if (host.includes(':')) {
-      return { error: `looks like an IPv6 address without brackets — expected ${LISTEN_EXPECTED}` };
-    }
-    if (host === '') return { error: `has no address — expected ${LISTEN_EXPECTED}` };
-    if (/^[\d.]+$/.test(host) ? !isIPv4(host) : !HOSTNAME.test(host)) {
-      return { error: `has "${host}", which is not an IPv4 address or host name — expected ${LISTEN_EXPECTED}` };
-    }
-  }
-  if (!/^\d{1,5}$/.test(portText)) return { error: `has port "${portText}", which is not a number — expected ${LISTEN_EXPECTED}` };
-  const port = Number(portText);
-  if (port < 1 || port > 65535) return { error: `has port ${port}, out of range — expected a port from 1 to 65535` };
-  return { host, port };
 }
 
 /** "ADDR:PORT" for a listening socket. Kept as the string written; see parseListenAddress. */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages whose real servers and tools the tests talk to
+# (no mocks where the real thing can run: R-"real, not toy"). Idempotent: does
+# nothing when they are all present. Needs root to install; otherwise it names
+# what is missing and how to get it.
+set -euo pipefail
+
+# One package a line: the peer, and why the tests need it.
+PEERS=(
+  postgresql       # Store contract suite against a real PostgreSQL server
+  nats-server      # Bus contract suite against a real NATS JetStream server
+)
+
+missing=()
+for pkg in "${PEERS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-peers: missing Debian packages: ${missing[*]}" >&2
+  echo "install-peers: run this as root, or: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-peers: installing ${missing[*]} ..." >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-peers: done" >&2

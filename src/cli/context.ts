@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig, type Config } from '../config/index.ts';
+import { createLogger, type Logger } from '../telemetry/index.ts';
+import { openPlatform, type Platform } from '../node/index.ts';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Options every command accepts (declared on the root program). */
+export interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+  store?: string;
+}
+
+export function globalOptions(cmd: Command): GlobalOptions {
+  return cmd.optsWithGlobals<GlobalOptions>();
+}
+
+/** Loads the config the command names (or the default), applying --store and --log-level overrides. */
+export async function commandConfig(cmd: Command): Promise<{ config: Config; source: string; logger: Logger }> {
+  const g = globalOptions(cmd);
+  const { config, source } = await loadConfig({ ...(g.config ? { file: g.config } : {}), overrides: { 'store.url': g.store, 'log.level': g.logLevel } });
+  const logger = createLogger({ level: config.log.level, name: 'sakimori' });
+  return { config, source, logger };
+}
+
+/** Opens the store (migrated) and audit log for a command, runs fn, and always closes them. */
+export async function withPlatform<T>(cmd: Command, fn: (p: Platform) => Promise<T>): Promise<T> {
+  const { config, logger } = await commandConfig(cmd);
+  const platform = await openPlatform(config, { logger });
+  try {
+    return await fn(platform);
+  } finally {
+    await platform.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}

@@ -1,0 +1,8 @@
+import type { Migration } from '../store/index.ts';
+import { privacyMigrations } from '../privacy/index.ts';
+
+/**
+ * Every capability's migrations, in the order they are applied. A new
+ * capability adds its list here; ids are never renamed once shipped.
+ */
+export const ALL_MIGRATIONS: readonly Migration[] = [...privacyMigrations];

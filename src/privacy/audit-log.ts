@@ -1,0 +1,253 @@
+import { createHash } from 'node:crypto';
+import type { Queryable, Store } from '../store/index.ts';
+import { isPurpose, SakimoriError, systemClock, type Clock, type Purpose } from '../core/index.ts';
+
+/**
+ * The append-only, hash-chained audit log (R16). Every write, read-for-purpose,
+ * purge and export of communication data leaves an entry. Entry n stores
+ * hash(n) = SHA-256 over (hash(n-1), n, and the entry's fields exactly as
+ * stored), so altering any row breaks the chain from there on; the sequence
+ * numbers must be gapless, so removing a row is seen; and audit_head keeps the
+ * last seq and hash, so cutting rows off the end is seen too.
+ *
+ * Entries are buffered and written in batches (one transaction per batch) so
+ * that auditing every read does not cost a transaction per read. Several
+ * processes may append to one store at once: each batch takes the write lock
+ * and extends the chain from the current head.
+ */
+export type AuditAction = 'write' | 'read' | 'purge' | 'export' | 'consent' | 'config' | 'notice' | 'delete';
+
+export interface AuditEntryInput {
+  /** Who: "node:dns", "cli", "operator:alice", "api:token-3". */
+  actor: string;
+  action: AuditAction;
+  purpose: Purpose;
+  /** What was touched: a table, a record id, a subscriber id, an IP. */
+  subject: string;
+  /** A short summary (counts, filters, reasons) — never the data itself. */
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditEntry extends Required<AuditEntryInput> {
+  seq: number;
+  at: number;
+  hash: string;
+  prevHash: string;
+}
+
+export type VerifyResult =
+  | { ok: true; entries: number; headSeq: number; headHash: string }
+  | { ok: false; entries: number; firstBadSeq: number; reason: string };
+
+interface AuditRow {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  purpose: string;
+  subject: string;
+  detail: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export function chainHash(prevHash: string, seq: number, at: number, actor: string, action: string, purpose: string, subject: string, detail: string): string {
+  return createHash('sha256').update(JSON.stringify([prevHash, seq, at, actor, action, purpose, subject, detail])).digest('hex');
+}
+
+export interface AuditLogOptions {
+  clock?: Clock;
+  /** How long entries may wait in the buffer before they are written. 0 writes each append at once. */
+  flushIntervalMs?: number;
+  /** A batch this large is written at once. */
+  maxBatch?: number;
+  /** Told when a batch could not be written (the entries stay queued and are retried). */
+  onError?: (err: unknown) => void;
+}
+
+interface Pending {
+  entry: AuditEntryInput;
+  at: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export class AuditLog {
+  private queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly clock: Clock;
+  private readonly flushIntervalMs: number;
+  private readonly maxBatch: number;
+  private closed = false;
+  written = 0;
+
+  constructor(private readonly store: Store, private readonly opts: AuditLogOptions = {}) {
+    this.clock = opts.clock ?? systemClock;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 200;
+    this.maxBatch = opts.maxBatch ?? 1000;
+  }
+
+  /** Appends an entry; resolves once it is committed to the store. */
+  append(entry: AuditEntryInput): Promise<void> {
+    if (this.closed) return Promise.reject(new SakimoriError('AUDIT_CLOSED', 'the audit log is closed; no further entries can be written'));
+    if (!isPurpose(entry.purpose)) return Promise.reject(new SakimoriError('AUDIT_BAD_PURPOSE', `audit entry has unknown purpose "${String(entry.purpose)}"`));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ entry, at: this.clock.now(), resolve, reject });
+      if (this.queue.length >= this.maxBatch || this.flushIntervalMs === 0) void this.flush();
+      else if (!this.timer) {
+        this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+        this.timer.unref();
+      }
+    });
+  }
+
+  /** Appends without waiting; a failure reaches onError (the entry stays queued for retry). */
+  record(entry: AuditEntryInput): void {
+    this.append(entry).catch(() => {
+      /* reported through onError by flush */
+    });
+  }
+
+  /** Writes everything queued so far. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.flushing = this.flushing.then(() => this.writeQueued());
+    return this.flushing;
+  }
+
+  private async writeQueued(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, this.maxBatch);
+      try {
+        await this.store.transaction((tx) => this.writeBatch(tx, batch));
+      } catch (err) {
+        // Keep the entries: they are retried on the next flush, never dropped.
+        this.opts.onError?.(err);
+        if (this.closed) for (const p of this.queue.splice(0)) p.reject(err);
+        else if (!this.timer) {
+          this.timer = setTimeout(() => void this.flush(), Math.max(this.flushIntervalMs, 1000));
+          this.timer.unref();
+        }
+        return;
+      }
+      this.queue.splice(0, batch.length);
+      this.written += batch.length;
+      for (const p of batch) p.resolve();
+    }
+  }
+
+  private async writeBatch(tx: Queryable, batch: Pending[]): Promise<void> {
+    const lock = this.store.dialect === 'postgres' ? ' FOR UPDATE' : '';
+    const head = await tx.get<{ seq: number; hash: string }>(`SELECT seq, hash FROM audit_head WHERE id = 1${lock}`);
+    if (!head) throw new SakimoriError('AUDIT_NO_HEAD', 'audit_head row is missing: the audit log was tampered with or not migrated', { hint: 'run `sakimori audit verify`' });
+    let seq = head.seq;
+    let prev = head.hash;
+    const rows: (string | number)[][] = [];
+    for (const { entry, at } of batch) {
+      seq += 1;
+      const detail = JSON.stringify(entry.detail ?? {});
+      const hash = chainHash(prev, seq, at, entry.actor, entry.action, entry.purpose, entry.subject, detail);
+      rows.push([seq, at, entry.actor, entry.action, entry.purpose, entry.subject, detail, prev, hash]);
+      prev = hash;
+    }
+    for (const r of rows) {
+      await tx.run('INSERT INTO audit_log (seq, at, actor, action, purpose, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', r);
+    }
+    await tx.run('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1', [seq, prev]);
+  }
+
+  /** Entries, newest first, for the console and `sakimori audit list`. */
+  async list(opts: { limit?: number; beforeSeq?: number; purpose?: Purpose } = {}): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (opts.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      params.push(opts.beforeSeq);
+    }
+    if (opts.purpose) {
+      where.push('purpose = ?');
+      params.push(opts.purpose);
+    }
+    params.push(opts.limit ?? 100);
+    const rows = await this.store.all<AuditRow>(
+      `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
+      params,
+    );
+    return rows.map(toEntry);
+  }
+
+  /** Flushes and stops accepting entries. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+}
+
+function toEntry(r: AuditRow): AuditEntry {
+  return {
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    action: r.action as AuditAction,
+    purpose: r.purpose as Purpose,
+    subject: r.subject,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+/**
+ * Walks the whole chain in pages and names the first entry that does not fit:
+ * a gap in the sequence (a removed row), a hash that does not match the row
+ * (an altered row), or a head that does not match the last row (rows cut off
+ * the end, or the head itself altered).
+ */
+export async function verifyAuditChain(store: Queryable, pageSize = 5000): Promise<VerifyResult> {
+  let expectedSeq = 1;
+  let prev = '';
+  let entries = 0;
+  for (;;) {
+    const rows = await store.all<AuditRow>('SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?', [expectedSeq, pageSize]);
+    if (rows.length === 0) break;
+    for (const r of rows) {
+      if (r.seq !== expectedSeq) {
+        return { ok: false, entries, firstBadSeq: expectedSeq, reason: `entry ${expectedSeq} is missing (the next entry is ${r.seq}): a row was deleted` };
+      }
+      if (r.prev_hash !== prev) {
+        return { ok: false, entries, firstBadSeq: r.seq, reason: `entry ${r.seq} does not link to entry ${r.seq - 1} (prev_hash differs): a row was altered or replaced` };
+      }
+      const h = chainHash(r.prev_hash, r.seq, r.at, r.actor, r.action, r.purpose, r.subject, r.detail);
+      if (h !== r.hash) {
+        return { ok: false, entries, firstBadSeq: r.seq, reason: `entry ${r.seq} was altered: its content no longer matches its hash` };
+      }
+      prev = r.hash;
+      expectedSeq += 1;
+      entries += 1;
+    }
+  }
+  // A row with a seq lower than 1, or any row past a gap at the start, is also tampering.
+  const before = await store.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log WHERE seq < 1');
+  if (before && Number(before.n) > 0) return { ok: false, entries, firstBadSeq: 0, reason: 'entries with seq < 1 exist: rows were inserted by hand' };
+  const head = await store.get<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_head WHERE id = 1');
+  if (!head) return { ok: false, entries, firstBadSeq: expectedSeq, reason: 'the audit_head row is missing' };
+  if (head.seq !== expectedSeq - 1 || head.hash !== prev) {
+    const more = await store.get<{ seq: number }>('SELECT MIN(seq) AS seq FROM audit_log WHERE seq > ?', [expectedSeq - 1]);
+    if (more && more.seq !== null && more.seq !== undefined) {
+      return { ok: false, entries, firstBadSeq: expectedSeq, reason: `entry ${expectedSeq} is missing (the next entry is ${more.seq}): a row was deleted` };
+    }
+    return {
+      ok: false,
+      entries,
+      firstBadSeq: Math.min(head.seq, expectedSeq),
+      reason: head.seq > expectedSeq - 1
+        ? `the head says the log ends at entry ${head.seq}, but entries ${expectedSeq}..${head.seq} are missing: rows were deleted from the end`
+        : `the head (entry ${head.seq}) does not match the last entry ${expectedSeq - 1}: the head or the last rows were altered`,
+    };
+  }
+  return { ok: true, entries, headSeq: head.seq, headHash: head.hash };
+}

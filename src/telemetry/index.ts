@@ -1,0 +1,3 @@
+export { createLogger, silentLogger } from './log.ts';
+export type { Logger } from './log.ts';
+export { createRegistry, Registry, Counter, Gauge, Histogram } from './metrics.ts';

@@ -1,0 +1,2 @@
+export { HttpServer } from './http-server.ts';
+export type { HealthReport, HttpServerOptions } from './http-server.ts';
