@@ -27,6 +27,13 @@ function u32(b: Uint8Array, o: number): number {
   return b[o]! * 0x1000000 + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
 }
 
+/** A copy, always a plain Uint8Array: Buffer#slice would alias a buffer the caller reuses. */
+function copy(b: Uint8Array, from: number, to: number): Uint8Array {
+  const out = new Uint8Array(to - from);
+  out.set(b.subarray(from, to));
+  return out;
+}
+
 function fail(e: WireError): { ok: false; error: WireError } {
   return { ok: false, error: e };
 }
@@ -46,7 +53,7 @@ function bad(type: number, off: number, why: string): WireError {
 function decodeRdata(buf: Uint8Array, type: number, klass: number, off: number, rdlen: number): Rdata | WireError {
   const end = off + rdlen;
   // Class NONE/ANY carry UPDATE semantics (RFC 2136 §2.4): empty or foreign RDATA.
-  if (klass === RRClass.NONE || klass === RRClass.ANY) return { kind: 'raw', bytes: buf.slice(off, end) };
+  if (klass === RRClass.NONE || klass === RRClass.ANY) return { kind: 'raw', bytes: copy(buf, off, end) };
   switch (type) {
     case RRType.A:
       if (klass !== RRClass.IN) break;
@@ -107,7 +114,7 @@ function decodeRdata(buf: Uint8Array, type: number, klass: number, off: number, 
       while (p < end) {
         const l = buf[p]!;
         if (p + 1 + l > end) return bad(type, p, `character-string of ${l} octets runs past the end of the RDATA`);
-        strings.push(buf.slice(p + 1, p + 1 + l));
+        strings.push(copy(buf, p + 1, p + 1 + l));
         p += 1 + l;
       }
       return { kind: 'TXT', strings };
@@ -119,10 +126,10 @@ function decodeRdata(buf: Uint8Array, type: number, klass: number, off: number, 
       if (off + 2 + tagLen > end) return bad(type, off, `CAA tag of ${tagLen} octets runs past the end of the RDATA`);
       let tag = '';
       for (let i = off + 2; i < off + 2 + tagLen; i++) tag += String.fromCharCode(buf[i]!);
-      return { kind: 'CAA', flags: buf[off]!, tag, value: buf.slice(off + 2 + tagLen, end) };
+      return { kind: 'CAA', flags: buf[off]!, tag, value: copy(buf, off + 2 + tagLen, end) };
     }
   }
-  return { kind: 'raw', bytes: buf.slice(off, end) };
+  return { kind: 'raw', bytes: copy(buf, off, end) };
 }
 
 function decodeOptions(buf: Uint8Array, off: number, end: number): EdnsOption[] | WireError {
@@ -133,7 +140,7 @@ function decodeOptions(buf: Uint8Array, off: number, end: number): EdnsOption[] 
     const code = u16(buf, p);
     const len = u16(buf, p + 2);
     if (p + 4 + len > end) return wireError('BAD_OPT', p, `EDNS option ${code} at offset ${p} claims ${len} octets, past the end of the OPT RDATA`);
-    options.push({ code, data: buf.slice(p + 4, p + 4 + len) });
+    options.push({ code, data: copy(buf, p + 4, p + 4 + len) });
     p += 4 + len;
   }
   return options;

@@ -313,9 +313,9 @@ export function isSubdomain(name: string, parent: string): boolean {
   PARENT_WIRE.set(NAME_WIRE.subarray(0, pl));
   const nl = parseNameText(name);
   if (typeof nl !== 'number' || nl < pl) return false;
-  // Label boundaries of `name` are in LABEL_STARTS; the suffix must start at one of them.
+  // The suffix must start at a label of `name` (LABEL_STARTS) or be the root alone.
   const start = nl - pl;
-  if (start !== 0) {
+  if (start !== 0 && start !== nl - 1) {
     let boundary = false;
     for (let i = 0; i < labelCount; i++) if (LABEL_STARTS[i] === start) boundary = true;
     if (!boundary) return false;
