@@ -47,10 +47,10 @@ export function storeContract(name: string, freshDatabaseUrl: () => Promise<stri
     }
   }
 
-  async function increment(s: Store): Promise<void> {
+  async function increment(s: Store, thinkMs = 0): Promise<void> {
     await s.transaction(async (tx) => {
       const row = await tx.get<{ n: number }>("SELECT n FROM counter WHERE name = 'c'");
-      await sleep(0); // give every other caller the chance to interleave, if it could
+      await sleep(thinkMs); // give every other caller the chance to interleave, if it could
       await tx.run("UPDATE counter SET n = ? WHERE name = 'c'", [row!.n + 1]);
     });
   }
@@ -338,7 +338,8 @@ export function storeContract(name: string, freshDatabaseUrl: () => Promise<stri
     it('another process writing to the same database at the same time: both succeed', () =>
       withStore(async (s, url) => {
         const child = writerProcess(url, 20);
-        await Promise.all([child, ...Array.from({ length: 20 }, () => increment(s))]);
+        await child.ready; // start together: Node's start-up alone outlasts 20 transactions
+        await Promise.all([child.done, ...Array.from({ length: 20 }, () => increment(s, 5))]);
         assert.equal(await counter(s), 40);
       }));
 
@@ -366,26 +367,35 @@ export function storeContract(name: string, freshDatabaseUrl: () => Promise<stri
 const STORE_INDEX = new URL('./index.ts', import.meta.url).href;
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Runs `increments` counter transactions from a separate Node process on the same database. */
-function writerProcess(url: string, increments: number): Promise<void> {
+/**
+ * Runs `increments` counter transactions from a separate Node process on the
+ * same database; `ready` resolves when that process has opened the store.
+ */
+function writerProcess(url: string, increments: number): { ready: Promise<void>; done: Promise<void> } {
   const script = `
     const { openStore } = await import(${JSON.stringify(STORE_INDEX)});
     const s = await openStore(${JSON.stringify(url)});
+    process.stdout.write('ready\\n');
     await Promise.all(Array.from({ length: ${increments} }, () => s.transaction(async (tx) => {
       const row = await tx.get("SELECT n FROM counter WHERE name = 'c'");
-      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 5));
       await tx.run("UPDATE counter SET n = ? WHERE name = 'c'", [row.n + 1]);
     })));
     await s.close();
   `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'inherit', 'pipe'],
-    });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`writer process exited with ${code}: ${stderr}`))));
   });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+    done.then(() => reject(new Error('writer process ended before it was ready')), reject);
+  });
+  return { ready, done };
 }
