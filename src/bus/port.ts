@@ -34,6 +34,14 @@ export interface SubscribeOptions {
   from?: StartPosition;
   /** How long a delivered message may go unacknowledged before it is delivered again. Default 30 s. */
   ackWaitMs?: number;
+  /**
+   * How many messages this subscription hands its handler at once. Default 1:
+   * one at a time, in sequence order (redeliveries aside). Raise it for
+   * throughput when order does not matter. A subscription never takes more
+   * messages than it has free slots, so a stuck handler cannot hoard work
+   * that another subscription of the same durable could do.
+   */
+  maxInFlight?: number;
 }
 
 /**

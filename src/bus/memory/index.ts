@@ -1,0 +1,1 @@
+export { MemoryBus, DEFAULT_MAX_RETAINED, type MemoryBusOptions } from './memory-bus.ts';
