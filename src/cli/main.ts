@@ -6,6 +6,7 @@ import { registerConfig } from './commands/config.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerPrivacy } from './commands/privacy.ts';
 import { registerStore } from './commands/store.ts';
+import { registerConsent } from './commands/consent.ts';
 
 /**
  * The `sakimori` command: one binary, subcommands grouped by role. A new
@@ -37,6 +38,7 @@ Run \`sakimori COMMAND --help\` for each command's options and examples.`);
   registerConfig(program);
   registerAudit(program);
   registerPrivacy(program);
+  registerConsent(program);
   registerStore(program);
   return program;
 }

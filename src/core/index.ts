@@ -5,3 +5,5 @@ export * from './purpose.ts';
 export * from './observation.ts';
 export * from './net.ts';
 export * from './part.ts';
+export * from './ip.ts';
+export * from './prefix-map.ts';

@@ -4,6 +4,7 @@ import { openBus, type Bus } from '../bus/index.ts';
 import { AuditLog, PurposeBoundRecords, RetentionPurger } from '../privacy/index.ts';
 import { createRegistry, type Logger, type Registry } from '../telemetry/index.ts';
 import { systemClock, type Clock } from '../core/index.ts';
+import { ConsentRegistry } from '../consent/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface Platform {
   readonly audit: AuditLog;
   readonly records: PurposeBoundRecords;
   readonly retention: RetentionPurger;
+  /** Opt-out / opt-in choices (R1); changes are published on the bus when there is one. */
+  readonly consent: ConsentRegistry;
   /** Undefined when opened without the bus (CLI commands that only read the store). */
   readonly bus: Bus | undefined;
   close(): Promise<void>;
@@ -66,6 +69,7 @@ export async function openPlatform(config: Config, opts: OpenPlatformOptions): P
     audit,
     records: new PurposeBoundRecords(store, audit, clock),
     retention,
+    consent: new ConsentRegistry(store, audit, { clock, ...(bus ? { publisher: bus } : {}) }),
     async close() {
       await audit.close();
       await bus?.close();

@@ -1,0 +1,3 @@
+export { ConsentRegistry, canonicalSubject, CONSENT_SERVICES, CONSENT_TOPIC } from './consent-registry.ts';
+export type { ConsentEvent, ConsentChange, ConsentChoice, ConsentScope, ConsentService, ConsentVia, ConsentPublisher } from './consent-registry.ts';
+export { consentMigrations } from './migrations.ts';
