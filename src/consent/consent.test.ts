@@ -60,3 +60,22 @@ test('every consent change is in the audit log', async () => {
   assert.ok((await verifyAuditChain(store)).ok);
   await store.close();
 });
+
+test('retention removes old choices but never the one in force', async () => {
+  const { store, audit, clock, registry } = await fresh();
+  const { RetentionPurger } = await import('../privacy/index.ts');
+  const { consentRetentionRules } = await import('./index.ts');
+  await registry.optOut({ scope: 'subscriber', subject: 'S1', actor: 'S1', via: 'portal' });
+  clock.advance(1000);
+  await registry.optIn({ scope: 'subscriber', subject: 'S1', actor: 'S1', via: 'portal' });
+  await registry.optOut({ scope: 'subscriber', subject: 'S2', actor: 'S2', via: 'portal' });
+  clock.advance(10 * 365 * 86_400_000);
+  const purger = new RetentionPurger(store, audit, { consent: 1825 * 86_400_000 } as never, { clock });
+  for (const r of consentRetentionRules) purger.register(r);
+  const [result] = await purger.runOnce();
+  assert.equal(result?.deleted, 1); // S1's old opt-out; S1's opt-in and S2's opt-out are in force
+  assert.equal(await registry.choiceOf('subscriber', 'S1'), 'opt-in');
+  assert.equal(await registry.choiceOf('subscriber', 'S2'), 'opt-out');
+  assert.equal((await registry.history()).length, 2);
+  await store.close();
+});

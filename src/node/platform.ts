@@ -4,7 +4,7 @@ import { openBus, type Bus } from '../bus/index.ts';
 import { AuditLog, PurposeBoundRecords, RetentionPurger } from '../privacy/index.ts';
 import { createRegistry, type Logger, type Registry } from '../telemetry/index.ts';
 import { systemClock, type Clock } from '../core/index.ts';
-import { ConsentRegistry } from '../consent/index.ts';
+import { ConsentRegistry, consentRetentionRules } from '../consent/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 
 /**
@@ -58,6 +58,7 @@ export async function openPlatform(config: Config, opts: OpenPlatformOptions): P
   });
   const retention = new RetentionPurger(store, audit, config.privacy.retention, { clock });
   retention.register({ name: 'purpose-bound records', table: 'purpose_records', key: 'id', timeColumn: 'created_at', purposeColumn: 'purpose' });
+  for (const rule of consentRetentionRules) retention.register(rule);
   const registry = createRegistry({ processMetrics: opts.processMetrics ?? false, labels: { node: config.node.name } });
   return {
     config,
