@@ -65,5 +65,48 @@ ${retentionLines()}
   # How long the hash-chained audit log may buffer entries before writing them
   # to the store; 0ms writes each entry at once. Default: 200ms
   auditFlushInterval: 200ms
+
+notify:
+  # Send notices to subscribers by e-mail on their own (every notify.interval).
+  # false: cases still open and collect evidence, and \`sakimori cases notify\`
+  # sends what is due. Default: true
+  enabled: true
+  smtp:
+    # The SMTP server notices are handed to (the ISP's relay). Default: 127.0.0.1
+    host: 127.0.0.1
+    # Its port: 25 for a relay, 587 for submission, 465 for implicit TLS. Default: 25
+    port: 25
+    # The sender of every notice, as subscribers see it.
+    # Default: "Sakimori <sakimori@localhost>"
+    from: "Sakimori <sakimori@localhost>"
+    # true: TLS from the first byte (port 465). false: STARTTLS when the server
+    # offers it. Default: false
+    secure: false
+    # A user name, if the server wants a login; "" for none. Default: ""
+    user: ""
+    # A file holding the password for that user (kept out of this file). Default: ""
+    passwordFile: ""
+  # Where the subscriber portal is reached: each notice links to
+  # {portalUrl}/n/{token}, a link only that subscriber gets.
+  # Default: http://127.0.0.1:8080
+  portalUrl: http://127.0.0.1:8080
+  # The ISP name shown in the subject and signature of notices. Default: Sakimori
+  organization: Sakimori
+  # At most one notice per subscriber in this time; what is found meanwhile
+  # waits for the next one. Default: 24h
+  cooldown: 24h
+  # How long a new case waits before its notice goes, so that findings of the
+  # same report or of other classes go in the same mail. Default: 10m
+  batchWindow: 10m
+  # How often due notices are looked for. Default: 1m
+  interval: 1m
+  # How long to wait before trying again when a notice could not be sent. Default: 1h
+  retryInterval: 1h
+
+cases:
+  # The ISP's own address space. A finding for an address outside it is kept
+  # as "not our address space" and not looked up. Empty: every address is
+  # looked up. Example: ["192.0.2.0/24", "2001:db8::/32"]. Default: []
+  addressSpace: []
 `;
 }

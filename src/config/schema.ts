@@ -11,6 +11,8 @@ import { log } from './sections/log.ts';
 import { node } from './sections/node.ts';
 import { privacy } from './sections/privacy.ts';
 import { store } from './sections/store.ts';
+import { notify } from './sections/notify.ts';
+import { cases } from './sections/cases.ts';
 
 export const configSchema = section({
   node,
@@ -19,6 +21,8 @@ export const configSchema = section({
   bus,
   log,
   privacy,
+  notify,
+  cases,
 });
 
 /** The parsed configuration: every key present, durations in milliseconds. */
