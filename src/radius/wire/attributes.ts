@@ -33,8 +33,12 @@ export interface AttributeValueOf {
   time: number;
 }
 
-function def<K extends AttributeKind>(name: string, type: number, kind: K) {
-  return { name, type, kind } as const satisfies AttributeDefinition;
+interface Definition<K extends AttributeKind> extends AttributeDefinition {
+  readonly kind: K;
+}
+
+function def<K extends AttributeKind>(name: string, type: number, kind: K): Definition<K> {
+  return { name, type, kind };
 }
 
 /** RFC 2865 §5, RFC 2866 §5, RFC 3162 §2, RFC 4818, RFC 3579 §3.2, RFC 5176 §3. */
