@@ -9,6 +9,7 @@ set -euo pipefail
 PEERS=(
   postgresql       # Store contract suite against a real PostgreSQL server
   nats-server      # Bus contract suite against a real NATS JetStream server
+  freeradius-utils # radclient sends real RADIUS accounting packets to the attribution listener
 )
 
 missing=()
