@@ -20,6 +20,8 @@ export interface AccountingEvent {
   nas: { address: string; ip?: string; identifier?: string };
   /** Acct-Session-Id (unique per NAS), and Acct-Multi-Session-Id if sent. Absent on Accounting-On/Off. */
   sessionId?: string;
+  /** Acct-Multi-Session-Id (RFC 2866 §5.11): links the sessions of one multilink connection. */
+  multiSessionId?: string;
   /** User-Name: the PPPoE / RADIUS login that identifies the subscriber. */
   userName?: string;
   /** Framed-IP-Address (IPv4, dotted). */
