@@ -111,6 +111,17 @@ export function storeContract(name: string, freshDatabaseUrl: () => Promise<stri
         ]);
       }));
 
+    it('keeps working when a table changes under a cached statement (a migration by another node)', () =>
+      withStore(async (s, url) => {
+        const other = await open(url);
+        await s.run('CREATE TABLE sc (a BIGINT)');
+        await s.run('INSERT INTO sc (a) VALUES (1)');
+        for (let k = 0; k < 3; k++) assert.deepEqual(await s.all('SELECT * FROM sc'), [{ a: 1 }]);
+        await other.run('ALTER TABLE sc ADD COLUMN b TEXT');
+        for (let k = 0; k < 3; k++) assert.deepEqual(await s.all('SELECT * FROM sc'), [{ a: 1, b: null }]);
+        assert.deepEqual(await s.transaction((tx) => tx.all('SELECT * FROM sc')), [{ a: 1, b: null }]);
+      }));
+
     it('commits a transaction and returns its result', () =>
       withStore(async (s) => {
         const result = await s.transaction(async (tx) => {

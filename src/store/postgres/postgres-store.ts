@@ -1,4 +1,4 @@
-import { Pool, types as pgTypes, type PoolClient, type QueryConfig, type CustomTypesConfig } from 'pg';
+import { Pool, types as pgTypes, type PoolClient, type QueryConfig, type QueryResult, type CustomTypesConfig } from 'pg';
 import { SakimoriError, errorMessage } from '../../core/index.ts';
 import type { Migration, MigrationReport, Queryable, Row, SqlValue, Store } from '../port.ts';
 import { applyMigrations, type ScriptQueryable } from '../migrate.ts';
@@ -99,19 +99,37 @@ export class PostgresStore implements Store {
     return { name: p.name, text: p.text, values: toParams(params) };
   }
 
+  /**
+   * Sends one statement. A named statement's result type is fixed when it is
+   * prepared: after a migration (perhaps by another node) changes what
+   * `SELECT *` returns, PostgreSQL refuses it with "cached plan must not change
+   * result type". Then the text is prepared afresh under a new name, and
+   * outside a transaction (where the failure changed nothing) sent again.
+   */
+  async send(target: Pool | PoolClient, sql: string, params: readonly SqlValue[] | undefined, retry: boolean): Promise<QueryResult> {
+    try {
+      return await target.query(this.query(sql, params));
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== '0A000' || !/cached plan/.test(errorMessage(err))) throw err;
+      this.texts.delete(sql);
+      if (!retry) throw err;
+      return await target.query(this.query(sql, params));
+    }
+  }
+
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.assertOpen();
-    return (await this.pool.query(this.query(sql, params))).rows as T[];
+    return (await this.send(this.pool, sql, params, true)).rows as T[];
   }
 
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     this.assertOpen();
-    return (await this.pool.query(this.query(sql, params))).rows[0] as T | undefined;
+    return (await this.send(this.pool, sql, params, true)).rows[0] as T | undefined;
   }
 
   async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
     this.assertOpen();
-    return { changes: (await this.pool.query(this.query(sql, params))).rowCount ?? 0 };
+    return { changes: (await this.send(this.pool, sql, params, true)).rowCount ?? 0 };
   }
 
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -181,7 +199,7 @@ export class PostgresStore implements Store {
             changes += await this.insertBatch(client, sql, plan, batch);
           }
         } else {
-          for (const row of rows) changes += (await client.query(this.query(sql, row))).rowCount ?? 0;
+          for (const row of rows) changes += (await this.send(client, sql, row, false)).rowCount ?? 0;
         }
       } catch (err) {
         await rollback(client).catch((e: unknown) => (broken = e));
@@ -242,7 +260,7 @@ export class PostgresStore implements Store {
       if ((err as { code?: unknown }).code !== '21000') throw err;
       await client.query('ROLLBACK TO SAVEPOINT sakimori_batch');
       let n = 0;
-      for (const row of batch) n += (await client.query(this.query(sql, row))).rowCount ?? 0;
+      for (const row of batch) n += (await this.send(client, sql, row, false)).rowCount ?? 0;
       return n;
     }
   }
@@ -303,17 +321,17 @@ class PostgresTransaction implements ScriptQueryable {
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.check();
-    return (await this.client.query(this.store.query(sql, params))).rows as T[];
+    return (await this.store.send(this.client, sql, params, false)).rows as T[];
   }
 
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
     this.check();
-    return (await this.client.query(this.store.query(sql, params))).rows[0] as T | undefined;
+    return (await this.store.send(this.client, sql, params, false)).rows[0] as T | undefined;
   }
 
   async run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number }> {
     this.check();
-    return { changes: (await this.client.query(this.store.query(sql, params))).rowCount ?? 0 };
+    return { changes: (await this.store.send(this.client, sql, params, false)).rowCount ?? 0 };
   }
 
   /** A parameterless query goes over the simple protocol, which allows several statements. */
