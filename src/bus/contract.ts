@@ -314,25 +314,27 @@ export function busContract(name: string, makeBus: () => Promise<Bus>): void {
     });
 
     withBus(
-      '10,000 messages through one consumer: in order, none lost, none delivered again after ack',
+      '10,000 messages through one consumer: none lost, none delivered twice, nothing back after ack',
       async (bus) => {
         const total = 10_000;
         const published: number[] = [];
         // Published in concurrent chunks: the NATS client pipelines them on one connection, in order.
-        for (let i = 0; i < total; i += 500) {
-          const acks = await Promise.all(range(Math.min(500, total - i), i).map((n) => bus.publish('bulk', { n })));
+        for (let i = 0; i < total; i += 1000) {
+          const acks = await Promise.all(range(Math.min(1000, total - i), i).map((n) => bus.publish('bulk', { n })));
           published.push(...acks.map((a) => a.seq));
         }
         const got: number[] = [];
-        let bad = 0;
-        const sub = await bus.subscribe<{ n: number }>('bulk', { durable: 'bulk-reader' }, (m) => {
-          if (m.data.n !== got.length || m.redelivered) bad++;
+        let redelivered = 0;
+        const sub = await bus.subscribe<{ n: number }>('bulk', { durable: 'bulk-reader', maxInFlight: 32 }, (m) => {
+          if (m.redelivered) redelivered++;
           got.push(m.seq);
         });
         await waitFor('10,000 messages', () => got.length >= total, 60_000);
+        await sleep(QUIET_MS);
         await sub.close();
-        assert.equal(bad, 0, 'delivered in publish order, none redelivered');
-        assert.deepEqual(got, published);
+        assert.equal(redelivered, 0, 'no redeliveries');
+        assert.equal(new Set(got).size, got.length, 'no duplicates');
+        assert.deepEqual([...got].sort((x, y) => x - y), published);
         const again = new Inbox();
         const sub2 = await bus.subscribe('bulk', { durable: 'bulk-reader' }, again.handler);
         await sleep(QUIET_MS);
@@ -341,6 +343,23 @@ export function busContract(name: string, makeBus: () => Promise<Bus>): void {
       },
       120_000,
     );
+
+    withBus('one subscription with the default maxInFlight handles messages one at a time, in order', async (bus) => {
+      const seqs = await publishAll(bus, 'ordered', range(200));
+      const got: number[] = [];
+      let running = 0;
+      let overlap = 0;
+      const sub = await bus.subscribe('ordered', { durable: 'in-order' }, async (m) => {
+        if (++running > 1) overlap++;
+        got.push(m.seq);
+        await sleep(0);
+        running--;
+      });
+      await waitFor('200 messages', () => got.length >= 200);
+      assert.equal(overlap, 0, 'never two handlers at once');
+      assert.deepEqual(got, seqs);
+      await sub.close();
+    });
 
     withBus('JSON data round-trips, Japanese text included', async (bus) => {
       const samples: unknown[] = [
