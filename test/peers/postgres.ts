@@ -108,7 +108,8 @@ function hookExit(): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
       killAllNow();
-      process.kill(process.pid, sig); // our handler is gone now: die of the signal as we would have
+      // If nobody else handles the signal, die of it as we would have without this hook.
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
     });
   }
 }
