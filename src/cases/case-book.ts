@@ -254,9 +254,12 @@ export class CaseBook {
     tx: Queryable,
     e: { caseId: string; purpose: Purpose; at: number; action: CaseEvent['action']; from: CaseStatus | null; to: CaseStatus; escalation: number; actor: string; via: string; note: string | null },
   ): Promise<void> {
-    await tx.run('INSERT INTO case_events (id, case_id, purpose, at, action, from_status, to_status, escalation, actor, via, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
-      newId('cev', e.at), e.caseId, e.purpose, e.at, e.action, e.from, e.to, e.escalation, e.actor, e.via, e.note,
-    ]);
+    // seq orders the history even when two steps share a millisecond (transactions never interleave).
+    await tx.run(
+      `INSERT INTO case_events (id, case_id, seq, purpose, at, action, from_status, to_status, escalation, actor, via, note)
+       VALUES (?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM case_events WHERE case_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [newId('cev', e.at), e.caseId, e.caseId, e.purpose, e.at, e.action, e.from, e.to, e.escalation, e.actor, e.via, e.note],
+    );
   }
 
   /** The subscriber (or an operator for them) says the problem is being dealt with. */
@@ -326,7 +329,7 @@ export class CaseBook {
     const row = await this.store.get<CaseRow>('SELECT * FROM cases WHERE id = ?', [id]);
     if (!row) return undefined;
     const c = toCase(row);
-    const events = (await this.store.all<EventRow>('SELECT * FROM case_events WHERE case_id = ? ORDER BY at, id', [id])).map(toEvent);
+    const events = (await this.store.all<EventRow>('SELECT * FROM case_events WHERE case_id = ? ORDER BY seq', [id])).map(toEvent);
     const findings = (await this.store.all<FindingRow>('SELECT * FROM case_findings WHERE case_id = ? ORDER BY observed_at DESC, id LIMIT ?', [id, ctx.findingsLimit ?? 100])).map(toFinding);
     await this.audit.append({ actor: ctx.actor, action: 'read', purpose: c.purpose, subject: `case/${id}`, detail: { findings: findings.length } });
     return { case: c, events, findings };

@@ -62,6 +62,7 @@ export const casesMigrations: Migration[] = [
       CREATE TABLE case_events (
         id TEXT PRIMARY KEY,
         case_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
         purpose TEXT NOT NULL,
         at BIGINT NOT NULL,
         action TEXT NOT NULL,
@@ -72,7 +73,7 @@ export const casesMigrations: Migration[] = [
         via TEXT NOT NULL,
         note TEXT
       );
-      CREATE INDEX case_events_by_case ON case_events (case_id, at);
+      CREATE UNIQUE INDEX case_events_by_case ON case_events (case_id, seq);
       CREATE TABLE notices (
         id TEXT PRIMARY KEY,
         token_hash TEXT NOT NULL UNIQUE,
