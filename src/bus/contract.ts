@@ -236,6 +236,26 @@ export function busContract(name: string, makeBus: () => Promise<Bus>): void {
       await subB.close();
     });
 
+    withBus("the newest subscription's ackWait applies to the durable", async (bus) => {
+      const first = new Inbox();
+      const sub1 = await bus.subscribe('observations', { durable: 'retimed', ackWaitMs: 60_000 }, first.handler);
+      await sub1.close();
+      const { seq } = await bus.publish('observations', 'x');
+      const a = new Inbox();
+      const subA = await bus.subscribe('observations', { durable: 'retimed', ackWaitMs: 400 }, (m) => {
+        a.got.push(m);
+        return never();
+      });
+      await a.until(1);
+      const b = new Inbox();
+      const subB = await bus.subscribe('observations', { durable: 'retimed', ackWaitMs: 400 }, b.handler);
+      await b.until(1, 'redelivery after the shorter ackWait');
+      assert.equal(b.got[0]!.seq, seq);
+      assert.equal(b.got[0]!.redelivered, true);
+      await subA.close();
+      await subB.close();
+    });
+
     withBus('two subscriptions of one durable share the work without loss or duplicates', async (bus) => {
       const a = new Inbox();
       const b = new Inbox();

@@ -22,7 +22,10 @@ export interface NatsPeer {
 
 const STARTUP_TIMEOUT_MS = 15_000;
 
+/** SAKIMORI_NATS_SERVER names another binary (e.g. a newer release); otherwise PATH, then /usr/sbin. */
 export function findNatsServer(): string | undefined {
+  const override = process.env['SAKIMORI_NATS_SERVER'];
+  if (override) return existsSync(override) ? override : undefined;
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), '/usr/sbin', '/usr/local/bin', '/usr/bin'];
   for (const dir of dirs) {
     if (!dir) continue;
@@ -56,7 +59,8 @@ export async function startNats(opts: StartNatsOptions = {}): Promise<NatsPeer> 
   const bin = findNatsServer();
   if (!bin) {
     throw new Error(
-      'nats-server is not installed (looked on PATH and in /usr/sbin): the NATS bus tests need a real server. ' +
+      `nats-server is not installed (looked ${process.env['SAKIMORI_NATS_SERVER'] ? `at SAKIMORI_NATS_SERVER=${process.env['SAKIMORI_NATS_SERVER']}` : 'on PATH and in /usr/sbin'}): ` +
+        'the NATS bus tests need a real server. ' +
         'Install it with `sudo apt-get install nats-server` (scripts/test.sh does this).',
     );
   }

@@ -46,7 +46,7 @@ export class NatsSubscription implements Subscription {
     this.closed = true;
     void this.pull?.close();
     // Unacknowledged messages go back to the consumer now rather than after ackWait.
-    for (const m of this.handling) m.nak();
+    for (const m of this.handling) this.tell(m, 'nak');
     this.handling.clear();
     this.wakeUp();
     await this.loop;
@@ -86,7 +86,7 @@ export class NatsSubscription implements Subscription {
 
   private take(m: JsMsg): void {
     if (this.closed) {
-      m.nak();
+      this.tell(m, 'nak');
       return;
     }
     let data: unknown;
@@ -98,7 +98,7 @@ export class NatsSubscription implements Subscription {
         { topic: this.p.topic, durable: this.p.durable, seq: m.seq, err: errorMessage(err) },
         'bus message is not JSON; terminating its delivery',
       );
-      m.term();
+      this.tell(m, 'term');
       return;
     }
     this.handling.add(m);
@@ -136,13 +136,26 @@ export class NatsSubscription implements Subscription {
       void ack.finally(() => this.acks.delete(ack));
     } else {
       const delay = retryDelayMs(m.info.deliveryCount);
-      m.nak(delay);
+      this.tell(m, 'nak', delay);
       this.p.log.warn(
         { topic: this.p.topic, durable: this.p.durable, seq: m.seq, attempt: m.info.deliveryCount, retryInMs: delay, err: errorMessage(err) },
         'bus handler failed; the message will be delivered again',
       );
     }
     this.wakeUp();
+  }
+
+  /**
+   * nak/term are fire-and-forget publishes that throw if the connection is
+   * closed. Not fatal: the server redelivers after ackWait anyway.
+   */
+  private tell(m: JsMsg, what: 'nak' | 'term', delayMs?: number): void {
+    try {
+      if (what === 'nak') m.nak(delayMs);
+      else m.term();
+    } catch (err) {
+      this.warnAck(m, `${what}: ${errorMessage(err)}`);
+    }
   }
 
   private warnAck(m: JsMsg, why: string): void {
