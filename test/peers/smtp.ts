@@ -153,7 +153,7 @@ function readMaildir(maildir: string): ReceivedMail[] {
     if (!existsSync(d)) continue;
     for (const name of readdirSync(d)) out.push({ name, mail: parseMail(readFileSync(join(d, name), 'latin1')) });
   }
-  // Maildir names start with the delivery time: sorting them keeps arrival order.
+  // Maildir names start with the delivery second only: order within a second is not kept.
   return out.sort((a, b) => a.name.localeCompare(b.name)).map((x) => x.mail);
 }
 
