@@ -4,6 +4,7 @@
  * put on the wire: those are programming or configuration errors, not packet errors.
  */
 import { LABEL_STARTS, NAME_WIRE, labelCount, parseNameText } from './name.ts';
+import { CompressionTable, SUFFIX_HASH, hashSuffixes } from './compress.ts';
 import { parseIPv4, parseIPv6 } from './ip.ts';
 import {
   RDATA_KIND_TYPE,
@@ -27,7 +28,6 @@ export interface EncodeOptions {
   maxSize?: number;
 }
 
-const NAME_WIRE_BUF = Buffer.from(NAME_WIRE.buffer, NAME_WIRE.byteOffset, NAME_WIRE.byteLength);
 
 // Messages are built only on failure: encoding is on the AXFR/IXFR and response paths.
 function fail(what: string): never {
@@ -43,19 +43,18 @@ export class WireWriter {
   buf: Uint8Array;
   pos = 0;
   compress: boolean;
-  private readonly table = new Map<string, number>();
-  private readonly added: string[] = [];
+  private readonly table: CompressionTable;
   constructor(size = 512, compress = true) {
     this.buf = new Uint8Array(size);
     this.compress = compress;
+    this.table = new CompressionTable(compress ? 15 : 1);
   }
 
   /** Starts a new message, keeping the buffer (encodeMessage reuses one writer). */
   reset(compress: boolean): void {
     this.pos = 0;
     this.compress = compress;
-    this.table.clear();
-    this.added.length = 0;
+    this.table.reset();
   }
 
   ensure(n: number): void {
@@ -100,48 +99,41 @@ export class WireWriter {
   name(text: string, pointer: boolean): void {
     const wl = parseNameText(text);
     if (typeof wl !== 'number') throw new WireEncodeError(`cannot encode ${wl.message}`);
-    const useTable = this.compress;
     this.ensure(wl);
     const start = this.pos;
+    const buf = this.buf;
+    if (!this.compress || labelCount === 0) {
+      buf.set(NAME_WIRE.subarray(0, wl), start);
+      this.pos += wl;
+      return;
+    }
+    hashSuffixes();
+    // Longest suffix already written, if this name may end in a pointer.
     let i = 0;
     let target = -1;
-    if (useTable && labelCount > 0) {
-      // One string per name; suffix keys are slices of it (cheap in V8), not new copies.
-      const whole = NAME_WIRE_BUF.toString('latin1', 0, wl - 1);
+    if (pointer) {
       for (; i < labelCount; i++) {
-        const key = i === 0 ? whole : whole.slice(LABEL_STARTS[i]!);
-        const hit = this.table.get(key);
-        if (hit !== undefined && pointer) {
-          target = hit;
-          break;
-        }
-        if (hit === undefined && start + LABEL_STARTS[i]! < 0x4000) {
-          this.table.set(key, start + LABEL_STARTS[i]!);
-          this.added.push(key);
-        }
+        target = this.table.find(buf, SUFFIX_HASH[i]!, LABEL_STARTS[i]!);
+        if (target >= 0) break;
       }
-    }
+    } else i = labelCount;
+    for (let j = 0; j < i; j++) this.table.add(SUFFIX_HASH[j]!, start + LABEL_STARTS[j]!);
     if (target >= 0) {
-      const upto = i < labelCount ? LABEL_STARTS[i]! : wl - 1;
-      this.buf.set(NAME_WIRE.subarray(0, upto), this.pos);
-      this.pos += upto;
-      this.buf[this.pos++] = 0xc0 | (target >> 8);
-      this.buf[this.pos++] = target & 0xff;
+      const upto = LABEL_STARTS[i]!;
+      for (let k = 0; k < upto; k++) buf[start + k] = NAME_WIRE[k]!;
+      buf[start + upto] = 0xc0 | (target >> 8);
+      buf[start + upto + 1] = target & 0xff;
+      this.pos = start + upto + 2;
     } else {
-      this.buf.set(NAME_WIRE.subarray(0, wl), this.pos);
-      this.pos += wl;
+      for (let k = 0; k < wl; k++) buf[start + k] = NAME_WIRE[k]!;
+      this.pos = start + wl;
     }
   }
 
   /** Undoes everything written from `at` on, including compression targets recorded there. */
   rollback(at: number): void {
     this.pos = at;
-    while (this.added.length > 0) {
-      const key = this.added[this.added.length - 1]!;
-      if (this.table.get(key)! < at) break;
-      this.table.delete(key);
-      this.added.pop();
-    }
+    this.table.rollback(at);
   }
 }
 
@@ -370,5 +362,6 @@ export function encodeMessage(msg: DnsMessage, opts: EncodeOptions = {}): Uint8A
   w.setU16(6, counts[0]!);
   w.setU16(8, counts[1]!);
   w.setU16(10, counts[2]!);
+  if (w.pos > 0xffff) fail(`message of ${w.pos} octets exceeds 65535, the most DNS can carry (RFC 1035 §4.2.2); split it (e.g. AXFR over several messages) or pass maxSize`);
   return b.slice(0, w.pos);
 }
