@@ -96,8 +96,9 @@ export class AuditLog {
       this.queue.push({ entry, at: this.clock.now(), resolve, reject });
       if (this.queue.length >= this.maxBatch || this.flushIntervalMs === 0) void this.flush();
       else if (!this.timer) {
+        // Not unref'd: a caller is awaiting this entry, and a short-lived process (a CLI
+        // command) would otherwise exit before the batch is written (exit code 13).
         this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
-        this.timer.unref();
       }
     });
   }
