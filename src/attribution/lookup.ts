@@ -1,0 +1,212 @@
+/**
+ * "Who held this address at that time": the decision, from the candidate rows
+ * the index returned. Pure (no I/O), so every edge case is a table test.
+ *
+ * Rules, in order:
+ * 1. Rows of one session (same network, NAS, session id) are one session:
+ *    a session written twice, or once from an Interim (start inferred) and
+ *    once from its late Start, is merged — duplicates are harmless.
+ * 2. An open session (no Stop seen) ends where the next session on the same
+ *    network starts: the NAS gave the address to somebody else, so the Stop
+ *    was lost. Otherwise it is open until now.
+ * 3. A session covers time t if start - skew <= t <= end + skew; the skew
+ *    tolerance absorbs clock differences between the NAS and the reporter.
+ * 4. With a port, only port blocks containing it (and whole-address
+ *    sessions) count. Without one, port blocks of a shared (CGNAT) address
+ *    make the answer ambiguous: the port is needed.
+ * 5. No session covers t: a gap if the network was ever seen (with the
+ *    nearest sessions before and after), unknown otherwise. Sessions that
+ *    cover t but all belong to one subscriber: found. Several subscribers:
+ *    ambiguous, all listed.
+ */
+import { keyToText } from './address.ts';
+import { FLAG_END_INFERRED, FLAG_START_INFERRED, unpackFlags, type HoldingRole, type SessionSource } from './session.ts';
+
+/** A row as the index returns it. */
+export interface StoredSession {
+  addrKey: string;
+  portStart: number;
+  portEnd: number;
+  start: number;
+  end: number | null;
+  lastSeen: number;
+  subscriber: string;
+  nas: string;
+  sessionId: string;
+  flags: number;
+}
+
+/** A session as a look-up shows it. */
+export interface SessionView {
+  subscriber: string;
+  sessionId: string;
+  nas: string;
+  /** "192.0.2.1", "2001:db8:1::/56", or the public address of a port block. */
+  address: string;
+  /** Port blocks (CGNAT) only. */
+  ports?: { start: number; end: number };
+  role: HoldingRole;
+  start: string;
+  /** Null while the session is open. */
+  end: string | null;
+  /** The start was derived from Acct-Session-Time (the Start was lost). */
+  startInferred?: true;
+  /** How an end that no Stop reported was derived. */
+  endInferred?: 'nas-restart' | 'next-session';
+  lastSeen: string;
+  source: SessionSource;
+}
+
+export type LookupOutcome =
+  | { result: 'found'; subscriber: string; session: SessionView; sessions?: SessionView[] }
+  | { result: 'ambiguous'; reason: 'overlap' | 'clock-skew' | 'port-needed'; sessions: SessionView[]; truncated?: true }
+  | { result: 'gap'; before?: SessionView; after?: SessionView }
+  | { result: 'unknown' };
+
+export interface LookupQuery {
+  at: number;
+  port?: number | undefined;
+  skewMs: number;
+}
+
+interface Merged {
+  row: StoredSession;
+  start: number;
+  startInferred: boolean;
+  end: number | null;
+  /** end, or the next session's start for an open one, or +Infinity. */
+  effectiveEnd: number;
+  endInferred: 'nas-restart' | 'next-session' | undefined;
+}
+
+const WHOLE = (r: StoredSession) => r.portStart === 0 && r.portEnd === 65535;
+
+/** Rule 1: merge rows of one session. */
+function mergeRows(rows: readonly StoredSession[]): Merged[] {
+  const byId = new Map<string, Merged>();
+  for (const r of rows) {
+    const id = `${r.addrKey}\u0000${r.portStart}\u0000${r.nas}\u0000${r.sessionId}`;
+    const startInferred = (r.flags & FLAG_START_INFERRED) !== 0;
+    const endInf = (r.flags & FLAG_END_INFERRED) !== 0;
+    const m = byId.get(id);
+    if (!m) {
+      byId.set(id, { row: r, start: r.start, startInferred, end: r.end, effectiveEnd: Infinity, endInferred: r.end !== null && endInf ? 'nas-restart' : undefined });
+      continue;
+    }
+    // A reported start beats a derived one; between two of a kind the earlier wins.
+    if ((m.startInferred && !startInferred) || (m.startInferred === startInferred && r.start < m.start)) {
+      m.start = r.start;
+      m.startInferred = startInferred;
+    }
+    // A reported end beats a derived one; between two of a kind the later wins. Open + closed = closed.
+    if (r.end !== null) {
+      const mEndInf = m.endInferred === 'nas-restart';
+      if (m.end === null || (mEndInf && !endInf) || (mEndInf === endInf && r.end > m.end)) {
+        m.end = r.end;
+        m.endInferred = endInf ? 'nas-restart' : undefined;
+      }
+    }
+    if (r.lastSeen > m.row.lastSeen) m.row = { ...m.row, lastSeen: r.lastSeen };
+    if (m.row.subscriber === '' && r.subscriber !== '') m.row = { ...m.row, subscriber: r.subscriber };
+  }
+  return [...byId.values()];
+}
+
+/** Rule 2: effective ends, per network and port block. */
+function effectiveEnds(sessions: Merged[]): void {
+  const groups = new Map<string, Merged[]>();
+  for (const s of sessions) {
+    const g = `${s.row.addrKey}\u0000${s.row.portStart}`;
+    let list = groups.get(g);
+    if (!list) groups.set(g, (list = []));
+    list.push(s);
+  }
+  for (const list of groups.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i]!;
+      if (s.end !== null) {
+        s.effectiveEnd = s.end;
+        continue;
+      }
+      const next = list.slice(i + 1).find((n) => n.start > s.start);
+      if (next) {
+        s.effectiveEnd = next.start;
+        s.endInferred = 'next-session';
+      }
+    }
+  }
+}
+
+export function toView(m: Merged): SessionView {
+  const f = unpackFlags(m.row.flags);
+  const iso = (t: number) => new Date(t).toISOString();
+  const closed = m.end !== null || m.endInferred === 'next-session';
+  return {
+    subscriber: m.row.subscriber,
+    sessionId: m.row.sessionId,
+    nas: m.row.nas,
+    address: keyToText(m.row.addrKey),
+    ...(WHOLE(m.row) ? {} : { ports: { start: m.row.portStart, end: m.row.portEnd } }),
+    role: f.role,
+    start: iso(m.start),
+    end: closed ? iso(m.effectiveEnd) : null,
+    ...(m.startInferred ? { startInferred: true as const } : {}),
+    ...(closed && m.endInferred ? { endInferred: m.endInferred } : {}),
+    lastSeen: iso(m.row.lastSeen),
+    source: f.source,
+  };
+}
+
+/** The most specific first: longer prefix, then later start. */
+function preference(a: Merged, b: Merged): number {
+  const len = (k: string) => (k.includes('/') ? Number(k.slice(k.indexOf('/') + 1)) : 32);
+  return len(b.row.addrKey) - len(a.row.addrKey) || b.start - a.start;
+}
+
+/** Rules 3-5. */
+export function decide(rows: readonly StoredSession[], q: LookupQuery, opts: { maxListed?: number; known?: boolean } = {}): LookupOutcome {
+  if (rows.length === 0) return opts.known ? { result: 'gap' } : { result: 'unknown' };
+  const maxListed = opts.maxListed ?? 64;
+  const sessions = mergeRows(rows);
+  effectiveEnds(sessions);
+  const t = q.at;
+  const relevant = sessions.filter((s) => (q.port === undefined ? true : s.row.portStart <= q.port && q.port <= s.row.portEnd));
+  const covers = (s: Merged) => s.start - q.skewMs <= t && t <= s.effectiveEnd + q.skewMs;
+  const strictly = (s: Merged) => s.start <= t && t <= s.effectiveEnd;
+  const covering = relevant.filter(covers).sort(preference);
+
+  if (q.port === undefined) {
+    const whole = covering.filter((s) => WHOLE(s.row));
+    const blocks = covering.filter((s) => !WHOLE(s.row));
+    if (blocks.length > 0 && whole.length === 0 && new Set(blocks.map((b) => b.row.subscriber)).size > 1) {
+      const listed = blocks.slice(0, maxListed).map(toView);
+      return { result: 'ambiguous', reason: 'port-needed', sessions: listed, ...(blocks.length > maxListed ? { truncated: true as const } : {}) };
+    }
+  }
+
+  // The network was seen, so this is a gap, not unknown; with a port, only
+  // that port's blocks are neighbours (another block is another subscriber).
+  if (covering.length === 0) return gapOf(relevant, t);
+  const subscribers = new Set(covering.map((s) => s.row.subscriber));
+  if (subscribers.size === 1) {
+    const primary = covering.find(strictly) ?? covering[0]!;
+    const others = covering.filter((s) => s !== primary);
+    return { result: 'found', subscriber: primary.row.subscriber, session: toView(primary), ...(others.length ? { sessions: covering.map(toView) } : {}) };
+  }
+  const strictSubscribers = new Set(covering.filter(strictly).map((s) => s.row.subscriber));
+  return { result: 'ambiguous', reason: strictSubscribers.size > 1 ? 'overlap' : 'clock-skew', sessions: covering.slice(0, maxListed).map(toView) };
+}
+
+function gapOf(sessions: Merged[], t: number): LookupOutcome {
+  let before: Merged | undefined;
+  let after: Merged | undefined;
+  for (const s of sessions) {
+    if (s.start <= t) {
+      if (!before || s.effectiveEnd > before.effectiveEnd) before = s;
+    } else if (!after || s.start < after.start) {
+      after = s;
+    }
+  }
+  return { result: 'gap', ...(before ? { before: toView(before) } : {}), ...(after ? { after: toView(after) } : {}) };
+}

@@ -1,0 +1,401 @@
+/**
+ * The attribution index on the Store: bulk writes for imports, the live
+ * RADIUS path (Start / Interim / Stop / Accounting-On resolved against what
+ * the store already holds), and the look-up probes. The decision itself is
+ * in lookup.ts; this file only fetches candidate rows.
+ */
+import { systemClock, type Clock } from '../core/index.ts';
+import type { Queryable, SqlValue, Store } from '../store/index.ts';
+import { candidateKeys, keyShape, parseNetwork, type Network, type PrefixLengths } from './address.ts';
+import { recordsOf, type PendingOp, type SessionState } from './events.ts';
+import { decide, type LookupOutcome, type LookupQuery, type StoredSession } from './lookup.ts';
+import { FLAG_END_INFERRED, FLAG_START_INFERRED, packFlags, sessionHash, type SessionRecord } from './session.ts';
+
+const T = 'attribution_sessions';
+const COLS = 'addr_key, port_start, port_end, start_at, end_at, last_seen, subscriber, nas, session_id, flags';
+
+/**
+ * Same session, same row: the unique lookup key decides. Ends and flags
+ * merge by the rules of lookup.ts (a reported edge beats a derived one).
+ * SET expressions read the row as it was, in both dialects.
+ */
+const UPSERT = `INSERT INTO ${T} (addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (addr_key, port_start, start_at, sid_hash) DO UPDATE SET
+  end_at = CASE
+    WHEN excluded.end_at IS NULL THEN ${T}.end_at
+    WHEN ${T}.end_at IS NULL THEN excluded.end_at
+    WHEN (${T}.flags & 16) <> 0 AND (excluded.flags & 16) = 0 THEN excluded.end_at
+    WHEN (${T}.flags & 16) = 0 AND (excluded.flags & 16) <> 0 THEN ${T}.end_at
+    WHEN excluded.end_at > ${T}.end_at THEN excluded.end_at
+    ELSE ${T}.end_at END,
+  last_seen = CASE WHEN excluded.last_seen > ${T}.last_seen THEN excluded.last_seen ELSE ${T}.last_seen END,
+  subscriber = CASE WHEN ${T}.subscriber = '' THEN excluded.subscriber ELSE ${T}.subscriber END,
+  flags = (${T}.flags & ~24) | (${T}.flags & excluded.flags & 8) | CASE
+    WHEN excluded.end_at IS NULL THEN ${T}.flags & 16
+    WHEN ${T}.end_at IS NULL THEN excluded.flags & 16
+    ELSE ${T}.flags & excluded.flags & 16 END`;
+
+const SELECT_OPEN = `SELECT id, addr_key, start_at, flags FROM ${T} WHERE nas = ? AND session_id = ? AND end_at IS NULL`;
+const FIX_START = `UPDATE ${T} SET start_at = ?, flags = flags & ~${FLAG_START_INFERRED} WHERE id = ?`;
+const TOUCH_OPEN = `UPDATE ${T} SET last_seen = ? WHERE nas = ? AND session_id = ? AND end_at IS NULL AND last_seen < ?`;
+const CLOSE_OPEN = `UPDATE ${T} SET end_at = ?, flags = flags & ~${FLAG_END_INFERRED}, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
+WHERE nas = ? AND session_id = ? AND end_at IS NULL`;
+const CLOSE_NAS = `UPDATE ${T} SET end_at = ?, flags = flags | ${FLAG_END_INFERRED}, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
+WHERE nas = ? AND end_at IS NULL AND start_at <= ?`;
+/** A closed row of this session near a derived start: found through the lookup index. */
+const FIND_CLOSED = `SELECT id, end_at, flags FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at >= ? AND start_at <= ? AND nas = ? AND session_id = ? LIMIT 1`;
+const CORRECT_END = `UPDATE ${T} SET end_at = ?, flags = flags & ~${FLAG_END_INFERRED}, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END WHERE id = ?`;
+
+/**
+ * A start derived from Acct-Session-Time lands within this of the reported
+ * one (the NAS counts session time from its own idea of the start, and
+ * Acct-Delay-Time shifts the event).
+ */
+const INFERRED_START_WINDOW_MS = 120_000;
+
+interface Row {
+  addr_key: string;
+  port_start: number;
+  port_end: number;
+  start_at: number;
+  end_at: number | null;
+  last_seen: number;
+  subscriber: string;
+  nas: string;
+  session_id: string;
+  flags: number;
+}
+
+function toStored(r: Row): StoredSession {
+  return {
+    addrKey: r.addr_key,
+    portStart: Number(r.port_start),
+    portEnd: Number(r.port_end),
+    start: Number(r.start_at),
+    end: r.end_at === null ? null : Number(r.end_at),
+    lastSeen: Number(r.last_seen),
+    subscriber: r.subscriber,
+    nas: r.nas,
+    sessionId: r.session_id,
+    flags: Number(r.flags),
+  };
+}
+
+export function recordParams(r: SessionRecord): SqlValue[] {
+  return [r.addrKey, r.portStart, r.portEnd, r.start, r.end, r.lastSeen, sessionHash(r.nas, r.sessionId), r.subscriber, r.nas, r.sessionId, packFlags(r)];
+}
+
+export interface SessionIndexOptions {
+  clock?: Clock;
+  /** Sessions read back in time per network and probe. Sessions of one address follow each other, so a few suffice. */
+  scanDepth?: number;
+  /** How long the list of prefix lengths in use is trusted before it is read again (other processes may add lengths). */
+  prefixLengthsTtlMs?: number;
+}
+
+export interface HolderQuery {
+  at: number;
+  port?: number | undefined;
+  skewMs: number;
+}
+
+export class SessionIndex {
+  private readonly clock: Clock;
+  private readonly scanDepth: number;
+  private readonly lengthsTtlMs: number;
+  private lengths: { value: PrefixLengths; readAt: number } | undefined;
+  /** Prefix lengths this process has registered or seen ("6/56"). */
+  private readonly knownShapes = new Set<string>(['4/32']);
+
+  constructor(
+    readonly store: Store,
+    opts: SessionIndexOptions = {},
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.scanDepth = opts.scanDepth ?? 8;
+    this.lengthsTtlMs = opts.prefixLengthsTtlMs ?? 5000;
+  }
+
+  // ------------------------------------------------------------------ writes
+
+  /**
+   * Writes finished or open sessions in one transaction (the import fast
+   * path). Writing a session again merges into its row.
+   */
+  async write(records: readonly SessionRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    await this.registerShapes(records);
+    let rows: SqlValue[][];
+    if (this.store.dialect === 'postgres') {
+      // One multi-row upsert may not touch a row twice: merge such pairs first.
+      const byKey = new Map<string, SqlValue[]>();
+      for (const r of records) {
+        const p = recordParams(r);
+        const k = `${r.addrKey}|${r.portStart}|${r.start}|${p[6]}`;
+        const prev = byKey.get(k);
+        byKey.set(k, prev ? mergeParams(prev, p) : p);
+      }
+      rows = [...byKey.values()];
+    } else {
+      rows = records.map(recordParams);
+    }
+    await this.store.runMany(UPSERT, rows);
+    return records.length;
+  }
+
+  /** Resolves store-dependent work (the live RADIUS path, and what an import could not pair) in one transaction, in order. */
+  async resolve(ops: readonly PendingOp[]): Promise<void> {
+    if (ops.length === 0) return;
+    const held = ops.flatMap((op) => (op.kind === 'nas-reset' ? [] : op.session.held.map((h) => h.addrKey)));
+    await this.registerKeys(held);
+    await this.store.transaction(async (tx) => {
+      for (const op of ops) await this.resolveOne(tx, op);
+    });
+  }
+
+  /** Accounting-On/Off: every session the NAS had open ends at `at`. Returns how many rows were closed. */
+  async closeNas(nas: string, at: number): Promise<number> {
+    return (await this.store.run(CLOSE_NAS, [at, at, at, nas, at])).changes;
+  }
+
+  private async resolveOne(tx: Queryable, op: PendingOp): Promise<void> {
+    if (op.kind === 'nas-reset') {
+      await tx.run(CLOSE_NAS, [op.at, op.at, op.at, op.nas, op.at]);
+      return;
+    }
+    const s = op.session;
+    const open = await tx.all<{ id: number; addr_key: string; start_at: number; flags: number }>(SELECT_OPEN, [s.nas, s.sessionId]);
+    if (open.length > 0) {
+      let start = Infinity;
+      for (const r of open) {
+        const reported = (Number(r.flags) & FLAG_START_INFERRED) === 0;
+        if (op.kind === 'start' && !reported && Number(r.start_at) !== s.start) await tx.run(FIX_START, [s.start, r.id]);
+        start = Math.min(start, op.kind === 'start' && !reported ? s.start : Number(r.start_at));
+      }
+      if (s.end !== null) await tx.run(CLOSE_OPEN, [s.end, s.lastSeen, s.lastSeen, s.nas, s.sessionId]);
+      else await tx.run(TOUCH_OPEN, [s.lastSeen, s.nas, s.sessionId, s.lastSeen]);
+      // A network the session gained (an Interim that brings the delegated prefix).
+      const have = new Set(open.map((r) => r.addr_key));
+      const missing = s.held.filter((h) => !have.has(h.addrKey));
+      if (missing.length) await this.insert(tx, { ...s, held: missing }, start, op.kind === 'start' ? false : s.startInferred);
+      return;
+    }
+    if (op.kind !== 'start' && s.startInferred) {
+      // No open rows: the session may be closed already (a repeated Stop, a
+      // late Interim, or a Stop after Accounting-On closed it with a derived end).
+      let found = false;
+      for (const h of s.held) {
+        const row = await tx.get<{ id: number; end_at: number | null; flags: number }>(FIND_CLOSED, [
+          h.addrKey, s.start - INFERRED_START_WINDOW_MS, s.start + INFERRED_START_WINDOW_MS, s.nas, s.sessionId,
+        ]);
+        if (!row) continue;
+        found = true;
+        if (s.end !== null && (Number(row.flags) & FLAG_END_INFERRED) !== 0) await tx.run(CORRECT_END, [s.end, s.lastSeen, s.lastSeen, row.id]);
+      }
+      if (found) return;
+    }
+    await this.insert(tx, s, s.start, s.startInferred);
+  }
+
+  private async insert(tx: Queryable, s: SessionState, start: number, startInferred: boolean): Promise<void> {
+    for (const r of recordsOf(s, start, startInferred, s.end, false, s.lastSeen)) await tx.run(UPSERT, recordParams(r));
+  }
+
+  private async registerShapes(records: readonly SessionRecord[]): Promise<void> {
+    let fresh: string[] | undefined;
+    for (const r of records) {
+      // Only keys with a "/" are anything but an IPv4 /32.
+      if (r.addrKey.indexOf('/') < 0) continue;
+      const { family, len } = keyShape(r.addrKey);
+      const shape = `${family}/${len}`;
+      if (!this.knownShapes.has(shape)) (fresh ??= []).push(shape);
+    }
+    if (fresh) await this.addShapes(fresh);
+  }
+
+  private async registerKeys(keys: readonly string[]): Promise<void> {
+    const fresh: string[] = [];
+    for (const k of keys) {
+      if (k.indexOf('/') < 0) continue;
+      const { family, len } = keyShape(k);
+      if (!this.knownShapes.has(`${family}/${len}`)) fresh.push(`${family}/${len}`);
+    }
+    if (fresh.length) await this.addShapes(fresh);
+  }
+
+  private async addShapes(shapes: string[]): Promise<void> {
+    for (const shape of new Set(shapes)) {
+      const [family, len] = shape.split('/').map(Number) as [number, number];
+      await this.store.run('INSERT INTO attribution_prefix_lengths (family, len) VALUES (?, ?) ON CONFLICT (family, len) DO NOTHING', [family, len]);
+      this.knownShapes.add(shape);
+    }
+    this.lengths = undefined;
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** The prefix lengths in use, besides IPv4 /32. */
+  async prefixLengths(): Promise<PrefixLengths> {
+    const now = this.clock.now();
+    if (this.lengths && now - this.lengths.readAt < this.lengthsTtlMs) return this.lengths.value;
+    const rows = await this.store.all<{ family: number; len: number }>('SELECT family, len FROM attribution_prefix_lengths ORDER BY family, len DESC');
+    const value: { 4: number[]; 6: number[] } = { 4: [], 6: [] };
+    for (const r of rows) {
+      const f = Number(r.family);
+      if (f === 4 && Number(r.len) !== 32) value[4].push(Number(r.len));
+      if (f === 6) value[6].push(Number(r.len));
+      this.knownShapes.add(`${f}/${Number(r.len)}`);
+    }
+    this.lengths = { value, readAt: now };
+    return value;
+  }
+
+  /** Who held `addr` at q.at: candidate rows, then the decision (lookup.ts). Not audited: callers go through Attribution. */
+  async holderAt(addr: Network, q: HolderQuery): Promise<LookupOutcome> {
+    const { rows, shared } = await this.candidates(addr, q);
+    return decide(rows, q satisfies LookupQuery, { known: shared });
+  }
+
+  /**
+   * The rows a decision needs, for every network that may contain `addr`;
+   * `shared` when the address has CGNAT port blocks (so it is known even if
+   * no block holds the port asked about).
+   */
+  async candidates(addr: Network, q: HolderQuery): Promise<{ rows: StoredSession[]; shared: boolean }> {
+    const keys = candidateKeys(addr, await this.prefixLengths());
+    if (keys.length === 0) return { rows: [], shared: false };
+    const edge = q.at + q.skewMs;
+    // Port blocks (CGNAT) exist only on single IPv4 addresses.
+    const blockKey = addr.family === 4 && addr.len === 32 ? keys[0] : undefined;
+    const mode: ProbeMode = blockKey === undefined ? 'none' : q.port === undefined ? 'exists' : 'port';
+    const { sql, params } = probeStatement(keys, mode, this.scanDepth, edge, q.port);
+    const rows = (await this.store.all<Row & { probe: number }>(sql, params)).map((r) => ({ probe: Number(r.probe), row: r }));
+    const out = rows.filter((r) => r.probe !== PROBE_EXISTS).map((r) => toStored(r.row));
+    const shared = rows.some((r) => r.probe === PROBE_EXISTS);
+    if (blockKey !== undefined && shared) {
+      if (q.port === undefined) out.push(...(await this.allBlocks(blockKey, edge)));
+      else if (!coversPort(out, q)) out.push(...(await this.lowerBlocks(blockKey, q.port, edge, out)));
+    }
+    return { rows: out, shared };
+  }
+
+  /** Every port block of a shared address around a time (a look-up without a port), block by block. */
+  private async allBlocks(key: string, edge: number): Promise<StoredSession[]> {
+    const out: StoredSession[] = [];
+    let from = 0;
+    for (let i = 0; i < MAX_BLOCKS_LISTED; i++) {
+      const next = await this.store.get<{ p: number | null }>(`SELECT MIN(port_start) AS p FROM ${T} WHERE addr_key = ? AND port_start > ?`, [key, from]);
+      if (next?.p === null || next?.p === undefined) break;
+      from = Number(next.p);
+      out.push(...(await this.blockAt(key, from, edge, 2)));
+    }
+    return out;
+  }
+
+  /**
+   * The nearest block start below the port held no covering block (block
+   * layouts changed over time, or the port sits in a gap): walk down a few
+   * more block starts.
+   */
+  private async lowerBlocks(key: string, port: number, edge: number, seen: StoredSession[]): Promise<StoredSession[]> {
+    const out: StoredSession[] = [];
+    let below = Math.min(port + 1, ...seen.filter((r) => r.portStart > 0).map((r) => r.portStart));
+    for (let i = 0; i < 8; i++) {
+      const next = await this.store.get<{ p: number | null }>(`SELECT MAX(port_start) AS p FROM ${T} WHERE addr_key = ? AND port_start > 0 AND port_start < ?`, [key, below]);
+      if (next?.p === null || next?.p === undefined) break;
+      below = Number(next.p);
+      const rows = await this.blockAt(key, below, edge, this.scanDepth);
+      out.push(...rows);
+      if (rows.some((r) => r.portEnd >= port)) break;
+    }
+    return out;
+  }
+
+  private async blockAt(key: string, portStart: number, edge: number, depth: number): Promise<StoredSession[]> {
+    const rows = await this.store.all<Row>(
+      `SELECT * FROM (SELECT ${COLS} FROM ${T} WHERE addr_key = ? AND port_start = ? AND start_at <= ? ORDER BY start_at DESC LIMIT ${depth}) AS b
+       UNION ALL SELECT * FROM (SELECT ${COLS} FROM ${T} WHERE addr_key = ? AND port_start = ? AND start_at > ? ORDER BY start_at ASC LIMIT 1) AS a`,
+      [key, portStart, edge, key, portStart, edge],
+    );
+    return rows.map(toStored);
+  }
+
+  // ------------------------------------------------------------------ housekeeping
+
+  async count(): Promise<{ sessions: number; open: number }> {
+    const all = await this.store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${T}`);
+    const open = await this.store.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${T} WHERE end_at IS NULL`);
+    return { sessions: Number(all?.n ?? 0), open: Number(open?.n ?? 0) };
+  }
+}
+
+const MAX_BLOCKS_LISTED = 256;
+
+function coversPort(rows: StoredSession[], q: HolderQuery): boolean {
+  return rows.some((r) => r.portStart <= q.port! && q.port! <= r.portEnd && r.start - q.skewMs <= q.at && (r.end === null || r.end + q.skewMs >= q.at));
+}
+
+/** Later edges win; a reported end beats a derived one (the same rule as the SQL upsert). */
+function mergeParams(a: SqlValue[], b: SqlValue[]): SqlValue[] {
+  const [aEnd, bEnd, aFlags, bFlags] = [a[4] as number | null, b[4] as number | null, a[10] as number, b[10] as number];
+  let end = aEnd;
+  let endBit = aFlags & FLAG_END_INFERRED;
+  if (bEnd !== null && (aEnd === null || ((aFlags & 16) !== 0 && (bFlags & 16) === 0) || ((aFlags & 16) === (bFlags & 16) && bEnd > aEnd))) {
+    end = bEnd;
+    endBit = bFlags & FLAG_END_INFERRED;
+  }
+  const flags = (aFlags & ~24) | (aFlags & bFlags & FLAG_START_INFERRED) | endBit;
+  const out = a.slice();
+  out[4] = end;
+  out[5] = Math.max(a[5] as number, b[5] as number);
+  if (out[7] === '') out[7] = b[7]!;
+  out[10] = flags;
+  return out;
+}
+
+type ProbeMode = 'none' | 'exists' | 'port';
+const PROBE_BEFORE = 0;
+const PROBE_AFTER = 1;
+const PROBE_EXISTS = 2;
+
+const statementCache = new Map<string, string>();
+
+/**
+ * One statement for a whole look-up, so PostgreSQL needs one round trip:
+ * per candidate network, the sessions that started up to the time (newest
+ * first, `depth` of them) and the first one after it; for a single IPv4
+ * address also the port block holding the port, or whether any block exists.
+ * Every branch is one descent of the lookup index.
+ */
+function probeStatement(keys: string[], mode: ProbeMode, depth: number, edge: number, port: number | undefined): { sql: string; params: SqlValue[] } {
+  const shape = `${keys.length}|${mode}|${depth}`;
+  let sql = statementCache.get(shape);
+  const params: SqlValue[] = [];
+  const parts: string[] = [];
+  keys.forEach((key, i) => {
+    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_BEFORE} AS probe FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at <= ? ORDER BY start_at DESC LIMIT ${depth}) AS b${i}`);
+    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_AFTER} AS probe FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at > ? ORDER BY start_at ASC LIMIT 1) AS a${i}`);
+    params.push(key, edge, key, edge);
+  });
+  const block = `port_start = (SELECT MAX(port_start) FROM ${T} WHERE addr_key = ? AND port_start > 0 AND port_start <= ?)`;
+  if (mode === 'port') {
+    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_BEFORE} AS probe FROM ${T} WHERE addr_key = ? AND ${block} AND start_at <= ? ORDER BY start_at DESC LIMIT ${depth}) AS pb`);
+    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_AFTER} AS probe FROM ${T} WHERE addr_key = ? AND ${block} AND start_at > ? ORDER BY start_at ASC LIMIT 1) AS pa`);
+    params.push(keys[0]!, keys[0]!, port!, edge, keys[0]!, keys[0]!, port!, edge);
+  }
+  if (mode !== 'none') {
+    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_EXISTS} AS probe FROM ${T} WHERE addr_key = ? AND port_start > 0 LIMIT 1) AS e`);
+    params.push(keys[0]!);
+  }
+  if (sql === undefined) {
+    sql = parts.join('\nUNION ALL ');
+    statementCache.set(shape, sql);
+  }
+  return { sql, params };
+}
+
+/** Parses the looked-up address; undefined if it is not an address or prefix. */
+export function lookupNetwork(text: string): Network | undefined {
+  return parseNetwork(text);
+}
