@@ -27,8 +27,13 @@ export interface SmtpSettings {
 
 /** Sends through an SMTP server (the ISP's relay) with nodemailer; STARTTLS when the server offers it. */
 export class SmtpMailer implements Mailer {
-  private readonly transport: Transporter;
-  constructor(private readonly smtp: SmtpSettings) {
+  private transport: Transporter | undefined;
+  constructor(private readonly smtp: SmtpSettings) {}
+
+  /** Built on first use, so commands that send nothing never read the password file. */
+  private transporter(): Transporter {
+    if (this.transport) return this.transport;
+    const smtp = this.smtp;
     let pass: string | undefined;
     if (smtp.passwordFile) {
       try {
@@ -46,13 +51,15 @@ export class SmtpMailer implements Mailer {
       greetingTimeout: 10_000,
       socketTimeout: 30_000,
     });
+    return this.transport;
   }
 
   async send(msg: { to: string; subject: string; text: string; headers?: Record<string, string> }): Promise<{ messageId: string }> {
     try {
-      const info = (await this.transport.sendMail({ from: this.smtp.from, to: msg.to, subject: msg.subject, text: msg.text, ...(msg.headers ? { headers: msg.headers } : {}) })) as { messageId: string };
+      const info = (await this.transporter().sendMail({ from: this.smtp.from, to: msg.to, subject: msg.subject, text: msg.text, ...(msg.headers ? { headers: msg.headers } : {}) })) as { messageId: string };
       return { messageId: info.messageId };
     } catch (err) {
+      if (err instanceof SakimoriError) throw err;
       throw new SakimoriError('NOTIFY_SMTP', `SMTP ${this.smtp.host}:${this.smtp.port} did not take the notice: ${(err as Error).message}`, {
         hint: 'check notify.smtp.host and notify.smtp.port; the notice is tried again after notify.retryInterval',
         cause: err,
@@ -61,7 +68,7 @@ export class SmtpMailer implements Mailer {
   }
 
   close(): void {
-    this.transport.close();
+    this.transport?.close();
   }
 }
 

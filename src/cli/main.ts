@@ -7,6 +7,7 @@ import { registerAudit } from './commands/audit.ts';
 import { registerPrivacy } from './commands/privacy.ts';
 import { registerStore } from './commands/store.ts';
 import { registerConsent } from './commands/consent.ts';
+import { registerCases } from './commands/cases.ts';
 
 /**
  * The `sakimori` command: one binary, subcommands grouped by role. A new
@@ -39,6 +40,7 @@ Run \`sakimori COMMAND --help\` for each command's options and examples.`);
   registerAudit(program);
   registerPrivacy(program);
   registerConsent(program);
+  registerCases(program);
   registerStore(program);
   return program;
 }

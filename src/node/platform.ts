@@ -6,6 +6,7 @@ import { createRegistry, type Logger, type Registry } from '../telemetry/index.t
 import { systemClock, type Clock } from '../core/index.ts';
 import { ConsentRegistry, consentRetentionRules } from '../consent/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
+import { casesRetentionRules } from '../cases/index.ts';
 
 /**
  * What every part of a node, and every CLI command that touches state, stands
@@ -59,6 +60,7 @@ export async function openPlatform(config: Config, opts: OpenPlatformOptions): P
   const retention = new RetentionPurger(store, audit, config.privacy.retention, { clock });
   retention.register({ name: 'purpose-bound records', table: 'purpose_records', key: 'id', timeColumn: 'created_at', purposeColumn: 'purpose' });
   for (const rule of consentRetentionRules) retention.register(rule);
+  for (const rule of casesRetentionRules) retention.register(rule);
   const registry = createRegistry({ processMetrics: opts.processMetrics ?? false, labels: { node: config.node.name } });
   return {
     config,
