@@ -1,5 +1,7 @@
 import type { Part } from '../core/index.ts';
 import { createCases, createCasesParts, type Cases, type LocateResult, type Mailer, type SubscriberLocator } from '../cases/index.ts';
+import { Attribution, SessionIndex } from '../attribution/index.ts';
+import { ALL_MIGRATIONS } from './migrations.ts';
 import type { Platform } from './platform.ts';
 
 /**
@@ -12,12 +14,32 @@ export function buildCapabilityParts(platform: Platform): Part[] {
 }
 
 /**
- * Who held an address at a time, for cases. Until the attribution index
- * (src/attribution) is wired here, every look-up answers "unknown", so
- * findings are kept, unattributed, with that reason.
+ * Cases ask attribution one question through their own small port. Every
+ * look-up states the finding's purpose and is audited by attribution (R16).
  */
-export function subscriberLocator(_platform: Platform): SubscriberLocator {
-  return { holderAt: async (): Promise<LocateResult> => ({ result: 'unknown' }) };
+export function attributionLocator(attribution: Pick<Attribution, 'lookup'>): SubscriberLocator {
+  return {
+    async holderAt(ip, at, opts): Promise<LocateResult> {
+      const r = await attribution.lookup({ ip, at, port: opts.port, purpose: opts.purpose, actor: 'cases' });
+      if (r.result === 'found') {
+        const s = r.session;
+        return { result: 'found', login: r.subscriber, session: { nas: s.nas, sessionId: s.sessionId, start: s.start, end: s.end, ...(r.via ? { via: 'cgnat' } : {}) } };
+      }
+      if (r.result === 'ambiguous') return { result: 'ambiguous', logins: [...new Set(r.sessions.map((s) => s.subscriber))] };
+      return { result: r.result };
+    },
+  };
+}
+
+/**
+ * Who held an address at a time, for cases: the attribution index once its
+ * tables are part of the node's migrations; until then every look-up answers
+ * "unknown", so findings are kept, unattributed, with that reason.
+ */
+export function subscriberLocator(platform: Platform): SubscriberLocator {
+  if (!ALL_MIGRATIONS.some((m) => m.id.startsWith('attribution/'))) return { holderAt: async (): Promise<LocateResult> => ({ result: 'unknown' }) };
+  const skew = (platform.config as { attribution?: { clockSkew?: number } }).attribution?.clockSkew ?? 0;
+  return attributionLocator(new Attribution(new SessionIndex(platform.store, { clock: platform.clock }), platform.audit, { clockSkewMs: skew }));
 }
 
 /** Subscribers, findings, cases and notices over the platform's store and audit log. */
