@@ -4,7 +4,7 @@
  * one JSON metric per line on stdout (the bench/run.ts protocol); progress
  * goes to stderr.
  *
- *   npx tsx bench/store-workload.ts --url sqlite:/tmp/bench.db [--records 1000000] [--lookups 50000] [--batch 10000]
+ *   npx tsx bench/store-workload.ts --url sqlite:/tmp/bench.db [--records 1000000] [--lookups 20000] [--batch 10000]
  */
 import { parseArgs } from 'node:util';
 import { openStore, type SqlValue } from '../src/store/index.ts';
@@ -13,7 +13,7 @@ const { values: args } = parseArgs({
   options: {
     url: { type: 'string' },
     records: { type: 'string', default: '1000000' },
-    lookups: { type: 'string', default: '50000' },
+    lookups: { type: 'string', default: '20000' },
     batch: { type: 'string', default: '10000' },
     inflight: { type: 'string', default: '16' },
   },

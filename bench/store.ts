@@ -5,7 +5,7 @@
  * rows written with runMany, then lookups by primary key and by an indexed
  * column. Starts its own throwaway PostgreSQL (test/peers/postgres.ts).
  *
- *   npx tsx bench/store.ts [--records 1000000] [--lookups 50000] [--batch 10000] [--rounds 3] [--no-append]
+ *   npx tsx bench/store.ts [--records 1000000] [--lookups 20000] [--batch 10000] [--rounds 3] [--no-append]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { runBench } from './run.ts';
 const { values: args } = parseArgs({
   options: {
     records: { type: 'string', default: '1000000' },
-    lookups: { type: 'string', default: '50000' },
+    lookups: { type: 'string', default: '20000' },
     batch: { type: 'string', default: '10000' },
     rounds: { type: 'string', default: '3' },
     'no-append': { type: 'boolean', default: false },
@@ -28,7 +28,7 @@ const { values: args } = parseArgs({
 const workload = (url: string) =>
   `node --import tsx bench/store-workload.ts --url ${url} --records ${args.records} --lookups ${args.lookups} --batch ${args.batch}`;
 
-const pgVersion = execFileSync(join(findPostgresBin(), 'postgres'), ['--version'], { encoding: 'utf8' }).trim().replace(/^postgres \(PostgreSQL\) /, '');
+const pgVersion = execFileSync(join(findPostgresBin(), 'postgres'), ['--version'], { encoding: 'utf8' }).trim().replace(/^postgres \(PostgreSQL\) /, '').replace(/ \(.*\)$/, '');
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-bench-store-'));
 const pg = await startPostgres();
 try {

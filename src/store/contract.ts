@@ -346,6 +346,30 @@ export function storeContract(name: string, freshDatabaseUrl: () => Promise<stri
         assert.equal((await b.get<{ n: number }>('SELECT count(*) AS n FROM vals'))!.n, 2);
       }));
 
+    it('a transaction kept waiting longer than busyTimeoutMs by another store fails with STORE_BUSY', () =>
+      withStore(async (a, url) => {
+        const b = await open(url, { busyTimeoutMs: 200 });
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        let entered!: () => void;
+        const inside = new Promise<void>((r) => (entered = r));
+        const slow = a.transaction(async (tx) => {
+          await tx.run('INSERT INTO vals (id) VALUES (1)');
+          entered();
+          await held;
+        });
+        await inside;
+        const started = Date.now();
+        await assert.rejects(
+          b.transaction((tx) => tx.run('INSERT INTO vals (id) VALUES (2)')),
+          (e) => e instanceof SakimoriError && e.code === 'STORE_BUSY' && e.message.includes(b.displayUrl) && (e.hint ?? '').length > 0,
+        );
+        assert.ok(Date.now() - started >= 150, 'it waited about busyTimeoutMs first');
+        release();
+        await slow;
+        assert.deepEqual(await b.all('SELECT id FROM vals'), [{ id: 1 }]);
+      }));
+
     it('another process writing to the same database at the same time: both succeed', () =>
       withStore(async (s, url) => {
         const child = writerProcess(url, 20);

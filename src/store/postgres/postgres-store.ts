@@ -110,6 +110,7 @@ export class PostgresStore implements Store {
     try {
       return await target.query(this.query(sql, params));
     } catch (err) {
+      if (isConnectionFailure(err)) throw explainConnectFailure(err, this.where);
       if ((err as { code?: unknown }).code !== '0A000' || !/cached plan/.test(errorMessage(err))) throw err;
       this.texts.delete(sql);
       if (!retry) throw err;
@@ -144,7 +145,7 @@ export class PostgresStore implements Store {
     let client: PoolClient | undefined;
     let broken: unknown;
     try {
-      client = await this.pool.connect();
+      client = await this.connect();
       try {
         await client.query(
           `BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(this.busyTimeoutMs))}; SELECT pg_advisory_xact_lock(${TX_LOCK}); SET LOCAL lock_timeout TO DEFAULT`,
@@ -169,7 +170,12 @@ export class PostgresStore implements Store {
         throw err;
       }
       tx.finish();
-      await client.query('COMMIT'); // a failed COMMIT has rolled back already
+      try {
+        await client.query('COMMIT'); // a COMMIT that fails has rolled back
+      } catch (err) {
+        broken = err; // or the connection is gone: do not hand this client out again
+        throw err;
+      }
       return result;
     } finally {
       // A client whose ROLLBACK failed may still be inside a transaction: destroy it.
@@ -187,7 +193,7 @@ export class PostgresStore implements Store {
     this.assertOpen();
     if (rows.length === 0) return 0;
     const plan = this.batchPlan(sql);
-    const client = await this.pool.connect();
+    const client = await this.connect();
     let broken: unknown;
     try {
       await client.query('BEGIN');
@@ -209,6 +215,14 @@ export class PostgresStore implements Store {
       return changes;
     } finally {
       client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw isConnectionFailure(err) ? explainConnectFailure(err, this.where) : err;
     }
   }
 
@@ -341,7 +355,15 @@ class PostgresTransaction implements ScriptQueryable {
   }
 }
 
-/** Turns a failed first connection into what an operator needs: which server, and what to check. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', '57P03']);
+
+/** The server could not be reached at all (as opposed to an error in SQL). */
+function isConnectionFailure(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && NETWORK_CODES.has(code)) || /timeout exceeded when trying to connect/i.test(errorMessage(err));
+}
+
+/** Turns a failed connection into what an operator needs: which server, and what to check. */
 export function explainConnectFailure(err: unknown, where: PostgresLocation): SakimoriError {
   const code = (err as { code?: unknown } | null)?.code;
   const at = `PostgreSQL at ${where.endpoint} (${where.displayUrl})`;

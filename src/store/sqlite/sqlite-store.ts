@@ -234,10 +234,12 @@ export class SqliteStore implements Store {
     if (route === false) return undefined;
     if (route === undefined) {
       if (!isPlainQuery(sql)) {
+        if (this.readRoute.size >= STATEMENT_CACHE_SIZE * 4) this.readRoute.clear();
         this.readRoute.set(sql, false);
         return undefined;
       }
       const stmt = this.readerStatements.get(sql);
+      if (this.readRoute.size >= STATEMENT_CACHE_SIZE * 4) this.readRoute.clear(); // routes are cheap to relearn
       this.readRoute.set(sql, stmt.readonly && stmt.reader);
       if (!stmt.readonly || !stmt.reader) return undefined;
       return stmt;
