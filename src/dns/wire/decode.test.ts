@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeMessage } from './decode.ts';
+import { encodeMessage } from './encode.ts';
 import { nameToText } from './name.ts';
 import { DIG_A_COOKIE, DIG_MX_DO, HAND_RESPONSE, header, hex } from './packets.ts';
 import type { DnsMessage, WireErrorCode } from './types.ts';
@@ -152,4 +153,22 @@ test('results never alias the input buffer', () => {
   buf.fill(0);
   assert.deepEqual(m.edns?.options[0]?.data, hex('ad1146b6540bf9f3'));
   assert.equal(Object.getPrototypeOf(m.edns?.options[0]?.data), Uint8Array.prototype);
+});
+
+test('NOTIFY (RFC 1996 §3.7) and IXFR request (RFC 1995 §3), hand-built, decode and re-encode byte for byte', () => {
+  const zone = '03 72707a 08 73616b696d6f7269 00'; // rpz.sakimori @12..25
+  const soa = (serial: string) => `c00c 0006 0001 00000e10 0023 c00c 0a 686f73746d6173746572 c00c ${serial} 00000e10 00000258 00093a80 0000003c`;
+  const notify = hex(`5a5a 2400 0001 0001 0000 0000 ${zone} 0006 0001 ${soa('0000002a')}`);
+  const n = ok(notify);
+  assert.equal(n.header.opcode, 4);
+  assert.equal(n.header.aa, true);
+  assert.deepEqual(n.questions, [{ name: 'rpz.sakimori', type: 6, class: 1 }]);
+  assert.ok(n.answers[0]?.data.kind === 'SOA' && n.answers[0].data.serial === 42 && n.answers[0].data.rname === 'hostmaster.rpz.sakimori');
+  assert.deepEqual(encodeMessage(n), notify);
+
+  const ixfr = hex(`7777 0000 0001 0000 0001 0000 ${zone} 00fb 0001 ${soa('00000029')}`);
+  const x = ok(ixfr);
+  assert.equal(x.questions[0]?.type, 251);
+  assert.ok(x.authority[0]?.data.kind === 'SOA' && x.authority[0].data.serial === 41);
+  assert.deepEqual(encodeMessage(x), ixfr);
 });
