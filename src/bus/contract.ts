@@ -15,10 +15,13 @@ const QUIET_MS = 300;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = PROMPT_MS): Promise<void> {
+/** Polls `cond`; on timeout the error shows `state()` (what had arrived), so a failure explains itself. */
+async function waitFor(what: string, cond: () => boolean, timeoutMs = PROMPT_MS, state?: () => unknown): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${state ? `; had ${JSON.stringify(state())}` : ''}`);
+    }
     await sleep(5);
   }
 }
@@ -33,7 +36,7 @@ class Inbox<T = unknown> {
     return this.got.map((m) => m.seq);
   }
   until(n: number, what = `${n} message(s)`): Promise<void> {
-    return waitFor(what, () => this.got.length >= n);
+    return waitFor(what, () => this.got.length >= n, PROMPT_MS, () => this.got.map((m) => [m.seq, m.redelivered]));
   }
 }
 
@@ -144,7 +147,7 @@ export function busContract(name: string, makeBus: () => Promise<Bus>): void {
           throw new Error('temporary failure');
         }
       });
-      await waitFor('the retry and the next message', () => got.length >= 3);
+      await waitFor('the retry and the next message', () => got.length >= 3, PROMPT_MS, () => got);
       await sleep(QUIET_MS);
       const poison = got.filter(([seq]) => seq === seqs[0]);
       assert.deepEqual(poison, [

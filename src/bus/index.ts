@@ -6,16 +6,16 @@
 import { SakimoriError, type Clock } from '../core/index.ts';
 import { MemoryBus } from './memory/index.ts';
 import type { Bus } from './port.ts';
-import { redactUrl, type BusLog } from './rules.ts';
+import { redactUrl, type BusLogger } from './rules.ts';
 
 export type { Bus, BusMessage, Handler, StartPosition, SubscribeOptions, Subscription } from './port.ts';
-export type { BusLog } from './rules.ts';
+export type { BusLogger } from './rules.ts';
 export { DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_IN_FLIGHT, DEFAULT_READ_LIMIT } from './rules.ts';
 export { MemoryBus, DEFAULT_MAX_RETAINED } from './memory/index.ts';
 
 export interface OpenBusOptions {
   /** Where the bus reports lag, failed handlers and retries; pino's logger fits. Default: console. */
-  log?: BusLog;
+  logger?: BusLogger;
   /** memory: most messages held over all topics (default 100,000). */
   maxRetained?: number;
   /** memory: stamps publishedAt (default the system clock). */

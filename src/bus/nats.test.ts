@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { startNats, type NatsPeer } from '../../test/peers/nats.ts';
 import { SakimoriError } from '../core/index.ts';
 import { busContract } from './contract.ts';
-import { openBus, type Bus, type BusLog } from './index.ts';
+import { openBus, type Bus, type BusLogger } from './index.ts';
 
-const quietLog: BusLog = { warn: () => undefined, error: () => undefined };
+const quietLog: BusLogger = { warn: () => undefined, error: () => undefined };
 
 let peer: NatsPeer;
 before(async () => {
@@ -22,12 +22,12 @@ after(async () => {
 let n = 0;
 busContract('NATS JetStream', () => {
   n++;
-  return openBus(`${peer.url}?stream=CONTRACT${n}&prefix=contract${n}`, { log: quietLog });
+  return openBus(`${peer.url}?stream=CONTRACT${n}&prefix=contract${n}`, { logger: quietLog });
 });
 
 test('nats: a consumer process SIGKILLed mid-stream loses no event; its durable resumes in a new consumer', { timeout: 60_000 }, async () => {
   const url = `${peer.url}?stream=CRASH&prefix=crash`;
-  const bus = await openBus(url, { log: quietLog });
+  const bus = await openBus(url, { logger: quietLog });
   try {
     const published = new Set<number>();
     for (let i = 0; i < 50; i++) published.add((await bus.publish('observations', { i })).seq);
@@ -108,7 +108,7 @@ test('nats: a server without JetStream fails with BUS_JETSTREAM_DISABLED: "start
 });
 
 test('nats: topics map to PREFIX.topic subjects in one stream; seq is the stream sequence; credentials never shown', async () => {
-  const bus: Bus = await openBus(`${peer.url}?stream=LAYOUT&prefix=layout`, { log: quietLog });
+  const bus: Bus = await openBus(`${peer.url}?stream=LAYOUT&prefix=layout`, { logger: quietLog });
   try {
     assert.equal(bus.kind, 'nats');
     const a = await bus.publish('dns.policy-changed', { v: 1 });

@@ -94,12 +94,12 @@ export function encodeData(topic: string, data: unknown): string {
 }
 
 /** What the bus reports to; pino's logger fits it. */
-export interface BusLog {
+export interface BusLogger {
   warn(fields: Record<string, unknown>, msg: string): void;
   error(fields: Record<string, unknown>, msg: string): void;
 }
 
-export const consoleBusLog: BusLog = {
+export const consoleLogger: BusLogger = {
   warn: (fields, msg) => console.warn(`[bus] ${msg}`, fields),
   error: (fields, msg) => console.error(`[bus] ${msg}`, fields),
 };

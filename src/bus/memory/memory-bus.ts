@@ -22,11 +22,11 @@ import {
   DEFAULT_READ_LIMIT,
   checkReadArgs,
   checkTopic,
-  consoleBusLog,
+  consoleLogger,
   encodeData,
   resolveSubscribeOptions,
   retryDelayMs,
-  type BusLog,
+  type BusLogger,
 } from '../rules.ts';
 import { TopicLog, type StoredMessage } from './topic-log.ts';
 
@@ -37,7 +37,7 @@ export interface MemoryBusOptions {
   maxRetained?: number;
   /** Stamps publishedAt; ackWait and retry delays run on real timers. */
   clock?: Clock;
-  log?: BusLog;
+  logger?: BusLogger;
 }
 
 interface Delivery {
@@ -108,7 +108,7 @@ export class MemoryBus implements Bus {
   readonly displayUrl = 'memory:';
   private readonly maxRetained: number;
   private readonly clock: Clock;
-  private readonly log: BusLog;
+  private readonly logger: BusLogger;
   private readonly topics = new Map<string, TopicLog>();
   private readonly consumers = new Map<string, Map<string, DurableConsumer>>();
   private lastSeq = 0;
@@ -125,7 +125,7 @@ export class MemoryBus implements Bus {
     }
     this.maxRetained = max;
     this.clock = opts.clock ?? systemClock;
-    this.log = opts.log ?? consoleBusLog;
+    this.logger = opts.logger ?? consoleLogger;
   }
 
   async publish(topic: string, data: unknown): Promise<{ seq: number }> {
@@ -197,15 +197,19 @@ export class MemoryBus implements Bus {
 
   private pump(c: DurableConsumer): void {
     if (this.closed) return;
+    // One `now` for the whole turn: if "is it due yet?" and "arm a timer for
+    // what is not due yet" read the clock separately, a message that becomes
+    // due between the two reads gets neither, and waits forever.
+    const now = performance.now();
     // A handler may close the bus or its subscription synchronously: re-check each turn.
     while (!this.closed) {
       const sub = this.freeSubscription(c);
       if (!sub) break;
-      const entry = this.takeNext(c);
+      const entry = this.takeNext(c, now);
       if (!entry) break;
       this.deliver(c, sub, entry);
     }
-    this.armRetryTimer(c);
+    this.armRetryTimer(c, now);
   }
 
   /** Round-robin over subscriptions with a free slot, so subscriptions of one durable share the work. */
@@ -222,8 +226,7 @@ export class MemoryBus implements Bus {
   }
 
   /** Messages due again come first, lowest sequence first; then the next never-delivered one. */
-  private takeNext(c: DurableConsumer): StoredMessage | undefined {
-    const now = performance.now();
+  private takeNext(c: DurableConsumer, now: number): StoredMessage | undefined {
     let best: number | undefined;
     for (const [seq, notBefore] of c.due) if (notBefore <= now && (best === undefined || seq < best)) best = seq;
     if (best !== undefined) {
@@ -267,7 +270,7 @@ export class MemoryBus implements Bus {
       } else {
         const delay = retryDelayMs(d.count);
         c.due.set(d.seq, performance.now() + delay);
-        this.log.warn(
+        this.logger.warn(
           { topic: c.topic, durable: c.durable, seq: d.seq, attempt: d.count, retryInMs: delay, err: errorMessage(err) },
           'bus handler failed; the message will be delivered again',
         );
@@ -291,7 +294,7 @@ export class MemoryBus implements Bus {
     if (c.inFlight.get(d.seq) !== d) return;
     c.inFlight.delete(d.seq);
     c.due.set(d.seq, 0);
-    this.log.warn(
+    this.logger.warn(
       { topic: c.topic, durable: c.durable, seq: d.seq, attempt: d.count, ackWaitMs: c.ackWaitMs },
       'bus message not acknowledged within ackWait; it will be delivered again',
     );
@@ -314,18 +317,23 @@ export class MemoryBus implements Bus {
     this.schedulePump(c);
   }
 
-  private armRetryTimer(c: DurableConsumer): void {
+  /**
+   * Wakes the consumer when its earliest not-yet-due retry becomes due.
+   * Messages already due need no timer: the subscriptions are busy, and the
+   * next settled delivery pumps again.
+   */
+  private armRetryTimer(c: DurableConsumer, now: number): void {
     let next = Infinity;
-    const now = performance.now();
     for (const notBefore of c.due.values()) if (notBefore > now && notBefore < next) next = notBefore;
     if (next === Infinity || next >= c.retryTimerAt) return;
     clearTimeout(c.retryTimer);
     c.retryTimerAt = next;
+    // Node may fire a timer a little early; the pump then finds it not due and re-arms.
     c.retryTimer = setTimeout(() => {
       c.retryTimer = undefined;
       c.retryTimerAt = Infinity;
       this.pump(c);
-    }, next - now);
+    }, Math.max(1, next - performance.now()));
     c.retryTimer.unref();
   }
 
@@ -373,7 +381,7 @@ export class MemoryBus implements Bus {
     if (unacked > this.maxRetained * 0.8) {
       if (!this.lagWarned) {
         this.lagWarned = true;
-        this.log.warn(
+        this.logger.warn(
           { unacknowledged: unacked, maxRetained: this.maxRetained, laggards: this.laggards() },
           `in-process bus: consumers lag; ${unacked} of at most ${this.maxRetained} messages are unacknowledged, and publishing fails when that bound is reached`,
         );
@@ -401,7 +409,7 @@ export class MemoryBus implements Bus {
     );
     if (!this.fullReported) {
       this.fullReported = true;
-      this.log.error({ code: err.code, laggards: this.laggards() }, err.message);
+      this.logger.error({ code: err.code, laggards: this.laggards() }, err.message);
     }
     throw err;
   }

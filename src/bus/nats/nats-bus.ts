@@ -31,17 +31,17 @@ import {
   DEFAULT_READ_LIMIT,
   checkReadArgs,
   checkTopic,
-  consoleBusLog,
+  consoleLogger,
   encodeData,
   resolveSubscribeOptions,
-  type BusLog,
+  type BusLogger,
   type ResolvedSubscribeOptions,
 } from '../rules.ts';
 import { NatsSubscription } from './subscription.ts';
 import { parseNatsUrl, type NatsTarget } from './url.ts';
 
 export interface NatsBusOptions {
-  log?: BusLog;
+  logger?: BusLogger;
   /** How long to wait for the first connection (default 5 s). */
   connectTimeoutMs?: number;
   /** Connection name shown by `nats server report connections`. */
@@ -73,7 +73,7 @@ export async function openNatsBus(url: string, opts: NatsBusOptions = {}): Promi
   try {
     const jsm = await openJetStream(nc, target);
     await ensureStream(jsm, target);
-    return new NatsBus(nc, jsm, target, opts.log ?? consoleBusLog);
+    return new NatsBus(nc, jsm, target, opts.logger ?? consoleLogger);
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
@@ -150,7 +150,7 @@ export class NatsBus implements Bus {
     private readonly nc: NatsConnection,
     private readonly jsm: JetStreamManager,
     private readonly target: NatsTarget,
-    private readonly log: BusLog,
+    private readonly logger: BusLogger,
   ) {
     this.js = jetstream(nc);
     this.displayUrl = target.displayUrl;
@@ -187,11 +187,12 @@ export class NatsBus implements Bus {
       durable: o.durable,
       maxInFlight: o.maxInFlight,
       handler: handler as Handler<unknown>,
-      log: this.log,
+      logger: this.logger,
       ensureConsumer: ensure,
       onClosed: (s) => this.subs.delete(s),
     });
     this.subs.add(sub);
+    sub.start();
     return sub;
   }
 

@@ -9,7 +9,7 @@
 import type { Consumer, ConsumerMessages, JsMsg } from '@nats-io/jetstream';
 import { errorMessage } from '../../core/index.ts';
 import type { BusMessage, Handler, Subscription } from '../port.ts';
-import { retryDelayMs, type BusLog } from '../rules.ts';
+import { retryDelayMs, type BusLogger } from '../rules.ts';
 
 /** How long one pull request waits on the server for messages (the client's minimum is 1 s). */
 const PULL_EXPIRES_MS = 5_000;
@@ -22,7 +22,7 @@ export interface NatsSubscriptionParams {
   durable: string;
   maxInFlight: number;
   handler: Handler<unknown>;
-  log: BusLog;
+  logger: BusLogger;
   /** Re-creates the durable consumer if someone deleted it; a no-op when it exists. */
   ensureConsumer: () => Promise<void>;
   onClosed: (sub: NatsSubscription) => void;
@@ -35,9 +35,12 @@ export class NatsSubscription implements Subscription {
   private readonly handling = new Set<JsMsg>();
   private readonly acks = new Set<Promise<void>>();
   private wake: (() => void) | undefined;
-  private readonly loop: Promise<void>;
+  private loop: Promise<void> = Promise.resolve();
 
-  constructor(private readonly p: NatsSubscriptionParams) {
+  constructor(private readonly p: NatsSubscriptionParams) {}
+
+  /** Starts pulling; separate from the constructor so creating one does no I/O. */
+  start(): void {
     this.loop = this.run();
   }
 
@@ -72,7 +75,7 @@ export class NatsSubscription implements Subscription {
         if (this.closed) break;
         failures++;
         const delay = retryDelayMs(failures);
-        this.p.log.warn(
+        this.p.logger.warn(
           { topic: this.p.topic, durable: this.p.durable, attempt: failures, retryInMs: delay, err: errorMessage(err) },
           'bus cannot pull messages from NATS; retrying',
         );
@@ -94,7 +97,7 @@ export class NatsSubscription implements Subscription {
       data = JSON.parse(utf8.decode(m.data));
     } catch (err) {
       // Not from a Sakimori publisher; redelivering it would loop forever.
-      this.p.log.error(
+      this.p.logger.error(
         { topic: this.p.topic, durable: this.p.durable, seq: m.seq, err: errorMessage(err) },
         'bus message is not JSON; terminating its delivery',
       );
@@ -137,7 +140,7 @@ export class NatsSubscription implements Subscription {
     } else {
       const delay = retryDelayMs(m.info.deliveryCount);
       this.tell(m, 'nak', delay);
-      this.p.log.warn(
+      this.p.logger.warn(
         { topic: this.p.topic, durable: this.p.durable, seq: m.seq, attempt: m.info.deliveryCount, retryInMs: delay, err: errorMessage(err) },
         'bus handler failed; the message will be delivered again',
       );
@@ -159,7 +162,7 @@ export class NatsSubscription implements Subscription {
   }
 
   private warnAck(m: JsMsg, why: string): void {
-    this.p.log.warn(
+    this.p.logger.warn(
       { topic: this.p.topic, durable: this.p.durable, seq: m.seq, err: why },
       'bus acknowledgement failed; the message will be delivered again',
     );
