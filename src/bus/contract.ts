@@ -407,6 +407,7 @@ export function busContract(name: string, makeBus: () => Promise<Bus>): void {
       await assert.rejects(bus.publish('Bad Topic', 1), code('BUS_TOPIC_INVALID'));
       await assert.rejects(bus.publish('a..b', 1), code('BUS_TOPIC_INVALID'));
       await assert.rejects(bus.publish('under_score', 1), code('BUS_TOPIC_INVALID'));
+      await assert.rejects(bus.publish('a'.repeat(121), 1), code('BUS_TOPIC_INVALID'));
       await assert.rejects(bus.publish('ok', undefined), code('BUS_DATA_INVALID'));
       await assert.rejects(bus.publish('ok', { big: 1n }), code('BUS_DATA_INVALID'));
       await assert.rejects(bus.subscribe('ok', { durable: 'has space' }, () => undefined), code('BUS_DURABLE_INVALID'));

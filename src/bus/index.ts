@@ -28,7 +28,7 @@ export async function openBus(url: string, opts: OpenBusOptions = {}): Promise<B
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
   if (scheme === 'memory') {
     if (url !== 'memory:') {
-      throw new SakimoriError('BUS_URL_INVALID', `bus.url "${url}": the in-process bus takes no address or options`, {
+      throw new SakimoriError('BUS_URL_INVALID', `bus.url "${redactUrl(url)}": the in-process bus takes no address or options`, {
         hint: 'write bus.url: memory: (set its bound with the memory bus maxRetained option)',
       });
     }

@@ -11,18 +11,19 @@ export const DEFAULT_MAX_IN_FLIGHT = 1;
 export const DEFAULT_READ_LIMIT = 1_000;
 
 /**
- * Dotted lower-case words ("observations", "dns.policy-changed"). No "_":
- * the NATS adapter turns "." into "_" to build consumer names, and that
- * must not collide.
+ * Dotted lower-case words ("observations", "dns.policy-changed"), at most
+ * 120 characters. No "_": the NATS adapter turns "." into "_" to build
+ * consumer names, which must not collide, and a consumer name (durable, "__",
+ * topic) must fit a 255-byte file name in the JetStream store.
  */
 const TOPIC_RE = /^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)*$/;
 /** Letters, digits, "-" and "_": valid as a JetStream consumer name part. */
 const DURABLE_RE = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function checkTopic(topic: string): void {
-  if (typeof topic !== 'string' || topic.length > 200 || !TOPIC_RE.test(topic)) {
+  if (typeof topic !== 'string' || topic.length > 120 || !TOPIC_RE.test(topic)) {
     throw new SakimoriError('BUS_TOPIC_INVALID', `bus topic ${JSON.stringify(topic)} is not valid`, {
-      hint: 'a topic is dotted lower-case words of a-z, 0-9 and "-", e.g. "observations" or "dns.policy-changed"',
+      hint: 'a topic is dotted lower-case words of a-z, 0-9 and "-" (at most 120 characters), e.g. "observations" or "dns.policy-changed"',
     });
   }
 }
