@@ -1,0 +1,535 @@
+/**
+ * One response policy zone: its triggers, the actions they point to, its SOA.
+ *
+ * Built record by record (from a master file, an AXFR, or code) and changed in place by
+ * `apply(change)` (IXFR, the dns-abuse detector, the API), which checks the whole change
+ * first and then commits it in one synchronous step, so a query sees the zone either
+ * before or after the change, never half-way.
+ */
+import { PrefixMap, SakimoriError, type IpAddress, type IpPrefix } from '../../core/index.ts';
+import { compileRecords, RRType, type CompiledRecords } from '../wire/index.ts';
+import { ActionTable, sameRecord, T_CLIENT, T_QNAME, T_RESPONSE, T_WILD, type Decision, type PolicyRecord } from './actions.ts';
+import { canonicalAbsolute, typeName, type ZoneRecord } from './master-file.ts';
+import { EMPTY_NAME_HASH, NameTable, NONE } from './name-table.ts';
+import { parseTrigger, relativeName, triggerText, type IpTrigger, type Trigger } from './triggers.ts';
+
+// ---- the query name, taken apart once per decide() and shared by every zone ------------
+
+/** Start of each label of the current query name. */
+const Q_START = new Int32Array(130);
+/** hashName of the suffix starting at label k; Q_HASH[labels] is the empty suffix. */
+const Q_HASH = new Uint32Array(130);
+let qLabels = 0;
+let qLen = 0;
+
+/**
+ * Splits qname (canonical text as readQuery gives it) at unescaped dots and hashes every
+ * suffix in one backward pass. Returns false for names no name trigger can match (the root,
+ * or text too long to be a name).
+ */
+export function prepareQname(s: string): boolean {
+  const len = s.length;
+  if (len === 0 || len > 1100 || (len === 1 && s.charCodeAt(0) === 46)) {
+    qLabels = 0;
+    return false;
+  }
+  let n = 1;
+  Q_START[0] = 0;
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 92) {
+      const d = s.charCodeAt(i + 1);
+      i += d >= 48 && d <= 57 ? 3 : 1;
+    } else if (c === 46) {
+      if (n === 128) return false;
+      Q_START[n++] = i + 1;
+    }
+  }
+  let h = EMPTY_NAME_HASH;
+  Q_HASH[n] = h;
+  let k = n - 1;
+  for (let i = len - 1; i >= 0; i--) {
+    h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    if (i === Q_START[k]) Q_HASH[k--] = h >>> 0;
+  }
+  qLabels = n;
+  qLen = len;
+  return true;
+}
+
+// ---- changes -----------------------------------------------------------------------------
+
+/** The simple actions, or local data: records answered as they are (the warning page), or a CNAME. */
+export type PolicyActionSpec =
+  | 'nxdomain'
+  | 'nodata'
+  | 'passthru'
+  | 'drop'
+  | 'tcp-only'
+  | { localData: readonly PolicyRecord[] };
+
+export interface TriggerRule {
+  /** Owner relative to the zone: "bad.example", "*.bad.example", "32.2.0.0.127.rpz-client-ip". */
+  trigger: string;
+  action: PolicyActionSpec;
+  /** Default 300 (only local data puts it on the wire; the simple actions keep it for export). */
+  ttl?: number;
+}
+
+/**
+ * A change to a zone. IXFR (RFC 1995) gives record deletions and additions; detectors and
+ * the API set or remove whole triggers. Applied in this order: removeTriggers,
+ * deleteRecords, addRecords, setTriggers.
+ */
+export interface ZoneChange {
+  removeTriggers?: readonly string[];
+  /** Records to delete (owner absolute). Deleting a record the zone does not hold is a warning. */
+  deleteRecords?: readonly ZoneRecord[];
+  addRecords?: readonly ZoneRecord[];
+  setTriggers?: readonly TriggerRule[];
+}
+
+export type ApplyResult =
+  | { ok: true; triggersChanged: number; warnings: string[] }
+  | { ok: false; errors: string[]; warnings: string[] };
+
+/** Result of adding one record: nothing to say, a warning (record ignored) or an error. */
+export type RecordIssue = { severity: 'error' | 'warning'; message: string } | undefined;
+
+export interface ZoneStats {
+  qname: number;
+  wildcard: number;
+  clientIp: number;
+  responseIp: number;
+  nsdname: number;
+  nsip: number;
+  /** Distinct record sets (actions) after interning. */
+  actions: number;
+  /** Bytes of the name tables (outside the JS heap). */
+  tableBytes: number;
+}
+
+interface IpRule {
+  prefix: IpPrefix;
+  id: number;
+}
+
+interface IpTriggers {
+  map: PrefixMap<number>;
+  rules: Map<string, IpRule>;
+}
+
+function ipTriggers(): IpTriggers {
+  return { map: new PrefixMap<number>(), rules: new Map() };
+}
+
+const SIMPLE_TARGET: Record<string, string> = {
+  nxdomain: '.',
+  nodata: '*',
+  passthru: 'rpz-passthru',
+  drop: 'rpz-drop',
+  'tcp-only': 'rpz-tcp-only',
+};
+
+export class RpzZone {
+  /** The zone's name (origin), canonical. */
+  readonly name: string;
+  private soa: PolicyRecord | undefined;
+  private authority: CompiledRecords | undefined;
+  private readonly names = new NameTable();
+  private nsd: NameTable | undefined;
+  private readonly clientIp = ipTriggers();
+  private readonly responseIp = ipTriggers();
+  private readonly nsIp = ipTriggers();
+  private readonly actions = new ActionTable();
+
+  /** An empty zone, e.g. for dynamic `dns-abuse` entries. Throws SakimoriError on an invalid name. */
+  constructor(name: string) {
+    const n = canonicalAbsolute(name);
+    if (typeof n !== 'string') throw new SakimoriError('RPZ_ZONE_NAME', `policy zone name "${name}" is not a valid domain name: ${n.error}`);
+    this.name = n;
+  }
+
+  /** SOA serial, when the zone has an SOA. */
+  get serial(): number | undefined {
+    return this.soa?.data.kind === 'SOA' ? this.soa.data.serial : undefined;
+  }
+
+  get hasClientIpTriggers(): boolean {
+    return this.clientIp.rules.size > 0;
+  }
+
+  get hasResponseIpTriggers(): boolean {
+    return this.responseIp.rules.size > 0;
+  }
+
+  stats(): ZoneStats {
+    return {
+      qname: this.names.exactCount,
+      wildcard: this.names.wildCount,
+      clientIp: this.clientIp.rules.size,
+      responseIp: this.responseIp.rules.size,
+      nsdname: this.nsd ? this.nsd.exactCount + this.nsd.wildCount : 0,
+      nsip: this.nsIp.rules.size,
+      actions: this.actions.size,
+      tableBytes: this.names.bytes() + (this.nsd?.bytes() ?? 0),
+    };
+  }
+
+  // ---- hot path (called by PolicyEngine after prepareQname) ------------------------------
+
+  /** @internal rpz-client-ip: longest prefix containing the client. */
+  matchClient(client: IpAddress, qtype: number): Decision | undefined {
+    const m = this.clientIp.map.match(client);
+    return m === undefined ? undefined : this.decisionFor(m.value, T_CLIENT, qtype);
+  }
+
+  /** @internal QNAME: exact first, then the wildcard with the longest suffix (draft §4.2, BIND ARM). */
+  matchName(qname: string, qtype: number): Decision | undefined {
+    const t = this.names;
+    if (t.size === 0) return undefined;
+    const n = qLabels;
+    if (t.exactCount > 0) {
+      const e = t.find(qname, 0, qLen, Q_HASH[0]!);
+      if (e >= 0) {
+        const id = t.exact(e);
+        if (id !== NONE) return this.decisionFor(id, T_QNAME, qtype);
+      }
+    }
+    if (t.wildCount === 0) return undefined;
+    const byLabels = t.wildByLabels;
+    for (let k = 1; k <= n; k++) {
+      if (byLabels[n - k] === 0) continue;
+      const start = k === n ? qLen : Q_START[k]!;
+      const e = t.find(qname, start, qLen, Q_HASH[k]!);
+      if (e >= 0) {
+        const id = t.wild(e);
+        if (id !== NONE) return this.decisionFor(id, T_WILD, qtype);
+      }
+    }
+    return undefined;
+  }
+
+  /** @internal rpz-ip: longest prefix containing an answer address. */
+  matchResponseIp(addr: IpAddress): { id: number; bits: number } | undefined {
+    const m = this.responseIp.map.match(addr);
+    return m === undefined ? undefined : { id: m.value, bits: m.bits };
+  }
+
+  /** @internal */
+  decisionFor(id: number, slot: number, qtype: number): Decision {
+    return this.actions.get(id).decision(slot, qtype, this.name, this.authority);
+  }
+
+  // ---- building --------------------------------------------------------------------------
+
+  /**
+   * Adds one record (owner absolute, canonical). Errors leave the zone as it was for this
+   * record; the caller decides what an error means for the whole zone (the file loader
+   * refuses the file).
+   */
+  addRecord(rec: ZoneRecord): RecordIssue {
+    const rel = relativeName(rec.name, this.name);
+    if (rel === undefined) return { severity: 'warning', message: `${rec.name} is outside the zone ${this.name}: ignored` };
+    if (rel === '') return this.apexRecord(rec);
+    if (rec.type === RRType.SOA) return { severity: 'error', message: `SOA record at ${rec.name}: an SOA belongs at the zone apex (${this.name}) only` };
+    if (rec.type === RRType.NS) return { severity: 'warning', message: `NS record at ${rec.name} ignored: NS below the apex is a delegation, not policy` };
+    const t = parseTrigger(rel);
+    if ('error' in t) return { severity: 'error', message: t.error };
+    const r = normaliseRecord(rec, rel);
+    if (t.kind === 'qname' || t.kind === 'wildcard') {
+      // The common case, a million times per load: one hash probe instead of two.
+      const table = this.names;
+      const e = table.upsert(t.key);
+      const wild = t.kind === 'wildcard';
+      const old = wild ? table.wild(e) : table.exact(e);
+      const issue = this.mergeInto(old, r, rec.name);
+      if (typeof issue !== 'number') {
+        table.dropIfEmpty(e);
+        return issue;
+      }
+      if (issue === old) return undefined;
+      if (wild) table.setWild(e, issue);
+      else table.setExact(e, issue);
+      if (old !== NONE) this.actions.release(old);
+      return undefined;
+    }
+    const old = this.getAction(t);
+    const id = this.mergeInto(old, r, rec.name);
+    if (typeof id !== 'number') return id;
+    if (id === old) return undefined;
+    this.setAction(t, id);
+    if (old !== NONE) this.actions.release(old);
+    return undefined;
+  }
+
+  /** The action id for old's records plus r (old itself for a duplicate), or the problem. */
+  private mergeInto(old: number, r: PolicyRecord, owner: string): number | RecordIssue {
+    const current = old === NONE ? [] : this.actions.get(old).records;
+    const merged = mergeRecord(current, r, owner);
+    if (merged === null) return old; // duplicate (RFC 2181 §5)
+    if (typeof merged === 'string') return { severity: 'error', message: merged };
+    const id = this.actions.intern(merged);
+    if (typeof id === 'string') return { severity: 'error', message: `${owner}: ${id}` };
+    return id;
+  }
+
+  private apexRecord(rec: ZoneRecord): RecordIssue {
+    if (rec.type === RRType.SOA) {
+      this.setSoa({ type: rec.type, ttl: rec.ttl, data: rec.data });
+      return undefined;
+    }
+    if (rec.type === RRType.NS) return undefined;
+    return { severity: 'warning', message: `${typeName(rec.type)} record at the zone apex ${rec.name} ignored: the apex is not a trigger` };
+  }
+
+  private setSoa(soa: PolicyRecord): void {
+    this.soa = soa;
+    const min = soa.data.kind === 'SOA' ? Math.min(soa.ttl, soa.data.minimum) : soa.ttl;
+    // RFC 2308 §3: the SOA in a negative answer carries min(SOA TTL, MINIMUM).
+    this.authority = compileRecords([{ name: this.name, type: RRType.SOA, ttl: min, data: soa.data }]);
+    this.actions.clearDecisions();
+  }
+
+  /** After a bulk load: returns the growth slack of the tables. */
+  trim(): void {
+    this.names.trim();
+    this.nsd?.trim();
+  }
+
+  // ---- changes ---------------------------------------------------------------------------
+
+  /** Applies a change atomically: every part is checked before anything changes. */
+  apply(change: ZoneChange): ApplyResult {
+    const errors: string[] = [];
+    const warnings: string[] = [];
+    const staged = new Map<string, { trigger: Trigger; records: PolicyRecord[] }>();
+    const stage = (t: Trigger) => {
+      const k = `${t.kind}\0${t.key}`;
+      let s = staged.get(k);
+      if (s === undefined) {
+        const id = this.getAction(t);
+        s = { trigger: t, records: id === NONE ? [] : [...this.actions.get(id).records] };
+        staged.set(k, s);
+      }
+      return s;
+    };
+    let newSoa: PolicyRecord | undefined;
+    const triggerOf = (text: string, where: string): Trigger | undefined => {
+      const rel = this.relativeTrigger(text);
+      if (typeof rel !== 'string') {
+        errors.push(`${where}: ${rel.error}`);
+        return undefined;
+      }
+      const t = parseTrigger(rel);
+      if ('error' in t) {
+        errors.push(`${where}: ${t.error}`);
+        return undefined;
+      }
+      return t;
+    };
+    change.removeTriggers?.forEach((text, i) => {
+      const t = triggerOf(text, `removeTriggers[${i}] "${text}"`);
+      if (t) stage(t).records = [];
+    });
+    change.deleteRecords?.forEach((rec, i) => {
+      const where = `deleteRecords[${i}] ${rec.name} ${typeName(rec.type)}`;
+      const rel = relativeName(rec.name, this.name);
+      if (rel === undefined) return void warnings.push(`${where}: outside the zone, ignored`);
+      if (rel === '') return; // the apex SOA/NS come and go with every IXFR
+      const t = parseTrigger(rel);
+      if ('error' in t) return void warnings.push(`${where}: ${t.error}; nothing to delete`);
+      const s = stage(t);
+      const r = normaliseRecord(rec, rel);
+      const at = s.records.findIndex((x) => sameRecord(x, r));
+      if (at === -1) warnings.push(`${where}: not in the zone, nothing to delete`);
+      else s.records.splice(at, 1);
+    });
+    change.addRecords?.forEach((rec, i) => {
+      const where = `addRecords[${i}] ${rec.name} ${typeName(rec.type)}`;
+      const rel = relativeName(rec.name, this.name);
+      if (rel === undefined) return void warnings.push(`${where}: outside the zone ${this.name}, ignored`);
+      if (rel === '') {
+        if (rec.type === RRType.SOA) newSoa = { type: rec.type, ttl: rec.ttl, data: rec.data };
+        else if (rec.type !== RRType.NS) warnings.push(`${where}: the apex is not a trigger, ignored`);
+        return;
+      }
+      if (rec.type === RRType.SOA) return void errors.push(`${where}: an SOA belongs at the zone apex only`);
+      if (rec.type === RRType.NS) return void warnings.push(`${where}: NS below the apex is a delegation, ignored`);
+      const t = parseTrigger(rel);
+      if ('error' in t) return void errors.push(`${where}: ${t.error}`);
+      const s = stage(t);
+      const merged = mergeRecord(s.records, normaliseRecord(rec, rel), rec.name);
+      if (typeof merged === 'string') errors.push(`${where}: ${merged}`);
+      else if (merged !== null) s.records = merged;
+    });
+    change.setTriggers?.forEach((rule, i) => {
+      const where = `setTriggers[${i}] "${rule.trigger}"`;
+      const t = triggerOf(rule.trigger, where);
+      if (!t) return;
+      const recs = specRecords(rule, where);
+      if (typeof recs === 'string') return void errors.push(recs);
+      stage(t).records = recs;
+    });
+    if (errors.length === 0) {
+      // Check every new record set can be encoded before touching the zone.
+      for (const s of staged.values()) {
+        if (s.records.length === 0) continue;
+        const bad = checkEncodable(s.records);
+        if (bad) errors.push(`${triggerText(s.trigger)}: ${bad}`);
+      }
+    }
+    if (errors.length > 0) return { ok: false, errors, warnings };
+    let changed = 0;
+    for (const s of staged.values()) {
+      const old = this.getAction(s.trigger);
+      let id = NONE;
+      if (s.records.length > 0) {
+        const r = this.actions.intern(s.records);
+        // Cannot fail: checkEncodable ran above.
+        id = typeof r === 'number' ? r : NONE;
+      }
+      if (id === old) {
+        if (old !== NONE) this.actions.release(old);
+        continue;
+      }
+      this.setAction(s.trigger, id);
+      if (old !== NONE) this.actions.release(old);
+      changed++;
+    }
+    if (newSoa) this.setSoa(newSoa);
+    return { ok: true, triggersChanged: changed, warnings };
+  }
+
+  /** Trigger text relative to the zone, validated as a name under it. */
+  private relativeTrigger(text: string): string | { error: string } {
+    const t = text.endsWith('.') && !text.endsWith('\\.') ? text.slice(0, -1) : text;
+    if (t === '' || t === '.') return { error: 'the zone apex is not a trigger' };
+    const full = canonicalAbsolute(this.name === '.' ? t : `${t}.${this.name}`);
+    if (typeof full !== 'string') return { error: full.error };
+    const rel = relativeName(full, this.name);
+    return rel === undefined || rel === '' ? { error: `not a name under ${this.name}` } : rel;
+  }
+
+  // ---- reading the zone back (export, AXFR, tests) ---------------------------------------
+
+  /** Every trigger with its records, SOA first when there is one. Owners are absolute. */
+  *records(): IterableIterator<ZoneRecord> {
+    if (this.soa) yield { name: this.name, ...this.soa };
+    const abs = (rel: string) => (this.name === '.' ? rel : `${rel}.${this.name}`);
+    const out = function* (name: string, recs: readonly PolicyRecord[]) {
+      for (const r of recs) yield { name, type: r.type, ttl: r.ttl, data: r.data };
+    };
+    for (const ips of [this.clientIp, this.responseIp, this.nsIp]) {
+      for (const [key, rule] of ips.rules) yield* out(abs(key), this.actions.get(rule.id).records);
+    }
+    const tables: [NameTable | undefined, (k: string, w: boolean) => string][] = [
+      [this.names, (k, w) => triggerText({ kind: w ? 'wildcard' : 'qname', key: k })],
+      [this.nsd, (k, w) => triggerText({ kind: w ? 'nsdname-wildcard' : 'nsdname', key: k })],
+    ];
+    for (const [t, text] of tables) {
+      if (!t) continue;
+      for (const e of t.entries()) {
+        const key = t.keyOf(e);
+        if (t.exact(e) !== NONE) yield* out(abs(text(key, false)), this.actions.get(t.exact(e)).records);
+        if (t.wild(e) !== NONE) yield* out(abs(text(key, true)), this.actions.get(t.wild(e)).records);
+      }
+    }
+  }
+
+  // ---- trigger storage -------------------------------------------------------------------
+
+  private getAction(t: Trigger): number {
+    switch (t.kind) {
+      case 'qname':
+      case 'wildcard':
+      case 'nsdname':
+      case 'nsdname-wildcard': {
+        const table = t.kind === 'qname' || t.kind === 'wildcard' ? this.names : this.nsd;
+        if (!table) return NONE;
+        const e = table.findKey(t.key);
+        if (e < 0) return NONE;
+        return t.kind === 'qname' || t.kind === 'nsdname' ? table.exact(e) : table.wild(e);
+      }
+      default:
+        return this.ipTable(t).rules.get(t.key)?.id ?? NONE;
+    }
+  }
+
+  private setAction(t: Trigger, id: number): void {
+    switch (t.kind) {
+      case 'qname':
+      case 'wildcard':
+      case 'nsdname':
+      case 'nsdname-wildcard': {
+        const table = t.kind === 'qname' || t.kind === 'wildcard' ? this.names : (this.nsd ??= new NameTable());
+        const e = id === NONE ? table.findKey(t.key) : table.upsert(t.key);
+        if (e < 0) return;
+        if (t.kind === 'qname' || t.kind === 'nsdname') table.setExact(e, id);
+        else table.setWild(e, id);
+        if (id === NONE) table.dropIfEmpty(e);
+        return;
+      }
+      default: {
+        const ips = this.ipTable(t);
+        if (id === NONE) {
+          ips.rules.delete(t.key);
+          ips.map.delete(t.prefix);
+        } else {
+          ips.rules.set(t.key, { prefix: t.prefix, id });
+          ips.map.set(t.prefix, id);
+        }
+      }
+    }
+  }
+
+  private ipTable(t: IpTrigger): IpTriggers {
+    return t.kind === 'client-ip' ? this.clientIp : t.kind === 'response-ip' ? this.responseIp : this.nsIp;
+  }
+}
+
+/** The old PASSTHRU spelling, a CNAME to the trigger's own name, becomes `CNAME rpz-passthru.`. */
+function normaliseRecord(rec: ZoneRecord, rel: string): PolicyRecord {
+  if (rec.data.kind === 'CNAME' && rec.data.cname === rel) return { type: rec.type, ttl: rec.ttl, data: { kind: 'CNAME', cname: 'rpz-passthru' } };
+  return { type: rec.type, ttl: rec.ttl, data: rec.data };
+}
+
+/** Adds r to a trigger's records: the new set, null for a duplicate, or why not. */
+function mergeRecord(current: readonly PolicyRecord[], r: PolicyRecord, owner: string): PolicyRecord[] | null | string {
+  if (current.length === 0) return [r];
+  for (const x of current) if (sameRecord(x, r)) return null;
+  const hasCname = current.some((x) => x.type === RRType.CNAME);
+  if (hasCname || r.type === RRType.CNAME) {
+    const what = current.map((x) => typeName(x.type)).join(', ');
+    return `${owner} already has ${what}; a CNAME (which is how RPZ writes NXDOMAIN, NODATA, PASSTHRU, DROP) cannot share its name with other records (RFC 1034 §3.6.2): keep one`;
+  }
+  return [...current, r];
+}
+
+function checkEncodable(records: readonly PolicyRecord[]): string | undefined {
+  try {
+    compileRecords(records);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+function specRecords(rule: TriggerRule, where: string): PolicyRecord[] | string {
+  const ttl = rule.ttl ?? 300;
+  if (!(Number.isInteger(ttl) && ttl >= 0 && ttl <= 0x7fffffff)) return `${where}: ttl ${ttl} is not 0-2147483647`;
+  const a = rule.action;
+  if (typeof a === 'string') {
+    const target = SIMPLE_TARGET[a];
+    if (target === undefined) return `${where}: unknown action "${a}" (expected nxdomain, nodata, passthru, drop, tcp-only or { localData })`;
+    return [{ type: RRType.CNAME, ttl, data: { kind: 'CNAME', cname: target } }];
+  }
+  if (!a || !Array.isArray(a.localData) || a.localData.length === 0) return `${where}: local data needs at least one record`;
+  const out: PolicyRecord[] = [];
+  for (const r of a.localData) {
+    const m = mergeRecord(out, r, where);
+    if (typeof m === 'string') return `${where}: ${m}`;
+    if (m) out.splice(0, out.length, ...m);
+  }
+  return out;
+}
