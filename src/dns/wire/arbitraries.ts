@@ -3,7 +3,7 @@
  * produces, so that decode(encode(m)) must deep-equal m.
  */
 import fc from 'fast-check';
-import { formatIPv4, formatIPv6 } from './ip.ts';
+import { formatIPv4, formatIPv6 } from '../../core/ip.ts';
 import { labelsToText } from './name.ts';
 import { RRClass, RRType, type DnsHeader, type DnsMessage, type Edns, type Rdata, type ResourceRecord } from './types.ts';
 

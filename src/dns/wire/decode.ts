@@ -3,7 +3,7 @@
  * malformed input yields a WireError naming the problem and its byte offset.
  */
 import { nameEnd, readName } from './name.ts';
-import { formatIPv4, formatIPv6 } from './ip.ts';
+import { formatIPv4, formatIPv6 } from '../../core/ip.ts';
 import {
   RRClass,
   RRType,

@@ -5,7 +5,7 @@
  */
 import { LABEL_STARTS, NAME_WIRE, labelCount, parseNameText } from './name.ts';
 import { CompressionTable, SUFFIX_HASH, hashSuffixes } from './compress.ts';
-import { parseIPv4, parseIPv6 } from './ip.ts';
+import { parseIPv4, parseIPv6 } from '../../core/ip.ts';
 import {
   RDATA_KIND_TYPE,
   RRType,
