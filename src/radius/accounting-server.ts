@@ -11,7 +11,6 @@
  * peer and reason.
  */
 import dgram, { type RemoteInfo, type Socket } from 'node:dgram';
-import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 import { SakimoriError } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -21,12 +20,13 @@ import { Counter, type Registry } from '../telemetry/metrics.ts';
 import type { Logger } from '../telemetry/log.ts';
 import type { AccountingEvent } from './accounting-event.ts';
 import { accountingEventFrom } from './accounting-request.ts';
-import { ClientTable, canonicalAddress, type RadiusClient, type RadiusClientConfig } from './client-table.ts';
+import { ClientTable, type RadiusClient, type RadiusClientConfig } from './client-table.ts';
 import { RecentRequests, type Delivery, type Exchange } from './recent-requests.ts';
 import { Attr } from './wire/attributes.ts';
 import { encodeResponse, verifyRequest } from './wire/authenticator.ts';
 import { decodePacket } from './wire/decode.ts';
-import { Code, type DecodedPacket } from './wire/types.ts';
+import { md5 } from './wire/md5.ts';
+import { Code, HEADER_LENGTH, type DecodedPacket } from './wire/types.ts';
 
 /** RFC 2866 §1: the accounting port assigned by IANA. */
 export const DEFAULT_ACCOUNTING_PORT = 1813;
@@ -99,7 +99,8 @@ export class AccountingServer implements Part {
   private socket: Socket | undefined;
   private bound: HostPort | undefined;
   private pending = 0;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Called when the last event being recorded settles (stop() waits for it). */
+  private onIdle: (() => void) | undefined;
   private socketError: string | undefined;
   private lastConsumerFailure: { at: number; message: string } | undefined;
   /** Last time a message was logged per key, for once-a-minute logging; bounded. */
@@ -182,16 +183,15 @@ export class AccountingServer implements Part {
     this.socket = undefined;
     await new Promise<void>((resolve) => socket.close(() => resolve()));
     // Let events already handed over finish recording (their answers can no longer be sent; the NAS retries elsewhere or later).
-    if (this.inFlight.size > 0) {
+    if (this.pending > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.inFlight]),
-        new Promise<void>((resolve) => {
-          timer = setTimeout(resolve, 5000);
-          timer.unref();
-        }),
-      ]);
+      await new Promise<void>((resolve) => {
+        this.onIdle = resolve;
+        timer = setTimeout(resolve, 5000);
+        timer.unref();
+      });
       clearTimeout(timer);
+      this.onIdle = undefined;
     }
   }
 
@@ -227,12 +227,13 @@ export class AccountingServer implements Part {
 
   private handle(msg: Uint8Array, rinfo: Pick<RemoteInfo, 'address' | 'port'>): void {
     const now = this.clock.now();
-    const client = this.clients.lookup(rinfo.address);
-    if (!client) return this.drop('unknown-client', rinfo.address, 'datagram from an address that is not a configured RADIUS client');
+    const peer = this.clients.lookupPeer(rinfo.address);
+    if (!peer) return this.drop('unknown-client', rinfo.address, 'datagram from an address that is not a configured RADIUS client');
     const decoded = decodePacket(msg);
     if (!decoded.ok) return this.drop('malformed', rinfo.address, `malformed RADIUS packet: ${decoded.error.message}`);
     const p = decoded.value;
     if (p.code !== Code.AccountingRequest) return this.drop('not-accounting-request', rinfo.address, `${p.code} is not an Accounting-Request (4)`);
+    const client = peer.client;
     const check = verifyRequest(p, client.secret, { requireMessageAuthenticator: client.requireMessageAuthenticator });
     if (!check.ok) return this.drop(check.reason, rinfo.address, check.message);
 
@@ -254,7 +255,7 @@ export class AccountingServer implements Part {
       return;
     }
 
-    const nas = canonicalAddress(rinfo.address) ?? rinfo.address;
+    const nas = peer.address;
     const outcome = accountingEventFrom(p, nas, now);
     if (outcome.kind === 'malformed') return this.drop('malformed', rinfo.address, outcome.message);
 
@@ -268,7 +269,7 @@ export class AccountingServer implements Part {
     }
 
     if (outcome.kind === 'other-status') {
-      this.metrics.requests.labels('other').inc();
+      this.countRequest('other');
       const x = this.recent.begin(eventKey, packetKey, target, now);
       for (const w of this.recent.delivered(x.delivery, now)) this.answer(w);
       return;
@@ -276,7 +277,7 @@ export class AccountingServer implements Part {
     if (this.pending >= this.maxPending) {
       return this.drop('overload', rinfo.address, `${this.pending} events are still being recorded; dropping so the NAS retries later`);
     }
-    this.metrics.requests.labels(outcome.event.status).inc();
+    this.countRequest(outcome.event.status);
     const x = this.recent.begin(eventKey, packetKey, target, now);
     this.deliver(x.delivery, outcome.event);
   }
@@ -285,15 +286,18 @@ export class AccountingServer implements Part {
     this.pending++;
     let recorded: Promise<void>;
     try {
-      recorded = Promise.resolve(this.opts.onEvent(event));
+      recorded = this.opts.onEvent(event);
     } catch (err) {
       recorded = Promise.reject(err);
     }
-    const done = recorded.then(
+    // One reaction per event (this runs for every packet): no finally(), no Set of promises.
+    Promise.resolve(recorded).then(
       () => {
+        this.settled();
         for (const x of this.recent.delivered(d, this.clock.now())) this.answer(x);
       },
       (err: unknown) => {
+        this.settled();
         const message = err instanceof Error ? err.message : String(err);
         this.lastConsumerFailure = { at: this.clock.now(), message };
         const peer = d.waiting[0]?.target.address ?? event.nas.address;
@@ -301,11 +305,14 @@ export class AccountingServer implements Part {
         this.drop('consumer-failed', peer, `recording the ${event.status} event failed, not answering so the NAS retries: ${message}`, 'error');
       },
     );
-    const tracked = done.finally(() => {
-      this.pending--;
-      this.inFlight.delete(tracked);
-    });
-    this.inFlight.add(tracked);
+  }
+
+  private settled(): void {
+    this.pending--;
+    if (this.pending === 0 && this.onIdle) {
+      this.onIdle();
+      this.onIdle = undefined;
+    }
   }
 
   private answer(x: Exchange<Target>): void {
@@ -322,9 +329,23 @@ export class AccountingServer implements Part {
     const socket = this.socket;
     if (!socket) return;
     this.metrics.responses.inc();
-    socket.send(bytes, t.port, t.address, (err) => {
-      if (err) this.logLimited(`send|${t.address}`, 'warn', { peer: t.address, err: err.message }, 'could not send an Accounting-Response');
-    });
+    socket.send(bytes, t.port, t.address, this.sent);
+  }
+
+  /** send() callback, one function for all sends (no closure per packet). */
+  private readonly sent = (err: Error | null): void => {
+    if (err) this.logLimited(`send|${err.message}`, 'warn', { err: err.message }, 'could not send an Accounting-Response');
+  };
+
+  /** prom-client's labels() hashes its arguments on every call; the handful of children are kept. */
+  private readonly requestCounters = new Map<string, { inc(): void }>();
+  private countRequest(status: string): void {
+    let c = this.requestCounters.get(status);
+    if (!c) {
+      c = this.metrics.requests.labels(status);
+      this.requestCounters.set(status, c);
+    }
+    c.inc();
   }
 
   private drop(reason: DropReason, peer: string, message: string, level: 'warn' | 'error' = 'warn'): void {
@@ -355,11 +376,17 @@ export class AccountingServer implements Part {
  * each retry, RFC 2866 §5.2) and Message-Authenticator (which then changes with it).
  */
 function eventDigest(p: DecodedPacket): string {
-  const h = createHash('md5');
-  for (const a of p.attributes) {
-    if (a.type === Attr.AcctDelayTime.type || a.type === Attr.MessageAuthenticator.type) continue;
-    h.update(Uint8Array.of(a.type, a.value.length));
-    h.update(a.value);
+  const b = p.bytes;
+  const parts: Uint8Array[] = [];
+  let from = HEADER_LENGTH;
+  // The attributes were validated by decodePacket: each Length is sound.
+  for (let off = HEADER_LENGTH; off < b.length; off += b[off + 1]!) {
+    const type = b[off]!;
+    if (type === Attr.AcctDelayTime.type || type === Attr.MessageAuthenticator.type) {
+      if (off > from) parts.push(b.subarray(from, off));
+      from = off + b[off + 1]!;
+    }
   }
-  return h.digest('base64');
+  if (b.length > from) parts.push(b.subarray(from));
+  return Buffer.from(md5(parts)).toString('latin1');
 }

@@ -23,6 +23,12 @@ export interface RadiusClient {
   requireMessageAuthenticator: boolean;
 }
 
+export interface Peer {
+  client: RadiusClient;
+  /** The source address in canonical form. */
+  address: string;
+}
+
 interface Network {
   bytes: Uint8Array;
   length: number;
@@ -53,8 +59,8 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 const CACHE_LIMIT = 65_536;
 
 export class ClientTable {
-  /** Looked-up source addresses (as the socket reports them) -> client or null; bounded. */
-  private readonly cache = new Map<string, RadiusClient | null>();
+  /** Looked-up source addresses (as the socket reports them) -> client and canonical address, or null; bounded. */
+  private readonly cache = new Map<string, Peer | null>();
 
   private constructor(private readonly v4: Network[], private readonly v6: Network[]) {}
 
@@ -108,12 +114,18 @@ export class ClientTable {
 
   /** The client for a source address as the socket reports it, or undefined if it is not one. */
   lookup(address: string): RadiusClient | undefined {
+    return this.lookupPeer(address)?.client;
+  }
+
+  /** The client and the peer's canonical address ("::ffff:192.0.2.1" -> "192.0.2.1"), cached per source address. */
+  lookupPeer(address: string): Peer | undefined {
     const hit = this.cache.get(address);
     if (hit !== undefined) return hit ?? undefined;
-    const found = this.match(address);
+    const client = this.match(address);
+    const peer = client ? { client, address: canonicalAddress(address) ?? address } : undefined;
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(address, found ?? null);
-    return found;
+    this.cache.set(address, peer ?? null);
+    return peer;
   }
 
   private match(address: string): RadiusClient | undefined {

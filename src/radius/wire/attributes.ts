@@ -183,8 +183,27 @@ export function checkValue(kind: AttributeKind, v: Uint8Array, type: number): { 
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 const utf8Encoder = new TextEncoder();
 
-function u32(v: Uint8Array): number {
+/** UTF-8 text (RFC 2865 §5 "text"); ASCII, by far the common case, without a trip through TextDecoder. */
+export function readText(v: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i]!;
+    if (c >= 0x80) return utf8.decode(v);
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/** A 32-bit unsigned integer, big-endian (the caller checked the length). */
+export function readUint32(v: Uint8Array): number {
   return v[0]! * 0x1000000 + ((v[1]! << 16) | (v[2]! << 8) | v[3]!);
+}
+
+/** An RFC 3162 §2.3 prefix value as "2001:db8::/56" (the caller checked it). */
+export function readIPv6Prefix(v: Uint8Array): string {
+  const address = new Uint8Array(16);
+  address.set(v.subarray(2, 18));
+  return formatIPv6Prefix({ address, length: v[1]! });
 }
 
 /** Reads a value of a kind; undefined if malformed (impossible on a packet from decodePacket). */
@@ -193,7 +212,7 @@ export function readValue<K extends AttributeKind>(kind: K, v: Uint8Array): Attr
   let out: AttributeValueOf[AttributeKind];
   switch (kind) {
     case 'text':
-      out = utf8.decode(v);
+      out = readText(v);
       break;
     case 'octets':
       out = v;
@@ -204,14 +223,11 @@ export function readValue<K extends AttributeKind>(kind: K, v: Uint8Array): Attr
     case 'ipv6':
       out = formatIPv6(v);
       break;
-    case 'ipv6prefix': {
-      const address = new Uint8Array(16);
-      address.set(v.subarray(2, 18));
-      out = formatIPv6Prefix({ address, length: v[1]! });
+    case 'ipv6prefix':
+      out = readIPv6Prefix(v);
       break;
-    }
     default:
-      out = u32(v);
+      out = readUint32(v);
   }
   return out as AttributeValueOf[K];
 }
@@ -301,5 +317,5 @@ export function makeAttribute<D extends AttributeDefinition>(d: D, value: Attrib
 /** Vendor-Specific (RFC 2865 §5.26): the Vendor-Id and the vendor's own octets, if it has at least the Vendor-Id. */
 export function splitVendorSpecific(value: Uint8Array): { vendorId: number; data: Uint8Array } | undefined {
   if (value.length < 4) return undefined;
-  return { vendorId: u32(value), data: value.subarray(4) };
+  return { vendorId: readUint32(value), data: value.subarray(4) };
 }

@@ -18,7 +18,8 @@
  * NASes tested against it do; RFC 5176 §3.1 can be read as "Request Authenticator" for the
  * responses, so a response is accepted under either reading.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { constantTimeEqual, hmacMd5, md5Packet } from './md5.ts';
 import { Attr } from './attributes.ts';
 import { encodePacket } from './encode.ts';
 import { AUTHENTICATOR_LENGTH, Code, HEADER_LENGTH, codeName, type DecodedPacket, type RadiusAttribute } from './types.ts';
@@ -51,29 +52,22 @@ export type AuthCheck =
   | { ok: false; reason: 'bad-authenticator' | 'bad-message-authenticator' | 'missing-message-authenticator'; message: string };
 
 /** MD5(packet with `authField` in the authenticator position + secret). */
-function digest(bytes: Uint8Array, authField: Uint8Array, secret: Uint8Array): Buffer {
-  return createHash('md5')
-    .update(bytes.subarray(0, 4))
-    .update(authField)
-    .update(bytes.subarray(HEADER_LENGTH))
-    .update(secret)
-    .digest();
+function digest(bytes: Uint8Array, authField: Uint8Array, secret: Uint8Array): Uint8Array {
+  return md5Packet(bytes, authField, secret);
 }
 
 /** HMAC-MD5 over the packet with `authField` in the header and zeros for the Message-Authenticator value at `maAt`. */
-function messageAuthenticator(bytes: Uint8Array, authField: Uint8Array, maAt: number, secret: Uint8Array): Buffer {
-  return createHmac('md5', secret)
-    .update(bytes.subarray(0, 4))
-    .update(authField)
-    .update(bytes.subarray(HEADER_LENGTH, maAt))
-    .update(ZERO16)
-    .update(bytes.subarray(maAt + AUTHENTICATOR_LENGTH))
-    .digest();
+function messageAuthenticator(bytes: Uint8Array, authField: Uint8Array, maAt: number, secret: Uint8Array): Uint8Array {
+  return hmacMd5(secret, [
+    bytes.subarray(0, 4),
+    authField,
+    bytes.subarray(HEADER_LENGTH, maAt),
+    ZERO16,
+    bytes.subarray(maAt + AUTHENTICATOR_LENGTH),
+  ]);
 }
 
-function same(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
-}
+const same = constantTimeEqual;
 
 /** Offset of the first Message-Authenticator's value in the encoded attribute list, or -1. */
 function messageAuthenticatorOffset(attributes: readonly RadiusAttribute[]): number {
@@ -129,7 +123,7 @@ function responseMacBasis(code: number, request: RequestRef): Uint8Array {
 /** Encodes a response to `request` and signs it (Message-Authenticator if present, then the Response Authenticator). */
 export function encodeResponse(init: { code: number; identifier: number; attributes: RadiusAttribute[] }, request: RequestRef, secret: Secret): Uint8Array {
   const key = secretBytes(secret);
-  const out = encodePacket({ ...init, authenticator: request.authenticator });
+  const out = encodePacket({ code: init.code, identifier: init.identifier, authenticator: request.authenticator, attributes: init.attributes });
   const maAt = messageAuthenticatorOffset(init.attributes);
   if (maAt >= 0) out.set(messageAuthenticator(out, responseMacBasis(init.code, request), maAt, key), maAt);
   out.set(digest(out, request.authenticator, key), 4);

@@ -12,26 +12,31 @@ export function formatIPv4(b: Uint8Array, off = 0): string {
 
 /** RFC 5952 §4: lower case, no leading zeros, the longest run (>= 2) of zero groups as "::", leftmost on a tie. */
 export function formatIPv6(b: Uint8Array, off = 0): string {
-  const g: number[] = [];
-  for (let i = 0; i < 8; i++) g.push((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!);
   let bestAt = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
+  let runAt = -1;
+  for (let i = 0; i < 8; i++) {
+    if (b[off + 2 * i] === 0 && b[off + 2 * i + 1] === 0) {
+      if (runAt < 0) runAt = i;
+      if (i - runAt + 1 > bestLen) {
+        bestAt = runAt;
+        bestLen = i - runAt + 1;
+      }
+    } else {
+      runAt = -1;
+    }
+  }
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === bestAt) {
+      s += i === 0 ? '::' : ':';
+      i += bestLen - 1;
       continue;
     }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestAt = i;
-      bestLen = j - i;
-    }
-    i = j;
+    s += ((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!).toString(16);
+    if (i < 7) s += ':';
   }
-  const hex = (x: number) => x.toString(16);
-  if (bestAt < 0) return g.map(hex).join(':');
-  return `${g.slice(0, bestAt).map(hex).join(':')}::${g.slice(bestAt + bestLen).map(hex).join(':')}`;
+  return s;
 }
 
 export function parseIPv4(text: string): Uint8Array | undefined {
