@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { startPostgres, type PostgresPeer } from '../../test/peers/postgres.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { AuditLog, privacyMigrations, RetentionPurger, verifyAuditChain } from '../privacy/index.ts';
 import { makeObservation, ManualClock, SakimoriError, type Observation, type Purpose } from '../core/index.ts';
@@ -39,7 +40,8 @@ class RecordingMailer implements Mailer {
   }
 }
 
-describe('cases on SQLite', () => {
+function casesSuite(name: string, open: () => Promise<Store>): void {
+describe(`cases on ${name}`, () => {
   let store: Store;
   let audit: AuditLog;
   let clock: ManualClock;
@@ -49,7 +51,7 @@ describe('cases on SQLite', () => {
   const actor = { actor: 'test' };
 
   before(async () => {
-    store = await openStore('sqlite::memory:');
+    store = await open();
     await store.migrate([...privacyMigrations, ...casesMigrations]);
     clock = new ManualClock(T0);
     audit = new AuditLog(store, { clock, flushIntervalMs: 0 });
@@ -261,3 +263,13 @@ describe('cases on SQLite', () => {
     assert.deepEqual((await verifyAuditChain(store)).ok, true);
   });
 });
+}
+
+casesSuite('SQLite', () => openStore('sqlite::memory:'));
+
+// No skip when PostgreSQL is missing: startPostgres throws and every test fails, saying why.
+let pg: PostgresPeer | undefined;
+const started = startPostgres().then((p) => (pg = p));
+before(() => started);
+after(() => pg?.stop());
+casesSuite('PostgreSQL', async () => openStore(await (await started).createDatabase()));
