@@ -31,7 +31,7 @@ test('--help teaches: groups, commands, examples', () => {
   assert.match(v.stdout, /^\d+\.\d+\.\d+/);
   const sub = sakimori(['audit', 'verify', '--help']);
   assert.equal(sub.code, 0);
-  assert.match(sub.stdout, /first altered or missing entry/);
+  assert.match(sub.stdout, /first altered or\s+missing entry/);
 });
 
 test('an unknown command is an error with a suggestion', () => {
@@ -94,7 +94,7 @@ test('audit verify exits 0 on an intact chain and 1 naming an altered or deleted
 test('a bad store URL is a clear error, not a stack trace', () => {
   const r = sakimori(['store', 'status', '--store', 'mysql://db/x']);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /^sakimori: .*mysql/);
+  assert.match(r.stderr, /^sakimori: [^\n]*\n.*store\.url: "mysql:\/\/db\/x" is not a supported store URL/);
   assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/);
 });
 
@@ -117,7 +117,7 @@ test('sakimori start on embedded defaults serves /healthz, while CLI commands us
       });
       child.on('exit', (code) => rej(new Error(`node exited with ${code}:\n${out}`)));
     });
-    assert.match(out, /store\s+sqlite:\.\/data\/sakimori\.db/);
+    assert.match(out, /store\s+sqlite:\S*\/data\/sakimori\.db/);
     assert.match(out, /config\s+.*sakimori\.yaml/);
     const health = (await (await fetch(`${url}/healthz`)).json()) as { status: string; parts: Record<string, { status: string }> };
     assert.equal(health.status, 'ok');

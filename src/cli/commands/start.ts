@@ -19,12 +19,16 @@ Examples:
     .action(async (_opts, cmd: Command) => {
       const { config, source, logger } = await commandConfig(cmd);
       const node = await startNode(config, { logger, version: VERSION });
+      const rows: [string, string][] = [
+        ['config', source],
+        ['store', node.platform.store.displayUrl],
+        ['bus', node.platform.bus?.displayUrl ?? '(none)'],
+        ...node.endpoints().map((e): [string, string] => [e.label, e.url]),
+      ];
+      const width = Math.max(...rows.map(([label]) => label.length));
       const lines = [
         `Sakimori ISP node "${config.node.name}" v${VERSION} is running. / Sakimori ISP ノードを起動しました。`,
-        `  config   ${source}`,
-        `  store    ${node.platform.store.displayUrl}`,
-        `  bus      ${node.platform.bus?.displayUrl ?? '(none)'}`,
-        ...node.endpoints().map((e) => `  ${e.label.padEnd(8)} ${e.url}`),
+        ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
         'Stop with Ctrl-C.',
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
