@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { accountingEventFrom } from './accounting-request.ts';
-import { AcctStatusType, Attr, makeAttribute } from './wire/attributes.ts';
+import fc from 'fast-check';
+import { AcctStatusType, Attr, getAttribute, makeAttribute } from './wire/attributes.ts';
+import { attributesArb } from './wire/arbitraries.ts';
 import type { RadiusAttribute } from './wire/types.ts';
 
 const packet = (attributes: RadiusAttribute[]) => ({ code: 4, identifier: 1, authenticator: new Uint8Array(16), attributes });
@@ -84,4 +86,29 @@ test('NAS-IPv6-Address when there is no NAS-IP-Address; unknown terminate causes
   );
   assert.equal(o.kind === 'event' && o.event.nas.ip, '2001:db8::10');
   assert.equal(o.kind === 'event' && o.event.terminateCause, 'Unknown-99');
+});
+
+test('the one-pass reader agrees with getAttribute on any packet (first attribute of a type wins)', () => {
+  fc.assert(
+    fc.property(attributesArb, fc.constantFrom(1, 2, 3, 7, 8), (attrs, status) => {
+      const p = packet([makeAttribute(Attr.AcctStatusType, status), ...attrs]);
+      const o = accountingEventFrom(p, 'nas', RECEIVED);
+      assert.equal(o.kind, 'event');
+      if (o.kind !== 'event') return;
+      const e = o.event;
+      assert.equal(e.sessionId, getAttribute(p, Attr.AcctSessionId));
+      assert.equal(e.multiSessionId, getAttribute(p, Attr.AcctMultiSessionId));
+      assert.equal(e.userName, getAttribute(p, Attr.UserName));
+      assert.equal(e.framedIp, getAttribute(p, Attr.FramedIpAddress));
+      assert.equal(e.framedIpv6Prefix, getAttribute(p, Attr.FramedIpv6Prefix));
+      assert.equal(e.delegatedIpv6Prefix, getAttribute(p, Attr.DelegatedIpv6Prefix));
+      assert.equal(e.sessionTime, getAttribute(p, Attr.AcctSessionTime));
+      assert.equal(e.nas.identifier, getAttribute(p, Attr.NasIdentifier));
+      assert.equal(e.nas.ip, getAttribute(p, Attr.NasIpAddress) ?? getAttribute(p, Attr.NasIpv6Address));
+      const ts = getAttribute(p, Attr.EventTimestamp);
+      if (ts !== undefined && ts >= 946_684_800) assert.equal(e.at, ts * 1000);
+      else assert.equal(e.at, RECEIVED - (getAttribute(p, Attr.AcctDelayTime) ?? 0) * 1000);
+    }),
+    { numRuns: 500 },
+  );
 });

@@ -320,6 +320,32 @@ test('garbage datagrams never stop the server from answering good requests', asy
   }
 });
 
+test('stop() waits for events already handed to onEvent (bounded), and answers nothing after', async () => {
+  const g = gate();
+  let finished = false;
+  const h = await startServer({
+    clients: CLIENTS,
+    onEvent: async () => {
+      await g.promise;
+      finished = true;
+    },
+  });
+  const nas = await TestNas.open();
+  try {
+    const req = nas.request(start('STOP'), SECRET);
+    nas.send(req, h.address);
+    await sleep(100);
+    const stopping = h.server.stop();
+    setTimeout(() => g.open(), 100);
+    await stopping;
+    assert.ok(finished, 'stop() returned before the event was recorded');
+    assert.equal(await nas.reply(req, SECRET, 200), undefined, 'no answer from a closed socket');
+    assert.equal((await h.server.health()).status, 'down');
+  } finally {
+    await nas.close();
+  }
+});
+
 test('configuration errors name the key; start() reports a busy port; nothing runs before start()', async () => {
   const base = { clients: CLIENTS, logger: silentLogger, registry: createRegistry({ processMetrics: false }), onEvent: async () => {} };
   assert.throws(() => new AccountingServer({ ...base, listen: '127.0.0.1:99999' }), (e: unknown) => e instanceof SakimoriError && e.code === 'RADIUS_LISTEN_INVALID');

@@ -141,6 +141,21 @@ export const ErrorCause = {
 const BY_TYPE: (AttributeDefinition | undefined)[] = new Array(256);
 for (const d of Object.values(Attr)) BY_TYPE[d.type] = d;
 
+/**
+ * For the decoder's hot loop, per type: the exact value length a known fixed-size type
+ * must have, NEEDS_CHECK for a known type with a variable rule (IPv6 prefixes), or
+ * UNCHECKED (text, octets, unknown types).
+ */
+export const UNCHECKED = -1;
+export const NEEDS_CHECK = -2;
+export const VALUE_RULE = new Int16Array(256).fill(UNCHECKED);
+for (const d of Object.values(Attr)) {
+  if (d.kind === 'ipv4' || d.kind === 'integer' || d.kind === 'time') VALUE_RULE[d.type] = 4;
+  else if (d.kind === 'ipv6') VALUE_RULE[d.type] = 16;
+  else if (d.kind === 'ipv6prefix') VALUE_RULE[d.type] = NEEDS_CHECK;
+}
+VALUE_RULE[Attr.MessageAuthenticator.type] = 16;
+
 /** The definition of an attribute type, if Sakimori knows it. */
 export function attributeDefinition(type: number): AttributeDefinition | undefined {
   return BY_TYPE[type];

@@ -3,7 +3,7 @@
  * yields a WireError with a code, the byte offset and a sentence an operator can act on.
  * It checks structure only; whether the packet is authentic is authenticator.ts's job.
  */
-import { Attr, attributeDefinition, attributeName, checkValue } from './attributes.ts';
+import { Attr, VALUE_RULE, UNCHECKED, attributeDefinition, attributeName, checkValue } from './attributes.ts';
 import {
   HEADER_LENGTH,
   MAX_PACKET_LENGTH,
@@ -13,6 +13,8 @@ import {
   type RadiusAttribute,
   type WireResult,
 } from './types.ts';
+
+const MESSAGE_AUTHENTICATOR = Attr.MessageAuthenticator.type;
 
 export function decodePacket(buf: Uint8Array): WireResult<DecodedPacket> {
   if (buf.length < MIN_PACKET_LENGTH) {
@@ -50,16 +52,18 @@ export function decodePacket(buf: Uint8Array): WireResult<DecodedPacket> {
       );
     }
     const value = bytes.subarray(off + 2, off + alen);
-    const d = attributeDefinition(type);
-    if (d) {
+    const rule = VALUE_RULE[type]!;
+    if (rule !== UNCHECKED && rule !== alen - 2) {
+      // Wrong fixed length, or a prefix: the full check says what is wrong, if anything.
+      const d = attributeDefinition(type)!;
       const problem = checkValue(d.kind, value, type);
       if (problem) return fail(problem.code, off, `${d.name} at offset ${off} ${problem.why}`);
-      if (type === Attr.MessageAuthenticator.type) {
-        if (messageAuthenticatorAt >= 0) {
-          return fail('DUPLICATE_MESSAGE_AUTHENTICATOR', off, `second Message-Authenticator at offset ${off}; RFC 3579 §3.2 allows one`);
-        }
-        messageAuthenticatorAt = off + 2;
+    }
+    if (type === MESSAGE_AUTHENTICATOR) {
+      if (messageAuthenticatorAt >= 0) {
+        return fail('DUPLICATE_MESSAGE_AUTHENTICATOR', off, `second Message-Authenticator at offset ${off}; RFC 3579 §3.2 allows one`);
       }
+      messageAuthenticatorAt = off + 2;
     }
     attributes.push({ type, value });
     off += alen;
