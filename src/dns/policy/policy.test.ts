@@ -85,6 +85,13 @@ test('actions (draft §5): NXDOMAIN, NODATA, PASSTHRU (both spellings), DROP, TC
   assert.equal(d(e, 'drop.example'), 'drop cc.rpz qname');
   assert.equal(d(e, 'tcp.example'), 'tcp-only cc.rpz qname');
   assert.equal(d(e, 'other.example'), 'none');
+  // The old PASSTHRU for IP triggers names the prefix without rpz-*; wildcard targets are
+  // never the old PASSTHRU (BIND checks them first): `* CNAME *.` is NODATA.
+  const old = new PolicyEngine({ zones: [zone('z', ['32.1.2.0.192.rpz-client-ip CNAME 32.1.2.0.192.', '*.w.example CNAME *.w.example.', '* CNAME *.'].join('\n'))] });
+  assert.equal(d(old, 'q.example', '192.0.2.1'), 'passthru z client-ip');
+  assert.equal(d(old, 'x.w.example'), 'local-data z wildcard');
+  assert.equal(old.decide('x.w.example', undefined, A).cnameSuffix, 'w.example');
+  assert.equal(d(old, 'anything'), 'nodata z wildcard');
   // NXDOMAIN and NODATA carry the policy zone's SOA for the authority section.
   const nx = e.decide('nx.example', undefined, A);
   assert.ok(nx.authority && nx.authority.count === 1);

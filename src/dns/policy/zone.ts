@@ -11,7 +11,7 @@ import { compileRecords, RRType, type CompiledRecords } from '../wire/index.ts';
 import { ActionTable, sameRecord, T_CLIENT, T_QNAME, T_RESPONSE, T_WILD, type Decision, type PolicyRecord } from './actions.ts';
 import { canonicalAbsolute, typeName, type ZoneRecord } from './master-file.ts';
 import { EMPTY_NAME_HASH, NameTable, NONE } from './name-table.ts';
-import { parseTrigger, relativeName, triggerText, type IpTrigger, type Trigger } from './triggers.ts';
+import { lastSeparator, parseTrigger, relativeName, triggerText, type IpTrigger, type Trigger } from './triggers.ts';
 
 // ---- the query name, taken apart once per decide() and shared by every zone ------------
 
@@ -229,6 +229,8 @@ export class RpzZone {
    * refuses the file).
    */
   addRecord(rec: ZoneRecord): RecordIssue {
+    const bad = kindMismatch(rec);
+    if (bad) return { severity: 'error', message: `${rec.name}: ${bad}` };
     const rel = relativeName(rec.name, this.name);
     if (rel === undefined) return { severity: 'warning', message: `${rec.name} is outside the zone ${this.name}: ignored` };
     if (rel === '') return this.apexRecord(rec);
@@ -276,19 +278,21 @@ export class RpzZone {
 
   private apexRecord(rec: ZoneRecord): RecordIssue {
     if (rec.type === RRType.SOA) {
-      this.setSoa({ type: rec.type, ttl: rec.ttl, data: rec.data });
-      return undefined;
+      const bad = this.setSoa({ type: rec.type, ttl: rec.ttl, data: rec.data });
+      return bad === undefined ? undefined : { severity: 'error', message: `SOA of ${this.name}: ${bad}` };
     }
     if (rec.type === RRType.NS) return undefined;
     return { severity: 'warning', message: `${typeName(rec.type)} record at the zone apex ${rec.name} ignored: the apex is not a trigger` };
   }
 
-  private setSoa(soa: PolicyRecord): void {
+  /** Sets the SOA, or says why it cannot be (and keeps the old one). */
+  private setSoa(soa: PolicyRecord): string | undefined {
+    const auth = soaAuthority(this.name, soa);
+    if (typeof auth === 'string') return auth;
     this.soa = soa;
-    const min = soa.data.kind === 'SOA' ? Math.min(soa.ttl, soa.data.minimum) : soa.ttl;
-    // RFC 2308 §3: the SOA in a negative answer carries min(SOA TTL, MINIMUM).
-    this.authority = compileRecords([{ name: this.name, type: RRType.SOA, ttl: min, data: soa.data }]);
+    this.authority = auth;
     this.actions.clearDecisions();
+    return undefined;
   }
 
   /** After a bulk load: returns the growth slack of the tables. */
@@ -347,11 +351,16 @@ export class RpzZone {
     });
     change.addRecords?.forEach((rec, i) => {
       const where = `addRecords[${i}] ${rec.name} ${typeName(rec.type)}`;
+      const bad = kindMismatch(rec);
+      if (bad) return void errors.push(`${where}: ${bad}`);
       const rel = relativeName(rec.name, this.name);
       if (rel === undefined) return void warnings.push(`${where}: outside the zone ${this.name}, ignored`);
       if (rel === '') {
-        if (rec.type === RRType.SOA) newSoa = { type: rec.type, ttl: rec.ttl, data: rec.data };
-        else if (rec.type !== RRType.NS) warnings.push(`${where}: the apex is not a trigger, ignored`);
+        if (rec.type === RRType.SOA) {
+          newSoa = { type: rec.type, ttl: rec.ttl, data: rec.data };
+          const auth = soaAuthority(this.name, newSoa);
+          if (typeof auth === 'string') errors.push(`${where}: ${auth}`);
+        } else if (rec.type !== RRType.NS) warnings.push(`${where}: the apex is not a trigger, ignored`);
         return;
       }
       if (rec.type === RRType.SOA) return void errors.push(`${where}: an SOA belongs at the zone apex only`);
@@ -488,10 +497,25 @@ export class RpzZone {
   }
 }
 
-/** The old PASSTHRU spelling, a CNAME to the trigger's own name, becomes `CNAME rpz-passthru.`. */
+/**
+ * The old PASSTHRU spelling, a CNAME to the trigger's own name (for IP triggers also
+ * without the rpz-* label), becomes `CNAME rpz-passthru.`. Wildcard targets are checked
+ * first, as BIND does: `*.x CNAME *.x.` is a wildcard CNAME, and `* CNAME *.` is NODATA.
+ */
 function normaliseRecord(rec: ZoneRecord, rel: string): PolicyRecord {
-  if (rec.data.kind === 'CNAME' && rec.data.cname === rel) return { type: rec.type, ttl: rec.ttl, data: { kind: 'CNAME', cname: 'rpz-passthru' } };
+  if (rec.data.kind === 'CNAME' && isSelfCname(rec.data.cname, rel)) {
+    return { type: rec.type, ttl: rec.ttl, data: { kind: 'CNAME', cname: 'rpz-passthru' } };
+  }
   return { type: rec.type, ttl: rec.ttl, data: rec.data };
+}
+
+function isSelfCname(target: string, rel: string): boolean {
+  if (target === '*' || target.startsWith('*.')) return false;
+  if (target === rel) return true;
+  const sep = lastSeparator(rel);
+  if (sep === -1) return false;
+  const last = rel.slice(sep + 1);
+  return (last === 'rpz-ip' || last === 'rpz-client-ip' || last === 'rpz-nsip') && target === rel.slice(0, sep);
 }
 
 /** Adds r to a trigger's records: the new set, null for a duplicate, or why not. */
@@ -504,6 +528,22 @@ function mergeRecord(current: readonly PolicyRecord[], r: PolicyRecord, owner: s
     return `${owner} already has ${what}; a CNAME (which is how RPZ writes NXDOMAIN, NODATA, PASSTHRU, DROP) cannot share its name with other records (RFC 1034 §3.6.2): keep one`;
   }
   return [...current, r];
+}
+
+/** A record whose RDATA is of another type than the record (possible from code, not from a file). */
+function kindMismatch(r: { type: number; data: { kind: string } }): string | undefined {
+  if (r.data.kind === 'raw' || typeName(r.type) === r.data.kind) return undefined;
+  return `a ${typeName(r.type)} record cannot carry ${r.data.kind} RDATA`;
+}
+
+/** The SOA as the authority section of negative answers (RFC 2308 §3: TTL min(SOA TTL, MINIMUM)). */
+function soaAuthority(zone: string, soa: PolicyRecord): CompiledRecords | string {
+  if (soa.data.kind !== 'SOA') return `an SOA record needs SOA RDATA, not ${soa.data.kind}`;
+  try {
+    return compileRecords([{ name: zone, type: RRType.SOA, ttl: Math.min(soa.ttl, soa.data.minimum), data: soa.data }]);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
 }
 
 function checkEncodable(records: readonly PolicyRecord[]): string | undefined {
@@ -527,6 +567,8 @@ function specRecords(rule: TriggerRule, where: string): PolicyRecord[] | string 
   if (!a || !Array.isArray(a.localData) || a.localData.length === 0) return `${where}: local data needs at least one record`;
   const out: PolicyRecord[] = [];
   for (const r of a.localData) {
+    const bad = kindMismatch(r);
+    if (bad) return `${where}: ${bad}`;
     const m = mergeRecord(out, r, where);
     if (typeof m === 'string') return `${where}: ${m}`;
     if (m) out.splice(0, out.length, ...m);
