@@ -185,8 +185,10 @@ export class CaseBook {
         if (outcome === 'opened' || outcome === 'reopened') result.due.push(caseId);
       }
     });
+    // Not awaited: the audit log batches entries (privacy.auditFlushInterval), and an import of
+    // a million rows must not wait out the flush interval once per chunk. close() writes them.
     for (const [purpose, p] of perPurpose) {
-      await this.audit.append({ actor: ctx.actor, action: 'write', purpose, subject: 'case_findings', detail: { findings: p.findings, attributed: p.attributed, lookups: p.findings } });
+      this.audit.record({ actor: ctx.actor, action: 'write', purpose, subject: 'case_findings', detail: { findings: p.findings, attributed: p.attributed, lookups: p.findings } });
     }
   }
 

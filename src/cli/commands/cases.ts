@@ -108,12 +108,13 @@ Examples:
   sakimori reports import 2019-09-05-scan_dns-asn-as64500.csv --format shadowserver
   sakimori reports import notice-2019-02.csv --format notice --json`)
     .action(async (file: string, opts: { format: string; type?: string; json?: boolean; progress?: boolean }, cmd: Command) => {
-      const bar = progressFor(file, opts);
+      let bar: ReturnType<typeof progressFor> | undefined;
       const summary = await withPlatform(cmd, async (p) => {
-        const report = openReport(opts.format, file, { ...(opts.type ? { type: opts.type } : {}), ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) });
+        const report = openReport(opts.format, file, { ...(opts.type ? { type: opts.type } : {}), onProgress: (read, total) => bar?.onProgress?.(read, total) });
         if (!opts.json) process.stderr.write(`recognised: ${report.description}\n`);
+        bar = progressFor(file, opts);
         return importReport(report, casesOf(p).book, { actor: actor() });
-      }).finally(() => bar.stop());
+      }).finally(() => bar?.stop());
       if (opts.json) return printJson(summary);
       for (const b of summary.badLines) process.stderr.write(`${file}:${summary.unit === 'line' ? '' : 'report '}${b.line}: ${b.error} (skipped)\n`);
       if (summary.badLineCount > summary.badLines.length) process.stderr.write(`... and ${summary.badLineCount - summary.badLines.length} more bad line(s)\n`);
