@@ -10,6 +10,8 @@ import { heldNetworks, ALL_PORTS, type HoldingRole, type SessionRecord, type Ses
 export interface Held {
   addrKey: string;
   role: HoldingRole;
+  /** A CGNAT port block; absent for a whole address or prefix. */
+  ports?: { start: number; end: number } | undefined;
 }
 
 export type SessionEvent =
@@ -77,8 +79,8 @@ export function recordsOf(
     sessionId: s.sessionId,
     subscriber: s.subscriber,
     addrKey: h.addrKey,
-    portStart: ALL_PORTS.start,
-    portEnd: ALL_PORTS.end,
+    portStart: h.ports?.start ?? ALL_PORTS.start,
+    portEnd: h.ports?.end ?? ALL_PORTS.end,
     role: h.role,
     start,
     startInferred,
@@ -227,7 +229,7 @@ export class SessionAssembler {
   private absorb(o: Open, ev: Extract<SessionEvent, { kind: 'start' | 'interim' | 'stop' }>): void {
     if (ev.at > o.lastSeen) o.lastSeen = ev.at;
     if (o.subscriber === '') o.subscriber = ev.subscriber;
-    for (const h of ev.held) if (!o.held.some((x) => x.addrKey === h.addrKey)) o.held.push(h);
+    for (const h of ev.held) if (!o.held.some((x) => x.addrKey === h.addrKey && x.ports?.start === h.ports?.start)) o.held.push(h);
   }
 
   private emit(o: Open, end: number, endInferred: boolean): void {

@@ -36,7 +36,7 @@ ON CONFLICT (addr_key, port_start, start_at, sid_hash) DO UPDATE SET
     WHEN ${T}.end_at IS NULL THEN excluded.flags & 16
     ELSE ${T}.flags & excluded.flags & 16 END`;
 
-const SELECT_OPEN = `SELECT id, addr_key, start_at, flags FROM ${T} WHERE nas = ? AND session_id = ? AND end_at IS NULL`;
+const SELECT_OPEN = `SELECT id, addr_key, port_start, start_at, flags FROM ${T} WHERE nas = ? AND session_id = ? AND end_at IS NULL`;
 const FIX_START = `UPDATE ${T} SET start_at = ?, flags = flags & ~${FLAG_START_INFERRED} WHERE id = ?`;
 const TOUCH_OPEN = `UPDATE ${T} SET last_seen = ? WHERE nas = ? AND session_id = ? AND end_at IS NULL AND last_seen < ?`;
 const CLOSE_OPEN = `UPDATE ${T} SET end_at = ?, flags = flags & ~${FLAG_END_INFERRED}, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
@@ -44,7 +44,7 @@ WHERE nas = ? AND session_id = ? AND end_at IS NULL`;
 const CLOSE_NAS = `UPDATE ${T} SET end_at = ?, flags = flags | ${FLAG_END_INFERRED}, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END
 WHERE nas = ? AND end_at IS NULL AND start_at <= ?`;
 /** A closed row of this session near a derived start: found through the lookup index. */
-const FIND_CLOSED = `SELECT id, end_at, flags FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at >= ? AND start_at <= ? AND nas = ? AND session_id = ? LIMIT 1`;
+const FIND_CLOSED = `SELECT id, end_at, flags FROM ${T} WHERE addr_key = ? AND port_start = ? AND start_at >= ? AND start_at <= ? AND nas = ? AND session_id = ? LIMIT 1`;
 const CORRECT_END = `UPDATE ${T} SET end_at = ?, flags = flags & ~${FLAG_END_INFERRED}, last_seen = CASE WHEN last_seen < ? THEN ? ELSE last_seen END WHERE id = ?`;
 
 /**
@@ -165,7 +165,7 @@ export class SessionIndex {
       return;
     }
     const s = op.session;
-    const open = await tx.all<{ id: number; addr_key: string; start_at: number; flags: number }>(SELECT_OPEN, [s.nas, s.sessionId]);
+    const open = await tx.all<{ id: number; addr_key: string; port_start: number; start_at: number; flags: number }>(SELECT_OPEN, [s.nas, s.sessionId]);
     if (open.length > 0) {
       let start = Infinity;
       for (const r of open) {
@@ -176,8 +176,8 @@ export class SessionIndex {
       if (s.end !== null) await tx.run(CLOSE_OPEN, [s.end, s.lastSeen, s.lastSeen, s.nas, s.sessionId]);
       else await tx.run(TOUCH_OPEN, [s.lastSeen, s.nas, s.sessionId, s.lastSeen]);
       // A network the session gained (an Interim that brings the delegated prefix).
-      const have = new Set(open.map((r) => r.addr_key));
-      const missing = s.held.filter((h) => !have.has(h.addrKey));
+      const have = new Set(open.map((r) => `${r.addr_key}:${Number(r.port_start)}`));
+      const missing = s.held.filter((h) => !have.has(`${h.addrKey}:${h.ports?.start ?? 0}`));
       if (missing.length) await this.insert(tx, { ...s, held: missing }, start, op.kind === 'start' ? false : s.startInferred);
       return;
     }
@@ -187,7 +187,7 @@ export class SessionIndex {
       let found = false;
       for (const h of s.held) {
         const row = await tx.get<{ id: number; end_at: number | null; flags: number }>(FIND_CLOSED, [
-          h.addrKey, s.start - INFERRED_START_WINDOW_MS, s.start + INFERRED_START_WINDOW_MS, s.nas, s.sessionId,
+          h.addrKey, h.ports?.start ?? 0, s.start - INFERRED_START_WINDOW_MS, s.start + INFERRED_START_WINDOW_MS, s.nas, s.sessionId,
         ]);
         if (!row) continue;
         found = true;

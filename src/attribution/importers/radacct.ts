@@ -1,0 +1,128 @@
+/**
+ * FreeRADIUS `radacct` rows (the 3.2 SQL schema's column names): one row per
+ * session, as a CSV export (`\copy radacct TO 'radacct.csv' CSV HEADER`, or
+ * MySQL's export with \N for NULL) or read straight from the table
+ * (radacct-table.ts). Sessions are filed under nasipaddress +
+ * acctsessionid, as the live RADIUS path files them.
+ */
+import { recordsOf } from '../events.ts';
+import { heldNetworks } from '../session.ts';
+import { headerIndex, splitCsv } from './csv.ts';
+import type { ImportFormat, ImportOptions, ImportSink, LineParser } from './format.ts';
+import { MissingOffsetError, parseSourceTime } from './time.ts';
+
+/** The columns attribution reads; the rest of a radacct row is ignored (R16: minimal data). */
+export const RADACCT_COLUMNS = [
+  'acctsessionid', 'username', 'nasipaddress', 'acctstarttime', 'acctupdatetime', 'acctstoptime', 'acctsessiontime',
+  'framedipaddress', 'framedipv6address', 'framedipv6prefix', 'delegatedipv6prefix',
+] as const;
+
+export interface RadacctRow {
+  acctsessionid: string;
+  username: string;
+  nasipaddress: string;
+  acctstarttime: number | null;
+  acctupdatetime: number | null;
+  acctstoptime: number | null;
+  acctsessiontime: number | null;
+  framedipaddress: string;
+  framedipv6address: string;
+  framedipv6prefix: string;
+  delegatedipv6prefix: string;
+}
+
+/** One radacct row as session records; `where` is the line or row number for reports. */
+export function radacctRow(row: RadacctRow, where: number, sink: ImportSink): void {
+  if (!row.acctsessionid) return sink.bad(where, 'acctsessionid is empty');
+  if (!row.nasipaddress) return sink.bad(where, 'nasipaddress is empty');
+  const { held, problems } = heldNetworks({
+    framedIp: row.framedipaddress,
+    framedIpv6Prefix: row.framedipv6prefix,
+    delegatedIpv6Prefix: row.delegatedipv6prefix,
+    framedIpv6Address: row.framedipv6address,
+  });
+  for (const p of problems) sink.bad(where, p.replace(/^Framed-IP-Address/, 'framedipaddress').replace(/^Framed-IPv6-Prefix/, 'framedipv6prefix').replace(/^Delegated-IPv6-Prefix/, 'delegatedipv6prefix').replace(/^Framed-IPv6-Address/, 'framedipv6address'));
+  if (held.length === 0) return problems.length ? undefined : sink.skip('radacct row without an address');
+  const secs = row.acctsessiontime;
+  let start = row.acctstarttime;
+  let startInferred = false;
+  if (start === null) {
+    const ref = row.acctstoptime ?? row.acctupdatetime;
+    if (ref === null || secs === null) return sink.bad(where, 'acctstarttime is empty and there is no acctstoptime/acctupdatetime with acctsessiontime to derive it from');
+    start = ref - secs * 1000;
+    startInferred = true;
+  }
+  const end = row.acctstoptime;
+  if (end !== null && end < start) return sink.bad(where, `acctstoptime is before acctstarttime`);
+  const lastSeen = Math.max(start, row.acctupdatetime ?? start, end ?? start);
+  const s = { nas: row.nasipaddress, sessionId: row.acctsessionid, subscriber: row.username, held, source: 'radacct' as const };
+  for (const r of recordsOf(s, start, startInferred, end, false, lastSeen)) sink.record(r);
+}
+
+const NULLS = new Set(['', '\\N', 'NULL', 'null']);
+
+class RadacctCsvParser implements LineParser {
+  private cols: Map<string, number> | undefined;
+  constructor(
+    private readonly file: string,
+    private readonly options: ImportOptions,
+    private readonly sink: ImportSink,
+  ) {}
+
+  line(text: string, no: number): void {
+    if (text.trim() === '') return;
+    const fields = splitCsv(text);
+    if (!Array.isArray(fields)) return this.sink.bad(no, fields.error);
+    if (!this.cols) {
+      const cols = headerIndex(fields);
+      const missing = ['acctsessionid', 'nasipaddress', 'acctstarttime', 'framedipaddress'].filter((c) => !cols.has(c));
+      if (missing.length) {
+        return this.sink.bad(no, `the header names no ${missing.join(', ')} column: expected the radacct column names (radacctid,acctsessionid,acctuniqueid,username,...), as \\copy radacct TO ... CSV HEADER writes them`);
+      }
+      this.cols = cols;
+      return;
+    }
+    const get = (c: string) => {
+      const i = this.cols!.get(c);
+      const v = i === undefined ? '' : (fields[i] ?? '').trim();
+      return NULLS.has(v) ? '' : v;
+    };
+    const time = (c: string): number | null | 'bad' => {
+      const v = get(c);
+      if (v === '') return null;
+      const t = parseSourceTime(v, this.options.utcOffsetMin);
+      if (t === 'no-offset') throw new MissingOffsetError(v, `${this.file}:${no}: ${c}`);
+      if (t === undefined) {
+        this.sink.bad(no, `${c} "${v}" is not a time (expected e.g. 2025-01-06 12:00:00+09)`);
+        return 'bad';
+      }
+      return t;
+    };
+    const start = time('acctstarttime');
+    const update = time('acctupdatetime');
+    const stop = time('acctstoptime');
+    if (start === 'bad' || update === 'bad' || stop === 'bad') return;
+    const secsText = get('acctsessiontime');
+    const secs = secsText === '' ? null : Number(secsText);
+    if (secs !== null && !(Number.isInteger(secs) && secs >= 0)) return this.sink.bad(no, `acctsessiontime "${secsText}" is not a number of seconds`);
+    radacctRow(
+      {
+        acctsessionid: get('acctsessionid'), username: get('username'), nasipaddress: get('nasipaddress'),
+        acctstarttime: start, acctupdatetime: update, acctstoptime: stop, acctsessiontime: secs,
+        framedipaddress: get('framedipaddress'), framedipv6address: get('framedipv6address'), framedipv6prefix: get('framedipv6prefix'), delegatedipv6prefix: get('delegatedipv6prefix'),
+      },
+      no,
+      this.sink,
+    );
+  }
+
+  end(): void {
+    if (!this.cols) this.sink.bad(1, 'the file is empty: no header line');
+  }
+}
+
+export const radacctCsvFormat: ImportFormat = {
+  name: 'radacct',
+  summary: 'FreeRADIUS radacct rows as CSV with a header of radacct column names (or --from postgres://... --table radacct)',
+  open: ({ file, options, sink }) => new RadacctCsvParser(file, options, sink),
+};

@@ -1,0 +1,75 @@
+/**
+ * Times as session sources write them. Every source is explicit about its
+ * zone except some: a time without an offset is read with the offset the
+ * operator gives (--utc-offset), and refused without one — read as UTC or
+ * as this machine's zone it could silently name the wrong subscriber.
+ */
+import { SakimoriError } from '../../core/index.ts';
+
+/** "+09:00" -> 540 (minutes east of UTC); undefined if malformed. */
+export function parseUtcOffset(text: string): number | undefined {
+  const m = /^(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?$/i.exec(text.trim());
+  if (text.trim().toUpperCase() === 'Z' || /^(UTC|GMT)$/i.test(text.trim())) return 0;
+  if (!m) return undefined;
+  const min = Number(m[2]) * 60 + Number(m[3] ?? 0);
+  if (min > 14 * 60) return undefined;
+  return m[1] === '-' ? -min : min;
+}
+
+export class MissingOffsetError extends SakimoriError {
+  constructor(example: string, where: string) {
+    super('IMPORT_TIME_ZONE', `${where}: the time "${example}" has no UTC offset`, {
+      hint: 'give the zone the file was written in, e.g. --utc-offset +09:00 (or +00:00 for UTC)',
+    });
+  }
+}
+
+const DATE_TIME = /^(\d{4})[-/](\d{2})[-/](\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * "2025-01-06 12:00:00+09", "2025-01-06T03:00:00Z", "2025-01-06 12:00:00"
+ * (with the default offset), or epoch seconds. Returns epoch ms, undefined
+ * when the text is not a time, or 'no-offset' when it needs an offset and
+ * none was given.
+ */
+export function parseSourceTime(text: string, defaultOffsetMin: number | undefined): number | undefined | 'no-offset' {
+  const s = text.trim();
+  if (/^\d{9,10}(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000);
+  if (/^\d{12,13}$/.test(s)) return Number(s);
+  const m = DATE_TIME.exec(s);
+  if (!m) return undefined;
+  let offset: number | undefined;
+  if (m[8]) offset = m[8].toUpperCase() === 'Z' ? 0 : parseUtcOffset(m[8]);
+  else offset = defaultOffsetMin;
+  if (offset === undefined) return m[8] ? undefined : 'no-offset';
+  const ms = m[7] ? Math.round(Number(m[7]) * 1000) : 0;
+  const utc = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), ms);
+  if (!Number.isFinite(utc) || Number(m[2]) > 12 || Number(m[3]) > 31 || Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[6]) > 60) return undefined;
+  return utc - offset * 60_000;
+}
+
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+/** Zone abbreviations that mean one offset only (FreeRADIUS prints Event-Timestamp with %Z). */
+const ZONES: Record<string, number> = { UTC: 0, GMT: 0, UT: 0, Z: 0, JST: 540, KST: 540, HKT: 480, SGT: 480, AEST: 600, AEDT: 660, CET: 60, CEST: 120, EET: 120, EEST: 180, EST: -300, EDT: -240, PST: -480, PDT: -420 };
+
+/** "Jan  6 2025 12:34:56 JST" (FreeRADIUS Event-Timestamp); undefined if not that, or the zone is unknown. */
+export function parseRadiusDate(text: string): number | undefined {
+  const m = /^([A-Za-z]{3})\s+(\d{1,2})\s+(\d{4})\s+(\d{2}):(\d{2}):(\d{2})\s*([A-Za-z]+|[+-]\d{2}:?\d{2})?$/.exec(text.trim());
+  if (!m) return undefined;
+  const mon = MONTHS.indexOf(m[1]!.toLowerCase());
+  if (mon < 0) return undefined;
+  const zone = m[7] === undefined ? undefined : ZONES[m[7].toUpperCase()] ?? parseUtcOffset(m[7]);
+  if (zone === undefined) return undefined;
+  return Date.UTC(Number(m[3]), mon, Number(m[2]), Number(m[4]), Number(m[5]), Number(m[6])) - zone * 60_000;
+}
+
+/** "Mon Jan  6 12:34:56 2025" (a detail file's record header, local time of the writer). */
+export function parseCtime(text: string, offsetMin: number | undefined): number | undefined | 'no-offset' {
+  const m = /^[A-Za-z]{3}\s+([A-Za-z]{3})\s+(\d{1,2})\s+(\d{2}):(\d{2}):(\d{2})\s+(\d{4})$/.exec(text.trim());
+  if (!m) return undefined;
+  const mon = MONTHS.indexOf(m[1]!.toLowerCase());
+  if (mon < 0) return undefined;
+  if (offsetMin === undefined) return 'no-offset';
+  return Date.UTC(Number(m[6]), mon, Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5])) - offsetMin * 60_000;
+}
