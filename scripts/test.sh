@@ -19,5 +19,5 @@ echo "== type check" >&2
 npx tsc --noEmit -p tsconfig.json
 
 echo "== tests" >&2
-mapfile -t files < <(find src test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
+mapfile -t files < <(find src test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 exec node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 "${files[@]}"
