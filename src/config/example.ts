@@ -108,5 +108,23 @@ cases:
   # as "not our address space" and not looked up. Empty: every address is
   # looked up. Example: ["192.0.2.0/24", "2001:db8::/32"]. Default: []
   addressSpace: []
+
+attribution:
+  # How far past a session's start and end a look-up still counts it, for clock
+  # differences between the NAS and whoever reported the address and time. A
+  # time within this of two subscribers' sessions is reported as ambiguous.
+  # Default: 2s
+  clockSkew: 2s
+  radius:
+    # Where the RADIUS accounting server (RFC 2866) listens, as ADDR:PORT. It is
+    # started only when clients are listed below. Default: 127.0.0.1:1813
+    listen: 127.0.0.1:1813
+    # The NASes allowed to send accounting, each with its shared secret; an
+    # address may be a prefix for a pool of NASes. For example:
+    #   clients:
+    #     - address: 192.0.2.10
+    #       secret: "the-shared-secret"
+    # Default: [] (none: the listener is not started)
+    clients: []
 `;
 }

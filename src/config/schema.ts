@@ -5,6 +5,7 @@
  */
 import type { z } from 'zod';
 import { section } from './fields.ts';
+import { attribution } from './sections/attribution.ts';
 import { bus } from './sections/bus.ts';
 import { http } from './sections/http.ts';
 import { log } from './sections/log.ts';
@@ -23,6 +24,7 @@ export const configSchema = section({
   privacy,
   notify,
   cases,
+  attribution,
 });
 
 /** The parsed configuration: every key present, durations in milliseconds. */
