@@ -10,7 +10,7 @@ import type { Logger } from '../telemetry/index.ts';
 import { systemClock, type Clock, type Part } from '../core/index.ts';
 import { CaseBook } from './case-book.ts';
 import { SubscriberDirectory } from './subscribers.ts';
-import { NoticeBook, NoticeSender, SmtpMailer, type Mailer } from './notices.ts';
+import { NoticeBook, NoticeSender, SmtpMailer, type ConsentLookup, type Mailer } from './notices.ts';
 import { NoticeSchedule, ObservationIntake } from './parts.ts';
 import type { SubscriberLocator } from './locator.ts';
 
@@ -20,7 +20,7 @@ export { planNotices, type NoticePacing, type NoticePlan, type PendingSubscriber
 export { InMemoryLocator, type InMemorySession, type LocateResult, type SubscriberLocator } from './locator.ts';
 export { CaseBook, type IngestResult, type ActorContext, type CaseBookOptions } from './case-book.ts';
 export { SubscriberDirectory, SUBSCRIBER_COLUMNS, subscriberFromFields, type SubscriberImportResult } from './subscribers.ts';
-export { NoticeBook, NoticeSender, SmtpMailer, tokenHash, type Mailer, type Notice, type NoticeSettings, type SendReport, type SmtpSettings } from './notices.ts';
+export { NoticeBook, NoticeSender, SmtpMailer, tokenHash, type ConsentLookup, type Mailer, type Notice, type NoticeSettings, type SendReport, type SmtpSettings } from './notices.ts';
 export { loadTemplates, renderNotice, TEMPLATE_DIR, type NoticeTemplates } from './notice-text.ts';
 export { importReport, type ReportImportSummary } from './report-import.ts';
 export { openReport, REPORT_FORMATS, SHADOWSERVER_REPORTS, reportTypeFromFileName, type ReportFormat, type OpenedReport, type ReportItem, type Progress } from './importers/index.ts';
@@ -35,6 +35,8 @@ export interface CasesDeps {
   clock?: Clock;
   /** Default: SMTP to notify.smtp. */
   mailer?: Mailer;
+  /** The consent registry: a C&C notice to a subscriber who opted out says blocking is stopped (R1). */
+  consent?: ConsentLookup;
 }
 
 /** The pieces of cases, wired: for CLI commands and the node. */
@@ -53,7 +55,7 @@ export function createCases(deps: CasesDeps): Cases {
   const book = new CaseBook(deps.store, deps.audit, deps.locator, { clock, addressSpace: deps.config.cases.addressSpace });
   const mailer = deps.mailer ?? new SmtpMailer(n.smtp);
   const sender = new NoticeSender(
-    { store: deps.store, audit: deps.audit, cases: book, subscribers, mailer },
+    { store: deps.store, audit: deps.audit, cases: book, subscribers, mailer, consent: deps.consent },
     { organization: n.organization, portalUrl: n.portalUrl, pacing: { cooldownMs: n.cooldown, batchWindowMs: n.batchWindow, retryIntervalMs: n.retryInterval } },
     { clock },
   );

@@ -16,6 +16,8 @@ export interface NoticeTemplates {
   subject: string;
   frame: Record<Lang, string>;
   escalation: Record<Lang, string>;
+  /** The C&C notice's paragraph on DNS blocking (R1): in force, or stopped at the subscriber's request. */
+  dnsBlocking: Record<'on' | 'off', Record<Lang, string>>;
   classes: Record<FindingClass, Record<Lang, string>>;
 }
 
@@ -26,6 +28,7 @@ export function loadTemplates(dir: string = TEMPLATE_DIR): NoticeTemplates {
     subject: read('subject.txt'),
     frame: pair('frame'),
     escalation: pair('escalation'),
+    dnsBlocking: { on: pair('dns-blocking-on'), off: pair('dns-blocking-off') },
     classes: Object.fromEntries(FINDING_CLASSES.map((c) => [c, pair(c)])) as Record<FindingClass, Record<Lang, string>>,
   };
 }
@@ -51,6 +54,8 @@ export interface NoticeInput {
   organization: string;
   /** The subscriber's own link: {portalUrl}/n/{token}. */
   portalUrl: string;
+  /** Whether DNS blocking of C&C servers is in force for this subscriber (R1 consent). Default on. */
+  dnsProtection?: 'on' | 'off';
 }
 
 /** Order of sections: what needs the subscriber most urgently first. */
@@ -83,6 +88,7 @@ export function renderNotice(t: NoticeTemplates, input: NoticeInput): { subject:
         count: String(c.findings),
         portalUrl: input.portalUrl,
         organization: input.organization,
+        dnsBlocking: fill(t.dnsBlocking[input.dnsProtection ?? 'on'][lang], { portalUrl: input.portalUrl }, `dns-blocking-${input.dnsProtection ?? 'on'}.${lang}.txt`),
         escalation: c.escalation > 0 ? `${fill(t.escalation[lang], { level: String(c.escalation) }, `escalation.${lang}.txt`)}\n` : '',
       };
       return `${fill(t.classes[c.class][lang], values, `${c.class}.${lang}.txt`)}\n`;

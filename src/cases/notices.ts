@@ -10,6 +10,11 @@ import type { Case, FindingClass } from './model.ts';
 import { planNotices, type NoticePacing, type NoticePlan } from './notice-plan.ts';
 import { loadTemplates, renderNotice, type NoticeTemplates } from './notice-text.ts';
 
+/** Whether a subscriber opted out of DNS protection (ConsentRegistry fits), so the C&C notice says the truth (R1). */
+export interface ConsentLookup {
+  choiceOf(scope: 'subscriber', subject: string): Promise<'opt-out' | 'opt-in' | undefined>;
+}
+
 /** The mail port: one message out. */
 export interface Mailer {
   send(msg: { to: string; subject: string; text: string; headers?: Record<string, string> }): Promise<{ messageId: string }>;
@@ -131,7 +136,7 @@ export class NoticeSender {
   private readonly templates: NoticeTemplates;
 
   constructor(
-    private readonly deps: { store: Store; audit: AuditLog; cases: CaseBook; subscribers: SubscriberDirectory; mailer: Mailer },
+    private readonly deps: { store: Store; audit: AuditLog; cases: CaseBook; subscribers: SubscriberDirectory; mailer: Mailer; consent?: ConsentLookup | undefined },
     private readonly settings: NoticeSettings,
     opts: { clock?: Clock; templates?: NoticeTemplates } = {},
   ) {
@@ -166,7 +171,8 @@ export class NoticeSender {
     const link = `${this.settings.portalUrl.replace(/\/+$/, '')}/n/${token}`;
     const withFindings = await Promise.all(cases.map(async (c) => ({ case: c, findings: await book.latestFindings(c.id, 5) })));
     const sub = subscriber ?? { id: subscriberId, login: '', name: '', email: '', language: 'ja', prefecture: '' };
-    const { subject, text } = renderNotice(this.templates, { subscriber: sub, cases: withFindings, organization: this.settings.organization, portalUrl: link });
+    const dnsProtection = (await this.deps.consent?.choiceOf('subscriber', subscriberId)) === 'opt-out' ? 'off' : 'on';
+    const { subject, text } = renderNotice(this.templates, { subscriber: sub, cases: withFindings, organization: this.settings.organization, portalUrl: link, dnsProtection });
     const purpose = cases[0]!.purpose;
     await store.transaction(async (tx) => {
       await tx.run('INSERT INTO notices (id, token_hash, subscriber_id, purpose, email, status, created_at, sent_at, error, message_id, subject, body) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)', [

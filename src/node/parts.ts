@@ -44,5 +44,5 @@ export function subscriberLocator(platform: Platform): SubscriberLocator {
 
 /** Subscribers, findings, cases and notices over the platform's store and audit log. */
 export function casesOf(platform: Platform, opts: { mailer?: Mailer } = {}): Cases {
-  return createCases({ store: platform.store, audit: platform.audit, locator: subscriberLocator(platform), config: platform.config, clock: platform.clock, ...opts });
+  return createCases({ store: platform.store, audit: platform.audit, locator: subscriberLocator(platform), consent: platform.consent, config: platform.config, clock: platform.clock, ...opts });
 }
