@@ -38,8 +38,7 @@ export function attributionLocator(attribution: Pick<Attribution, 'lookup'>): Su
  */
 export function subscriberLocator(platform: Platform): SubscriberLocator {
   if (!ALL_MIGRATIONS.some((m) => m.id.startsWith('attribution/'))) return { holderAt: async (): Promise<LocateResult> => ({ result: 'unknown' }) };
-  const skew = (platform.config as { attribution?: { clockSkew?: number } }).attribution?.clockSkew ?? 0;
-  return attributionLocator(new Attribution(new SessionIndex(platform.store, { clock: platform.clock }), platform.audit, { clockSkewMs: skew }));
+  return attributionLocator(new Attribution(new SessionIndex(platform.store, { clock: platform.clock }), platform.audit, { clockSkewMs: platform.config.attribution.clockSkew }));
 }
 
 /** Subscribers, findings, cases and notices over the platform's store and audit log. */
