@@ -1,6 +1,6 @@
 import type { Part } from '../core/index.ts';
 import { createCases, createCasesParts, type Cases, type LocateResult, type Mailer, type SubscriberLocator } from '../cases/index.ts';
-import { Attribution, SessionIndex } from '../attribution/index.ts';
+import { Attribution, attributionMigrations, SessionIndex } from '../attribution/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 import type { Platform } from './platform.ts';
 
@@ -37,7 +37,7 @@ export function attributionLocator(attribution: Pick<Attribution, 'lookup'>): Su
  * "unknown", so findings are kept, unattributed, with that reason.
  */
 export function subscriberLocator(platform: Platform): SubscriberLocator {
-  if (!ALL_MIGRATIONS.some((m) => m.id.startsWith('attribution/'))) return { holderAt: async (): Promise<LocateResult> => ({ result: 'unknown' }) };
+  if (!attributionMigrations.every((m) => ALL_MIGRATIONS.some((a) => a.id === m.id))) return { holderAt: async (): Promise<LocateResult> => ({ result: 'unknown' }) };
   return attributionLocator(new Attribution(new SessionIndex(platform.store, { clock: platform.clock }), platform.audit, { clockSkewMs: platform.config.attribution.clockSkew }));
 }
 
