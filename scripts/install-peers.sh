@@ -10,6 +10,7 @@ PEERS=(
   postgresql       # Store contract suite against a real PostgreSQL server
   nats-server      # Bus contract suite against a real NATS JetStream server
   freeradius-utils # radclient sends real RADIUS accounting packets to the attribution listener
+  python3-aiosmtpd # a real SMTP server on loopback receives the subscriber notices
 )
 
 missing=()
