@@ -138,3 +138,22 @@ test('sakimori start on embedded defaults serves /healthz, while CLI commands us
   }
   assert.equal(child.exitCode ?? 0, 0);
 });
+
+test('consent optout/optin from the CLI keeps the history and is audited', () => {
+  const store = `sqlite:${join(dir, 'consent.db')}`;
+  let r = sakimori(['consent', 'optout', '--client', '127.0.0.2', '--reason', 'ticket 7', '--store', store]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /opt-out client:127\.0\.0\.2\/32 {2}via cli/);
+  r = sakimori(['consent', 'list', '--store', store]);
+  assert.match(r.stdout, /client:127\.0\.0\.2\/32 {2}opted out since/);
+  r = sakimori(['consent', 'optin', '--client', '127.0.0.2/32', '--store', store]);
+  assert.equal(r.code, 0, r.stderr);
+  r = sakimori(['consent', 'history', '--client', '127.0.0.2', '--json', '--store', store]);
+  const events = JSON.parse(r.stdout) as { choice: string; reason: string | null }[];
+  assert.deepEqual(events.map((e) => [e.choice, e.reason]), [['opt-out', 'ticket 7'], ['opt-in', null]]);
+  r = sakimori(['consent', 'optout', '--client', '192.0.2.1/24', '--store', store]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /host bits set past \/24/);
+  r = sakimori(['audit', 'list', '--json', '--store', store]);
+  assert.deepEqual((JSON.parse(r.stdout) as { action: string }[]).map((e) => e.action), ['consent', 'consent']);
+});
