@@ -60,7 +60,8 @@ export type DropReason =
   | 'bad-message-authenticator'
   | 'missing-message-authenticator'
   | 'overload'
-  | 'consumer-failed';
+  | 'consumer-failed'
+  | 'internal-error';
 
 /** Where an answer goes: the peer as the socket saw it, and what the answer must echo. */
 interface Target {
@@ -221,7 +222,7 @@ export class AccountingServer implements Part {
       this.handle(msg, rinfo);
     } catch (err) {
       // A bug here must not take the listener down; the NAS will retry.
-      this.drop('malformed', rinfo.address, `internal error handling a datagram: ${(err as Error).message}`);
+      this.drop('internal-error', rinfo.address, `internal error handling a datagram (a Sakimori bug, please report it): ${(err as Error).stack ?? err}`, 'error');
     }
   }
 
