@@ -4,7 +4,7 @@
  * assembler that turns a stream of them into finished sessions for bulk
  * import. Pure: no I/O.
  */
-import type { AccountingEvent } from '../radius/accounting-event.ts';
+import type { AccountingEvent } from '../radius/index.ts';
 import { heldNetworks, ALL_PORTS, type HoldingRole, type SessionRecord, type SessionSource } from './session.ts';
 
 export interface Held {

@@ -120,6 +120,15 @@ export class SessionIndex {
   // ------------------------------------------------------------------ writes
 
   /**
+   * Before a large import: on SQLite, a page cache big enough for the hot
+   * part of the lookup index (its inserts land all over it), 256 MiB instead
+   * of SQLite's 2 MiB. The setting belongs to this process's connection.
+   */
+  async prepareBulkWrites(): Promise<void> {
+    if (this.store.dialect === 'sqlite') await this.store.run('PRAGMA cache_size = -262144');
+  }
+
+  /**
    * Writes finished or open sessions in one transaction (the import fast
    * path). Writing a session again merges into its row.
    */

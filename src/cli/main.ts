@@ -8,6 +8,7 @@ import { registerPrivacy } from './commands/privacy.ts';
 import { registerStore } from './commands/store.ts';
 import { registerConsent } from './commands/consent.ts';
 import { registerCases } from './commands/cases.ts';
+import { registerSessions } from './commands/sessions.ts';
 
 /**
  * The `sakimori` command: one binary, subcommands grouped by role. A new
@@ -41,6 +42,7 @@ Run \`sakimori COMMAND --help\` for each command's options and examples.`);
   registerPrivacy(program);
   registerConsent(program);
   registerCases(program);
+  registerSessions(program);
   registerStore(program);
   return program;
 }

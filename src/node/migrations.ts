@@ -2,9 +2,10 @@ import type { Migration } from '../store/index.ts';
 import { privacyMigrations } from '../privacy/index.ts';
 import { consentMigrations } from '../consent/index.ts';
 import { casesMigrations } from '../cases/index.ts';
+import { attributionMigrations } from '../attribution/index.ts';
 
 /**
  * Every capability's migrations, in the order they are applied. A new
  * capability adds its list here; ids are never renamed once shipped.
  */
-export const ALL_MIGRATIONS: readonly Migration[] = [...privacyMigrations, ...consentMigrations, ...casesMigrations];
+export const ALL_MIGRATIONS: readonly Migration[] = [...privacyMigrations, ...consentMigrations, ...casesMigrations, ...attributionMigrations];

@@ -7,6 +7,7 @@ import { systemClock, type Clock } from '../core/index.ts';
 import { ConsentRegistry, consentRetentionRules } from '../consent/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 import { casesRetentionRules } from '../cases/index.ts';
+import { attributionRetention } from '../attribution/index.ts';
 
 /**
  * What every part of a node, and every CLI command that touches state, stands
@@ -61,6 +62,7 @@ export async function openPlatform(config: Config, opts: OpenPlatformOptions): P
   retention.register({ name: 'purpose-bound records', table: 'purpose_records', key: 'id', timeColumn: 'created_at', purposeColumn: 'purpose' });
   for (const rule of consentRetentionRules) retention.register(rule);
   for (const rule of casesRetentionRules) retention.register(rule);
+  for (const rule of attributionRetention) retention.register(rule);
   const registry = createRegistry({ processMetrics: opts.processMetrics ?? false, labels: { node: config.node.name } });
   return {
     config,
