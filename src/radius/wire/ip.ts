@@ -4,78 +4,28 @@
  * (RFC 3162 §2.3, RFC 4818 §3). Text is RFC 5952 canonical form, so the same prefix
  * always reads the same way wherever attribution compares it.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import * as ip from '../../core/ip.ts';
 
+// One IP parser for the project (src/core/ip.ts); these adapt it to the codec's
+// (bytes, offset) and "bytes or undefined" shapes.
 export function formatIPv4(b: Uint8Array, off = 0): string {
-  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+  return ip.formatIPv4(b, off);
 }
 
-/** RFC 5952 §4: lower case, no leading zeros, the longest run (>= 2) of zero groups as "::", leftmost on a tie. */
 export function formatIPv6(b: Uint8Array, off = 0): string {
-  let bestAt = -1;
-  let bestLen = 1;
-  let runAt = -1;
-  for (let i = 0; i < 8; i++) {
-    if (b[off + 2 * i] === 0 && b[off + 2 * i + 1] === 0) {
-      if (runAt < 0) runAt = i;
-      if (i - runAt + 1 > bestLen) {
-        bestAt = runAt;
-        bestLen = i - runAt + 1;
-      }
-    } else {
-      runAt = -1;
-    }
-  }
-  let s = '';
-  for (let i = 0; i < 8; i++) {
-    if (i === bestAt) {
-      s += i === 0 ? '::' : ':';
-      i += bestLen - 1;
-      continue;
-    }
-    s += ((b[off + 2 * i]! << 8) | b[off + 2 * i + 1]!).toString(16);
-    if (i < 7) s += ':';
-  }
-  return s;
+  return ip.formatIPv6(b, off);
 }
 
 export function parseIPv4(text: string): Uint8Array | undefined {
-  if (!isIPv4(text)) return undefined;
-  return Uint8Array.from(text.split('.').map(Number));
+  const out = new Uint8Array(4);
+  return ip.parseIPv4(text, out, 0) ? out : undefined;
 }
 
-/** Any IPv6 text form Node accepts (including "::ffff:192.0.2.1"); undefined if not an IPv6 address. */
+/** Also takes a socket address with a zone ("fe80::1%eth0"): the zone is not part of the address. */
 export function parseIPv6(text: string): Uint8Array | undefined {
-  if (!isIPv6(text)) return undefined;
-  let s = text;
-  const zone = s.indexOf('%');
-  if (zone >= 0) s = s.slice(0, zone);
-  // A trailing dotted quad stands for the last two groups: rewrite it as hex.
-  const lastColon = s.lastIndexOf(':');
-  if (s.slice(lastColon + 1).includes('.')) {
-    const v4 = parseIPv4(s.slice(lastColon + 1));
-    if (!v4) return undefined;
-    s = `${s.slice(0, lastColon + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
-  }
-  const groupsOf = (part: string) => (part === '' ? [] : part.split(':').map((h) => parseInt(h, 16)));
-  const dbl = s.indexOf('::');
-  let groups: number[];
-  if (dbl >= 0) {
-    const head = groupsOf(s.slice(0, dbl));
-    const rest = groupsOf(s.slice(dbl + 2));
-    const fill = 8 - head.length - rest.length;
-    if (fill < 0) return undefined;
-    groups = [...head, ...new Array<number>(fill).fill(0), ...rest];
-  } else {
-    groups = groupsOf(s);
-  }
-  if (groups.length !== 8) return undefined;
+  const zone = text.indexOf('%');
   const out = new Uint8Array(16);
-  for (let i = 0; i < 8; i++) {
-    out[2 * i] = groups[i]! >> 8;
-    out[2 * i + 1] = groups[i]! & 0xff;
-  }
-  return out;
+  return ip.parseIPv6(zone < 0 ? text : text.slice(0, zone), out, 0) ? out : undefined;
 }
 
 /** An IPv6 prefix as 16 octets (bits past the length are zero) and its length. */
