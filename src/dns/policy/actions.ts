@@ -112,9 +112,17 @@ export class ActionEntry {
     // A CNAME answers every type (qtype -1 here); otherwise the RRset of the query type,
     // everything for ANY (RFC 8482 allows less; the rule's data is small), or NODATA.
     const recs = qtype === -1 || qtype === RRType.ANY ? this.records : this.records.filter((r) => r.type === qtype);
-    const answers = compileRecords(recs);
+    const answers = compileAnswers(recs);
     return new Decision('local-data', zone, trigger, this.ttl, answers, answers.count === 0 ? authority : undefined, undefined);
   }
+}
+
+/**
+ * Pre-encodes records as answers owned by the query name (a pointer to the question).
+ * Records may carry the `name` they were read with; it is left out here on purpose.
+ */
+export function compileAnswers(records: readonly PolicyRecord[]): CompiledRecords {
+  return compileRecords(records.map((r) => ({ type: r.type, ttl: r.ttl, data: r.data })));
 }
 
 /** Stable text of RDATA, for interning and for matching IXFR deletions. */
@@ -202,6 +210,18 @@ export class ActionTable {
   private lastTtl = 0;
   private lastData: Rdata | undefined;
 
+  /** intern([r]) without building the array when r repeats the last single record. */
+  internOne(r: PolicyRecord): number | string {
+    if (this.lastId >= 0 && r.type === this.lastType && r.ttl === this.lastTtl && r.data.kind === 'CNAME' && this.lastData?.kind === 'CNAME' && r.data.cname === this.lastData.cname) {
+      const e = this.entries[this.lastId];
+      if (e !== undefined) {
+        e.refs++;
+        return this.lastId;
+      }
+    }
+    return this.intern([r]);
+  }
+
   /** Id of the set (refcount +1), or why the records cannot be answered with. */
   intern(records: readonly PolicyRecord[]): number | string {
     if (records.length === 1 && this.lastId >= 0) {
@@ -233,7 +253,7 @@ export class ActionTable {
     if (a.kind === 'local-data' && a.cnameSuffix === undefined) {
       // Encode once now, so a rule that cannot be put on the wire fails at load, not per query.
       try {
-        compileRecords(records);
+        compileAnswers(records);
       } catch (err) {
         return err instanceof Error ? err.message : String(err);
       }

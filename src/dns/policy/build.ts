@@ -34,10 +34,10 @@ export class ZoneBuilder {
   warningCount = 0;
   records = 0;
 
-  constructor(origin: string, file: string) {
+  constructor(origin: string, file: string, expectedNames = 0) {
     let zone: RpzZone | undefined;
     try {
-      zone = new RpzZone(origin);
+      zone = new RpzZone(origin, { expectedNames });
     } catch (err) {
       this.problem({ severity: 'error', file, line: 0, message: err instanceof Error ? err.message : String(err) });
     }

@@ -15,6 +15,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { loadRpzFile, describeLoad, PolicyEngine, NO_MATCH } from './index.ts';
 import { parseIp } from '../../core/index.ts';
 
@@ -104,9 +106,8 @@ function rate(label: string, names: string[], engine: PolicyEngine, expectHit: b
   return `${label.padEnd(34)} ${(1000 / per).toFixed(2)} M decide/s  (${per.toFixed(0)} ns wall, ${perCpu.toFixed(0)} ns CPU each)`;
 }
 
-async function benchShape(dir: string, shape: 'mixed' | 'suffix'): Promise<void> {
-  const path = join(dir, `bench-${shape}.rpz`);
-  await writeZone(path, shape);
+/** In a fresh process (so RSS means something): load the file, measure, run decide(). */
+async function benchShape(path: string, shape: 'mixed' | 'suffix'): Promise<void> {
   const size = (await stat(path)).size;
   const before = mem();
   const t0 = performance.now();
@@ -122,7 +123,7 @@ async function benchShape(dir: string, shape: 'mixed' | 'suffix'): Promise<void>
   console.log(`\n== ${N.toLocaleString('en')} names, shape ${shape} (${r.records.toLocaleString('en')} records, file ${mb(size)} MB)`);
   console.log(`load                               ${(loadMs / 1000).toFixed(2)} s wall, ${((loadCpu.user + loadCpu.system) / 1e6).toFixed(2)} s CPU  (${((r.records / loadMs) * 1000 / 1e6).toFixed(2)} M records/s)`);
   console.log(`memory growth heap+external        ${mb(grow)} MB  (heap ${mb(after.heap - before.heap)}, external ${mb(after.external - before.external)}; tables ${mb(s.tableBytes)}; ${(grow / N).toFixed(1)} B/name)`);
-  console.log(`rss after load                     ${mb(after.rss)} MB  (before ${mb(before.rss)})`);
+  console.log(`process after load                 rss ${mb(after.rss)} MB, heapUsed ${mb(after.heap)} MB, external ${mb(after.external)} MB (before: rss ${mb(before.rss)}, heap ${mb(before.heap)}, external ${mb(before.external)})`);
   console.log(`triggers                           qname ${s.qname.toLocaleString('en')}, wildcard ${s.wildcard.toLocaleString('en')}, actions ${s.actions}`);
 
   // Query sets: every 97th listed name (hits), names below wildcards, fresh names (misses).
@@ -165,11 +166,29 @@ async function benchMap(): Promise<void> {
   if (map.size === 0) console.log('');
 }
 
-const dir = await mkdtemp(join(tmpdir(), 'sakimori-policy-bench-'));
-try {
-  console.log(`node ${process.version}, ${process.arch}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; names ${N.toLocaleString('en')}`);
-  for (const shape of shapes) await benchShape(dir, shape);
-  if (baseline) await benchMap();
-} finally {
-  await rm(dir, { recursive: true, force: true });
+const child = args.indexOf('--child');
+if (child !== -1) {
+  const what = args[child + 1]!;
+  if (what === 'map') await benchMap();
+  else await benchShape(args[child + 2]!, what as 'mixed' | 'suffix');
+} else {
+  const dir = await mkdtemp(join(tmpdir(), 'sakimori-policy-bench-'));
+  const run = (...a: string[]) =>
+    new Promise<void>((res, rej) => {
+      const p = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--names', String(N), '--child', ...a], { stdio: 'inherit' });
+      p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`child ${a.join(' ')} exited with ${code}`))));
+    });
+  try {
+    console.log(`node ${process.version}, ${process.arch}, ${cpus().length} CPU(s) ${cpus()[0]?.model ?? ''}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}; names ${N.toLocaleString('en')}`);
+    for (const shape of shapes) {
+      const path = join(dir, `bench-${shape}.rpz`);
+      await writeZone(path, shape);
+      await run(shape, path);
+      await rm(path);
+    }
+    if (baseline) await run('map');
+    console.log(`load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }

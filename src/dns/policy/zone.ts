@@ -8,53 +8,54 @@
  */
 import { PrefixMap, SakimoriError, type IpAddress, type IpPrefix } from '../../core/index.ts';
 import { compileRecords, RRType, type CompiledRecords } from '../wire/index.ts';
-import { ActionTable, sameRecord, T_CLIENT, T_QNAME, T_RESPONSE, T_WILD, type Decision, type PolicyRecord } from './actions.ts';
+import { ActionTable, compileAnswers, sameRecord, T_CLIENT, T_QNAME, T_RESPONSE, T_WILD, type Decision, type PolicyRecord } from './actions.ts';
 import { canonicalAbsolute, typeName, type ZoneRecord } from './master-file.ts';
 import { EMPTY_NAME_HASH, NameTable, NONE } from './name-table.ts';
 import { lastSeparator, parseTrigger, relativeName, triggerText, type IpTrigger, type Trigger } from './triggers.ts';
 
 // ---- the query name, taken apart once per decide() and shared by every zone ------------
 
-/** Start of each label of the current query name. */
+/** For m = 0..labels: where the suffix of the current query name with m labels starts. */
 const Q_START = new Int32Array(130);
-/** hashName of the suffix starting at label k; Q_HASH[labels] is the empty suffix. */
+/** hashName of that suffix; m = 0 is the empty suffix (the root), m = labels the whole name. */
 const Q_HASH = new Uint32Array(130);
 let qLabels = 0;
 let qLen = 0;
 
 /**
- * Splits qname (canonical text as readQuery gives it) at unescaped dots and hashes every
- * suffix in one backward pass. Returns false for names no name trigger can match (the root,
- * or text too long to be a name).
+ * Takes qname (canonical text, as readQuery gives it) apart at unescaped dots and hashes
+ * every suffix, in one backward pass (the table's hash runs backwards for this reason).
+ * Returns false for names no name trigger can match (the root, text too long for a name).
  */
 export function prepareQname(s: string): boolean {
   const len = s.length;
-  if (len === 0 || len > 1100 || (len === 1 && s.charCodeAt(0) === 46)) {
-    qLabels = 0;
-    return false;
-  }
-  let n = 1;
-  Q_START[0] = 0;
-  for (let i = 0; i < len; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 92) {
-      const d = s.charCodeAt(i + 1);
-      i += d >= 48 && d <= 57 ? 3 : 1;
-    } else if (c === 46) {
-      if (n === 128) return false;
-      Q_START[n++] = i + 1;
-    }
-  }
-  let h = EMPTY_NAME_HASH;
-  Q_HASH[n] = h;
-  let k = n - 1;
+  if (len === 0 || len > 1100 || (len === 1 && s.charCodeAt(0) === 46)) return false;
+  let h = EMPTY_NAME_HASH | 0;
+  let m = 0;
+  Q_HASH[0] = h;
+  Q_START[0] = len;
   for (let i = len - 1; i >= 0; i--) {
-    h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-    if (i === Q_START[k]) Q_HASH[k--] = h >>> 0;
+    const c = s.charCodeAt(i);
+    // A dot separates labels unless escaped: preceded by an odd run of backslashes.
+    if (c === 46 && (i === 0 || s.charCodeAt(i - 1) !== 92 || separatorAfterBackslashes(s, i))) {
+      if (++m === 128) return false;
+      Q_HASH[m] = h;
+      Q_START[m] = i + 1;
+    }
+    h = Math.imul(h ^ c, 0x01000193);
   }
-  qLabels = n;
+  if (++m === 128) return false;
+  Q_HASH[m] = h;
+  Q_START[m] = 0;
+  qLabels = m;
   qLen = len;
   return true;
+}
+
+function separatorAfterBackslashes(s: string, dot: number): boolean {
+  let bs = 0;
+  for (let j = dot - 1; j >= 0 && s.charCodeAt(j) === 92; j--) bs++;
+  return bs % 2 === 0;
 }
 
 // ---- changes -----------------------------------------------------------------------------
@@ -136,18 +137,22 @@ export class RpzZone {
   readonly name: string;
   private soa: PolicyRecord | undefined;
   private authority: CompiledRecords | undefined;
-  private readonly names = new NameTable();
+  private readonly names: NameTable;
   private nsd: NameTable | undefined;
   private readonly clientIp = ipTriggers();
   private readonly responseIp = ipTriggers();
   private readonly nsIp = ipTriggers();
   private readonly actions = new ActionTable();
 
-  /** An empty zone, e.g. for dynamic `dns-abuse` entries. Throws SakimoriError on an invalid name. */
-  constructor(name: string) {
+  /**
+   * An empty zone, e.g. for dynamic `dns-abuse` entries. Throws SakimoriError on an
+   * invalid name. `expectedNames` sizes the name table for a bulk load (an estimate).
+   */
+  constructor(name: string, opts: { expectedNames?: number } = {}) {
     const n = canonicalAbsolute(name);
     if (typeof n !== 'string') throw new SakimoriError('RPZ_ZONE_NAME', `policy zone name "${name}" is not a valid domain name: ${n.error}`);
     this.name = n;
+    this.names = new NameTable(opts.expectedNames ?? 0);
   }
 
   /** SOA serial, when the zone has an SOA. */
@@ -189,8 +194,8 @@ export class RpzZone {
     const t = this.names;
     if (t.size === 0) return undefined;
     const n = qLabels;
-    if (t.exactCount > 0) {
-      const e = t.find(qname, 0, qLen, Q_HASH[0]!);
+    if (t.exactCount > 0 && t.mayHaveExact(Q_HASH[n]!)) {
+      const e = t.find(qname, 0, qLen, Q_HASH[n]!);
       if (e >= 0) {
         const id = t.exact(e);
         if (id !== NONE) return this.decisionFor(id, T_QNAME, qtype);
@@ -198,10 +203,9 @@ export class RpzZone {
     }
     if (t.wildCount === 0) return undefined;
     const byLabels = t.wildByLabels;
-    for (let k = 1; k <= n; k++) {
-      if (byLabels[n - k] === 0) continue;
-      const start = k === n ? qLen : Q_START[k]!;
-      const e = t.find(qname, start, qLen, Q_HASH[k]!);
+    for (let m = n - 1; m >= 0; m--) {
+      if (byLabels[m] === 0 || !t.mayHaveWild(Q_HASH[m]!)) continue;
+      const e = t.find(qname, Q_START[m]!, qLen, Q_HASH[m]!);
       if (e >= 0) {
         const id = t.wild(e);
         if (id !== NONE) return this.decisionFor(id, T_WILD, qtype);
@@ -236,14 +240,12 @@ export class RpzZone {
     if (rel === '') return this.apexRecord(rec);
     if (rec.type === RRType.SOA) return { severity: 'error', message: `SOA record at ${rec.name}: an SOA belongs at the zone apex (${this.name}) only` };
     if (rec.type === RRType.NS) return { severity: 'warning', message: `NS record at ${rec.name} ignored: NS below the apex is a delegation, not policy` };
-    const t = parseTrigger(rel);
-    if ('error' in t) return { severity: 'error', message: t.error };
     const r = normaliseRecord(rec, rel);
-    if (t.kind === 'qname' || t.kind === 'wildcard') {
-      // The common case, a million times per load: one hash probe instead of two.
+    if (rel.indexOf('rpz-') === -1) {
+      // QNAME triggers, a million times per load: no trigger object, one hash probe.
+      const wild = rel.charCodeAt(0) === 42 && (rel.length === 1 || rel.charCodeAt(1) === 46);
       const table = this.names;
-      const e = table.upsert(t.key);
-      const wild = t.kind === 'wildcard';
+      const e = table.upsert(wild ? rel.slice(2) : rel);
       const old = wild ? table.wild(e) : table.exact(e);
       const issue = this.mergeInto(old, r, rec.name);
       if (typeof issue !== 'number') {
@@ -256,6 +258,8 @@ export class RpzZone {
       if (old !== NONE) this.actions.release(old);
       return undefined;
     }
+    const t = parseTrigger(rel);
+    if ('error' in t) return { severity: 'error', message: t.error };
     const old = this.getAction(t);
     const id = this.mergeInto(old, r, rec.name);
     if (typeof id !== 'number') return id;
@@ -267,7 +271,11 @@ export class RpzZone {
 
   /** The action id for old's records plus r (old itself for a duplicate), or the problem. */
   private mergeInto(old: number, r: PolicyRecord, owner: string): number | RecordIssue {
-    const current = old === NONE ? [] : this.actions.get(old).records;
+    if (old === NONE) {
+      const id = this.actions.internOne(r);
+      return typeof id === 'string' ? { severity: 'error', message: `${owner}: ${id}` } : id;
+    }
+    const current = this.actions.get(old).records;
     const merged = mergeRecord(current, r, owner);
     if (merged === null) return old; // duplicate (RFC 2181 §5)
     if (typeof merged === 'string') return { severity: 'error', message: merged };
@@ -506,11 +514,12 @@ function normaliseRecord(rec: ZoneRecord, rel: string): PolicyRecord {
   if (rec.data.kind === 'CNAME' && isSelfCname(rec.data.cname, rel)) {
     return { type: rec.type, ttl: rec.ttl, data: { kind: 'CNAME', cname: 'rpz-passthru' } };
   }
-  return { type: rec.type, ttl: rec.ttl, data: rec.data };
+  // Kept as it is (its `name` too): interned sets keep the first record of their kind only.
+  return rec;
 }
 
 function isSelfCname(target: string, rel: string): boolean {
-  if (target === '*' || target.startsWith('*.')) return false;
+  if (target === '.' || target === '*' || target.startsWith('*.') || target.startsWith('rpz-')) return false;
   if (target === rel) return true;
   const sep = lastSeparator(rel);
   if (sep === -1) return false;
@@ -548,7 +557,7 @@ function soaAuthority(zone: string, soa: PolicyRecord): CompiledRecords | string
 
 function checkEncodable(records: readonly PolicyRecord[]): string | undefined {
   try {
-    compileRecords(records);
+    compileAnswers(records);
     return undefined;
   } catch (err) {
     return err instanceof Error ? err.message : String(err);
