@@ -16,3 +16,5 @@ export { importFile, importFormat, IMPORT_FORMATS, ImportRun, type ImportReport,
 export { importRadacctTable } from './importers/radacct-table.ts';
 export type { ImportOptions } from './importers/format.ts';
 export { parseUtcOffset } from './importers/time.ts';
+export { PostgresCopyWriter, type BulkWriter } from './pg-copy.ts';
+export { UPSERT_TAIL } from './session-index.ts';

@@ -11,7 +11,9 @@ import {
   LOOKUP_PURPOSES,
   parseTime,
   parseUtcOffset,
+  PostgresCopyWriter,
   SessionIndex,
+  UPSERT_TAIL,
   type ImportHooks,
   type ImportReport,
   type LookupResult,
@@ -163,12 +165,15 @@ Importing the same file again changes nothing (sessions are keyed by NAS and ses
       };
       const bar = progressBar(opts, opts.from ? 'rows' : 'MiB');
       const report = await withPlatform(cmd, async (p) => {
-        const index = new SessionIndex(p.store, { clock: p.clock });
+        // On PostgreSQL, batches go in through COPY (see src/attribution/pg-copy.ts).
+        const bulk = p.store.dialect === 'postgres' ? new PostgresCopyWriter(p.config.store.url, UPSERT_TAIL) : undefined;
+        const index = new SessionIndex(p.store, { clock: p.clock, ...(bulk ? { bulk } : {}) });
         await index.prepareBulkWrites();
         const hooks: ImportHooks = { onBad, ...bar.hooks };
-        const r = opts.from
-          ? await importRadacctTable(index, opts.from, opts.table ?? 'radacct', hooks, { batchSize })
-          : await importFile(index, file!, opts.format, { nas: opts.nas, utcOffsetMin, year }, hooks, { batchSize });
+        const r = await (opts.from
+          ? importRadacctTable(index, opts.from, opts.table ?? 'radacct', hooks, { batchSize })
+          : importFile(index, file!, opts.format, { nas: opts.nas, utcOffsetMin, year }, hooks, { batchSize })
+        ).finally(() => bulk?.close());
         await p.audit.append({
           actor: actor(),
           action: 'write',

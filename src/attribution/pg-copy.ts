@@ -1,0 +1,138 @@
+/**
+ * The PostgreSQL bulk path for imports: COPY FROM STDIN into a temporary
+ * staging table, then one INSERT ... SELECT ... ON CONFLICT into the index,
+ * in one transaction. COPY sends rows as one tab-separated text stream
+ * instead of 11 bound parameters each, which takes the parameter handling
+ * off the client and the parser off the server (measured in
+ * docs/BENCHMARKS.md against the Store's multi-row INSERT).
+ *
+ * COPY needs a connection of its own (the Store port does not lend one), so
+ * this opens one client on the store's URL for the length of an import.
+ * The COPY sub-protocol is driven through pg's Submittable interface (what
+ * pg-cursor and pg-query-stream use): an object whose submit() sends the
+ * query and whose handle*() methods receive the backend's messages.
+ */
+import pg from 'pg';
+import { SakimoriError, errorMessage } from '../core/index.ts';
+import type { SqlValue } from '../store/index.ts';
+
+/** Where the bulk rows go; SessionIndex uses it instead of Store.runMany when given. */
+export interface BulkWriter {
+  /** Rows in recordParams() order, no two with the same lookup key. */
+  write(rows: readonly (readonly SqlValue[])[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface CopyConnection {
+  query(text: string): void;
+  sendCopyFromChunk(chunk: Buffer): void;
+  endCopyFrom(): void;
+}
+
+/** One COPY ... FROM STDIN with its data already in hand. */
+class CopyIn {
+  private settled = false;
+  private error: unknown;
+  readonly done: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (err: unknown) => void;
+
+  constructor(
+    readonly text: string,
+    private readonly data: Buffer,
+  ) {
+    this.done = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  submit(connection: CopyConnection): void {
+    connection.query(this.text);
+  }
+
+  handleCopyInResponse(connection: CopyConnection): void {
+    // CopyData messages of up to 1 MiB; the socket buffers them.
+    for (let at = 0; at < this.data.length; at += 1 << 20) connection.sendCopyFromChunk(this.data.subarray(at, at + (1 << 20)));
+    connection.endCopyFrom();
+  }
+
+  handleError(err: unknown): void {
+    this.error ??= err;
+  }
+
+  handleReadyForQuery(): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.error !== undefined) this.reject(this.error);
+    else this.resolve();
+  }
+
+  handleCommandComplete(): void {}
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  /** pg replaces this when query_timeout is set. */
+  callback(): void {}
+}
+
+/** COPY text format: tab-separated, \N for NULL, backslash escapes. */
+function copyField(v: SqlValue): string {
+  if (v === null) return '\\N';
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  if (typeof v === 'boolean') return v ? '1' : '0';
+  if (v instanceof Uint8Array) throw new TypeError('binary values are not written by the attribution bulk path');
+  return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : v;
+}
+
+const COLUMNS = 'addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags';
+
+export class PostgresCopyWriter implements BulkWriter {
+  private client: pg.Client | undefined;
+
+  /** `upsertSet`: the ON CONFLICT ... DO UPDATE SET clause the index uses, so both paths merge alike. */
+  constructor(
+    private readonly url: string,
+    private readonly upsertTail: string,
+  ) {}
+
+  private async connect(): Promise<pg.Client> {
+    if (this.client) return this.client;
+    const c = new pg.Client({ connectionString: this.url, application_name: 'sakimori-import' });
+    try {
+      await c.connect();
+    } catch (err) {
+      throw new SakimoriError('STORE_UNREACHABLE', `cannot open a bulk-import connection to the store: ${errorMessage(err)}`, { hint: 'check store.url', cause: err });
+    }
+    await c.query(`CREATE TEMP TABLE IF NOT EXISTS attribution_import (
+      addr_key TEXT COLLATE "C", port_start BIGINT, port_end BIGINT, start_at BIGINT, end_at BIGINT, last_seen BIGINT,
+      sid_hash BIGINT, subscriber TEXT, nas TEXT, session_id TEXT, flags BIGINT) ON COMMIT DELETE ROWS`);
+    this.client = c;
+    return c;
+  }
+
+  async write(rows: readonly (readonly SqlValue[])[]): Promise<void> {
+    if (rows.length === 0) return;
+    const c = await this.connect();
+    const lines = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) lines[i] = rows[i]!.map(copyField).join('\t');
+    const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    await c.query('BEGIN');
+    try {
+      const copy = new CopyIn(`COPY attribution_import (${COLUMNS}) FROM STDIN`, data);
+      await Promise.all([c.query(copy as unknown as pg.QueryConfig), copy.done]);
+      await c.query(`INSERT INTO attribution_sessions (${COLUMNS}) SELECT ${COLUMNS} FROM attribution_import ${this.upsertTail}`);
+      await c.query('COMMIT');
+    } catch (err) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    await c?.end().catch(() => undefined);
+  }
+}
