@@ -1,0 +1,474 @@
+/**
+ * The DNS firewall's data plane: UDP and TCP listeners, the policy decision per query, and
+ * forwarding (forwarder.ts). It owns sockets, not policy files or the store: the owner
+ * (firewall.ts, or a worker thread) swaps in a new PolicyEngine with `setEngine`, the
+ * opt-out prefixes with `setOptOuts`, and receives block events through `onBlock`.
+ *
+ * Per query (R1, R4): an opted-out client (consent) or an unfiltered listener is resolved
+ * without policy; otherwise PolicyEngine.decide() picks NXDOMAIN, NODATA, DROP, TCP-only
+ * (TC=1 over UDP, resolved over TCP), PASSTHRU or local data (the warning page). A
+ * synthesised answer carries the RFC 8914 Extended DNS Error "Blocked" when the query had
+ * EDNS. A local-data CNAME (to the warning page's name) is resolved upstream and the
+ * answer chained after it, as BIND does for RPZ CNAME rewrites.
+ *
+ * TCP follows RFC 7766: length-prefixed messages, many queries per connection answered
+ * as they come (pipelining, out of order), an idle timeout, and garbage (a message that
+ * is not a DNS query) closes that connection only.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { isIPv6 } from 'node:net';
+import { formatHostPort, parseIp, PrefixMap, SakimoriError, type HostPort, type IpAddress, type IpPrefix } from '../../core/index.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  extendedError,
+  makeHeaderOnlyResponse,
+  makeLocalDataResponse,
+  makeResponseFromQuery,
+  RCode,
+  readQuery,
+  RRType,
+  type CompiledRecords,
+  type QueryInfo,
+} from '../wire/index.ts';
+import type { Decision, PolicyEngine } from '../policy/index.ts';
+import { Forwarder, type ForwarderOptions, type ReplyTarget } from './forwarder.ts';
+import { DataPlaneStats, NO_ANSWER, type StatsSnapshot, type Transport } from './stats.ts';
+
+export interface ListenSpec {
+  address: HostPort;
+  /** false: the "use another resolver" listener, answered without any policy (R1 opt-out). */
+  filtered: boolean;
+}
+
+/** What R1 allows a block event to keep: time, client address, FQDN, list (zone), action. */
+export interface BlockEvent {
+  at: number;
+  client: string;
+  fqdn: string;
+  list: string;
+  action: string;
+}
+
+export interface DataPlaneOptions extends Omit<ForwarderOptions, 'log' | 'onServfail'> {
+  /** Idle TCP client connections are closed after this (RFC 7766 §6.2.3). */
+  tcpIdleMs: number;
+  /** At most this many TCP client connections at once; more are refused. Default 1000. */
+  maxTcpClients?: number;
+  /** Queries one TCP connection may have upstream at once before reading pauses. Default 64. */
+  maxTcpInFlight?: number;
+  onBlock: (e: BlockEvent) => void;
+  log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
+  now?: () => number;
+}
+
+/** Sockets that already exist (shared with worker threads by file descriptor). */
+export interface BoundListener {
+  spec: ListenSpec;
+  udp: dgram.Socket;
+  tcp: net.Server;
+}
+
+const EDE_BLOCKED = 15;
+const MAX_CLIENT_CACHE = 65536;
+
+export class DataPlane {
+  readonly stats = new DataPlaneStats();
+  readonly forwarder: Forwarder;
+  private engine: PolicyEngine | undefined;
+  private optOuts: PrefixMap<true> | undefined;
+  private readonly optOutCache = new Map<string, boolean>();
+  private readonly ede = new Map<string, Uint8Array>();
+  private readonly listeners: BoundListener[] = [];
+  private readonly tcpClients = new Set<TcpClient>();
+  private readonly warned = new Set<string>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: DataPlaneOptions) {
+    this.now = opts.now ?? Date.now;
+    this.forwarder = new Forwarder({
+      ...opts,
+      log: (level, msg, detail) => opts.log(level, msg, detail),
+      onServfail: () => this.stats.servfail++,
+    });
+  }
+
+  setEngine(engine: PolicyEngine | undefined): void {
+    this.engine = engine;
+  }
+
+  setOptOuts(prefixes: readonly IpPrefix[]): void {
+    const m = new PrefixMap<true>();
+    for (const p of prefixes) m.set(p, true);
+    this.optOuts = m.size > 0 ? m : undefined;
+    this.optOutCache.clear();
+  }
+
+  /** Binds every listener (UDP and TCP on each address). Throws SakimoriError on a busy port. */
+  async listen(specs: readonly ListenSpec[]): Promise<BoundListener[]> {
+    const out: BoundListener[] = [];
+    try {
+      for (const spec of specs) {
+        const udp = await bindUdp(spec.address);
+        // Port 0 picks a free UDP port; TCP takes the same number.
+        const port = udp.address().port;
+        let tcp: net.Server;
+        try {
+          tcp = await listenTcp({ host: spec.address.host, port });
+        } catch (err) {
+          udp.close();
+          throw err;
+        }
+        out.push({ spec: { ...spec, address: { host: spec.address.host, port } }, udp, tcp });
+      }
+    } catch (err) {
+      for (const l of out) {
+        l.udp.close();
+        l.tcp.close();
+      }
+      throw err;
+    }
+    for (const l of out) this.serve(l);
+    return out;
+  }
+
+  /** Serves sockets opened elsewhere (a worker thread given the listeners' descriptors). */
+  serve(l: BoundListener): void {
+    this.listeners.push(l);
+    const target = new UdpTarget(l.udp);
+    const filtered = l.spec.filtered;
+    l.udp.on('message', (msg, rinfo) => this.query(msg, false, target, rinfo.port, rinfo.address, filtered));
+    l.udp.on('error', (err) => this.opts.log('warn', `UDP listener ${formatHostPort(l.spec.address)}: ${err.message}`));
+    l.tcp.on('connection', (sock) => this.accept(sock, filtered));
+    l.tcp.on('error', (err) => this.opts.log('warn', `TCP listener ${formatHostPort(l.spec.address)}: ${err.message}`));
+  }
+
+  start(): void {
+    this.forwarder.start();
+  }
+
+  async stop(): Promise<void> {
+    for (const l of this.listeners) {
+      l.udp.close();
+      await new Promise<void>((resolve) => l.tcp.close(() => resolve()));
+    }
+    for (const c of this.tcpClients) c.sock.destroy();
+    this.listeners.length = 0;
+    await this.forwarder.stop();
+  }
+
+  get addresses(): ListenSpec[] {
+    return this.listeners.map((l) => l.spec);
+  }
+
+  snapshot(): StatsSnapshot {
+    const s = this.stats;
+    return {
+      queries: { ...s.queries },
+      responses: { udp: [...s.responses.udp], tcp: [...s.responses.tcp] },
+      malformed: { ...s.malformed },
+      policy: Object.fromEntries(s.policy),
+      unfiltered: s.unfiltered,
+      servfail: s.servfail,
+      tcpConnections: this.tcpClients.size,
+      tcpClosedForGarbage: s.tcpClosedForGarbage,
+      upstreams: this.forwarder.stats(),
+    };
+  }
+
+  // ---- per query ---------------------------------------------------------------------
+
+  /** One query from a client. Returns false when a TCP connection must be closed (garbage). */
+  query(msg: Buffer, tcp: boolean, target: ReplyTarget, port: number, address: string, filtered: boolean): boolean {
+    const t: Transport = tcp ? 'tcp' : 'udp';
+    this.stats.queries[t]++;
+    const r = readQuery(msg);
+    if (!r.ok) {
+      this.stats.malformed[t]++;
+      this.warnOnce(`malformed-${t}-${r.error.code}`, `malformed ${t.toUpperCase()} query from a client (${r.error.code}: ${r.error.message}); answered FORMERR when possible${tcp ? ', connection closed' : ''}. Logged once per kind of error.`);
+      // Never answer something that says it is a response (no reflection loops).
+      if (msg.length >= 12 && (msg[2]! & 0x80) === 0) {
+        const e = makeHeaderOnlyResponse(msg, RCode.FORMERR);
+        if (e) this.reply(target, e, port, address, t, RCode.FORMERR);
+      }
+      return false;
+    }
+    const q = r.value;
+    if (q.opcode !== 0) {
+      this.reply(target, makeResponseFromQuery(msg, RCode.NOTIMP, { info: q })!, port, address, t, RCode.NOTIMP);
+      return true;
+    }
+    const engine = this.engine;
+    if (!filtered || engine === undefined || this.optedOut(address)) {
+      this.stats.unfiltered++;
+      this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+      return true;
+    }
+    const d = engine.decide(q.qname, engine.usesClientIp ? clientIp(address) : undefined, q.qtype);
+    switch (d.action) {
+      case 'none':
+        this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+        return true;
+      case 'passthru':
+        this.stats.countPolicy(d.zone, d.action);
+        this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+        return true;
+      case 'tcp-only':
+        this.stats.countPolicy(d.zone, d.action);
+        if (tcp) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+        else this.reply(target, makeResponseFromQuery(msg, RCode.NOERROR, { info: q, tc: true })!, port, address, t, RCode.NOERROR);
+        return true;
+      case 'drop':
+        this.block(d, q, address);
+        this.stats.responses[t][NO_ANSWER]!++;
+        target.skip?.();
+        return true;
+      case 'nxdomain':
+      case 'nodata': {
+        this.block(d, q, address);
+        const rcode = d.action === 'nxdomain' ? RCode.NXDOMAIN : RCode.NOERROR;
+        const out = makeResponseFromQuery(msg, rcode, q.edns ? { info: q, authority: d.authority, ednsOptions: this.edeFor(d.zone) } : { info: q, authority: d.authority })!;
+        this.reply(target, out, port, address, t, rcode);
+        return true;
+      }
+      case 'local-data':
+        this.block(d, q, address);
+        this.localData(msg, q, d, tcp, target, port, address);
+        return true;
+    }
+  }
+
+  private block(d: Decision, q: QueryInfo, address: string): void {
+    this.stats.countPolicy(d.zone, d.action);
+    this.opts.onBlock({ at: this.now(), client: plainAddress(address), fqdn: q.qname, list: d.zone, action: d.action });
+  }
+
+  private localData(msg: Buffer, q: QueryInfo, d: Decision, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
+    const t: Transport = tcp ? 'tcp' : 'udp';
+    const ans = d.answersFor(q.qname);
+    const ede = q.edns ? this.edeFor(d.zone) : undefined;
+    if (ans === undefined) {
+      // CNAME *.suffix made a name over 255 octets (RFC 6672 §2.2 answers YXDOMAIN).
+      return this.reply(target, makeResponseFromQuery(msg, RCode.YXDOMAIN, { info: q, ...(ede ? { ednsOptions: ede } : {}) })!, port, address, t, RCode.YXDOMAIN);
+    }
+    if (ans.count === 0) {
+      return this.reply(target, makeResponseFromQuery(msg, RCode.NOERROR, { info: q, authority: d.authority, ...(ede ? { ednsOptions: ede } : {}) })!, port, address, t, RCode.NOERROR);
+    }
+    const local = makeLocalDataResponse(msg, ans, { info: q, ...(ede ? { ednsOptions: ede } : {}) })!;
+    if (q.qtype === RRType.CNAME || !isSingleCname(ans)) return this.reply(target, local, port, address, t, RCode.NOERROR);
+    // Chase the CNAME (the warning page's name) upstream and chain the answer after it.
+    const upstreamQuery = cnameQuery(ans, q);
+    this.forwarder.ask(upstreamQuery.bytes, upstreamQuery.questionEnd, tcp, (answer) => {
+      this.reply(target, chain(local, answer, tcp ? 65535 : q.edns ? Math.max(512, q.udpSize) : 512), port, address, t, RCode.NOERROR);
+    });
+  }
+
+  private edeFor(zone: string): Uint8Array {
+    let e = this.ede.get(zone);
+    if (e === undefined) {
+      e = extendedError(EDE_BLOCKED, `blocked by DNS protection: listed in ${zone}`);
+      this.ede.set(zone, e);
+    }
+    return e;
+  }
+
+  private reply(target: ReplyTarget, bytes: Uint8Array, port: number, address: string, t: Transport, rcode: number): void {
+    this.stats.responses[t][rcode & 0x0f]!++;
+    target.send(bytes, port, address);
+  }
+
+  private optedOut(address: string): boolean {
+    const m = this.optOuts;
+    if (m === undefined) return false;
+    let v = this.optOutCache.get(address);
+    if (v === undefined) {
+      const ip = clientIp(address);
+      v = ip !== undefined && m.match(ip) !== undefined;
+      if (this.optOutCache.size >= MAX_CLIENT_CACHE) this.optOutCache.clear();
+      this.optOutCache.set(address, v);
+    }
+    return v;
+  }
+
+  private warnOnce(key: string, msg: string): void {
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    this.opts.log('warn', msg);
+  }
+
+  // ---- TCP clients -------------------------------------------------------------------
+
+  private accept(sock: net.Socket, filtered: boolean): void {
+    if (this.tcpClients.size >= (this.opts.maxTcpClients ?? 1000)) {
+      this.warnOnce('tcp-full', `too many TCP clients (${this.tcpClients.size}); new connections are closed until some end`);
+      sock.destroy();
+      return;
+    }
+    const c = new TcpClient(sock, this, filtered, this.opts.tcpIdleMs, this.opts.maxTcpInFlight ?? 64);
+    this.tcpClients.add(c);
+    this.stats.tcpConnections++;
+    sock.on('close', () => this.tcpClients.delete(c));
+  }
+
+  /** @internal a TCP client sent garbage. */
+  garbage(): void {
+    this.stats.tcpClosedForGarbage++;
+  }
+}
+
+class UdpTarget implements ReplyTarget {
+  constructor(private readonly sock: dgram.Socket) {}
+  send(bytes: Uint8Array, port: number, address: string): void {
+    this.sock.send(bytes, port, address);
+  }
+}
+
+/** One client connection: length-prefixed messages in, answers out as they are ready. */
+class TcpClient implements ReplyTarget {
+  private buf: Buffer = Buffer.alloc(0);
+  private inFlight = 0;
+  private readonly address: string;
+  private readonly port: number;
+  private closed = false;
+
+  constructor(
+    readonly sock: net.Socket,
+    private readonly plane: DataPlane,
+    private readonly filtered: boolean,
+    idleMs: number,
+    private readonly maxInFlight: number,
+  ) {
+    this.address = sock.remoteAddress ?? '';
+    this.port = sock.remotePort ?? 0;
+    sock.setNoDelay(true);
+    sock.setTimeout(idleMs, () => sock.destroy());
+    sock.on('data', (d: Buffer) => this.data(d));
+    sock.on('error', () => undefined);
+    sock.on('close', () => (this.closed = true));
+  }
+
+  send(bytes: Uint8Array): void {
+    if (this.closed) return;
+    const out = Buffer.allocUnsafe(2 + bytes.length);
+    out.writeUInt16BE(bytes.length, 0);
+    out.set(bytes, 2);
+    this.sock.write(out);
+    this.skip();
+  }
+
+  skip(): void {
+    if (this.inFlight > 0 && --this.inFlight < this.maxInFlight && this.sock.isPaused()) this.sock.resume();
+  }
+
+  private data(d: Buffer): void {
+    this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d]);
+    while (!this.closed && this.buf.length >= 2) {
+      const n = this.buf.readUInt16BE(0);
+      if (this.buf.length < 2 + n) break;
+      // A copy: the forwarder rewrites the ID in place and keeps the buffer until answered.
+      const msg = Buffer.from(this.buf.subarray(2, 2 + n));
+      this.buf = this.buf.subarray(2 + n);
+      this.inFlight++;
+      if (!this.plane.query(msg, true, this, this.port, this.address, this.filtered)) {
+        this.plane.garbage();
+        // Let a FORMERR already written go out, then close (RFC 7766 §8: garbage ends the connection).
+        this.closed = true;
+        this.sock.end();
+        this.sock.destroySoon();
+        return;
+      }
+      if (this.inFlight >= this.maxInFlight) this.sock.pause();
+    }
+  }
+}
+
+function bindUdp(a: HostPort): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket({ type: isIPv6(a.host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20, ...(isIPv6(a.host) ? { ipv6Only: true } : {}) });
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError('UDP', a, err));
+    s.once('error', fail);
+    s.bind(a.port, a.host, () => {
+      s.off('error', fail);
+      resolve(s);
+    });
+  });
+}
+
+function listenTcp(a: HostPort): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer({ noDelay: true });
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError('TCP', a, err));
+    s.once('error', fail);
+    s.listen({ host: a.host, port: a.port, ipv6Only: isIPv6(a.host), backlog: 511 }, () => {
+      s.off('error', fail);
+      resolve(s);
+    });
+  });
+}
+
+function listenError(proto: string, a: HostPort, err: NodeJS.ErrnoException): SakimoriError {
+  const where = formatHostPort(a);
+  const hint =
+    err.code === 'EADDRINUSE'
+      ? `another process uses ${proto} ${where}: stop it, or pick another dns.listen address`
+      : err.code === 'EACCES'
+        ? `ports below 1024 need root or CAP_NET_BIND_SERVICE (setcap cap_net_bind_service=+ep $(which node)), or pick a port above 1023`
+        : err.code === 'EADDRNOTAVAIL'
+          ? `${a.host} is not an address of this machine`
+          : 'check dns.listen';
+  return new SakimoriError('DNS_LISTEN', `cannot listen for DNS on ${proto} ${where}: ${err.code ?? err.message}`, { hint, cause: err });
+}
+
+/** "::ffff:192.0.2.1" (an IPv4 client on a dual-stack socket) -> "192.0.2.1". */
+function plainAddress(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}
+
+function clientIp(a: string): IpAddress | undefined {
+  return parseIp(plainAddress(a));
+}
+
+function isSingleCname(ans: CompiledRecords): boolean {
+  const b = ans.bytes;
+  return ans.count === 1 && b.length > 12 && b[2] === 0 && b[3] === RRType.CNAME;
+}
+
+/** A query for the CNAME's target, same type, RD set; with our own OPT when the client used EDNS. */
+function cnameQuery(ans: CompiledRecords, q: QueryInfo): { bytes: Buffer; questionEnd: number } {
+  // Compiled local data: pointer (2) type (2) class (2) TTL (4) RDLENGTH (2), then the
+  // target name uncompressed.
+  const b = ans.bytes;
+  const rdlen = (b[10]! << 8) | b[11]!;
+  const name = b.subarray(12, 12 + rdlen);
+  const out = Buffer.alloc(12 + name.length + 4 + (q.edns ? 11 : 0));
+  out[2] = 0x01; // RD
+  out[5] = 1;
+  out.set(name, 12);
+  let p = 12 + name.length;
+  out.writeUInt16BE(q.qtype, p);
+  out.writeUInt16BE(q.qclass, p + 2);
+  p += 4;
+  if (q.edns) {
+    out[11] = 1;
+    out[p + 2] = RRType.OPT;
+    out.writeUInt16BE(1232, p + 3);
+    if (q.do) out[p + 7] = 0x80;
+  }
+  return { bytes: out, questionEnd: 12 + name.length + 4 };
+}
+
+/** Our CNAME answer followed by the upstream's answer records for its target. */
+function chain(local: Uint8Array, upstream: Buffer | undefined, maxSize: number): Uint8Array {
+  if (upstream === undefined) return local;
+  const m = decodeMessage(local);
+  const u = decodeMessage(upstream);
+  if (!m.ok || !u.ok) return local;
+  m.value.answers.push(...u.value.answers);
+  if (u.value.header.rcode === RCode.NXDOMAIN) m.value.header.rcode = RCode.NXDOMAIN;
+  try {
+    return encodeMessage(m.value, { compress: true, maxSize });
+  } catch {
+    return local;
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * Block events (R1, R16): what was blocked, kept with only what R1 allows — time, client
+ * address, FQDN, list (the policy zone) and action — under the purpose of the list
+ * (`cc-blocking`, or `dns-abuse-mitigation` for the dns-abuse list), with retention.
+ *
+ * Never on the hot path: the data plane hands events to `add()`, which merges repeats of
+ * one (client, FQDN, list, action) into a count and keeps at most `maxBuffered` distinct
+ * events per flush interval; `flush()` writes them with one `runMany` (a transaction) every
+ * interval. Under a flood of distinct names the excess is counted (`notKept`), not kept,
+ * and a store that is slow or down never holds a query up.
+ */
+import { newId, type Clock, type Purpose } from '../../core/index.ts';
+import type { AuditLog, RetentionRule } from '../../privacy/index.ts';
+import type { Migration, Store } from '../../store/index.ts';
+import type { BlockEvent } from './data-plane.ts';
+
+export const dnsMigrations: Migration[] = [
+  {
+    id: 'dns/0001-block-events',
+    sql: `
+      CREATE TABLE dns_block_events (
+        id TEXT PRIMARY KEY,
+        at BIGINT NOT NULL,
+        client TEXT NOT NULL,
+        fqdn TEXT NOT NULL,
+        list TEXT NOT NULL,
+        action TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        count BIGINT NOT NULL
+      );
+      CREATE INDEX dns_block_events_by_time ON dns_block_events (purpose, at);
+      CREATE INDEX dns_block_events_by_client ON dns_block_events (client, at);
+    `,
+  },
+];
+
+/** Each row is purged when its purpose's retention (privacy.retention) ends. */
+export const dnsRetentionRules: RetentionRule[] = [{ name: 'dns block events', table: 'dns_block_events', key: 'id', timeColumn: 'at', purposeColumn: 'purpose' }];
+
+/** A stored block event: `count` identical lookups within one flush interval, from `at` on. */
+export interface BlockEventRecord extends BlockEvent {
+  id: string;
+  purpose: Purpose;
+  count: number;
+}
+
+export interface BlockEventQuery {
+  purpose: Purpose;
+  /** Who reads, for the audit log. */
+  actor: string;
+  since?: number;
+  until?: number;
+  client?: string;
+  list?: string;
+  limit?: number;
+}
+
+export interface BlockEventLogOptions {
+  purposeOf: (list: string) => Purpose;
+  flushIntervalMs?: number;
+  maxBuffered?: number;
+  clock: Clock;
+  log: (level: 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
+}
+
+interface Pending {
+  e: BlockEvent;
+  count: number;
+}
+
+export class BlockEventLog {
+  private buf = new Map<string, Pending>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  /** Events taken (each lookup), merged into a row, not kept (buffer full), written rows. */
+  readonly counts = { taken: 0, merged: 0, notKept: 0, written: 0, writeErrors: 0 };
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly audit: AuditLog,
+    private readonly opts: BlockEventLogOptions,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.flush();
+  }
+
+  /** One blocked lookup, or `n` identical ones merged elsewhere (a worker thread's batch). */
+  add(e: BlockEvent, n = 1): void {
+    this.counts.taken += n;
+    const key = `${e.client}\0${e.fqdn}\0${e.list}\0${e.action}`;
+    const p = this.buf.get(key);
+    if (p !== undefined) {
+      p.count += n;
+      this.counts.merged += n;
+      return;
+    }
+    if (this.buf.size >= (this.opts.maxBuffered ?? 10_000)) {
+      this.counts.notKept += n;
+      return;
+    }
+    this.buf.set(key, { e, count: n });
+    this.counts.merged += n - 1;
+  }
+
+  get buffered(): number {
+    return this.buf.size;
+  }
+
+  get error(): string | undefined {
+    return this.lastError;
+  }
+
+  /** Writes what is buffered. Concurrent calls share one write. */
+  flush(): Promise<void> {
+    if (this.flushing) return this.flushing;
+    if (this.buf.size === 0) return Promise.resolve();
+    const batch = this.buf;
+    this.buf = new Map();
+    this.flushing = this.write(batch).finally(() => (this.flushing = undefined));
+    return this.flushing;
+  }
+
+  private async write(batch: Map<string, Pending>): Promise<void> {
+    const rows = [...batch.values()].map(({ e, count }) => [newId('dnsb', e.at), e.at, e.client, e.fqdn, e.list, e.action, this.opts.purposeOf(e.list), count]);
+    try {
+      await this.store.runMany('INSERT INTO dns_block_events (id, at, client, fqdn, list, action, purpose, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows);
+      this.counts.written += rows.length;
+      this.lastError = undefined;
+    } catch (err) {
+      this.counts.writeErrors++;
+      this.counts.notKept += rows.length;
+      this.lastError = (err as Error).message;
+      this.opts.log('error', `could not write ${rows.length} DNS block event(s); they are not kept`, { err: (err as Error).message });
+    }
+  }
+
+  /** Reads block events of one purpose, newest first; the read is audited (R16). */
+  async list(q: BlockEventQuery): Promise<BlockEventRecord[]> {
+    const where = ['purpose = ?'];
+    const params: (string | number)[] = [q.purpose];
+    if (q.since !== undefined) {
+      where.push('at >= ?');
+      params.push(q.since);
+    }
+    if (q.until !== undefined) {
+      where.push('at < ?');
+      params.push(q.until);
+    }
+    if (q.client !== undefined) {
+      where.push('client = ?');
+      params.push(q.client);
+    }
+    if (q.list !== undefined) {
+      where.push('list = ?');
+      params.push(q.list);
+    }
+    params.push(Math.min(Math.max(1, q.limit ?? 100), 10_000));
+    const rows = await this.store.all<BlockEventRecord>(
+      `SELECT id, at, client, fqdn, list, action, purpose, count FROM dns_block_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id DESC LIMIT ?`,
+      params,
+    );
+    await this.audit.append({
+      actor: q.actor,
+      action: 'read',
+      purpose: q.purpose,
+      subject: 'dns_block_events',
+      detail: { rows: rows.length, ...(q.since !== undefined ? { since: new Date(q.since).toISOString() } : {}), ...(q.client ? { client: q.client } : {}), ...(q.list ? { list: q.list } : {}) },
+    });
+    return rows.map((r) => ({ ...r, at: Number(r.at), count: Number(r.count) }));
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * The DNS firewall as a node part (R1, R4): the data plane, its policy zones (kept
+ * current by their sources), opt-out by consent, the block-event log, observations for
+ * the cases pipeline, metrics and the events API.
+ *
+ * Opt-out (R1) takes effect at once: in this process through ConsentRegistry.onChange,
+ * and from other processes (`sakimori consent optout` in another shell, a portal on
+ * another node) by polling consent_state twice a second — one cheap aggregate query on a
+ * table of one row per subject, which works on SQLite with the in-process bus as well as
+ * on PostgreSQL + NATS.
+ */
+import type { FastifyInstance } from 'fastify';
+import { formatHostPort, isPurpose, makeObservation, SakimoriError, type Clock, type Endpoint, type HostPort, type IpPrefix, type Part, type PartHealth, type Purpose } from '../../core/index.ts';
+import type { AuditLog } from '../../privacy/index.ts';
+import type { Store } from '../../store/index.ts';
+import type { Logger, Registry } from '../../telemetry/index.ts';
+import { DataPlane, type BlockEvent, type ListenSpec } from './data-plane.ts';
+import { BlockEventLog, type BlockEventRecord } from './events.ts';
+import { registerDnsMetrics } from './metrics.ts';
+import { FileZoneSource, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSpec } from './zones.ts';
+
+export const OBSERVATIONS_TOPIC = 'observations';
+
+export interface DnsFirewallOptions {
+  listen: readonly HostPort[];
+  /** Listeners answered without any policy: the "use another resolver" opt-out (R1). */
+  unfilteredListen?: readonly HostPort[];
+  upstreams: readonly HostPort[];
+  upstreamTimeoutMs?: number;
+  upstreamDownAfter?: number;
+  probeIntervalMs?: number;
+  tcpIdleMs?: number;
+  /** Policy zones from files, in order. */
+  zones?: readonly ZoneSpec[];
+  /** Zones from other sources (the RPZ client's AXFR/IXFR), after the file zones. */
+  sources?: readonly { spec: { name: string; kind: ZoneKind }; source: ZoneSource }[];
+  eventFlushIntervalMs?: number;
+  maxBufferedEvents?: number;
+  /** At most one observation per (client, list) in this time. Default 5 min. */
+  observationIntervalMs?: number;
+  /** This node's name, in the observations' source. */
+  nodeName?: string;
+  /** Debounce of file reloads. */
+  reloadDebounceMs?: number;
+}
+
+/** The small ports the firewall needs from the platform. */
+export interface DnsFirewallDeps {
+  store: Store;
+  audit: AuditLog;
+  consent?: { clientOptOuts(): Promise<IpPrefix[]>; onChange(listener: () => void): () => void };
+  bus?: { publish(topic: string, data: unknown): Promise<unknown> };
+  registry?: Registry;
+  logger: Logger;
+  clock: Clock;
+}
+
+export function purposeOfKind(kind: ZoneKind | undefined): Purpose {
+  return kind === 'dns-abuse' ? 'dns-abuse-mitigation' : 'cc-blocking';
+}
+
+export class DnsFirewall implements Part {
+  readonly name = 'dns';
+  readonly plane: DataPlane;
+  readonly zones: ZoneSet;
+  readonly events: BlockEventLog;
+  private readonly reloads = new Map<string, { ok: number; failed: number }>();
+  private readonly lastObserved = new Map<string, number>();
+  private stopConsent: (() => void) | undefined;
+  private consentTimer: NodeJS.Timeout | undefined;
+  private consentMark = '';
+  private consentError: string | undefined;
+  private running = false;
+  private readonly log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
+
+  constructor(private readonly opts: DnsFirewallOptions, private readonly deps: DnsFirewallDeps) {
+    if (opts.upstreams.length === 0) {
+      throw new SakimoriError('DNS_NO_UPSTREAM', 'the DNS firewall has no upstream resolver to forward queries to', {
+        hint: 'give one with --upstream ADDR:PORT (or dns.upstreams in the config), e.g. the ISP\'s recursive resolver',
+      });
+    }
+    const logger = deps.logger.child({ part: 'dns' });
+    this.log = (level, msg, detail) => logger[level](detail ?? {}, msg);
+    const sources = [
+      ...(opts.zones ?? []).map((spec) => ({
+        spec,
+        source: new FileZoneSource(spec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150, onReload: (zone, ok) => this.countReload(zone, ok) }) as ZoneSource,
+      })),
+      ...(opts.sources ?? []),
+    ];
+    this.zones = new ZoneSet(sources);
+    this.events = new BlockEventLog(deps.store, deps.audit, {
+      purposeOf: (list) => purposeOfKind(this.zones.kindOf(list)),
+      clock: deps.clock,
+      log: this.log,
+      ...(opts.eventFlushIntervalMs !== undefined ? { flushIntervalMs: opts.eventFlushIntervalMs } : {}),
+      ...(opts.maxBufferedEvents !== undefined ? { maxBuffered: opts.maxBufferedEvents } : {}),
+    });
+    this.plane = new DataPlane({
+      upstreams: opts.upstreams,
+      timeoutMs: opts.upstreamTimeoutMs ?? 1500,
+      downAfter: opts.upstreamDownAfter ?? 3,
+      probeIntervalMs: opts.probeIntervalMs ?? 1000,
+      tcpIdleMs: opts.tcpIdleMs ?? 10_000,
+      onBlock: (e) => this.blocked(e),
+      log: this.log,
+      now: () => deps.clock.now(),
+    });
+    if (deps.registry) {
+      registerDnsMetrics(deps.registry, {
+        snapshot: () => this.plane.snapshot(),
+        events: () => this.events.counts,
+        reloads: () => [...this.reloads].map(([zone, r]) => ({ zone, ...r })),
+        zoneNames: () => this.zones.status().map((s) => ({ zone: s.zone, names: s.names ?? 0 })),
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    await this.zones.start();
+    this.plane.setEngine(this.zones.engine);
+    if (this.deps.consent) {
+      await this.refreshOptOuts();
+      this.stopConsent = this.deps.consent.onChange(() => void this.refreshOptOuts());
+      this.consentMark = await this.consentVersion();
+      this.consentTimer = setInterval(() => void this.pollConsent(), 500);
+      this.consentTimer.unref();
+    }
+    const specs: ListenSpec[] = [
+      ...this.opts.listen.map((address) => ({ address, filtered: true })),
+      ...(this.opts.unfilteredListen ?? []).map((address) => ({ address, filtered: false })),
+    ];
+    for (const s of specs) {
+      for (const u of this.opts.upstreams) {
+        if (s.address.port === u.port && s.address.host === u.host) {
+          throw new SakimoriError('DNS_LOOP', `upstream ${formatHostPort(u)} is this firewall's own listener: queries would loop`, { hint: 'point dns.upstreams at the recursive resolver, not at Sakimori' });
+        }
+      }
+    }
+    this.plane.start();
+    try {
+      await this.plane.listen(specs);
+    } catch (err) {
+      await this.plane.stop();
+      await this.zones.stop();
+      throw err;
+    }
+    this.events.start();
+    this.running = true;
+    const zones = this.zones.status().map((z) => `${z.zone} (${z.names ?? 0} names)`).join(', ') || 'none';
+    this.log('info', `DNS firewall listening on ${this.plane.addresses.map((a) => `${formatHostPort(a.address)}${a.filtered ? '' : ' (unfiltered)'}`).join(', ')}; upstreams ${this.opts.upstreams.map(formatHostPort).join(', ')}; zones ${zones}`);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.stopConsent?.();
+    if (this.consentTimer) clearInterval(this.consentTimer);
+    await this.plane.stop();
+    await this.zones.stop();
+    await this.events.stop();
+  }
+
+  async health(): Promise<PartHealth> {
+    const snap = this.plane.snapshot();
+    const zones = this.zones.status();
+    const upstreamsUp = snap.upstreams.filter((u) => u.up).length;
+    const problems = [
+      ...(upstreamsUp === 0 ? ['no upstream is answering'] : upstreamsUp < snap.upstreams.length ? ['an upstream is down'] : []),
+      ...zones.filter((z) => z.lastError).map((z) => `zone ${z.zone}: last reload refused`),
+      ...(this.events.error ? [`block events: ${this.events.error}`] : []),
+      ...(this.consentError ? [`consent: ${this.consentError}`] : []),
+    ];
+    return {
+      status: !this.running ? 'down' : problems.length ? 'degraded' : 'ok',
+      detail: {
+        listen: this.plane.addresses.map((a) => ({ address: formatHostPort(a.address), filtered: a.filtered })),
+        upstreams: snap.upstreams.map((u) => ({ address: u.address, up: u.up, sent: u.sent, answered: u.answered, timeouts: u.timeouts })),
+        zones,
+        queries: snap.queries,
+        events: { ...this.events.counts, buffered: this.events.buffered },
+        ...(problems.length ? { problems } : {}),
+      },
+    };
+  }
+
+  endpoints(): Endpoint[] {
+    return this.plane.addresses.map((a) => ({
+      label: a.filtered ? 'DNS firewall (UDP+TCP)' : 'DNS without filtering (opt-out, UDP+TCP)',
+      url: `dns://${formatHostPort(a.address)}`,
+    }));
+  }
+
+  routes(app: FastifyInstance): void {
+    app.get(
+      '/api/v1/dns/events',
+      {
+        schema: {
+          summary: 'DNS block events (R1): time, client address, FQDN, list and action',
+          description:
+            'Blocked lookups, newest first, for one purpose: cc-blocking (C&C and malware-site lists) or dns-abuse-mitigation (the dns-abuse list). ' +
+            '`count` is the number of identical lookups merged into the row within one flush interval. Every read is written to the audit log with its purpose (R16); rows go when the purpose\'s retention ends.',
+          tags: ['dns'],
+          querystring: {
+            type: 'object',
+            properties: {
+              purpose: { type: 'string', enum: ['cc-blocking', 'dns-abuse-mitigation'], default: 'cc-blocking', description: 'why the events are read (audited)' },
+              since: { type: 'string', description: 'ISO 8601 time with offset, or a duration back from now such as 15m or 24h' },
+              client: { type: 'string', description: 'only this client address' },
+              list: { type: 'string', description: 'only this list (policy zone name)' },
+              limit: { type: 'integer', minimum: 1, maximum: 10000, default: 100 },
+            },
+          },
+          response: {
+            200: {
+              type: 'object',
+              required: ['purpose', 'events'],
+              properties: {
+                purpose: { type: 'string' },
+                events: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['id', 'at', 'client', 'fqdn', 'list', 'action', 'purpose', 'count'],
+                    properties: {
+                      id: { type: 'string' },
+                      at: { type: 'string', format: 'date-time' },
+                      client: { type: 'string' },
+                      fqdn: { type: 'string' },
+                      list: { type: 'string' },
+                      action: { type: 'string', enum: ['nxdomain', 'nodata', 'drop', 'local-data'] },
+                      purpose: { type: 'string' },
+                      count: { type: 'integer' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+      async (req) => {
+        const q = req.query as { purpose?: string; since?: string; client?: string; list?: string; limit?: number };
+        const purpose = q.purpose ?? 'cc-blocking';
+        if (!isPurpose(purpose)) throw new SakimoriError('DNS_BAD_PURPOSE', `purpose "${purpose}" is not a purpose`);
+        const since = q.since === undefined ? undefined : parseSince(q.since, this.deps.clock.now());
+        const rows = await this.events.list({ purpose, actor: `api:${req.ip}`, ...(since !== undefined ? { since } : {}), ...(q.client ? { client: q.client } : {}), ...(q.list ? { list: q.list } : {}), ...(q.limit ? { limit: q.limit } : {}) });
+        return { purpose, events: rows.map(toJson) };
+      },
+    );
+  }
+
+  // ---- internals ---------------------------------------------------------------------
+
+  private blocked(e: BlockEvent): void {
+    this.events.add(e);
+    const kind = this.zones.kindOf(e.list);
+    if (kind !== 'cc' && kind !== 'malware-sites') return;
+    this.observe(e, kind);
+  }
+
+  /**
+   * Tells the cases pipeline that a client looked up a listed name (R1, R5: infected
+   * subscribers are warned), at most once per (client, list) per interval. The FQDN is
+   * left out: it was seen for blocking and is used for nothing else (R1).
+   */
+  private observe(e: BlockEvent, kind: 'cc' | 'malware-sites'): void {
+    const bus = this.deps.bus;
+    if (!bus) return;
+    const key = `${e.client}\0${e.list}`;
+    const last = this.lastObserved.get(key);
+    const every = this.opts.observationIntervalMs ?? 300_000;
+    if (last !== undefined && e.at - last < every) return;
+    if (this.lastObserved.size > 100_000) {
+      for (const [k, t] of this.lastObserved) if (e.at - t >= every) this.lastObserved.delete(k);
+    }
+    this.lastObserved.set(key, e.at);
+    let obs;
+    try {
+      obs = makeObservation({
+        kind: kind === 'cc' ? 'cc-query' : 'malware-site-query',
+        source: { name: `dns-firewall@${this.opts.nodeName ?? 'node'}`, type: 'sensor' },
+        observedAt: new Date(e.at).toISOString(),
+        network: { ip: e.client },
+        evidence: { list: e.list, action: e.action },
+        confidence: kind === 'cc' ? 0.8 : 0.5,
+        purpose: 'infection-notice',
+      });
+    } catch {
+      return;
+    }
+    bus.publish(OBSERVATIONS_TOPIC, obs).catch((err: Error) => this.log('warn', `could not publish an observation: ${err.message}`));
+  }
+
+  private countReload(zone: string, ok: boolean): void {
+    const r = this.reloads.get(zone) ?? { ok: 0, failed: 0 };
+    if (ok) r.ok++;
+    else r.failed++;
+    this.reloads.set(zone, r);
+  }
+
+  private async refreshOptOuts(): Promise<void> {
+    try {
+      const prefixes = await this.deps.consent!.clientOptOuts();
+      this.plane.setOptOuts(prefixes);
+      this.consentError = undefined;
+    } catch (err) {
+      this.consentError = (err as Error).message;
+      this.log('error', `could not read opt-outs; the previous ones stay in force: ${(err as Error).message}`);
+    }
+  }
+
+  private async consentVersion(): Promise<string> {
+    const r = await this.deps.store.get<{ n: number; m: number | null }>("SELECT count(*) AS n, max(since) AS m FROM consent_state WHERE service = 'dns-protection'");
+    return `${r?.n ?? 0}/${r?.m ?? 0}`;
+  }
+
+  private async pollConsent(): Promise<void> {
+    try {
+      const v = await this.consentVersion();
+      if (v === this.consentMark) return;
+      this.consentMark = v;
+      await this.refreshOptOuts();
+    } catch (err) {
+      this.consentError = (err as Error).message;
+    }
+  }
+}
+
+function parseSince(s: string, now: number): number {
+  const rel = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$/.exec(s);
+  if (rel) return now - Number(rel[1]) * ({ s: 1e3, m: 6e4, h: 3.6e6, d: 8.64e7, w: 6.048e8 } as const)[rel[2] as 's']!;
+  const t = Date.parse(s);
+  if (Number.isNaN(t) || !/[zZ]|[+-]\d\d:?\d\d$/.test(s)) throw new SakimoriError('DNS_BAD_SINCE', `since "${s}" is not a time with an offset (2026-01-06T12:00:00Z) nor a duration back from now (15m, 24h)`);
+  return t;
+}
+
+export { parseSince };
+
+function toJson(r: BlockEventRecord): Record<string, unknown> {
+  return { ...r, at: new Date(r.at).toISOString() };
+}

@@ -1,0 +1,119 @@
+/**
+ * Counters of the data plane, kept as plain numbers on the hot path (no prom-client call
+ * per query) and read as a snapshot: by the metrics collector in the same thread, or
+ * posted from a worker thread once a second. A snapshot is structured-clone safe.
+ */
+export const TRANSPORTS = ['udp', 'tcp'] as const;
+export type Transport = (typeof TRANSPORTS)[number];
+
+/** Upstream latency buckets, seconds (Prometheus `le`). */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5] as const;
+
+/** Index 16 of a response array counts queries answered with nothing (DROP, or a client gone). */
+export const NO_ANSWER = 16;
+
+export interface UpstreamStats {
+  address: string;
+  up: boolean;
+  sent: number;
+  answered: number;
+  timeouts: number;
+  errors: number;
+  /** Cumulative counts per LATENCY_BUCKETS entry, then +Inf. */
+  buckets: number[];
+  latencySum: number;
+}
+
+export interface StatsSnapshot {
+  queries: Record<Transport, number>;
+  /** Responses by rcode 0-15, and NO_ANSWER. */
+  responses: Record<Transport, number[]>;
+  malformed: Record<Transport, number>;
+  /** Policy decisions that changed the answer, "zone\0action" -> count. */
+  policy: Record<string, number>;
+  /** Queries from opted-out clients or on an unfiltered listener, resolved without policy. */
+  unfiltered: number;
+  servfail: number;
+  tcpConnections: number;
+  tcpClosedForGarbage: number;
+  upstreams: UpstreamStats[];
+}
+
+export class DataPlaneStats {
+  readonly queries: Record<Transport, number> = { udp: 0, tcp: 0 };
+  readonly responses: Record<Transport, Float64Array> = { udp: new Float64Array(17), tcp: new Float64Array(17) };
+  readonly malformed: Record<Transport, number> = { udp: 0, tcp: 0 };
+  /** Keyed by the shared Decision's zone and action, built once per distinct pair. */
+  readonly policy = new Map<string, number>();
+  unfiltered = 0;
+  servfail = 0;
+  tcpConnections = 0;
+  tcpClosedForGarbage = 0;
+
+  countPolicy(zone: string, action: string): void {
+    const k = `${zone}\0${action}`;
+    this.policy.set(k, (this.policy.get(k) ?? 0) + 1);
+  }
+}
+
+export class LatencyHistogram {
+  readonly buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
+  sum = 0;
+
+  observe(seconds: number): void {
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+    this.sum += seconds;
+  }
+
+  /** Cumulative counts, as Prometheus wants them. */
+  cumulative(): number[] {
+    const out: number[] = [];
+    let acc = 0;
+    for (const b of this.buckets) out.push((acc += b));
+    return out;
+  }
+}
+
+/** Adds snapshots of several data planes (worker threads) into one. */
+export function mergeSnapshots(list: readonly StatsSnapshot[]): StatsSnapshot {
+  const out: StatsSnapshot = {
+    queries: { udp: 0, tcp: 0 },
+    responses: { udp: new Array(17).fill(0), tcp: new Array(17).fill(0) },
+    malformed: { udp: 0, tcp: 0 },
+    policy: {},
+    unfiltered: 0,
+    servfail: 0,
+    tcpConnections: 0,
+    tcpClosedForGarbage: 0,
+    upstreams: [],
+  };
+  for (const s of list) {
+    for (const t of TRANSPORTS) {
+      out.queries[t] += s.queries[t];
+      out.malformed[t] += s.malformed[t];
+      s.responses[t].forEach((v, i) => (out.responses[t][i]! += v));
+    }
+    for (const [k, v] of Object.entries(s.policy)) out.policy[k] = (out.policy[k] ?? 0) + v;
+    out.unfiltered += s.unfiltered;
+    out.servfail += s.servfail;
+    out.tcpConnections += s.tcpConnections;
+    out.tcpClosedForGarbage += s.tcpClosedForGarbage;
+    s.upstreams.forEach((u, i) => {
+      const o = out.upstreams[i];
+      if (!o) {
+        out.upstreams[i] = { ...u, buckets: [...u.buckets] };
+        return;
+      }
+      o.up = o.up && u.up;
+      o.sent += u.sent;
+      o.answered += u.answered;
+      o.timeouts += u.timeouts;
+      o.errors += u.errors;
+      o.latencySum += u.latencySum;
+      u.buckets.forEach((b, j) => (o.buckets[j]! += b));
+    });
+  }
+  return out;
+}

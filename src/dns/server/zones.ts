@@ -1,0 +1,237 @@
+/**
+ * Where policy zones come from, and the engine they feed.
+ *
+ * A ZoneSource keeps one zone current in a ZoneTarget: a whole new version (a file
+ * reloaded, an AXFR) with `replace`, or a change (an IXFR, the API) with `apply`. The file
+ * source is here; the RPZ client (src/dns/rpz-provider) implements the same interface to
+ * pull a zone from a primary by AXFR/IXFR.
+ *
+ * Files are watched (their directory, so editors that write a new file and rename it over
+ * the old one are seen) and reloaded after a short quiet time (debounce). The new zone is
+ * built beside the old one and swapped in with one assignment (PolicyEngine.replaceZone):
+ * queries see the old zone or the new one, never a mix, and the old one is garbage once
+ * swapped, so memory is doubled only while a file loads. A file with any error is refused
+ * whole: the problems are logged as file:line and the previous version stays in force.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { SakimoriError } from '../../core/index.ts';
+import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, type ApplyResult, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
+
+/** What a zone is for; decides the purpose of its block events and the observations it raises. */
+export const ZONE_KINDS = ['cc', 'malware-sites', 'dns-abuse', 'allow'] as const;
+export type ZoneKind = (typeof ZONE_KINDS)[number];
+
+export interface ZoneSpec {
+  /** The zone's name (its origin), e.g. "cc.rpz.example"; block events name it as the list. */
+  name: string;
+  file: string;
+  kind: ZoneKind;
+  /** 'rpz': a master file (RPZ); 'list': one domain a line, each covering its subdomains. */
+  format: 'rpz' | 'list';
+}
+
+export interface ZoneTarget {
+  /** Swaps in a whole new version of the zone. */
+  replace(zone: RpzZone): void;
+  /** Applies a change in place, atomically (RpzZone.apply). */
+  apply(change: ZoneChange): ApplyResult;
+}
+
+export interface ZoneSourceStatus {
+  zone: string;
+  source: string;
+  /** ISO time the version in force was loaded. */
+  loadedAt?: string;
+  names?: number;
+  serial?: number;
+  reloads: number;
+  /** The last refused version's problems (file:line), when the last attempt failed. */
+  lastError?: string[];
+}
+
+export interface ZoneSource {
+  readonly zone: string;
+  /** Loads the first version into `target`; rejects (SakimoriError) when it cannot. */
+  start(target: ZoneTarget): Promise<void>;
+  stop(): Promise<void>;
+  status(): ZoneSourceStatus;
+}
+
+type Log = (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
+
+export class FileZoneSource implements ZoneSource {
+  readonly zone: string;
+  private watcher: FSWatcher | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private loading: Promise<void> | undefined;
+  private again = false;
+  private target: ZoneTarget | undefined;
+  private st: ZoneSourceStatus;
+
+  constructor(
+    private readonly spec: ZoneSpec,
+    private readonly opts: { debounceMs?: number; log: Log; onReload?: (zone: string, ok: boolean) => void },
+  ) {
+    this.zone = spec.name;
+    this.st = { zone: spec.name, source: `file:${spec.file}`, reloads: 0 };
+  }
+
+  load(): Promise<ZoneLoadResult> {
+    return this.spec.format === 'list'
+      ? loadNameListFile(this.spec.file, { zone: this.spec.name, file: this.spec.file })
+      : loadRpzFile(this.spec.file, { origin: this.spec.name });
+  }
+
+  async start(target: ZoneTarget): Promise<void> {
+    this.target = target;
+    const r = await this.load();
+    if (!r.ok) {
+      throw new SakimoriError('DNS_ZONE', `policy zone ${this.spec.name} from ${this.spec.file} has ${r.errorCount} error(s):\n${describeLoad(r).map((l) => `  ${l}`).join('\n')}`, {
+        hint: 'fix the lines named above (file:line); a zone with any error is refused whole',
+      });
+    }
+    this.swapIn(r);
+    for (const w of describeLoad(r)) this.opts.log('warn', w, { zone: this.spec.name });
+    const file = resolve(this.spec.file);
+    const name = basename(file);
+    try {
+      this.watcher = watch(dirname(file), { persistent: false }, (_event, f) => {
+        if (f === null || f === name) this.changed();
+      });
+      this.watcher.on('error', (err) => this.opts.log('warn', `cannot watch ${file} for changes any more: ${err.message}`, { zone: this.spec.name }));
+    } catch (err) {
+      this.opts.log('warn', `cannot watch ${file} for changes (${(err as Error).message}): it is loaded once`, { zone: this.spec.name });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    await this.loading;
+  }
+
+  status(): ZoneSourceStatus {
+    return { ...this.st };
+  }
+
+  /** Reloads now (the watcher calls this after the debounce). Resolves when done. */
+  reload(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.again = false;
+        const r = await this.load();
+        if (r.ok) {
+          this.swapIn(r);
+          this.opts.log('info', `policy zone ${this.spec.name} reloaded from ${this.spec.file}: ${r.zone.stats().qname + r.zone.stats().wildcard} names`, { zone: this.spec.name });
+          this.opts.onReload?.(this.spec.name, true);
+        } else {
+          const lines = describeLoad(r);
+          this.st = { ...this.st, lastError: lines.slice(0, 20) };
+          this.opts.log('error', `policy zone ${this.spec.name}: ${this.spec.file} has ${r.errorCount} error(s); the previous version stays in force\n${lines.slice(0, 20).map((l) => `  ${l}`).join('\n')}`, { zone: this.spec.name });
+          this.opts.onReload?.(this.spec.name, false);
+        }
+      } while (this.again);
+    })().finally(() => (this.loading = undefined));
+    return this.loading;
+  }
+
+  private changed(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.reload(), this.opts.debounceMs ?? 150);
+    this.timer.unref();
+  }
+
+  private swapIn(r: ZoneLoadResult & { ok: true }): void {
+    this.target!.replace(r.zone);
+    const s = r.zone.stats();
+    const { lastError: _dropped, ...rest } = this.st;
+    this.st = { ...rest, loadedAt: new Date().toISOString(), names: s.qname + s.wildcard + s.clientIp, reloads: this.st.reloads + 1, ...(r.zone.serial !== undefined ? { serial: r.zone.serial } : {}) };
+  }
+}
+
+/**
+ * The policy engine with its zones in order (the allow list first, whatever its place),
+ * each kept current by its source.
+ */
+export class ZoneSet {
+  readonly engine = new PolicyEngine();
+  private readonly kinds = new Map<string, ZoneKind>();
+
+  constructor(private readonly entries: readonly { spec: Pick<ZoneSpec, 'name' | 'kind'>; source: ZoneSource }[]) {
+    const zones: RpzZone[] = [];
+    let allow: RpzZone | undefined;
+    for (const { spec } of entries) {
+      // Empty zones until the sources load them, so the order is fixed from the start.
+      const z = new RpzZone(spec.name);
+      if (this.kinds.has(z.name)) throw new SakimoriError('DNS_ZONE', `policy zone ${z.name} is configured twice`, { hint: 'give each dns.zones entry its own name' });
+      if (spec.kind === 'allow') {
+        if (allow) throw new SakimoriError('DNS_ZONE', `two never-block (allow) lists: ${allow.name} and ${z.name}`, { hint: 'merge them into one file' });
+        allow = z;
+      } else zones.push(z);
+      this.kinds.set(z.name, spec.kind);
+    }
+    this.engine.configure({ zones, ...(allow ? { allow } : {}) });
+  }
+
+  async start(): Promise<void> {
+    for (const { source } of this.entries) {
+      await source.start({
+        replace: (zone) => void this.engine.replaceZone(zone),
+        apply: (change) => {
+          const z = this.engine.zone(source.zone);
+          if (!z) return { ok: false, errors: [`zone ${source.zone} is not configured`], warnings: [] };
+          return z.apply(change);
+        },
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const { source } of this.entries) await source.stop();
+  }
+
+  kindOf(zone: string): ZoneKind | undefined {
+    return this.kinds.get(zone);
+  }
+
+  status(): ZoneSourceStatus[] {
+    return this.entries.map((e) => e.source.status());
+  }
+}
+
+/**
+ * A zone spec for `--rpz FILE`: the name from the file's $ORIGIN (or its SOA owner), else
+ * the file name without its extension; the kind from the name's first label (allow...,
+ * malware..., dns-abuse... / abuse...; anything else is a C&C list).
+ */
+export async function zoneSpecFromFile(file: string, format: 'rpz' | 'list' = 'rpz'): Promise<ZoneSpec> {
+  let name: string | undefined;
+  if (format === 'rpz') {
+    let head = '';
+    try {
+      const fh = await open(file, 'r');
+      try {
+        const b = Buffer.alloc(16384);
+        const { bytesRead } = await fh.read(b, 0, b.length, 0);
+        head = b.toString('latin1', 0, bytesRead);
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      throw new SakimoriError('DNS_ZONE', `cannot read policy zone file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'check the path given to --rpz' });
+    }
+    const origin = /^\$ORIGIN\s+(\S+)/m.exec(head)?.[1] ?? /^(\S+?)\.?\s+(?:\d+\s+)?(?:IN\s+)?SOA\s/im.exec(head)?.[1];
+    if (origin && origin !== '@') name = origin.replace(/\.$/, '');
+  }
+  name ??= basename(file).replace(/\.(rpz|zone|db|txt|list)$/i, '');
+  const first = name.toLowerCase().split('.')[0] ?? '';
+  const kind: ZoneKind = first.startsWith('allow') ? 'allow' : first.startsWith('malware') ? 'malware-sites' : first.startsWith('dns-abuse') || first.startsWith('abuse') ? 'dns-abuse' : 'cc';
+  return { name, file, kind, format };
+}
