@@ -126,5 +126,65 @@ attribution:
     #       secret: "the-shared-secret"
     # Default: [] (none: the listener is not started)
     clients: []
+
+dns:
+  # Run the DNS firewall (R1, R4) and its warning page with \`sakimori start\`.
+  # Default: true
+  enabled: true
+  # Where the firewall answers DNS, UDP and TCP, as a list of ADDR:PORT; IPv6
+  # in brackets. In production: port 53 on the resolver addresses subscribers
+  # use. Default: ["127.0.0.1:5353"]
+  listen: ["127.0.0.1:5353"]
+  # Listeners answered without any filtering: the "use another resolver"
+  # opt-out (R1) that subscribers are told about. Default: [] (none)
+  unfilteredListen: []
+  # The recursive resolvers queries are forwarded to, in order of preference:
+  # the first one that answers gets every query; the next takes over when it
+  # stops answering. Default: [] (the first nameserver of /etc/resolv.conf when
+  # it is a loopback address; otherwise the firewall is not started)
+  upstreams: []
+  # How long one upstream gets to answer before the query is tried on the next
+  # one; after the second try the client gets SERVFAIL. Default: 1500ms
+  upstreamTimeout: 1500ms
+  # Timeouts in a row after which an upstream is marked down (and probed until
+  # it answers again). Default: 3
+  upstreamDownAfter: 3
+  # How often an upstream marked down is probed. Default: 1s
+  probeInterval: 1s
+  # Idle TCP client connections are closed after this (RFC 7766). Default: 10s
+  tcpIdleTimeout: 10s
+  # Policy zones, in order of precedence (the first zone that matches decides;
+  # the allow list wins over all). kind: cc (C&C, blocked), malware-sites
+  # (redirected to the warning page by the zone's local data), dns-abuse (R4,
+  # kept under dns-abuse-mitigation), allow (never blocked). format: rpz (an
+  # RPZ master file) or list (one domain a line, covering its subdomains).
+  # A file is reloaded when it changes; a file with an error is refused with
+  # file:line and the previous version stays. For example:
+  #   zones:
+  #     - { name: cc.rpz.example.net, file: /var/lib/sakimori/cc.rpz, kind: cc }
+  #     - { name: allow, file: /etc/sakimori/never-block.txt, kind: allow, format: list }
+  # Default: [] (no policy: every query is forwarded)
+  zones: []
+  events:
+    # How often block events (time, client, FQDN, list, action) are written
+    # to the store, in one batch. Default: 1s
+    flushInterval: 1s
+    # At most this many distinct block events are held between writes; under
+    # a flood the rest are counted, not kept. Default: 10000
+    maxBuffered: 10000
+  # At most one observation per client and list in this time is passed to the
+  # cases pipeline, so infected subscribers are warned (R1, R5). Default: 5m
+  observationInterval: 5m
+  warningPage:
+    # Where the warning page listens, as ADDR:PORT. In production: port 80 on
+    # the address the malware-sites zone points lookups to. Default: 127.0.0.1:8081
+    listen: 127.0.0.1:8081
+    # The ISP name shown on the page. Default: Sakimori
+    organization: Sakimori
+    # How subscribers reach the ISP, shown on the page. Default: "your ISP's support desk"
+    contact: "your ISP's support desk"
+    # Where subscribers opt out of DNS protection, linked from the page; "" to
+    # only say how (R1). Default: ""
+    optOutUrl: ""
 `;
 }

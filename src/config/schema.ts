@@ -14,6 +14,7 @@ import { privacy } from './sections/privacy.ts';
 import { store } from './sections/store.ts';
 import { notify } from './sections/notify.ts';
 import { cases } from './sections/cases.ts';
+import { dns } from './sections/dns.ts';
 
 export const configSchema = section({
   node,
@@ -25,6 +26,7 @@ export const configSchema = section({
   notify,
   cases,
   attribution,
+  dns,
 });
 
 /** The parsed configuration: every key present, durations in milliseconds. */

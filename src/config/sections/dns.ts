@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { duration, kindOf, listenAddress, section } from '../fields.ts';
+
+/**
+ * The DNS firewall (R1, R4): where it listens, the resolvers it forwards to, the policy
+ * zones it enforces, and the warning page that malware-site lookups are sent to.
+ */
+const ADDRESSES_EXPECTED = 'a list of ADDR:PORT, such as ["127.0.0.1:5353", "[::1]:5353"]';
+const ZONE_EXPECTED = 'a mapping { name: ZONE, file: PATH, kind: cc|malware-sites|dns-abuse|allow, format: rpz|list }';
+const KINDS = ['cc', 'malware-sites', 'dns-abuse', 'allow'] as const;
+
+const flag = () => z.boolean({ error: (iss) => `is ${kindOf(iss.input)} — expected true or false` });
+const addresses = () => z.array(listenAddress(), { error: (iss) => `is ${kindOf(iss.input)} — expected ${ADDRESSES_EXPECTED}` });
+const count = (min: number, max: number, what: string) =>
+  z.number({ error: (iss) => `is ${kindOf(iss.input)} — expected ${what}` })
+    .int({ error: `is not a whole number — expected ${what}` })
+    .min(min, { error: `is out of range — expected ${what}` })
+    .max(max, { error: `is out of range — expected ${what}` });
+const text = (expected: string) => z.string({ error: (iss) => `is ${kindOf(iss.input)} — expected ${expected}` });
+
+const zone = z.strictObject(
+  {
+    name: text('the zone name (its $ORIGIN), such as cc.rpz.example').min(1, 'is empty — expected the zone name (its $ORIGIN)'),
+    file: text('a path to the zone file').min(1, 'is empty — expected a path to the zone file'),
+    kind: z.enum(KINDS, { error: () => `is not a zone kind — expected one of ${KINDS.join(', ')}` }).prefault('cc'),
+    format: z.enum(['rpz', 'list'], { error: () => 'is not a zone format — expected rpz (a master file) or list (one domain a line)' }).prefault('rpz'),
+  },
+  { error: () => `is not a mapping — expected ${ZONE_EXPECTED}` },
+);
+
+export const dns = section({
+  /** false: `sakimori start` runs no DNS firewall and no warning page. */
+  enabled: flag().prefault(true),
+  listen: addresses().prefault(['127.0.0.1:5353']),
+  /** The "use another resolver" opt-out (R1): listeners answered without any policy. */
+  unfilteredListen: addresses().prefault([]),
+  /** Empty: the first nameserver of /etc/resolv.conf if it is a loopback address; else the firewall is off. */
+  upstreams: addresses().prefault([]),
+  upstreamTimeout: duration().prefault('1500ms'),
+  upstreamDownAfter: count(1, 1000, 'a whole number of timeouts in a row, such as 3').prefault(3),
+  probeInterval: duration().prefault('1s'),
+  tcpIdleTimeout: duration().prefault('10s'),
+  zones: z.array(zone, { error: (iss) => `is ${kindOf(iss.input)} — expected a list of ${ZONE_EXPECTED}` }).prefault([]),
+  events: section({
+    flushInterval: duration().prefault('1s'),
+    maxBuffered: count(100, 10_000_000, 'a whole number of events, such as 10000').prefault(10_000),
+  }),
+  observationInterval: duration().prefault('5m'),
+  warningPage: section({
+    listen: listenAddress().prefault('127.0.0.1:8081'),
+    organization: text('the ISP name subscribers know').prefault('Sakimori'),
+    contact: text('how subscribers reach the ISP, such as "support@example.net, 0120-000-000"').prefault('your ISP\'s support desk'),
+    optOutUrl: text('where subscribers opt out of DNS protection, or ""').prefault(''),
+  }),
+});
