@@ -186,5 +186,32 @@ dns:
     # Where subscribers opt out of DNS protection, linked from the page; "" to
     # only say how (R1). Default: ""
     optOutUrl: ""
+
+rpz:
+  # The RPZ provider: serves the policy zones below to the ISP's own resolvers
+  # (BIND, Unbound, PowerDNS) by AXFR and IXFR, and sends them NOTIFY when a zone
+  # changes (\`sakimori rpz add\`, or its file edited with a higher serial).
+  # Started by \`sakimori start\` only when zones are listed.
+  # Where it answers AXFR/IXFR and SOA queries, UDP and TCP. Default: 127.0.0.1:5300
+  listen: 127.0.0.1:5300
+  # The zones, each from its master file (the file is the source of truth; the
+  # store keeps the journal of changes IXFR answers from). For example:
+  #   zones:
+  #     - name: cc.rpz.example.net
+  #       file: /var/lib/sakimori/rpz/cc.zone
+  # Default: [] (none: the provider is not started)
+  zones: []
+  # Secondaries told of every change, as ADDR:PORT, e.g. ["192.0.2.53:53"].
+  # Default: []
+  notify: []
+  # Who may transfer the zones (and query their records), as addresses or
+  # prefixes. SOA queries are answered for anyone. Default: ["127.0.0.0/8", "::1/128"]
+  allowTransfer: ["127.0.0.0/8", "::1/128"]
+  # How often zone files are checked for changes. Default: 1s
+  watchInterval: 1s
+  # NOTIFY tries after the first when a secondary does not answer. Default: 5
+  notifyRetries: 5
+  # The wait before the first retry, doubled for each next one. Default: 1s
+  notifyRetryInterval: 1s
 `;
 }

@@ -14,6 +14,7 @@ import { privacy } from './sections/privacy.ts';
 import { store } from './sections/store.ts';
 import { notify } from './sections/notify.ts';
 import { cases } from './sections/cases.ts';
+import { rpz } from './sections/rpz.ts';
 import { dns } from './sections/dns.ts';
 
 export const configSchema = section({
@@ -26,6 +27,7 @@ export const configSchema = section({
   notify,
   cases,
   attribution,
+  rpz,
   dns,
 });
 

@@ -1,0 +1,29 @@
+// Public surface of zone transfers (RFC 5936 AXFR, RFC 1995 IXFR, RFC 1996 NOTIFY, RFC 1982
+// serials): the pure message pieces both sides share, the secondary's client, and
+// SecondaryZone, the firewall's "policy zone pulled from a primary".
+// Imports src/core, src/dns/wire and src/dns/policy only.
+export { serialCompare, serialNewer, serialAdd } from './serial.ts';
+export { frameMessage, TcpMessageReader } from './framing.ts';
+export {
+  xfrMessages,
+  headerOnlyReply,
+  canonicalRecord,
+  soaSerial,
+  rcodeName,
+  XfrReader,
+  DEFAULT_XFR_MESSAGE_SIZE,
+  type XfrDiff,
+  type XfrOutcome,
+  type XfrStep,
+} from './xfr.ts';
+export { requestTransfer, querySoa, udpExchange, queryMessage, TransferError, type TransferRequest, type TransferResult } from './client.ts';
+export { sendNotify, notifyMessage, answerNotify, sameAddress, type NotifyOptions, type NotifyResult, type NotifyReceiver } from './notify.ts';
+export { NotifyListener } from './notify-listener.ts';
+export {
+  SecondaryZone,
+  type SecondaryZoneOptions,
+  type SecondaryStatus,
+  type PolicyZoneTarget,
+  type ZoneUpdate,
+  type XfrLogger,
+} from './secondary.ts';

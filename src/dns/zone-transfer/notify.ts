@@ -1,0 +1,124 @@
+/**
+ * NOTIFY (RFC 1996): the primary tells its secondaries that a zone changed, so they
+ * refresh at once instead of at the next SOA refresh. Over UDP, retried until answered
+ * (§3.6) a few times with a doubling interval; any answer, even an error code, ends the
+ * retries (a secondary that refuses will keep refusing).
+ */
+import { createSocket } from 'node:dgram';
+import { randomInt } from 'node:crypto';
+import { isIPv6 } from 'node:net';
+import { formatHostPort, parseIp, type HostPort } from '../../core/index.ts';
+import { decodeMessage, encodeMessage, normalizeName, Opcode, RCode, RRClass, RRType, type DnsMessage } from '../wire/index.ts';
+import type { ZoneRecord } from '../policy/index.ts';
+import { headerOnlyReply } from './xfr.ts';
+
+export interface NotifyOptions {
+  /** Tries after the first one. Default 5. */
+  retries?: number;
+  /** Wait before the first retry; doubled for each next one. Default 1 s. */
+  firstIntervalMs?: number;
+  /** Stops the retries (e.g. the zone changed again, or the server stops). */
+  signal?: AbortSignal;
+}
+
+export interface NotifyResult {
+  target: string;
+  /** True when the secondary answered (whatever its rcode). */
+  answered: boolean;
+  attempts: number;
+  rcode?: number;
+  error?: string;
+}
+
+/** The NOTIFY message: question <zone, SOA, IN>, AA set, the new SOA as a hint in the answer (§3.7). */
+export function notifyMessage(zone: string, soa: ZoneRecord | undefined, id = randomInt(0, 0x10000)): DnsMessage {
+  return {
+    header: { id, qr: false, opcode: Opcode.NOTIFY, aa: true, tc: false, rd: false, ra: false, z: false, ad: false, cd: false, rcode: 0 },
+    questions: [{ name: zone, type: RRType.SOA, class: RRClass.IN }],
+    answers: soa ? [{ name: zone, type: RRType.SOA, class: RRClass.IN, ttl: soa.ttl, data: soa.data }] : [],
+    authority: [],
+    additional: [],
+  };
+}
+
+/** Sends NOTIFY for one zone to one secondary and retries until it answers or the tries run out. */
+export function sendNotify(target: HostPort, zone: string, soa: ZoneRecord | undefined, opts: NotifyOptions = {}): Promise<NotifyResult> {
+  const retries = opts.retries ?? 5;
+  let interval = opts.firstIntervalMs ?? 1000;
+  const msg = notifyMessage(zone, soa);
+  const bytes = encodeMessage(msg);
+  const name = formatHostPort(target);
+  return new Promise((resolve) => {
+    const sock = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
+    let attempts = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let settled = false;
+    const finish = (r: Omit<NotifyResult, 'target' | 'attempts'>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      sock.close();
+      resolve({ target: name, attempts, ...r });
+    };
+    const onAbort = () => finish({ answered: false, error: 'stopped before an answer came' });
+    const send = () => {
+      if (attempts > retries) return finish({ answered: false, error: `no answer after ${attempts} tries` });
+      attempts++;
+      sock.send(bytes, target.port, target.host, (err) => {
+        if (err) finish({ answered: false, error: err.message });
+      });
+      timer = setTimeout(send, interval);
+      interval *= 2;
+    };
+    sock.on('error', (err) => finish({ answered: false, error: err.message }));
+    sock.on('message', (buf) => {
+      const d = decodeMessage(buf);
+      if (!d.ok) return;
+      const h = d.value.header;
+      if (!h.qr || h.id !== msg.header.id || h.opcode !== Opcode.NOTIFY) return;
+      finish({ answered: true, rcode: h.rcode });
+    });
+    if (opts.signal?.aborted) return finish({ answered: false, error: 'stopped before it was sent' });
+    opts.signal?.addEventListener('abort', onAbort);
+    sock.bind(0, send);
+  });
+}
+
+/** A zone that accepts NOTIFY: the secondary's side, SecondaryZone implements it. */
+export interface NotifyReceiver {
+  readonly zone: string;
+  /** The primary's address: NOTIFY from anywhere else is refused (RFC 1996 §3.10). */
+  readonly primary: HostPort;
+  /** Schedules a refresh now. `serial` is the hint from the message, if any. */
+  notify(serial?: number): void;
+}
+
+function sameAddress(a: string, b: string): boolean {
+  const strip = (s: string) => (s.startsWith('::ffff:') && s.includes('.') ? s.slice(7) : s);
+  const x = parseIp(strip(a));
+  const y = parseIp(strip(b));
+  if (!x || !y) return strip(a) === strip(b);
+  return x.family === y.family && x.bytes.every((v, i) => v === y.bytes[i]);
+}
+
+/**
+ * The secondary's answer to a NOTIFY: NOERROR and a refresh when the zone is one it pulls
+ * and the message comes from that zone's primary; REFUSED otherwise (NOTAUTH would tell
+ * a stranger which zones exist here). FORMERR when there is no single SOA question.
+ */
+export function answerNotify(query: DnsMessage, from: string, receivers: Iterable<NotifyReceiver>): { reply: DnsMessage; accepted?: NotifyReceiver } {
+  const q = query.questions[0];
+  if (query.questions.length !== 1 || !q || q.type !== RRType.SOA) return { reply: headerOnlyReply(query, RCode.FORMERR) };
+  const zone = normalizeName(q.name);
+  for (const r of receivers) {
+    if (r.zone !== zone) continue;
+    if (!sameAddress(from, r.primary.host)) return { reply: headerOnlyReply(query, RCode.REFUSED) };
+    const hint = query.answers.find((a) => a.type === RRType.SOA && a.data.kind === 'SOA');
+    r.notify(hint?.data.kind === 'SOA' ? hint.data.serial : undefined);
+    return { reply: headerOnlyReply(query, RCode.NOERROR, { aa: true }), accepted: r };
+  }
+  return { reply: headerOnlyReply(query, RCode.REFUSED) };
+}
+
+export { sameAddress };

@@ -1,0 +1,282 @@
+/**
+ * A policy zone pulled from a primary (the firewall's "zones from a primary"): AXFR at
+ * first, then IXFR when a NOTIFY comes and when the SOA refresh timer runs out (retry
+ * timer after a failure, RFC 1034 §4.3.5), each change handed to the policy engine:
+ * a full transfer as a new zone (`replaceZone`), differences through `RpzZone.apply`
+ * one version at a time. A transfer that cannot be applied leaves the policy as it was
+ * and is followed by a full transfer.
+ *
+ * When the primary stays unreachable past the SOA expire time the zone is marked expired
+ * and logged, but its policy stays in force: for a firewall, silently dropping every
+ * block because the feed is down is the worse failure (BIND would stop serving it).
+ */
+import { formatHostPort, systemClock, type Clock, type HostPort } from '../../core/index.ts';
+import { RCode, normalizeName } from '../wire/index.ts';
+import { RpzZone, type ZoneRecord } from '../policy/index.ts';
+import { requestTransfer, TransferError, type TransferRequest, type TransferResult } from './client.ts';
+import { serialCompare } from './serial.ts';
+import { soaSerial, type XfrDiff } from './xfr.ts';
+import type { NotifyReceiver } from './notify.ts';
+
+/** Where pulled zones go: PolicyEngine has exactly these two methods. */
+export interface PolicyZoneTarget {
+  /** Swaps in a new version of a configured zone; false when no zone of that name is configured. */
+  replaceZone(zone: RpzZone): boolean;
+  zone(name: string): RpzZone | undefined;
+}
+
+/** pino's call shape, so the node's logger fits; tests pass a silent one. */
+export interface XfrLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const quiet: XfrLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface ZoneUpdate {
+  zone: string;
+  primary: string;
+  /** How the zone changed: a whole new zone, differences, or nothing new. */
+  kind: 'AXFR' | 'IXFR' | 'up-to-date';
+  fromSerial: number | undefined;
+  serial: number;
+  /** Records added plus deleted (IXFR), or records in the zone (AXFR). */
+  records: number;
+  ms: number;
+}
+
+export interface SecondaryZoneOptions {
+  /** The policy zone's name, e.g. "cc.rpz.example". */
+  zone: string;
+  primary: HostPort;
+  target: PolicyZoneTarget;
+  logger?: XfrLogger;
+  clock?: Clock;
+  /** Refresh and retry timers from the SOA are kept within these bounds. Defaults 5 s and 1 h. */
+  minRefreshMs?: number;
+  maxRefreshMs?: number;
+  /** Per transfer: idle time allowed on the connection. Default 10 s. */
+  timeoutMs?: number;
+  /** Told after every successful refresh (metrics, logs, the bus). */
+  onUpdate?: (u: ZoneUpdate) => void;
+  /** The transfer function (tests replace it). Default requestTransfer. */
+  transfer?: (primary: HostPort, req: TransferRequest) => Promise<TransferResult>;
+}
+
+export interface SecondaryStatus {
+  zone: string;
+  primary: string;
+  serial: number | undefined;
+  lastSuccessAt: number | undefined;
+  lastAttemptAt: number | undefined;
+  lastError: string | undefined;
+  /** Past the SOA expire time without reaching the primary (the policy stays in force). */
+  expired: boolean;
+  transfers: { axfr: number; ixfr: number; upToDate: number; failed: number };
+}
+
+export class SecondaryZone implements NotifyReceiver {
+  readonly zone: string;
+  readonly primary: HostPort;
+  private readonly target: PolicyZoneTarget;
+  private readonly log: XfrLogger;
+  private readonly clock: Clock;
+  private readonly minMs: number;
+  private readonly maxMs: number;
+  private readonly transfer: (primary: HostPort, req: TransferRequest) => Promise<TransferResult>;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private started = false;
+  private lastOk = true;
+  private expireMs: number | undefined;
+  private readonly st: SecondaryStatus;
+
+  constructor(private readonly opts: SecondaryZoneOptions) {
+    this.zone = normalizeName(opts.zone);
+    this.primary = opts.primary;
+    this.target = opts.target;
+    this.log = opts.logger ?? quiet;
+    this.clock = opts.clock ?? systemClock;
+    this.minMs = opts.minRefreshMs ?? 5000;
+    this.maxMs = opts.maxRefreshMs ?? 3_600_000;
+    this.transfer = opts.transfer ?? requestTransfer;
+    this.st = {
+      zone: this.zone,
+      primary: formatHostPort(opts.primary),
+      serial: undefined,
+      lastSuccessAt: undefined,
+      lastAttemptAt: undefined,
+      lastError: undefined,
+      expired: false,
+      transfers: { axfr: 0, ixfr: 0, upToDate: 0, failed: 0 },
+    };
+  }
+
+  /** Starts pulling: the first refresh now (its failure is logged and retried, never thrown), then the timers. */
+  async start(): Promise<void> {
+    this.started = true;
+    await this.refresh();
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.running;
+  }
+
+  /** A NOTIFY came: refresh now (a refresh in progress runs once more when it ends). */
+  notify(serial?: number): void {
+    this.log.debug({ zone: this.zone, serial, have: this.st.serial }, 'NOTIFY received; refreshing');
+    void this.refresh();
+  }
+
+  status(): SecondaryStatus {
+    return { ...this.st, transfers: { ...this.st.transfers } };
+  }
+
+  /** One refresh now (coalesced with one in progress); resolves when it is done. */
+  refresh(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    clearTimeout(this.timer);
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.refreshOnce();
+      } while (this.again && this.started);
+    })().finally(() => {
+      this.running = undefined;
+      this.schedule();
+    });
+    return this.running;
+  }
+
+  private schedule(): void {
+    if (!this.started) return;
+    const soa = this.currentSoa();
+    const secs = soa?.data.kind === 'SOA' ? (this.lastOk ? soa.data.refresh : soa.data.retry) : undefined;
+    const ms = Math.min(this.maxMs, Math.max(this.minMs, secs === undefined ? this.minMs : secs * 1000));
+    this.timer = setTimeout(() => void this.refresh(), ms);
+    this.timer.unref();
+  }
+
+  private currentSoa(): ZoneRecord | undefined {
+    const z = this.target.zone(this.zone);
+    if (!z || z.serial === undefined) return undefined;
+    const first = z.records().next();
+    return first.done || first.value.data.kind !== 'SOA' ? undefined : first.value;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    const t0 = this.clock.now();
+    this.st.lastAttemptAt = t0;
+    const soa = this.currentSoa();
+    const fromSerial = soa ? soaSerial(soa) : undefined;
+    try {
+      let r: TransferResult;
+      if (soa) {
+        try {
+          r = await this.transfer(this.primary, { zone: this.zone, type: 'IXFR', soa, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
+        } catch (err) {
+          // A primary without IXFR says NOTIMP or FORMERR (RFC 1995 §2): fall back to AXFR.
+          if (!(err instanceof TransferError && (err.rcode === RCode.NOTIMP || err.rcode === RCode.FORMERR))) throw err;
+          this.log.info({ zone: this.zone, primary: this.st.primary }, 'the primary does not do IXFR; asking for AXFR');
+          r = await this.axfr();
+        }
+      } else {
+        r = await this.axfr();
+      }
+      let kind: ZoneUpdate['kind'];
+      let records = r.records;
+      const o = r.outcome;
+      if (o.kind === 'up-to-date') {
+        kind = 'up-to-date';
+        if (fromSerial !== undefined && serialCompare(soaSerial(o.soa), fromSerial) === -1) {
+          this.log.warn({ zone: this.zone, primary: this.st.primary, ours: fromSerial, theirs: soaSerial(o.soa) }, 'the primary has an older serial than ours; keeping ours');
+        }
+      } else if (o.kind === 'incremental') {
+        const applied = this.applyDiffs(o.diffs);
+        if (applied === true) {
+          kind = 'IXFR';
+          records = o.diffs.reduce((n, d) => n + d.adds.length + d.deletes.length, 0);
+        } else {
+          this.log.warn({ zone: this.zone, primary: this.st.primary, reason: applied }, 'IXFR could not be applied; asking for the whole zone');
+          const full = await this.axfr();
+          if (full.outcome.kind !== 'full') throw new TransferError(`AXFR of ${this.zone} did not return a zone`);
+          this.install(full.outcome.soa, full.outcome.records);
+          kind = 'AXFR';
+          records = full.outcome.records.length;
+        }
+      } else {
+        this.install(o.soa, o.records);
+        kind = 'AXFR';
+        records = o.records.length;
+      }
+      if (kind === 'AXFR') this.st.transfers.axfr++;
+      else if (kind === 'IXFR') this.st.transfers.ixfr++;
+      else this.st.transfers.upToDate++;
+      const now = this.clock.now();
+      const cur = this.currentSoa();
+      this.st.serial = cur ? soaSerial(cur) : undefined;
+      this.st.lastSuccessAt = now;
+      this.st.lastError = undefined;
+      this.st.expired = false;
+      this.expireMs = cur?.data.kind === 'SOA' ? cur.data.expire * 1000 : undefined;
+      this.lastOk = true;
+      const u: ZoneUpdate = { zone: this.zone, primary: this.st.primary, kind, fromSerial, serial: this.st.serial ?? 0, records, ms: now - t0 };
+      if (kind !== 'up-to-date') this.log.info({ ...u }, `policy zone ${this.zone} updated by ${kind}`);
+      this.opts.onUpdate?.(u);
+    } catch (err) {
+      this.lastOk = false;
+      this.st.transfers.failed++;
+      const message = err instanceof Error ? err.message : String(err);
+      this.st.lastError = message;
+      this.log.warn({ zone: this.zone, primary: this.st.primary, err: message }, 'zone refresh failed; the policy in force is kept');
+      const since = this.st.lastSuccessAt;
+      if (!this.st.expired && since !== undefined && this.expireMs !== undefined && this.clock.now() - since > this.expireMs) {
+        this.st.expired = true;
+        this.log.error({ zone: this.zone, primary: this.st.primary, lastSuccessAt: new Date(since).toISOString() }, 'policy zone expired: the primary has not answered for longer than the SOA expire time; its last policy stays in force');
+      }
+    }
+  }
+
+  private axfr(): Promise<TransferResult> {
+    return this.transfer(this.primary, { zone: this.zone, type: 'AXFR', ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
+  }
+
+  /** Applies the differences version by version; true, or why not (the zone is then left at the last version applied). */
+  private applyDiffs(diffs: readonly XfrDiff[]): true | string {
+    const z = this.target.zone(this.zone);
+    if (!z) return `zone ${this.zone} is not configured in the policy engine`;
+    for (const d of diffs) {
+      if (z.serial !== soaSerial(d.from)) return `a difference starts at serial ${soaSerial(d.from)} but the zone is at ${z.serial}`;
+      const r = z.apply({ deleteRecords: [d.from, ...d.deletes], addRecords: [d.to, ...d.adds] });
+      if (!r.ok) return r.errors.slice(0, 5).join('; ');
+      if (r.warnings.length > 0) this.log.debug({ zone: this.zone, warnings: r.warnings.slice(0, 10), count: r.warnings.length }, 'IXFR warnings');
+    }
+    return true;
+  }
+
+  /** Builds the zone from a full transfer and swaps it in, or throws and leaves the old one. */
+  private install(soa: ZoneRecord, records: readonly ZoneRecord[]): void {
+    const z = new RpzZone(this.zone, { expectedNames: records.length });
+    const errors: string[] = [];
+    let warnings = 0;
+    for (const r of [soa, ...records]) {
+      const issue = z.addRecord(r);
+      if (!issue) continue;
+      if (issue.severity === 'error') errors.push(issue.message);
+      else warnings++;
+    }
+    if (errors.length > 0) throw new TransferError(`the zone from the primary has ${errors.length} bad record(s), e.g. ${errors.slice(0, 3).join('; ')}; the policy in force is kept`);
+    if (warnings > 0) this.log.debug({ zone: this.zone, warnings }, 'records ignored in the transferred zone');
+    z.trim();
+    if (!this.target.replaceZone(z)) throw new TransferError(`zone ${this.zone} is not configured in the policy engine, so the transferred zone has nowhere to go`);
+  }
+}
