@@ -42,6 +42,13 @@ CREATE INDEX attribution_sessions_open ON attribution_sessions (nas, session_id)
 CREATE INDEX attribution_sessions_seen ON attribution_sessions (last_seen);
 CREATE TABLE attribution_prefix_lengths (family BIGINT NOT NULL, len BIGINT NOT NULL, PRIMARY KEY (family, len));`;
 
+/**
+ * The public addresses that CGNAT shares out in port blocks: few (the NAT
+ * pools), read whole into memory, so a look-up of an ordinary address never
+ * probes for port blocks.
+ */
+const sharedAddresses = 'CREATE TABLE attribution_shared_addresses (addr_key TEXT NOT NULL PRIMARY KEY)';
+
 export const attributionMigrations: readonly Migration[] = [
   {
     id: 'attribution/0001-sessions',
@@ -50,4 +57,5 @@ export const attributionMigrations: readonly Migration[] = [
       postgres: `CREATE TABLE attribution_sessions (${columns('TEXT COLLATE "C"', 'BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY')});${indexes}`,
     },
   },
+  { id: 'attribution/0002-shared-addresses', sql: sharedAddresses },
 ];

@@ -109,9 +109,11 @@ export class SessionIndex {
   private readonly scanDepth: number;
   private readonly lengthsTtlMs: number;
   private readonly bulk: BulkWriter | undefined;
-  private lengths: { value: PrefixLengths; readAt: number } | undefined;
+  private layout: { lengths: PrefixLengths; shared: Set<string>; readAt: number } | undefined;
   /** Prefix lengths this process has registered or seen ("6/56"). */
   private readonly knownShapes = new Set<string>(['4/32']);
+  /** Shared (CGNAT) public addresses this process has registered or seen. */
+  private readonly knownShared = new Set<string>();
 
   constructor(
     readonly store: Store,
@@ -163,8 +165,7 @@ export class SessionIndex {
   /** Resolves store-dependent work (the live RADIUS path, and what an import could not pair) in one transaction, in order. */
   async resolve(ops: readonly PendingOp[]): Promise<void> {
     if (ops.length === 0) return;
-    const held = ops.flatMap((op) => (op.kind === 'nas-reset' ? [] : op.session.held.map((h) => h.addrKey)));
-    await this.registerKeys(held);
+    await this.registerHeld(ops);
     await this.store.transaction(async (tx) => {
       for (const op of ops) await this.resolveOne(tx, op);
     });
@@ -220,51 +221,77 @@ export class SessionIndex {
 
   private async registerShapes(records: readonly SessionRecord[]): Promise<void> {
     let fresh: string[] | undefined;
+    let shared: string[] | undefined;
     for (const r of records) {
-      // Only keys with a "/" are anything but an IPv4 /32.
-      if (r.addrKey.indexOf('/') < 0) continue;
-      const { family, len } = keyShape(r.addrKey);
-      const shape = `${family}/${len}`;
-      if (!this.knownShapes.has(shape)) (fresh ??= []).push(shape);
+      if (r.portStart !== 0 || r.portEnd !== 65535) {
+        if (!this.knownShared.has(r.addrKey)) (shared ??= []).push(r.addrKey);
+      } else if (r.addrKey.indexOf('/') >= 0) {
+        // Only keys with a "/" are anything but an IPv4 /32.
+        const { family, len } = keyShape(r.addrKey);
+        const shape = `${family}/${len}`;
+        if (!this.knownShapes.has(shape)) (fresh ??= []).push(shape);
+      }
     }
-    if (fresh) await this.addShapes(fresh);
+    if (fresh || shared) await this.addShapes(fresh ?? [], shared ?? []);
   }
 
-  private async registerKeys(keys: readonly string[]): Promise<void> {
+  private async registerHeld(ops: readonly PendingOp[]): Promise<void> {
     const fresh: string[] = [];
-    for (const k of keys) {
-      if (k.indexOf('/') < 0) continue;
-      const { family, len } = keyShape(k);
-      if (!this.knownShapes.has(`${family}/${len}`)) fresh.push(`${family}/${len}`);
+    const shared: string[] = [];
+    for (const op of ops) {
+      if (op.kind === 'nas-reset') continue;
+      for (const h of op.session.held) {
+        if (h.ports && (h.ports.start !== 0 || h.ports.end !== 65535)) {
+          if (!this.knownShared.has(h.addrKey)) shared.push(h.addrKey);
+        } else if (h.addrKey.indexOf('/') >= 0) {
+          const { family, len } = keyShape(h.addrKey);
+          if (!this.knownShapes.has(`${family}/${len}`)) fresh.push(`${family}/${len}`);
+        }
+      }
     }
-    if (fresh.length) await this.addShapes(fresh);
+    if (fresh.length || shared.length) await this.addShapes(fresh, shared);
   }
 
-  private async addShapes(shapes: string[]): Promise<void> {
+  private async addShapes(shapes: string[], shared: string[]): Promise<void> {
     for (const shape of new Set(shapes)) {
       const [family, len] = shape.split('/').map(Number) as [number, number];
       await this.store.run('INSERT INTO attribution_prefix_lengths (family, len) VALUES (?, ?) ON CONFLICT (family, len) DO NOTHING', [family, len]);
       this.knownShapes.add(shape);
     }
-    this.lengths = undefined;
+    for (const key of new Set(shared)) {
+      await this.store.run('INSERT INTO attribution_shared_addresses (addr_key) VALUES (?) ON CONFLICT (addr_key) DO NOTHING', [key]);
+      this.knownShared.add(key);
+    }
+    this.layout = undefined;
   }
 
   // ------------------------------------------------------------------ reads
 
   /** The prefix lengths in use, besides IPv4 /32. */
   async prefixLengths(): Promise<PrefixLengths> {
+    return (await this.readLayout()).lengths;
+  }
+
+  /**
+   * Which prefix lengths and which shared (CGNAT) addresses the index holds:
+   * small, read whole, trusted for prefixLengthsTtlMs (another process, an
+   * import, may add to them meanwhile).
+   */
+  private async readLayout(): Promise<{ lengths: PrefixLengths; shared: Set<string> }> {
     const now = this.clock.now();
-    if (this.lengths && now - this.lengths.readAt < this.lengthsTtlMs) return this.lengths.value;
+    if (this.layout && now - this.layout.readAt < this.lengthsTtlMs) return this.layout;
     const rows = await this.store.all<{ family: number; len: number }>('SELECT family, len FROM attribution_prefix_lengths ORDER BY family, len DESC');
-    const value: { 4: number[]; 6: number[] } = { 4: [], 6: [] };
+    const lengths: { 4: number[]; 6: number[] } = { 4: [], 6: [] };
     for (const r of rows) {
       const f = Number(r.family);
-      if (f === 4 && Number(r.len) !== 32) value[4].push(Number(r.len));
-      if (f === 6) value[6].push(Number(r.len));
+      if (f === 4 && Number(r.len) !== 32) lengths[4].push(Number(r.len));
+      if (f === 6) lengths[6].push(Number(r.len));
       this.knownShapes.add(`${f}/${Number(r.len)}`);
     }
-    this.lengths = { value, readAt: now };
-    return value;
+    const shared = new Set((await this.store.all<{ addr_key: string }>('SELECT addr_key FROM attribution_shared_addresses')).map((r) => r.addr_key));
+    for (const k of shared) this.knownShared.add(k);
+    this.layout = { lengths, shared, readAt: now };
+    return this.layout;
   }
 
   /** Who held `addr` at q.at: candidate rows, then the decision (lookup.ts). Not audited: callers go through Attribution. */
@@ -279,21 +306,21 @@ export class SessionIndex {
    * no block holds the port asked about).
    */
   async candidates(addr: Network, q: HolderQuery): Promise<{ rows: StoredSession[]; shared: boolean }> {
-    const keys = candidateKeys(addr, await this.prefixLengths());
+    const layout = await this.readLayout();
+    const keys = candidateKeys(addr, layout.lengths);
     if (keys.length === 0) return { rows: [], shared: false };
     const edge = q.at + q.skewMs;
-    // Port blocks (CGNAT) exist only on single IPv4 addresses.
-    const blockKey = addr.family === 4 && addr.len === 32 ? keys[0] : undefined;
-    const mode: ProbeMode = blockKey === undefined ? 'none' : q.port === undefined ? 'exists' : 'port';
-    const { sql, params } = probeStatement(keys, mode, this.scanDepth, edge, q.port);
-    const rows = (await this.store.all<Row & { probe: number }>(sql, params)).map((r) => ({ probe: Number(r.probe), row: r }));
-    const out = rows.filter((r) => r.probe !== PROBE_EXISTS).map((r) => toStored(r.row));
-    const shared = rows.some((r) => r.probe === PROBE_EXISTS);
-    if (blockKey !== undefined && shared) {
+    // Port blocks (CGNAT) exist only on the shared public IPv4 addresses.
+    const blockKey = addr.family === 4 && addr.len === 32 && layout.shared.has(keys[0]!) ? keys[0] : undefined;
+    const { sql, params } = probeStatement(keys, blockKey !== undefined && q.port !== undefined, this.scanDepth, edge, q.port);
+    const raw = await this.store.all<Row>(sql, params);
+    const out = new Array<StoredSession>(raw.length);
+    for (let i = 0; i < raw.length; i++) out[i] = toStored(raw[i]!);
+    if (blockKey !== undefined) {
       if (q.port === undefined) out.push(...(await this.allBlocks(blockKey, edge)));
       else if (!coversPort(out, q)) out.push(...(await this.lowerBlocks(blockKey, q.port, edge, out)));
     }
-    return { rows: out, shared };
+    return { rows: out, shared: blockKey !== undefined };
   }
 
   /** Every port block of a shared address around a time (a look-up without a port), block by block. */
@@ -370,41 +397,32 @@ function mergeParams(a: SqlValue[], b: SqlValue[]): SqlValue[] {
   return out;
 }
 
-type ProbeMode = 'none' | 'exists' | 'port';
-const PROBE_BEFORE = 0;
-const PROBE_AFTER = 1;
-const PROBE_EXISTS = 2;
-
 const statementCache = new Map<string, string>();
 
 /**
  * One statement for a whole look-up, so PostgreSQL needs one round trip:
  * per candidate network, the sessions that started up to the time (newest
- * first, `depth` of them) and the first one after it; for a single IPv4
- * address also the port block holding the port, or whether any block exists.
+ * first, `depth` of them) and the first one after it; for a shared (CGNAT)
+ * address with a port, also those of the port block holding the port.
  * Every branch is one descent of the lookup index.
  */
-function probeStatement(keys: string[], mode: ProbeMode, depth: number, edge: number, port: number | undefined): { sql: string; params: SqlValue[] } {
-  const shape = `${keys.length}|${mode}|${depth}`;
-  let sql = statementCache.get(shape);
+function probeStatement(keys: string[], withBlock: boolean, depth: number, edge: number, port: number | undefined): { sql: string; params: SqlValue[] } {
   const params: SqlValue[] = [];
-  const parts: string[] = [];
-  keys.forEach((key, i) => {
-    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_BEFORE} AS probe FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at <= ? ORDER BY start_at DESC LIMIT ${depth}) AS b${i}`);
-    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_AFTER} AS probe FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at > ? ORDER BY start_at ASC LIMIT 1) AS a${i}`);
-    params.push(key, edge, key, edge);
-  });
-  const block = `port_start = (SELECT MAX(port_start) FROM ${T} WHERE addr_key = ? AND port_start > 0 AND port_start <= ?)`;
-  if (mode === 'port') {
-    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_BEFORE} AS probe FROM ${T} WHERE addr_key = ? AND ${block} AND start_at <= ? ORDER BY start_at DESC LIMIT ${depth}) AS pb`);
-    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_AFTER} AS probe FROM ${T} WHERE addr_key = ? AND ${block} AND start_at > ? ORDER BY start_at ASC LIMIT 1) AS pa`);
-    params.push(keys[0]!, keys[0]!, port!, edge, keys[0]!, keys[0]!, port!, edge);
-  }
-  if (mode !== 'none') {
-    parts.push(`SELECT * FROM (SELECT ${COLS}, ${PROBE_EXISTS} AS probe FROM ${T} WHERE addr_key = ? AND port_start > 0 LIMIT 1) AS e`);
-    params.push(keys[0]!);
-  }
+  for (const key of keys) params.push(key, edge, key, edge);
+  if (withBlock) params.push(keys[0]!, keys[0]!, port!, edge, keys[0]!, keys[0]!, port!, edge);
+  const shape = `${keys.length}|${withBlock ? 1 : 0}|${depth}`;
+  let sql = statementCache.get(shape);
   if (sql === undefined) {
+    const parts: string[] = [];
+    keys.forEach((_key, i) => {
+      parts.push(`SELECT * FROM (SELECT ${COLS} FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at <= ? ORDER BY start_at DESC LIMIT ${depth}) AS b${i}`);
+      parts.push(`SELECT * FROM (SELECT ${COLS} FROM ${T} WHERE addr_key = ? AND port_start = 0 AND start_at > ? ORDER BY start_at ASC LIMIT 1) AS a${i}`);
+    });
+    if (withBlock) {
+      const block = `port_start = (SELECT MAX(port_start) FROM ${T} WHERE addr_key = ? AND port_start > 0 AND port_start <= ?)`;
+      parts.push(`SELECT * FROM (SELECT ${COLS} FROM ${T} WHERE addr_key = ? AND ${block} AND start_at <= ? ORDER BY start_at DESC LIMIT ${depth}) AS pb`);
+      parts.push(`SELECT * FROM (SELECT ${COLS} FROM ${T} WHERE addr_key = ? AND ${block} AND start_at > ? ORDER BY start_at ASC LIMIT 1) AS pa`);
+    }
     sql = parts.join('\nUNION ALL ');
     statementCache.set(shape, sql);
   }
