@@ -8,8 +8,8 @@
  * the heap. Layout:
  *
  *   arena   one ArrayBuffer of records, each 4-byte aligned:
- *             u32 exact id | u32 wildcard id | u16 key length | key bytes (latin1)
- *   slots   Uint32Array of pairs: hash | record word offset + 1 (0 empty, ~0 deleted)
+ *             i32 exact id | i32 wildcard id | u16 key length | key bytes (latin1)
+ *   slots   Int32Array of pairs: hash | record word offset + 1 (0 empty, -1 deleted)
  *
  * One lookup reads one slot pair (the hash rejects almost every wrong slot) and, on a
  * hash hit, one record where the ids and the key sit together: two cache misses for a
@@ -33,8 +33,10 @@
  * pass over a query name yields the hash of every suffix at its label boundaries.
  */
 
-export const NONE = 0xffffffff;
-const TOMB = 0xffffffff;
+// Everything the hot path reads is an int32 (hashes, ids, NONE = -1): a uint32 above
+// 2^31 would leave the small-integer range and be boxed, one allocation per lookup.
+export const NONE = -1;
+const TOMB = -1;
 const FNV_OFFSET = 0x811c9dc5;
 const HEADER = 10;
 
@@ -42,10 +44,10 @@ const HEADER = 10;
 export function hashName(s: string, start: number, end: number): number {
   let h = FNV_OFFSET;
   for (let i = end - 1; i >= start; i--) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
-  return h >>> 0;
+  return h | 0;
 }
 
-export const EMPTY_NAME_HASH = FNV_OFFSET >>> 0;
+export const EMPTY_NAME_HASH = FNV_OFFSET | 0;
 
 /** Spreads FNV's low bits over the table (murmur3 finaliser). */
 function slotOf(h: number, mask: number): number {
@@ -73,14 +75,14 @@ const recordBytes = (len: number) => (HEADER + len + 3) & ~3;
 
 export class NameTable {
   private u8: Uint8Array;
-  private u32: Uint32Array;
+  private i32: Int32Array;
   /** Bytes of the arena in use (records, live and dead). */
   private used = 0;
   private garbage = 0;
-  private slots: Uint32Array;
+  private slots: Int32Array;
   private mask: number;
-  private exactBits: Uint32Array;
-  private wildBits: Uint32Array;
+  private exactBits: Int32Array;
+  private wildBits: Int32Array;
   private bitShift: number;
   private live = 0;
   private tombs = 0;
@@ -103,11 +105,11 @@ export class NameTable {
     // 48 bytes per expected name (a 36-character key) errs high; untouched pages cost no memory.
     const ab = new ArrayBuffer(Math.max(4096, 48 * expected));
     this.u8 = new Uint8Array(ab);
-    this.u32 = new Uint32Array(ab);
-    this.slots = new Uint32Array(2 * size);
+    this.i32 = new Int32Array(ab);
+    this.slots = new Int32Array(2 * size);
     this.mask = size - 1;
     this.bitShift = 0;
-    this.exactBits = this.wildBits = new Uint32Array(0);
+    this.exactBits = this.wildBits = new Int32Array(0);
     this.sizeFilters(size);
   }
 
@@ -122,7 +124,7 @@ export class NameTable {
     return (this.wildBits[b >>> 5]! & (1 << (b & 31))) !== 0;
   }
 
-  private static mark(bits: Uint32Array, shift: number, h: number): void {
+  private static mark(bits: Int32Array, shift: number, h: number): void {
     const b = Math.imul(h, 0x9e3779b1) >>> shift;
     bits[b >>> 5]! |= 1 << (b & 31);
   }
@@ -131,8 +133,8 @@ export class NameTable {
   private sizeFilters(slots: number): void {
     const bits = Math.max(1024, slots * 4);
     this.bitShift = 32 - Math.log2(bits);
-    this.exactBits = new Uint32Array(bits >>> 5);
-    this.wildBits = new Uint32Array(bits >>> 5);
+    this.exactBits = new Int32Array(bits >>> 5);
+    this.wildBits = new Int32Array(bits >>> 5);
   }
 
   /** Sets both filters from the live records (after the slots were rebuilt). */
@@ -143,8 +145,8 @@ export class NameTable {
       const ref = slots[i + 1]!;
       if (ref === 0 || ref === TOMB) continue;
       const e = ref - 1;
-      if (this.u32[e] !== NONE) NameTable.mark(this.exactBits, this.bitShift, slots[i]!);
-      if (this.u32[e + 1] !== NONE) NameTable.mark(this.wildBits, this.bitShift, slots[i]!);
+      if (this.i32[e] !== NONE) NameTable.mark(this.exactBits, this.bitShift, slots[i]!);
+      if (this.i32[e + 1] !== NONE) NameTable.mark(this.wildBits, this.bitShift, slots[i]!);
     }
   }
 
@@ -154,12 +156,12 @@ export class NameTable {
 
   /** Exact-trigger action id of entry e (NONE if none). */
   exact(e: number): number {
-    return this.u32[e]!;
+    return this.i32[e]!;
   }
 
   /** Wildcard-trigger action id of entry e (NONE if none). */
   wild(e: number): number {
-    return this.u32[e + 1]!;
+    return this.i32[e + 1]!;
   }
 
   /** Entry holding the key s[start, end) whose hashName is h, or -1. Allocation-free. */
@@ -208,15 +210,15 @@ export class NameTable {
   }
 
   setExact(e: number, id: number): void {
-    const was = this.u32[e]!;
+    const was = this.i32[e]!;
     if (id !== NONE) NameTable.mark(this.exactBits, this.bitShift, e === this.lastE ? this.lastH : this.hashAt(e));
     if (was === NONE && id !== NONE) this.exactCount++;
     else if (was !== NONE && id === NONE) this.exactCount--;
-    this.u32[e] = id;
+    this.i32[e] = id;
   }
 
   setWild(e: number, id: number): void {
-    const was = this.u32[e + 1]!;
+    const was = this.i32[e + 1]!;
     if (id !== NONE) NameTable.mark(this.wildBits, this.bitShift, e === this.lastE ? this.lastH : this.hashAt(e));
     if (was === NONE && id !== NONE) {
       this.wildCount++;
@@ -225,12 +227,12 @@ export class NameTable {
       this.wildCount--;
       this.wildByLabels[labelCount(this.keyOf(e))]!--;
     }
-    this.u32[e + 1] = id;
+    this.i32[e + 1] = id;
   }
 
   /** Deletes the entry when it has neither trigger left. Entry numbers may change after this. */
   dropIfEmpty(e: number): void {
-    if (this.u32[e] !== NONE || this.u32[e + 1] !== NONE) return;
+    if (this.i32[e] !== NONE || this.i32[e + 1] !== NONE) return;
     const h = this.hashAt(e);
     let i = slotOf(h, this.mask);
     while (this.slots[2 * i + 1] !== e + 1) i = (i + 1) & this.mask;
@@ -250,7 +252,7 @@ export class NameTable {
   *entries(): IterableIterator<number> {
     for (let b = 0; b < this.used; b += recordBytes(this.lenAt(b >> 2))) {
       const e = b >> 2;
-      if (this.u32[e] !== NONE || this.u32[e + 1] !== NONE) yield e;
+      if (this.i32[e] !== NONE || this.i32[e + 1] !== NONE) yield e;
     }
   }
 
@@ -274,7 +276,7 @@ export class NameTable {
     const b = (e << 2) + HEADER;
     let h = FNV_OFFSET;
     for (let j = this.lenAt(e) - 1; j >= 0; j--) h = Math.imul(h ^ this.u8[b + j]!, 0x01000193);
-    return h >>> 0;
+    return h | 0;
   }
 
   private place(h: number, e: number): void {
@@ -303,8 +305,8 @@ export class NameTable {
     }
     const b = this.used;
     const e = b >> 2;
-    this.u32[e] = NONE;
-    this.u32[e + 1] = NONE;
+    this.i32[e] = NONE;
+    this.i32[e + 1] = NONE;
     this.u8[b + 8] = n & 0xff;
     this.u8[b + 9] = n >> 8;
     for (let j = 0; j < n; j++) this.u8[b + HEADER + j] = key.charCodeAt(j);
@@ -317,14 +319,14 @@ export class NameTable {
     const u8 = new Uint8Array(ab);
     u8.set(this.u8.subarray(0, this.used));
     this.u8 = u8;
-    this.u32 = new Uint32Array(ab);
+    this.i32 = new Int32Array(ab);
   }
 
   private resize(): void {
     // Grow when live entries fill half the table; otherwise only sweep the tombstones.
     const size = this.live * 2 >= this.mask + 1 ? (this.mask + 1) * 2 : this.mask + 1;
     const old = this.slots;
-    this.slots = new Uint32Array(2 * size);
+    this.slots = new Int32Array(2 * size);
     this.mask = size - 1;
     this.tombs = 0;
     for (let i = 0; i < old.length; i += 2) {
@@ -339,19 +341,19 @@ export class NameTable {
     this.lastE = -1;
     const ab = new ArrayBuffer(Math.max(4096, (bytes + 3) & ~3));
     const u8 = new Uint8Array(ab);
-    const u32 = new Uint32Array(ab);
+    const i32 = new Int32Array(ab);
     let p = 0;
     for (let b = 0; b < this.used; ) {
       const e = b >> 2;
       const size = recordBytes(this.lenAt(e));
-      if (this.u32[e] !== NONE || this.u32[e + 1] !== NONE) {
+      if (this.i32[e] !== NONE || this.i32[e + 1] !== NONE) {
         u8.set(new Uint8Array(this.u8.buffer, b, size), p);
         p += size;
       }
       b += size;
     }
     this.u8 = u8;
-    this.u32 = u32;
+    this.i32 = i32;
     this.used = p;
     this.garbage = 0;
     this.slots.fill(0);

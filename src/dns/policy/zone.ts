@@ -18,7 +18,7 @@ import { lastSeparator, parseTrigger, relativeName, triggerText, type IpTrigger,
 /** For m = 0..labels: where the suffix of the current query name with m labels starts. */
 const Q_START = new Int32Array(130);
 /** hashName of that suffix; m = 0 is the empty suffix (the root), m = labels the whole name. */
-const Q_HASH = new Uint32Array(130);
+const Q_HASH = new Int32Array(130);
 let qLabels = 0;
 let qLen = 0;
 
