@@ -4,5 +4,9 @@
 export { DnsFirewall, purposeOfKind, OBSERVATIONS_TOPIC, type DnsFirewallOptions, type DnsFirewallDeps } from './server/firewall.ts';
 export { DataPlane, type BlockEvent, type ListenSpec, type DataPlaneOptions } from './server/data-plane.ts';
 export { FileZoneSource, ZoneSet, zoneSpecFromFile, ZONE_KINDS, type ZoneKind, type ZoneSpec, type ZoneSource, type ZoneTarget, type ZoneSourceStatus } from './server/zones.ts';
+export { parseSince } from './server/firewall.ts';
 export { BlockEventLog, dnsMigrations, dnsRetentionRules, type BlockEventRecord, type BlockEventQuery } from './server/events.ts';
 export { type StatsSnapshot, type UpstreamStats } from './server/stats.ts';
+export { WarningPage } from './warning-page/server.ts';
+export { warningPageHtml, type WarningPageText } from './warning-page/page.ts';
+export { dnsParts, resolveUpstreams, loopbackResolver, firewallOptions, hostPort, type DnsConfig, type DnsPartsDeps } from './server/node-parts.ts';

@@ -8,6 +8,7 @@ import { ConsentRegistry, consentRetentionRules } from '../consent/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 import { casesRetentionRules } from '../cases/index.ts';
 import { attributionRetention } from '../attribution/index.ts';
+import { dnsRetentionRules } from '../dns/index.ts';
 
 /**
  * What every part of a node, and every CLI command that touches state, stands
@@ -63,6 +64,7 @@ export async function openPlatform(config: Config, opts: OpenPlatformOptions): P
   for (const rule of consentRetentionRules) retention.register(rule);
   for (const rule of casesRetentionRules) retention.register(rule);
   for (const rule of attributionRetention) retention.register(rule);
+  for (const rule of dnsRetentionRules) retention.register(rule);
   const registry = createRegistry({ processMetrics: opts.processMetrics ?? false, labels: { node: config.node.name } });
   return {
     config,

@@ -1,0 +1,144 @@
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { SakimoriError } from '../../core/index.ts';
+import { BlockEventLog, DnsFirewall, parseSince, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile, type DnsConfig, type ZoneSpec } from '../../dns/index.ts';
+import { openPlatform } from '../../node/index.ts';
+import { HttpServer } from '../../web/index.ts';
+import { commandConfig, printJson, VERSION, withPlatform } from '../context.ts';
+
+
+const GROUP = 'DNS firewall:';
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+interface ServeOptions {
+  listen?: string[];
+  upstream?: string[];
+  rpz?: string[];
+  allow?: string;
+  unfilteredListen?: string[];
+  warningPage?: string;
+  http?: string;
+}
+
+/** `--rpz [NAME=]FILE`: the zone name from NAME, else from the file ($ORIGIN, SOA, file name). */
+async function zoneFromOption(v: string): Promise<ZoneSpec> {
+  const eq = v.indexOf('=');
+  if (eq > 0 && !v.slice(0, eq).includes('/')) {
+    const spec = await zoneSpecFromFile(v.slice(eq + 1));
+    return { ...spec, name: v.slice(0, eq) };
+  }
+  return zoneSpecFromFile(v);
+}
+
+export function registerDns(program: Command): void {
+  const dns = program
+    .command('dns')
+    .helpGroup(GROUP)
+    .description('the DNS firewall (R1, R4): block C&C lookups, send malware-site lookups to the warning page, refuse abused names, honour opt-out');
+
+  dns
+    .command('serve')
+    .description('run the DNS firewall alone (sakimori start runs it with the rest of the node)')
+    .option('--listen <addr:port>', 'where to answer DNS over UDP and TCP; repeat for more (default: dns.listen)', collect)
+    .option('--upstream <addr:port>', 'a recursive resolver to forward to; repeat for fail-over, in order of preference (default: dns.upstreams)', collect)
+    .option('--rpz <[name=]file>', 'an RPZ zone file, in order of precedence; repeat for more. The zone name comes from NAME=, else the file\'s $ORIGIN or SOA, else the file name (default: dns.zones)', collect)
+    .option('--allow <file>', 'a never-block list: one domain a line, each covering its subdomains; wins over every zone')
+    .option('--unfiltered-listen <addr:port>', 'a listener answered without filtering (the "use another resolver" opt-out, R1); repeat for more', collect)
+    .option('--warning-page <addr:port>', 'also serve the warning page here (default: not in dns serve)')
+    .option('--http <addr:port>', 'also serve /healthz, /metrics and /api/v1/dns/events here')
+    .addHelpText('after', `
+A zone's kind follows its name's first label: allow... (never block), malware... (warning
+page: the zone's local data points at it), dns-abuse... or abuse... (R4, kept under the
+purpose dns-abuse-mitigation); any other name is a C&C list (cc-blocking). A changed zone
+file is reloaded within a second; a file with an error is refused (file:line is logged)
+and the previous version stays in force.
+
+Examples:
+  sakimori dns serve --listen 127.0.0.1:5353 --upstream 127.0.0.1:53 --rpz cc.rpz
+  sakimori dns serve --listen 0.0.0.0:53 --listen [::]:53 --upstream 192.0.2.53:53 --upstream 192.0.2.54:53 \\
+      --rpz cc.rpz.example.net=/var/lib/sakimori/cc.rpz --rpz malware.rpz --allow never-block.txt \\
+      --unfiltered-listen 192.0.2.99:53
+  dig -p 5353 @127.0.0.1 example.com`)
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      const { config, logger } = await commandConfig(cmd);
+      const zones: ZoneSpec[] = [];
+      for (const r of opts.rpz ?? []) zones.push(await zoneFromOption(r));
+      if (opts.allow) zones.push({ ...(await zoneSpecFromFile(opts.allow, 'list')), name: 'allow', kind: 'allow', format: 'list' });
+      const cfg: DnsConfig = {
+        ...config.dns,
+        ...(opts.listen ? { listen: opts.listen } : {}),
+        ...(opts.upstream ? { upstreams: opts.upstream } : {}),
+        ...(opts.unfilteredListen ? { unfilteredListen: opts.unfilteredListen } : {}),
+        ...(opts.rpz || opts.allow ? { zones } : {}),
+      };
+      const up = resolveUpstreams(cfg);
+      if ('off' in up) throw new SakimoriError('DNS_NO_UPSTREAM', `no upstream resolver: ${up.off}`, { hint: 'give one with --upstream ADDR:PORT, e.g. --upstream 127.0.0.1:53' });
+      const platform = await openPlatform(config, { logger, withBus: true, processMetrics: true });
+      const started: { stop(): Promise<void> }[] = [];
+      try {
+        const fw = new DnsFirewall(firewallOptions(cfg, up.upstreams, config.node.name), platform);
+        await fw.start();
+        started.push(fw);
+        const lines = [`Sakimori DNS firewall v${VERSION} is running. / DNS ファイアウォールを起動しました。`];
+        for (const e of fw.endpoints()) lines.push(`  ${e.label}: ${e.url}`);
+        lines.push(`  upstreams: ${up.upstreams.map((u) => `${u.host}:${u.port}`).join(', ')}`);
+        for (const z of fw.zones.status()) lines.push(`  zone ${z.zone}: ${z.names ?? 0} names (${z.source})`);
+        if (opts.warningPage) {
+          const wp = config.dns.warningPage;
+          const page = new WarningPage(hostPort(opts.warningPage, '--warning-page'), { organization: wp.organization, contact: wp.contact, optOutUrl: wp.optOutUrl }, platform.registry);
+          await page.start();
+          started.push(page);
+          lines.push(`  warning page: ${page.url}`);
+        }
+        if (opts.http) {
+          const http = new HttpServer({
+            listen: hostPort(opts.http, '--http'),
+            logger,
+            registry: platform.registry,
+            version: VERSION,
+            health: async () => {
+              const h = await fw.health();
+              return { status: h.status, node: config.node.name, version: VERSION, startedAt: new Date().toISOString(), parts: { dns: h } };
+            },
+          });
+          await http.prepare();
+          fw.routes(http.app);
+          await http.start();
+          started.push(http);
+          lines.push(`  health: ${http.url}/healthz  metrics: ${http.url}/metrics`);
+        }
+        lines.push('Stop with Ctrl-C.');
+        process.stdout.write(`${lines.join('\n')}\n`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', () => resolve());
+          process.once('SIGTERM', () => resolve());
+        });
+        logger.info('stopping');
+      } finally {
+        for (const p of started.reverse()) await p.stop().catch((err: unknown) => logger.error({ err }, 'stop failed'));
+        await platform.close();
+      }
+    });
+
+  dns
+    .command('events')
+    .description('blocked lookups (time, client, FQDN, list, action), newest first; the read is audited with its purpose (R16)')
+    .addOption(new Option('--purpose <purpose>', 'why you read them: C&C and malware-site lists, or the dns-abuse list').choices(['cc-blocking', 'dns-abuse-mitigation']).default('cc-blocking'))
+    .option('--since <time>', 'from this time (2026-01-06T12:00:00Z) or this long ago (15m, 24h)')
+    .option('--client <address>', 'only this client address')
+    .option('--list <zone>', 'only this list (policy zone)')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print JSON')
+    .action(async (opts: { purpose: 'cc-blocking' | 'dns-abuse-mitigation'; since?: string; client?: string; list?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new SakimoriError('BAD_OPTION', `--limit ${opts.limit} is not a positive whole number`);
+      const rows = await withPlatform(cmd, async (p) => {
+        const since = opts.since === undefined ? undefined : parseSince(opts.since, p.clock.now());
+        const log = new BlockEventLog(p.store, p.audit, { purposeOf: () => opts.purpose, clock: p.clock, log: () => undefined });
+        return log.list({ purpose: opts.purpose, actor: `cli:${process.env.USER ?? 'operator'}`, limit, ...(since !== undefined ? { since } : {}), ...(opts.client ? { client: opts.client } : {}), ...(opts.list ? { list: opts.list } : {}) });
+      });
+      if (opts.json) return printJson(rows.map((r) => ({ ...r, at: new Date(r.at).toISOString() })));
+      if (rows.length === 0) process.stdout.write(`no block events for ${opts.purpose}\n`);
+      for (const r of rows) process.stdout.write(`${new Date(r.at).toISOString()}  ${r.client.padEnd(15)} ${r.action.padEnd(10)} ${r.list}  ${r.fqdn}${r.count > 1 ? `  (x${r.count})` : ''}\n`);
+    });
+}
