@@ -8,6 +8,7 @@ import { registerPrivacy } from './commands/privacy.ts';
 import { registerStore } from './commands/store.ts';
 import { registerConsent } from './commands/consent.ts';
 import { registerCases } from './commands/cases.ts';
+import { registerRpz } from './commands/rpz.ts';
 import { registerDns } from './commands/dns.ts';
 import { registerSessions } from './commands/sessions.ts';
 
@@ -43,6 +44,7 @@ Run \`sakimori COMMAND --help\` for each command's options and examples.`);
   registerPrivacy(program);
   registerConsent(program);
   registerCases(program);
+  registerRpz(program);
   registerDns(program);
   registerSessions(program);
   registerStore(program);

@@ -2,6 +2,7 @@ import type { Part } from '../core/index.ts';
 import { createCases, createCasesParts, type Cases, type LocateResult, type Mailer, type SubscriberLocator } from '../cases/index.ts';
 import { Attribution, attributionMigrations, attributionPart, SessionIndex } from '../attribution/index.ts';
 import { dnsParts } from '../dns/index.ts';
+import { rpzProviderParts } from '../dns/rpz-provider/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 import type { Platform } from './platform.ts';
 
@@ -11,7 +12,7 @@ import type { Platform } from './platform.ts';
  * its part from the platform pieces it needs.
  */
 export function buildCapabilityParts(platform: Platform): Part[] {
-  return [attributionPart(platform), ...dnsParts(platform), ...createCasesParts(casesOf(platform), { bus: platform.bus, logger: platform.logger, config: platform.config })];
+  return [attributionPart(platform), ...dnsParts(platform), ...rpzProviderParts(platform), ...createCasesParts(casesOf(platform), { bus: platform.bus, logger: platform.logger, config: platform.config })];
 }
 
 /**

@@ -9,3 +9,4 @@ export { ZoneContent, diffSize, type ZoneDiff } from './zone-content.ts';
 export { Journal, JournalStore, rpzProviderMigrations, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';
 export { readZoneRecords, formatRecord, formatRdata, typeMnemonic, describeProblems, type ReadRecordsResult } from './master-text.ts';
 export { editZoneFile, listZoneFile, actionRecords, triggerOwner, describeAction, zoneFileText, ACTION_WORDS, ACTION_HELP, type ZoneEdit, type EditOptions, type EditResult } from './edit.ts';
+export { rpzProvider, rpzProviderParts, address, type RpzConfig, type RpzPartDeps } from './part.ts';

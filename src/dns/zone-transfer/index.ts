@@ -23,6 +23,7 @@ export {
   SecondaryZone,
   type SecondaryZoneOptions,
   type SecondaryStatus,
+  engineTarget,
   type PolicyZoneTarget,
   type ZoneUpdate,
   type XfrLogger,

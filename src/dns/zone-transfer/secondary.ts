@@ -2,9 +2,13 @@
  * A policy zone pulled from a primary (the firewall's "zones from a primary"): AXFR at
  * first, then IXFR when a NOTIFY comes and when the SOA refresh timer runs out (retry
  * timer after a failure, RFC 1034 §4.3.5), each change handed to the policy engine:
- * a full transfer as a new zone (`replaceZone`), differences through `RpzZone.apply`
- * one version at a time. A transfer that cannot be applied leaves the policy as it was
- * and is followed by a full transfer.
+ * a full transfer as a new zone (`target.replace`), differences through `target.apply`
+ * (RpzZone.apply) one version at a time. A transfer that cannot be applied leaves the
+ * policy as it was and is followed by a full transfer.
+ *
+ * It has the shape of the DNS server's ZoneSource (start(target), stop(), status()), so the
+ * firewall's ZoneSet runs it like a file source; `engineTarget(engine, zone)` adapts a bare
+ * PolicyEngine.
  *
  * When the primary stays unreachable past the SOA expire time the zone is marked expired
  * and logged, but its policy stays in force: for a firewall, silently dropping every
@@ -12,17 +16,31 @@
  */
 import { formatHostPort, systemClock, type Clock, type HostPort } from '../../core/index.ts';
 import { RCode, normalizeName } from '../wire/index.ts';
-import { RpzZone, type ZoneRecord } from '../policy/index.ts';
+import { RpzZone, type ApplyResult, type PolicyEngine, type ZoneChange, type ZoneRecord } from '../policy/index.ts';
 import { requestTransfer, TransferError, type TransferRequest, type TransferResult } from './client.ts';
 import { serialCompare } from './serial.ts';
 import { soaSerial, type XfrDiff } from './xfr.ts';
 import type { NotifyReceiver } from './notify.ts';
 
-/** Where pulled zones go: PolicyEngine has exactly these two methods. */
+/** Where pulled zones go (the DNS server's ZoneTarget has this shape). */
 export interface PolicyZoneTarget {
-  /** Swaps in a new version of a configured zone; false when no zone of that name is configured. */
-  replaceZone(zone: RpzZone): boolean;
-  zone(name: string): RpzZone | undefined;
+  /** Swaps in a whole new version of the zone. */
+  replace(zone: RpzZone): void;
+  /** Applies a change in place, atomically (RpzZone.apply). */
+  apply(change: ZoneChange): ApplyResult;
+}
+
+/** A target over a PolicyEngine in which `zone` is configured. */
+export function engineTarget(engine: Pick<PolicyEngine, 'replaceZone' | 'zone'>, zone: string): PolicyZoneTarget {
+  return {
+    replace: (z) => {
+      if (!engine.replaceZone(z)) throw new TransferError(`zone ${z.name} is not configured in the policy engine, so the transferred zone has nowhere to go`);
+    },
+    apply: (change) => {
+      const z = engine.zone(normalizeName(zone));
+      return z ? z.apply(change) : { ok: false, errors: [`zone ${zone} is not configured in the policy engine`], warnings: [] };
+    },
+  };
 }
 
 /** pino's call shape, so the node's logger fits; tests pass a silent one. */
@@ -51,8 +69,13 @@ export interface SecondaryZoneOptions {
   /** The policy zone's name, e.g. "cc.rpz.example". */
   zone: string;
   primary: HostPort;
-  target: PolicyZoneTarget;
   logger?: XfrLogger;
+  /**
+   * When the first transfer fails, start() rejects (true) or resolves and keeps retrying
+   * on the retry timer, the zone empty until the primary answers (false, the default: a
+   * feed that is down for a moment should not keep the firewall from starting).
+   */
+  requireFirstTransfer?: boolean;
   clock?: Clock;
   /** Refresh and retry timers from the SOA are kept within these bounds. Defaults 5 s and 1 h. */
   minRefreshMs?: number;
@@ -65,13 +88,22 @@ export interface SecondaryZoneOptions {
   transfer?: (primary: HostPort, req: TransferRequest) => Promise<TransferResult>;
 }
 
+/** The DNS server's ZoneSourceStatus fields, and the transfer details. */
 export interface SecondaryStatus {
   zone: string;
+  /** "primary 192.0.2.53:53" */
+  source: string;
+  /** ISO time the version in force was loaded (AXFR or IXFR). */
+  loadedAt?: string;
+  names?: number;
+  serial?: number;
+  /** Versions taken (AXFR and IXFR). */
+  reloads: number;
+  /** Why the last refresh failed, when it did. */
+  lastError?: string[];
   primary: string;
-  serial: number | undefined;
   lastSuccessAt: number | undefined;
   lastAttemptAt: number | undefined;
-  lastError: string | undefined;
   /** Past the SOA expire time without reaching the primary (the policy stays in force). */
   expired: boolean;
   transfers: { axfr: number; ixfr: number; upToDate: number; failed: number };
@@ -80,7 +112,10 @@ export interface SecondaryStatus {
 export class SecondaryZone implements NotifyReceiver {
   readonly zone: string;
   readonly primary: HostPort;
-  private readonly target: PolicyZoneTarget;
+  private target: PolicyZoneTarget | undefined;
+  /** The SOA of the version in force (undefined until the first transfer). */
+  private soa: ZoneRecord | undefined;
+  private current: RpzZone | undefined;
   private readonly log: XfrLogger;
   private readonly clock: Clock;
   private readonly minMs: number;
@@ -97,7 +132,6 @@ export class SecondaryZone implements NotifyReceiver {
   constructor(private readonly opts: SecondaryZoneOptions) {
     this.zone = normalizeName(opts.zone);
     this.primary = opts.primary;
-    this.target = opts.target;
     this.log = opts.logger ?? quiet;
     this.clock = opts.clock ?? systemClock;
     this.minMs = opts.minRefreshMs ?? 5000;
@@ -105,20 +139,30 @@ export class SecondaryZone implements NotifyReceiver {
     this.transfer = opts.transfer ?? requestTransfer;
     this.st = {
       zone: this.zone,
+      source: `primary ${formatHostPort(opts.primary)}`,
+      reloads: 0,
       primary: formatHostPort(opts.primary),
-      serial: undefined,
       lastSuccessAt: undefined,
       lastAttemptAt: undefined,
-      lastError: undefined,
       expired: false,
       transfers: { axfr: 0, ixfr: 0, upToDate: 0, failed: 0 },
     };
   }
 
-  /** Starts pulling: the first refresh now (its failure is logged and retried, never thrown), then the timers. */
-  async start(): Promise<void> {
+  /** Starts pulling into `target`: the first transfer now, then the timers (see requireFirstTransfer). */
+  async start(target: PolicyZoneTarget): Promise<void> {
+    this.target = target;
     this.started = true;
     await this.refresh();
+    if (this.soa === undefined && this.opts.requireFirstTransfer) {
+      await this.stop();
+      throw new TransferError(`policy zone ${this.zone}: the first transfer from ${this.st.primary} failed: ${this.st.lastError?.join('; ') ?? 'no reason given'}`);
+    }
+  }
+
+  /** The zone as last transferred (tests, status pages); the policy engine holds the same object. */
+  get zoneInForce(): RpzZone | undefined {
+    return this.current;
   }
 
   async stop(): Promise<void> {
@@ -135,7 +179,7 @@ export class SecondaryZone implements NotifyReceiver {
   }
 
   status(): SecondaryStatus {
-    return { ...this.st, transfers: { ...this.st.transfers } };
+    return { ...this.st, transfers: { ...this.st.transfers }, ...(this.st.lastError ? { lastError: [...this.st.lastError] } : {}) };
   }
 
   /** One refresh now (coalesced with one in progress); resolves when it is done. */
@@ -159,24 +203,17 @@ export class SecondaryZone implements NotifyReceiver {
 
   private schedule(): void {
     if (!this.started) return;
-    const soa = this.currentSoa();
+    const soa = this.soa;
     const secs = soa?.data.kind === 'SOA' ? (this.lastOk ? soa.data.refresh : soa.data.retry) : undefined;
     const ms = Math.min(this.maxMs, Math.max(this.minMs, secs === undefined ? this.minMs : secs * 1000));
     this.timer = setTimeout(() => void this.refresh(), ms);
     this.timer.unref();
   }
 
-  private currentSoa(): ZoneRecord | undefined {
-    const z = this.target.zone(this.zone);
-    if (!z || z.serial === undefined) return undefined;
-    const first = z.records().next();
-    return first.done || first.value.data.kind !== 'SOA' ? undefined : first.value;
-  }
-
   private async refreshOnce(): Promise<void> {
     const t0 = this.clock.now();
     this.st.lastAttemptAt = t0;
-    const soa = this.currentSoa();
+    const soa = this.soa;
     const fromSerial = soa ? soaSerial(soa) : undefined;
     try {
       let r: TransferResult;
@@ -222,21 +259,27 @@ export class SecondaryZone implements NotifyReceiver {
       else if (kind === 'IXFR') this.st.transfers.ixfr++;
       else this.st.transfers.upToDate++;
       const now = this.clock.now();
-      const cur = this.currentSoa();
-      this.st.serial = cur ? soaSerial(cur) : undefined;
+      const cur = this.soa;
+      if (cur) this.st.serial = soaSerial(cur);
       this.st.lastSuccessAt = now;
-      this.st.lastError = undefined;
+      delete this.st.lastError;
+      if (kind !== 'up-to-date') {
+        this.st.reloads++;
+        this.st.loadedAt = new Date(now).toISOString();
+        const zs = this.current?.stats();
+        if (zs) this.st.names = zs.qname + zs.wildcard + zs.clientIp;
+      }
       this.st.expired = false;
       this.expireMs = cur?.data.kind === 'SOA' ? cur.data.expire * 1000 : undefined;
       this.lastOk = true;
-      const u: ZoneUpdate = { zone: this.zone, primary: this.st.primary, kind, fromSerial, serial: this.st.serial ?? 0, records, ms: now - t0 };
+      const u: ZoneUpdate = { zone: this.zone, primary: this.st.primary, kind, fromSerial, serial: cur ? soaSerial(cur) : 0, records, ms: now - t0 };
       if (kind !== 'up-to-date') this.log.info({ ...u }, `policy zone ${this.zone} updated by ${kind}`);
       this.opts.onUpdate?.(u);
     } catch (err) {
       this.lastOk = false;
       this.st.transfers.failed++;
       const message = err instanceof Error ? err.message : String(err);
-      this.st.lastError = message;
+      this.st.lastError = [message];
       this.log.warn({ zone: this.zone, primary: this.st.primary, err: message }, 'zone refresh failed; the policy in force is kept');
       const since = this.st.lastSuccessAt;
       if (!this.st.expired && since !== undefined && this.expireMs !== undefined && this.clock.now() - since > this.expireMs) {
@@ -252,12 +295,13 @@ export class SecondaryZone implements NotifyReceiver {
 
   /** Applies the differences version by version; true, or why not (the zone is then left at the last version applied). */
   private applyDiffs(diffs: readonly XfrDiff[]): true | string {
-    const z = this.target.zone(this.zone);
-    if (!z) return `zone ${this.zone} is not configured in the policy engine`;
+    const target = this.target;
+    if (!target) return 'not started';
     for (const d of diffs) {
-      if (z.serial !== soaSerial(d.from)) return `a difference starts at serial ${soaSerial(d.from)} but the zone is at ${z.serial}`;
-      const r = z.apply({ deleteRecords: [d.from, ...d.deletes], addRecords: [d.to, ...d.adds] });
+      if (soaSerial(this.soa!) !== soaSerial(d.from)) return `a difference starts at serial ${soaSerial(d.from)} but the zone is at ${soaSerial(this.soa!)}`;
+      const r = target.apply({ deleteRecords: [d.from, ...d.deletes], addRecords: [d.to, ...d.adds] });
       if (!r.ok) return r.errors.slice(0, 5).join('; ');
+      this.soa = d.to;
       if (r.warnings.length > 0) this.log.debug({ zone: this.zone, warnings: r.warnings.slice(0, 10), count: r.warnings.length }, 'IXFR warnings');
     }
     return true;
@@ -277,6 +321,9 @@ export class SecondaryZone implements NotifyReceiver {
     if (errors.length > 0) throw new TransferError(`the zone from the primary has ${errors.length} bad record(s), e.g. ${errors.slice(0, 3).join('; ')}; the policy in force is kept`);
     if (warnings > 0) this.log.debug({ zone: this.zone, warnings }, 'records ignored in the transferred zone');
     z.trim();
-    if (!this.target.replaceZone(z)) throw new TransferError(`zone ${this.zone} is not configured in the policy engine, so the transferred zone has nowhere to go`);
+    if (!this.target) throw new TransferError('not started');
+    this.target.replace(z);
+    this.current = z;
+    this.soa = soa;
   }
 }
