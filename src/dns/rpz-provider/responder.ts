@@ -108,6 +108,9 @@ export function respond(query: DnsMessage, ctx: ResponderContext): Answer {
     const type = q.type === RRType.AXFR ? 'AXFR' : 'IXFR';
     const z = ctx.zone(qname);
     if (!z) return reply(query, RCode.REFUSED, `${type} of ${qname}: not a zone served here`);
+    if (type === 'IXFR' && !query.authority.some((r) => r.type === RRType.SOA && r.data.kind === 'SOA' && normalizeName(r.name) === qname)) {
+      return reply(query, RCode.FORMERR, `IXFR of ${qname} without the client's SOA in the authority section (RFC 1995 §3)`);
+    }
     if (!ctx.mayTransfer) return reply(query, RCode.REFUSED, `${type} of ${qname}: client not allowed to transfer`);
     if (type === 'AXFR') {
       if (ctx.transport === 'udp') return reply(query, RCode.NOERROR, `AXFR of ${qname} over UDP: TC, use TCP`, { tc: true });

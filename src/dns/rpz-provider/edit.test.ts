@@ -1,0 +1,98 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore, type Store } from '../../store/index.ts';
+import { RRType } from '../wire/index.ts';
+import { actionRecords, describeAction, editZoneFile, JournalStore, listZoneFile, readZoneRecords, rpzProviderMigrations, triggerOwner } from './index.ts';
+
+const ZONE = 'cc.rpz.test';
+let dir: string;
+let store: Store;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sakimori-rpz-edit-'));
+  store = await openStore('sqlite::memory:');
+  await store.migrate(rpzProviderMigrations);
+});
+after(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('rpz add/remove on a zone file', () => {
+  it('creates the file, sets and removes names, bumps the serial and journals each step', async () => {
+    const file = join(dir, 'a.zone');
+    const journal = new JournalStore(store);
+    const r0 = await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'c2.bad.example', action: 'nxdomain', subdomains: true }], actor: 'cli:test', journal });
+    assert.equal(r0.created, true);
+    assert.equal(r0.serial, 1);
+    const r1 = await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'dl.bad.example.', action: 'redirect:192.0.2.80,2001:db8::80', ttl: 60 }], actor: 'cli:test', journal });
+    assert.deepEqual([r1.fromSerial, r1.serial], [1, 2]);
+    assert.deepEqual(r1.added, ['dl.bad.example 60 IN A 192.0.2.80', 'dl.bad.example 60 IN AAAA 2001:db8::80']);
+    const r2 = await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'C2.Bad.Example', action: 'drop' }], actor: 'cli:test', journal });
+    assert.deepEqual(r2.removed, ['c2.bad.example 300 IN CNAME .']);
+    assert.deepEqual(r2.added, ['c2.bad.example 300 IN CNAME rpz-drop.']);
+    const same = await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'c2.bad.example', action: 'drop' }], actor: 'cli:test', journal });
+    assert.equal(same.changed, false);
+    assert.equal(same.serial, 3);
+    const r3 = await editZoneFile({ zone: ZONE, file, edits: [{ op: 'remove', name: 'c2.bad.example', subdomains: true }], actor: 'cli:test', journal });
+    assert.equal(r3.serial, 4);
+    assert.equal(r3.removed.length, 2);
+
+    const text = readFileSync(file, 'latin1');
+    const back = readZoneRecords(text, { origin: ZONE, file });
+    assert.ok(back.ok, back.errors.map((e) => e.message).join('\n'));
+    assert.equal(back.soa?.data.kind === 'SOA' && back.soa.data.serial, 4);
+    assert.ok(back.records.some((r) => r.type === RRType.NS), 'apex NS kept for BIND secondaries');
+    const list = await listZoneFile(ZONE, file);
+    assert.deepEqual(list.rows.map((r) => `${r.name} ${r.action}`), ['dl.bad.example redirect:192.0.2.80,2001:db8::80']);
+    const hist = await journal.recent(ZONE);
+    assert.deepEqual(hist.map((h) => `${h.fromSerial}->${h.toSerial} ${h.actor}`), ['3->4 cli:test', '2->3 cli:test', '1->2 cli:test']);
+    assert.deepEqual([...hist[0]!.deletes].sort(), ['*.c2.bad.example.cc.rpz.test. 300 IN CNAME .', 'c2.bad.example.cc.rpz.test. 300 IN CNAME rpz-drop.']);
+  });
+
+  it('increases the serial across the RFC 1982 wrap', async () => {
+    const file = join(dir, 'wrap.zone');
+    writeFileSync(file, `$ORIGIN ${ZONE}.\n@ 300 IN SOA a. b. 4294967295 1 1 1 1\n@ 300 IN NS a.\n`);
+    const r = await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'x.example', action: 'nodata' }], actor: 't' });
+    assert.equal(r.serial, 0);
+  });
+
+  it('serialises concurrent edits: every change lands, each with its own serial', async () => {
+    const file = join(dir, 'race.zone');
+    await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'seed.example', action: 'nxdomain' }], actor: 't' });
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: `r${i}.example`, action: 'drop' }], actor: 't' })));
+    assert.deepEqual(rs.map((r) => r.serial).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.equal((await listZoneFile(ZONE, file)).rows.length, 9);
+  });
+
+  it('refuses bad input without touching the file', async () => {
+    const file = join(dir, 'bad.zone');
+    const bad = `$ORIGIN ${ZONE}.\n@ 300 IN SOA a. b. 1 1 1 1 1\nx.example 300 IN CNAME\n`;
+    writeFileSync(file, bad);
+    await assert.rejects(editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'y.example', action: 'nxdomain' }], actor: 't' }), /bad\.zone:3: error/);
+    assert.equal(readFileSync(file, 'latin1'), bad);
+    const good = join(dir, 'good.zone');
+    await editZoneFile({ zone: ZONE, file: good, edits: [{ op: 'add', name: 'y.example', action: 'nxdomain' }], actor: 't' });
+    await assert.rejects(editZoneFile({ zone: ZONE, file: good, edits: [{ op: 'add', name: 'z.example', action: 'block' }], actor: 't' }), /"block" is not an action/);
+    await assert.rejects(editZoneFile({ zone: ZONE, file: good, edits: [{ op: 'add', name: 'z.example', action: 'redirect:999.1.1.1,1.2.3.4' }], actor: 't' }), /not an IP address/);
+    await assert.rejects(editZoneFile({ zone: ZONE, file: good, edits: [{ op: 'add', name: `${'a'.repeat(64)}.example`, action: 'drop' }], actor: 't' }), /valid name/);
+  });
+});
+
+describe('actions and names', () => {
+  it('writes each action as the draft does, and reads it back in the same words', () => {
+    for (const a of ['nxdomain', 'nodata', 'drop', 'passthru', 'tcp-only', 'redirect:192.0.2.1', 'redirect:warning.example.net']) {
+      const recs = actionRecords('x.cc.rpz.test', a, 300);
+      assert.ok(Array.isArray(recs), a);
+      assert.equal(describeAction(recs), a);
+    }
+  });
+  it('puts the trigger under the zone, and accepts a name already written under it', () => {
+    assert.equal(triggerOwner('Bad.Example.', ZONE), `bad.example.${ZONE}`);
+    assert.equal(triggerOwner(`bad.example.${ZONE}`, ZONE), `bad.example.${ZONE}`);
+    assert.ok(typeof triggerOwner('', ZONE) !== 'string');
+  });
+});
