@@ -45,13 +45,13 @@ describe('SecondaryZone', () => {
   it('pulls the zone by AXFR, then takes NOTIFY and applies the change by IXFR', async () => {
     const file = join(dir, 'feed.zone');
     writeZone(file, 1, ['c2.example', 'old.example']);
-    const listener = new NotifyListener({ host: '127.0.0.1', port: 0 }, () => [sec]);
+    const listener: NotifyListener = new NotifyListener({ host: '127.0.0.1', port: 0 }, (): SecondaryZone[] => [sec]);
     await listener.start();
-    const provider = new RpzProvider({ listen: { host: '127.0.0.1', port: 0 }, zones: [{ name: ZONE, file }], notify: [listener.address], notifyFirstIntervalMs: 100, logger: quiet, watchIntervalMs: 60_000 });
+    const provider: RpzProvider = new RpzProvider({ listen: { host: '127.0.0.1', port: 0 }, zones: [{ name: ZONE, file }], notify: [listener.address], notifyFirstIntervalMs: 100, logger: quiet, watchIntervalMs: 60_000 });
     await provider.start();
     const engine = engineWith(ZONE);
     const updates: string[] = [];
-    const sec = new SecondaryZone({ zone: ZONE, primary: provider.address, logger: quiet, onUpdate: (u) => updates.push(`${u.kind} ${u.fromSerial ?? '-'}->${u.serial}`) });
+    const sec: SecondaryZone = new SecondaryZone({ zone: ZONE, primary: provider.address, logger: quiet, onUpdate: (u) => updates.push(`${u.kind} ${u.fromSerial ?? '-'}->${u.serial}`) });
     try {
       await sec.start(engineTarget(engine, ZONE));
       assert.equal(action(engine, 'c2.example'), 'nxdomain');
