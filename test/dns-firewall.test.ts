@@ -104,7 +104,7 @@ mal.example AAAA ::1
 redirect.example CNAME warning.isp.test.
 `;
 
-describe('DNS firewall with dig and Unbound', { timeout: 180_000 }, () => {
+for (const threads of [0, 2]) describe(`DNS firewall with dig and Unbound (${threads ? `${threads} worker threads` : 'main thread'})`, { timeout: 180_000 }, () => {
   let a: UnboundPeer;
   let b: UnboundPeer;
   let dir: string;
@@ -147,11 +147,12 @@ describe('DNS firewall with dig and Unbound', { timeout: 180_000 }, () => {
         observationIntervalMs: 60_000,
         nodeName: 'test',
         reloadDebounceMs: 50,
+        threads,
       },
       { store, audit, consent, bus, registry, logger: silentLogger, clock: systemClock },
     );
     await fw.start();
-    const addrs = fw.plane.addresses;
+    const addrs = fw.addresses;
     port = addrs[0]!.address.port;
     port6 = addrs[1]!.address.port;
     openPort = addrs[2]!.address.port;
@@ -298,7 +299,7 @@ describe('DNS firewall with dig and Unbound', { timeout: 180_000 }, () => {
     assert.equal(r.status, 'NXDOMAIN');
     // A bad line: the whole new version is refused, the one in force stays.
     appendFileSync(join(dir, 'cc.rpz'), 'other.example CNAME .\nbroken.example IN BOGUS stuff\n');
-    const st = await eventually(async () => fw.zones.status().find((z) => z.zone === 'cc.rpz.test')!, (z) => z.lastError !== undefined, 2000);
+    const st = await eventually(async () => fw.zoneStatus().find((z) => z.zone === 'cc.rpz.test')!, (z) => z.lastError !== undefined, 2000);
     assert.match(st.lastError!.join('\n'), /cc\.rpz:12: error: /);
     assert.equal((await q('new.example')).status, 'NXDOMAIN');
     assert.deepEqual((await q('other.example')).answers, ['other.example. 60 IN A 192.0.2.10']);
@@ -343,8 +344,8 @@ describe('DNS firewall with dig and Unbound', { timeout: 180_000 }, () => {
     const states = await Promise.all(conns);
     s.close();
     assert.ok(states.filter((x) => x === 'closed').length >= 6, `most garbage connections closed: ${states.join(',')}`);
-    const snap = fw.plane.snapshot();
-    assert.ok(snap.malformed.udp > 100 && snap.tcpClosedForGarbage > 0);
+    const snap = await eventually(async () => fw.snapshot(), (x) => x.malformed.udp > 100 && x.tcpClosedForGarbage > 0, 2000);
+    assert.ok(snap.malformed.udp > 100 && snap.tcpClosedForGarbage > 0, JSON.stringify(snap));
   });
 
   it('fails over when the first upstream stops, and goes back when it answers again', async () => {
@@ -377,13 +378,13 @@ describe('DNS firewall with dig and Unbound', { timeout: 180_000 }, () => {
     );
     await f2.start();
     try {
-      const p2 = f2.plane.addresses[0]!.address.port;
+      const p2 = f2.addresses[0]!.address.port;
       const t0 = Date.now();
       const r = await q('www.example', 'A', ['+time=4'], p2);
       assert.equal(r.status, 'SERVFAIL');
       assert.ok(Date.now() - t0 < 2000);
       assert.equal((await q('www.example', 'A', ['+time=4', '+tcp'], p2)).status, 'SERVFAIL');
-      assert.ok(f2.plane.snapshot().servfail >= 2);
+      assert.ok((await eventually(async () => f2.snapshot(), (x) => x.servfail >= 2, 2000)).servfail >= 2);
     } finally {
       await f2.stop();
       hole.close();

@@ -18,6 +18,7 @@ interface ServeOptions {
   unfilteredListen?: string[];
   warningPage?: string;
   http?: string;
+  threads?: string;
 }
 
 /** `--rpz [NAME=]FILE`: the zone name from NAME, else from the file ($ORIGIN, SOA, file name). */
@@ -28,6 +29,12 @@ async function zoneFromOption(v: string): Promise<ZoneSpec> {
     return { ...spec, name: v.slice(0, eq) };
   }
   return zoneSpecFromFile(v);
+}
+
+function threadsOption(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 64) throw new SakimoriError('BAD_OPTION', `--threads ${v} is not a whole number from 0 to 64`);
+  return n;
 }
 
 export function registerDns(program: Command): void {
@@ -46,6 +53,7 @@ export function registerDns(program: Command): void {
     .option('--unfiltered-listen <addr:port>', 'a listener answered without filtering (the "use another resolver" opt-out, R1); repeat for more', collect)
     .option('--warning-page <addr:port>', 'also serve the warning page here (default: not in dns serve)')
     .option('--http <addr:port>', 'also serve /healthz, /metrics and /api/v1/dns/events here')
+    .option('--threads <n>', 'worker threads answering DNS; 0 answers on the main thread (default: dns.threads)')
     .addHelpText('after', `
 A zone's kind follows its name's first label: allow... (never block), malware... (warning
 page: the zone's local data points at it), dns-abuse... or abuse... (R4, kept under the
@@ -70,6 +78,7 @@ Examples:
         ...(opts.upstream ? { upstreams: opts.upstream } : {}),
         ...(opts.unfilteredListen ? { unfilteredListen: opts.unfilteredListen } : {}),
         ...(opts.rpz || opts.allow ? { zones } : {}),
+        ...(opts.threads !== undefined ? { threads: threadsOption(opts.threads) } : {}),
       };
       const up = resolveUpstreams(cfg);
       if ('off' in up) throw new SakimoriError('DNS_NO_UPSTREAM', `no upstream resolver: ${up.off}`, { hint: 'give one with --upstream ADDR:PORT, e.g. --upstream 127.0.0.1:53' });
@@ -82,7 +91,7 @@ Examples:
         const lines = [`Sakimori DNS firewall v${VERSION} is running. / DNS ファイアウォールを起動しました。`];
         for (const e of fw.endpoints()) lines.push(`  ${e.label}: ${e.url}`);
         lines.push(`  upstreams: ${up.upstreams.map((u) => `${u.host}:${u.port}`).join(', ')}`);
-        for (const z of fw.zones.status()) lines.push(`  zone ${z.zone}: ${z.names ?? 0} names (${z.source})`);
+        for (const z of fw.zoneStatus()) lines.push(`  zone ${z.zone}: ${z.names ?? 0} names (${z.source})`);
         if (opts.warningPage) {
           const wp = config.dns.warningPage;
           const page = new WarningPage(hostPort(opts.warningPage, '--warning-page'), { organization: wp.organization, contact: wp.contact, optOutUrl: wp.optOutUrl }, platform.registry);

@@ -111,6 +111,12 @@ export class BlockEventLog {
     this.counts.merged += n - 1;
   }
 
+  /** Lookups that were not kept before they got here (a worker thread's full batch). */
+  lost(n: number): void {
+    this.counts.taken += n;
+    this.counts.notKept += n;
+  }
+
   get buffered(): number {
     return this.buf.size;
   }

@@ -17,7 +17,9 @@ import type { Logger, Registry } from '../../telemetry/index.ts';
 import { DataPlane, type BlockEvent, type ListenSpec } from './data-plane.ts';
 import { BlockEventLog, type BlockEventRecord } from './events.ts';
 import { registerDnsMetrics } from './metrics.ts';
-import { FileZoneSource, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSpec } from './zones.ts';
+import { FileZoneSource, watchZoneFile, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSourceStatus, type ZoneSpec } from './zones.ts';
+import { WorkerPlane } from './worker-plane.ts';
+import type { StatsSnapshot } from './stats.ts';
 
 export const OBSERVATIONS_TOPIC = 'observations';
 
@@ -42,6 +44,12 @@ export interface DnsFirewallOptions {
   nodeName?: string;
   /** Debounce of file reloads. */
   reloadDebounceMs?: number;
+  /**
+   * 0: the data plane runs on this thread. N > 0: N worker threads answer DNS, each with
+   * its own copy of the zones (memory grows by one copy per thread), while this thread
+   * keeps the store and the API. File zones only (sources need threads: 0).
+   */
+  threads?: number;
 }
 
 /** The small ports the firewall needs from the platform. */
@@ -61,8 +69,14 @@ export function purposeOfKind(kind: ZoneKind | undefined): Purpose {
 
 export class DnsFirewall implements Part {
   readonly name = 'dns';
-  readonly plane: DataPlane;
-  readonly zones: ZoneSet;
+  /** The data plane on this thread (threads: 0). */
+  readonly plane: DataPlane | undefined;
+  /** The policy zones on this thread (threads: 0). */
+  readonly zones: ZoneSet | undefined;
+  /** The data-plane worker threads (threads > 0). */
+  readonly pool: WorkerPlane | undefined;
+  private readonly kinds = new Map<string, ZoneKind>();
+  private readonly unwatch: (() => void)[] = [];
   readonly events: BlockEventLog;
   private readonly reloads = new Map<string, { ok: number; failed: number }>();
   private readonly lastObserved = new Map<string, number>();
@@ -81,6 +95,7 @@ export class DnsFirewall implements Part {
     }
     const logger = deps.logger.child({ part: 'dns' });
     this.log = (level, msg, detail) => logger[level](detail ?? {}, msg);
+    const threads = opts.threads ?? 0;
     const sources = [
       ...(opts.zones ?? []).map((spec) => ({
         spec,
@@ -88,44 +103,51 @@ export class DnsFirewall implements Part {
       })),
       ...(opts.sources ?? []),
     ];
-    this.zones = new ZoneSet(sources);
+    for (const { spec } of sources) this.kinds.set(spec.name.toLowerCase().replace(/\.$/, ''), spec.kind);
+    if (threads > 0 && (opts.sources?.length ?? 0) > 0) {
+      throw new SakimoriError('DNS_THREADS', 'zones from other sources (AXFR/IXFR) need the data plane on the main thread', { hint: 'set dns.threads to 0' });
+    }
     this.events = new BlockEventLog(deps.store, deps.audit, {
-      purposeOf: (list) => purposeOfKind(this.zones.kindOf(list)),
+      purposeOf: (list) => purposeOfKind(this.kinds.get(list)),
       clock: deps.clock,
       log: this.log,
       ...(opts.eventFlushIntervalMs !== undefined ? { flushIntervalMs: opts.eventFlushIntervalMs } : {}),
       ...(opts.maxBufferedEvents !== undefined ? { maxBuffered: opts.maxBufferedEvents } : {}),
     });
-    this.plane = new DataPlane({
-      upstreams: opts.upstreams,
+    const plane = {
+      upstreams: [...opts.upstreams],
       timeoutMs: opts.upstreamTimeoutMs ?? 1500,
       downAfter: opts.upstreamDownAfter ?? 3,
       probeIntervalMs: opts.probeIntervalMs ?? 1000,
       tcpIdleMs: opts.tcpIdleMs ?? 10_000,
-      onBlock: (e) => this.blocked(e),
-      log: this.log,
-      now: () => deps.clock.now(),
-    });
+    };
+    if (threads > 0) {
+      this.plane = undefined;
+      this.zones = undefined;
+      this.pool = new WorkerPlane(threads, { ...plane, zones: [...(opts.zones ?? [])] }, {
+        events: (batch, notKept) => {
+          for (const e of batch) this.blocked(e, e.count);
+          if (notKept > 0) this.events.lost(notKept);
+        },
+        log: this.log,
+        reloaded: (zone, ok) => this.countReload(zone, ok),
+      });
+    } else {
+      this.pool = undefined;
+      this.zones = new ZoneSet(sources);
+      this.plane = new DataPlane({ ...plane, onBlock: (e) => this.blocked(e, 1), log: this.log, now: () => deps.clock.now() });
+    }
     if (deps.registry) {
       registerDnsMetrics(deps.registry, {
-        snapshot: () => this.plane.snapshot(),
+        snapshot: () => this.snapshot(),
         events: () => this.events.counts,
         reloads: () => [...this.reloads].map(([zone, r]) => ({ zone, ...r })),
-        zoneNames: () => this.zones.status().map((s) => ({ zone: s.zone, names: s.names ?? 0 })),
+        zoneNames: () => this.zoneStatus().map((s) => ({ zone: s.zone, names: s.names ?? 0 })),
       });
     }
   }
 
   async start(): Promise<void> {
-    await this.zones.start();
-    this.plane.setEngine(this.zones.engine);
-    if (this.deps.consent) {
-      await this.refreshOptOuts();
-      this.stopConsent = this.deps.consent.onChange(() => void this.refreshOptOuts());
-      this.consentMark = await this.consentVersion();
-      this.consentTimer = setInterval(() => void this.pollConsent(), 500);
-      this.consentTimer.unref();
-    }
     const specs: ListenSpec[] = [
       ...this.opts.listen.map((address) => ({ address, filtered: true })),
       ...(this.opts.unfilteredListen ?? []).map((address) => ({ address, filtered: false })),
@@ -137,43 +159,81 @@ export class DnsFirewall implements Part {
         }
       }
     }
-    this.plane.start();
-    try {
-      await this.plane.listen(specs);
-    } catch (err) {
-      await this.plane.stop();
-      await this.zones.stop();
-      throw err;
+    let optOuts: IpPrefix[] = [];
+    if (this.deps.consent) {
+      optOuts = await this.deps.consent.clientOptOuts();
+      this.consentMark = await this.consentVersion();
+    }
+    if (this.pool) {
+      await this.pool.start(specs, optOuts);
+      for (const z of this.opts.zones ?? []) {
+        this.unwatch.push(watchZoneFile(z.file, this.opts.reloadDebounceMs ?? 150, () => void this.pool!.reload(z.name), (m) => this.log('warn', m, { zone: z.name })));
+      }
+    } else {
+      await this.zones!.start();
+      const plane = this.plane!;
+      plane.setEngine(this.zones!.engine);
+      plane.setOptOuts(optOuts);
+      plane.start();
+      try {
+        await plane.listen(specs);
+      } catch (err) {
+        await plane.stop();
+        await this.zones!.stop();
+        throw err;
+      }
+    }
+    if (this.deps.consent) {
+      this.stopConsent = this.deps.consent.onChange(() => void this.refreshOptOuts());
+      this.consentTimer = setInterval(() => void this.pollConsent(), 500);
+      this.consentTimer.unref();
     }
     this.events.start();
     this.running = true;
-    const zones = this.zones.status().map((z) => `${z.zone} (${z.names ?? 0} names)`).join(', ') || 'none';
-    this.log('info', `DNS firewall listening on ${this.plane.addresses.map((a) => `${formatHostPort(a.address)}${a.filtered ? '' : ' (unfiltered)'}`).join(', ')}; upstreams ${this.opts.upstreams.map(formatHostPort).join(', ')}; zones ${zones}`);
+    const zones = this.zoneStatus().map((z) => `${z.zone} (${z.names ?? 0} names)`).join(', ') || 'none';
+    this.log('info', `DNS firewall listening on ${this.addresses.map((a) => `${formatHostPort(a.address)}${a.filtered ? '' : ' (unfiltered)'}`).join(', ')}; upstreams ${this.opts.upstreams.map(formatHostPort).join(', ')}; zones ${zones}${this.pool ? `; ${this.opts.threads} worker threads` : ''}`);
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.stopConsent?.();
     if (this.consentTimer) clearInterval(this.consentTimer);
-    await this.plane.stop();
-    await this.zones.stop();
+    for (const u of this.unwatch.splice(0)) u();
+    await this.plane?.stop();
+    await this.pool?.stop();
+    await this.zones?.stop();
     await this.events.stop();
   }
 
+  /** Where the firewall listens (real ports once started). */
+  get addresses(): ListenSpec[] {
+    return this.plane ? this.plane.addresses : (this.pool?.addresses ?? []);
+  }
+
+  /** Counters of the data plane (every worker thread's, added up). */
+  snapshot(): StatsSnapshot {
+    return this.plane ? this.plane.snapshot() : this.pool!.snapshot();
+  }
+
+  zoneStatus(): ZoneSourceStatus[] {
+    return this.zones ? this.zones.status() : (this.pool?.zones() ?? []);
+  }
+
   async health(): Promise<PartHealth> {
-    const snap = this.plane.snapshot();
-    const zones = this.zones.status();
+    const snap = this.snapshot();
+    const zones = this.zoneStatus();
     const upstreamsUp = snap.upstreams.filter((u) => u.up).length;
     const problems = [
       ...(upstreamsUp === 0 ? ['no upstream is answering'] : upstreamsUp < snap.upstreams.length ? ['an upstream is down'] : []),
       ...zones.filter((z) => z.lastError).map((z) => `zone ${z.zone}: last reload refused`),
       ...(this.events.error ? [`block events: ${this.events.error}`] : []),
       ...(this.consentError ? [`consent: ${this.consentError}`] : []),
+      ...(this.pool?.crashed ? [`data plane: ${this.pool.crashed}`] : []),
     ];
     return {
       status: !this.running ? 'down' : problems.length ? 'degraded' : 'ok',
       detail: {
-        listen: this.plane.addresses.map((a) => ({ address: formatHostPort(a.address), filtered: a.filtered })),
+        listen: this.addresses.map((a) => ({ address: formatHostPort(a.address), filtered: a.filtered })),
         upstreams: snap.upstreams.map((u) => ({ address: u.address, up: u.up, sent: u.sent, answered: u.answered, timeouts: u.timeouts })),
         zones,
         queries: snap.queries,
@@ -184,7 +244,7 @@ export class DnsFirewall implements Part {
   }
 
   endpoints(): Endpoint[] {
-    return this.plane.addresses.map((a) => ({
+    return this.addresses.map((a) => ({
       label: a.filtered ? 'DNS firewall (UDP+TCP)' : 'DNS without filtering (opt-out, UDP+TCP)',
       url: `dns://${formatHostPort(a.address)}`,
     }));
@@ -251,9 +311,9 @@ export class DnsFirewall implements Part {
 
   // ---- internals ---------------------------------------------------------------------
 
-  private blocked(e: BlockEvent): void {
-    this.events.add(e);
-    const kind = this.zones.kindOf(e.list);
+  private blocked(e: BlockEvent, n: number): void {
+    this.events.add(e, n);
+    const kind = this.kinds.get(e.list);
     if (kind !== 'cc' && kind !== 'malware-sites') return;
     this.observe(e, kind);
   }
@@ -301,7 +361,8 @@ export class DnsFirewall implements Part {
   private async refreshOptOuts(): Promise<void> {
     try {
       const prefixes = await this.deps.consent!.clientOptOuts();
-      this.plane.setOptOuts(prefixes);
+      this.plane?.setOptOuts(prefixes);
+      this.pool?.setOptOuts(prefixes);
       this.consentError = undefined;
     } catch (err) {
       this.consentError = (err as Error).message;

@@ -25,6 +25,7 @@ export interface DnsConfig {
   upstreamDownAfter: number;
   probeInterval: number;
   tcpIdleTimeout: number;
+  threads: number;
   zones: readonly ZoneSpec[];
   events: { flushInterval: number; maxBuffered: number };
   observationInterval: number;
@@ -71,6 +72,7 @@ export function firewallOptions(cfg: DnsConfig, upstreams: HostPort[], nodeName:
     upstreamDownAfter: cfg.upstreamDownAfter,
     probeIntervalMs: cfg.probeInterval,
     tcpIdleMs: cfg.tcpIdleTimeout,
+    threads: cfg.threads,
     zones: cfg.zones,
     eventFlushIntervalMs: cfg.events.flushInterval,
     maxBufferedEvents: cfg.events.maxBuffered,

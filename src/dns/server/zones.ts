@@ -63,8 +63,7 @@ type Log = (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<strin
 
 export class FileZoneSource implements ZoneSource {
   readonly zone: string;
-  private watcher: FSWatcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private unwatch: (() => void) | undefined;
   private loading: Promise<void> | undefined;
   private again = false;
   private target: ZoneTarget | undefined;
@@ -72,7 +71,7 @@ export class FileZoneSource implements ZoneSource {
 
   constructor(
     private readonly spec: ZoneSpec,
-    private readonly opts: { debounceMs?: number; log: Log; onReload?: (zone: string, ok: boolean) => void },
+    private readonly opts: { debounceMs?: number; log: Log; onReload?: (zone: string, ok: boolean) => void; watch?: boolean },
   ) {
     this.zone = spec.name;
     this.st = { zone: spec.name, source: `file:${spec.file}`, reloads: 0 };
@@ -94,22 +93,16 @@ export class FileZoneSource implements ZoneSource {
     }
     this.swapIn(r);
     for (const w of describeLoad(r)) this.opts.log('warn', w, { zone: this.spec.name });
-    const file = resolve(this.spec.file);
-    const name = basename(file);
-    try {
-      this.watcher = watch(dirname(file), { persistent: false }, (_event, f) => {
-        if (f === null || f === name) this.changed();
-      });
-      this.watcher.on('error', (err) => this.opts.log('warn', `cannot watch ${file} for changes any more: ${err.message}`, { zone: this.spec.name }));
-    } catch (err) {
-      this.opts.log('warn', `cannot watch ${file} for changes (${(err as Error).message}): it is loaded once`, { zone: this.spec.name });
-    }
+    if (this.opts.watch !== false) this.watch();
+  }
+
+  private watch(): void {
+    this.unwatch = watchZoneFile(this.spec.file, this.opts.debounceMs ?? 150, () => void this.reload(), (m) => this.opts.log('warn', m, { zone: this.spec.name }));
   }
 
   async stop(): Promise<void> {
-    this.watcher?.close();
-    this.watcher = undefined;
-    if (this.timer) clearTimeout(this.timer);
+    this.unwatch?.();
+    this.unwatch = undefined;
     await this.loading;
   }
 
@@ -142,18 +135,39 @@ export class FileZoneSource implements ZoneSource {
     return this.loading;
   }
 
-  private changed(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.reload(), this.opts.debounceMs ?? 150);
-    this.timer.unref();
-  }
-
   private swapIn(r: ZoneLoadResult & { ok: true }): void {
     this.target!.replace(r.zone);
     const s = r.zone.stats();
     const { lastError: _dropped, ...rest } = this.st;
     this.st = { ...rest, loadedAt: new Date().toISOString(), names: s.qname + s.wildcard + s.clientIp, reloads: this.st.reloads + 1, ...(r.zone.serial !== undefined ? { serial: r.zone.serial } : {}) };
   }
+}
+
+/**
+ * Calls `changed` a short quiet time (debounce) after a file changes. The directory is
+ * watched, so an editor that writes a new file and renames it over the old one is seen.
+ * Returns the function that stops watching.
+ */
+export function watchZoneFile(path: string, debounceMs: number, changed: () => void, warn: (msg: string) => void): () => void {
+  const file = resolve(path);
+  const name = basename(file);
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(file), { persistent: false }, (_event, f) => {
+      if (f !== null && f !== name) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(changed, debounceMs);
+      timer.unref();
+    });
+    watcher.on('error', (err) => warn(`cannot watch ${file} for changes any more: ${err.message}`));
+  } catch (err) {
+    warn(`cannot watch ${file} for changes (${(err as Error).message}): it is loaded once`);
+  }
+  return () => {
+    watcher?.close();
+    if (timer) clearTimeout(timer);
+  };
 }
 
 /**
@@ -195,6 +209,10 @@ export class ZoneSet {
 
   async stop(): Promise<void> {
     for (const { source } of this.entries) await source.stop();
+  }
+
+  source(zone: string): ZoneSource | undefined {
+    return this.entries.find((e) => e.source.zone === zone)?.source;
   }
 
   kindOf(zone: string): ZoneKind | undefined {

@@ -1,0 +1,379 @@
+/**
+ * DNS firewall benchmark (issue 3): Sakimori against Unbound (the list as an RPZ zone,
+ * 2 threads) and dnsdist (the list as a SuffixMatchNode), in one run on this machine,
+ * driven by dnsperf. Block path: queries for listed names (each answered NXDOMAIN by
+ * policy). Pass-through: unlisted names forwarded to one local Unbound answering from
+ * local data (the same upstream for every contender, so the upstream is not what is
+ * measured). Recorded per contender: queries/s, p99 latency (from dnsperf -v), lost
+ * queries, resident memory after the list is loaded, load time. Also Sakimori's policy
+ * swap under load (the zone file rewritten mid-run: lost queries must be 0).
+ *
+ *   npx tsx bench/dns.ts [--names 1000000] [--seconds 15] [--clients 16] [--outstanding 300]
+ *                        [--threads N] [--only sakimori] [--no-append]
+ *
+ * Needs Debian's unbound, dnsdist, dnsperf and dnsutils. Loopback only.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream, appendFileSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { answers, freePort, startUnbound } from '../test/peers/unbound.ts';
+import { appendSection, machineFacts } from './run.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    names: { type: 'string', default: '1000000' },
+    seconds: { type: 'string', default: '15' },
+    clients: { type: 'string', default: '16' },
+    outstanding: { type: 'string', default: '300' },
+    threads: { type: 'string', default: '0' },
+    only: { type: 'string' },
+    'no-append': { type: 'boolean', default: false },
+  },
+});
+const NAMES = Number(args.names);
+const SECONDS = Number(args.seconds);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'sakimori-bench-dns-'));
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+const log = (s: string) => process.stderr.write(`[bench dns] ${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- data ---------------------------------------------------------------------------------
+
+/** Deterministic names: 6-14 random letters/digits under one of ten TLDs. */
+function generate(): void {
+  let seed = 0x5eed;
+  const rnd = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296;
+  };
+  const tlds = ['com', 'net', 'org', 'info', 'xyz', 'top', 'ru', 'cn', 'jp', 'biz'];
+  const alpha = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  const seen = new Set<string>();
+  const names: string[] = [];
+  while (names.length < NAMES) {
+    const len = 6 + Math.floor(rnd() * 9);
+    let s = '';
+    for (let i = 0; i < len; i++) s += alpha[Math.floor(rnd() * alpha.length)];
+    s += `.${tlds[Math.floor(rnd() * tlds.length)]}`;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    names.push(s);
+  }
+  seen.clear();
+  const rpz = createWriteStream(join(dir, 'cc.rpz'));
+  rpz.write('$TTL 300\n$ORIGIN cc.rpz.bench.\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ NS localhost.\n');
+  const list = createWriteStream(join(dir, 'names.txt'));
+  for (let i = 0; i < names.length; i += 10_000) {
+    const chunk = names.slice(i, i + 10_000);
+    rpz.write(chunk.map((n) => `${n} CNAME .\n`).join(''));
+    list.write(chunk.map((n) => `${n}\n`).join(''));
+  }
+  rpz.end();
+  list.end();
+  const q: string[] = [];
+  for (let i = 0; i < 200_000; i++) q.push(`${names[Math.floor(rnd() * names.length)]} A`);
+  writeFileSync(join(dir, 'q-block.txt'), `${q.join('\n')}\n`);
+  q.length = 0;
+  for (let i = 0; i < 200_000; i++) q.push(`h${i}.pass.example A`);
+  writeFileSync(join(dir, 'q-pass.txt'), `${q.join('\n')}\n`);
+  writeFileSync(join(dir, 'first-name.txt'), names[0]!);
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+function run(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): ChildProcess {
+  const c = spawn(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd ?? ROOT, env: { ...process.env, ...opts.env } });
+  let err = '';
+  c.stderr!.setEncoding('utf8');
+  c.stderr!.on('data', (s: string) => (err = (err + s).slice(-3000)));
+  c.on('exit', (code, sig) => {
+    children.delete(c);
+    if (code && code !== 0 && sig === null) log(`${cmd} exited ${code}: ${err}`);
+  });
+  children.add(c);
+  return c;
+}
+
+async function stop(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    c.once('exit', () => resolve());
+    c.kill('SIGTERM');
+    setTimeout(() => c.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+/** Resident memory of a process and its descendants, MiB. */
+function rssMiB(pid: number): number {
+  let kb = 0;
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      (kids.get(ppid) ?? kids.set(ppid, []).get(ppid)!).push(Number(d));
+    } catch {
+      // gone
+    }
+  }
+  const walk = (p: number) => {
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'));
+      kb += Number(m?.[1] ?? 0);
+    } catch {
+      return;
+    }
+    for (const k of kids.get(p) ?? []) walk(k);
+  };
+  walk(pid);
+  return kb / 1024;
+}
+
+/** Waits until the server answers a listed name (so the list is loaded). Returns seconds. */
+async function ready(port: number, c: ChildProcess, t0: number, limitS = 300): Promise<number> {
+  const name = readFileSync(join(dir, 'first-name.txt'), 'utf8');
+  while ((Date.now() - t0) / 1000 < limitS) {
+    if (c.exitCode !== null) throw new Error('server exited while loading');
+    if (await blocked(port, name)) return (Date.now() - t0) / 1000;
+    await sleep(100);
+  }
+  throw new Error('server not ready in time');
+}
+
+/** True when `name` is answered NXDOMAIN. */
+async function blocked(port: number, name: string): Promise<boolean> {
+  const dgram = await import('node:dgram');
+  return new Promise((resolve) => {
+    const s = dgram.createSocket('udp4');
+    const labels = name.split('.');
+    const q = Buffer.concat([Buffer.from([1, 2, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels.map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])]);
+    const t = setTimeout(() => {
+      s.close();
+      resolve(false);
+    }, 300);
+    s.on('message', (m) => {
+      clearTimeout(t);
+      s.close();
+      resolve((m[3]! & 0x0f) === 3);
+    });
+    s.on('error', () => undefined);
+    s.send(q, port, '127.0.0.1');
+  });
+}
+
+interface PerfResult {
+  qps: number;
+  p99ms: number;
+  p50ms: number;
+  lostPct: number;
+}
+
+/** dnsperf for SECONDS; -v gives each answer's latency, for p50/p99. */
+async function dnsperf(port: number, file: string, during?: () => Promise<void>): Promise<PerfResult> {
+  const out = join(dir, 'perf.out');
+  const c = spawn('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', join(dir, file), '-l', String(SECONDS), '-c', args.clients!, '-q', args.outstanding!, '-t', '2', '-v'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(c);
+  const sink = createWriteStream(out);
+  c.stdout!.pipe(sink);
+  const done = new Promise<void>((resolve) => c.on('exit', () => resolve()));
+  if (during) await during();
+  await done;
+  children.delete(c);
+  await new Promise<void>((r) => sink.close(() => r()));
+  const lat: number[] = [];
+  let summary = '';
+  const rl = createInterface({ input: createReadStream(out) });
+  for await (const line of rl) {
+    if (line.startsWith('> ')) {
+      const v = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (!line.startsWith('> T') && Number.isFinite(v)) lat.push(v);
+    } else summary += `${line}\n`;
+  }
+  const f = new Float64Array(lat).sort();
+  const pct = (p: number) => (f.length ? f[Math.min(f.length - 1, Math.floor(f.length * p))]! * 1000 : NaN);
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(summary)?.[1] ?? NaN);
+  const lostPct = Number(/Queries lost:\s+\d+ \(([\d.]+)%\)/.exec(summary)?.[1] ?? NaN);
+  return { qps, p99ms: pct(0.99), p50ms: pct(0.5), lostPct };
+}
+
+// ---- contenders ---------------------------------------------------------------------------
+
+interface Row {
+  name: string;
+  path: 'block' | 'pass';
+  perf: PerfResult;
+  rss: number;
+  loadS: number;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+
+async function unboundBlock(): Promise<void> {
+  const port = await freePort();
+  const conf = join(dir, 'unbound-rpz.conf');
+  writeFileSync(
+    conf,
+    [
+      'server:',
+      `  interface: 127.0.0.1@${port}`,
+      '  do-ip6: no',
+      '  num-threads: 2',
+      '  so-reuseport: yes',
+      '  username: ""',
+      '  chroot: ""',
+      `  directory: "${dir}"`,
+      '  pidfile: ""',
+      '  use-syslog: no',
+      '  logfile: ""',
+      '  verbosity: 0',
+      '  access-control: 127.0.0.0/8 allow',
+      '  module-config: "respip iterator"',
+      'rpz:',
+      '  name: "cc.rpz.bench."',
+      `  zonefile: "${join(dir, 'cc.rpz')}"`,
+      'remote-control:',
+      '  control-enable: no',
+      '',
+    ].join('\n'),
+  );
+  const t0 = Date.now();
+  const c = run('unbound', ['-d', '-c', conf]);
+  const loadS = await ready(port, c, t0);
+  await sleep(1000);
+  const rss = rssMiB(c.pid!);
+  log(`unbound loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
+  rows.push({ name: 'Unbound (RPZ, 2 threads)', path: 'block', perf: await dnsperf(port, 'q-block.txt'), rss, loadS });
+  await stop(c);
+}
+
+async function dnsdist(upstream: number): Promise<void> {
+  const port = await freePort();
+  const conf = join(dir, 'dnsdist.conf');
+  writeFileSync(
+    conf,
+    [
+      `setLocal('127.0.0.1:${port}', { reusePort = true })`,
+      `addLocal('127.0.0.1:${port}', { reusePort = true })`,
+      'setSecurityPollSuffix("")',
+      `newServer({ address = '127.0.0.1:${upstream}', checkName = 'pass.example.' })`,
+      'local smn = newSuffixMatchNode()',
+      `for line in io.lines('${join(dir, 'names.txt')}') do smn:add(newDNSName(line)) end`,
+      'addAction(SuffixMatchNodeRule(smn), RCodeAction(DNSRCode.NXDOMAIN))',
+      '',
+    ].join('\n'),
+  );
+  const t0 = Date.now();
+  const c = run('dnsdist', ['--supervised', '--disable-syslog', '-C', conf]);
+  const loadS = await ready(port, c, t0);
+  await sleep(2000);
+  const rss = rssMiB(c.pid!);
+  log(`dnsdist loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
+  rows.push({ name: 'dnsdist (SuffixMatchNode, 2 listeners)', path: 'block', perf: await dnsperf(port, 'q-block.txt'), rss, loadS });
+  log('dnsdist pass-through');
+  rows.push({ name: 'dnsdist (SuffixMatchNode, 2 listeners)', path: 'pass', perf: await dnsperf(port, 'q-pass.txt'), rss, loadS });
+  await stop(c);
+}
+
+async function sakimori(upstream: number): Promise<void> {
+  const port = await freePort();
+  const db = join(dir, 'sakimori.db');
+  const t0 = Date.now();
+  const c = run(process.execPath, [join(ROOT, 'bin/sakimori.js'), '--store', `sqlite:${db}`, '--log-level', 'warn', 'dns', 'serve', '--threads', args.threads!, '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${upstream}`, '--rpz', join(dir, 'cc.rpz')], {
+    cwd: dir,
+  });
+  const loadS = await ready(port, c, t0);
+  await sleep(2000);
+  const rss = rssMiB(c.pid!);
+  const label = `Sakimori (${Number(args.threads) > 0 ? `${args.threads} worker threads` : 'one thread'})`;
+  log(`sakimori loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
+  rows.push({ name: label, path: 'block', perf: await dnsperf(port, 'q-block.txt'), rss, loadS });
+  log('sakimori pass-through');
+  rows.push({ name: label, path: 'pass', perf: await dnsperf(port, 'q-pass.txt'), rss, loadS });
+  // A policy swap under load: the zone file is rewritten (one more name) mid-run.
+  log('sakimori block path with a policy swap mid-run');
+  const swap = await dnsperf(port, 'q-block.txt', async () => {
+    await sleep((SECONDS * 1000) / 3);
+    appendFileSync(join(dir, 'cc.rpz'), 'swapped-in.example CNAME .\n');
+  });
+  const after = rssMiB(c.pid!);
+  const swapped = await blocked(port, 'swapped-in.example');
+  notes.push(
+    `Policy swap under load (Sakimori): the ${NAMES.toLocaleString('en-US')}-name zone file was changed a third into a ${SECONDS} s block-path run; the new version was ${swapped ? 'in force at the end' : 'NOT in force at the end'}; ` +
+      `${swap.qps.toFixed(0)} q/s, ${swap.lostPct}% lost, p99 ${swap.p99ms.toFixed(2)} ms; RSS after the swap ${after.toFixed(0)} MiB.`,
+  );
+  await stop(c);
+}
+
+// ---- main -------------------------------------------------------------------------------
+
+const load0 = loadavg()[0]!;
+const started = Date.now();
+log(`generating ${NAMES.toLocaleString('en-US')} names in ${dir}`);
+generate();
+await sleep(500);
+const upstream = await startUnbound({ localZones: ['"pass.example." redirect'], localData: ['"pass.example. 300 IN A 192.0.2.1"'], threads: 1 });
+if (!(await answers('127.0.0.1', upstream.port, 'h1.pass.example'))) throw new Error('the pass-through upstream does not answer');
+try {
+  const only = args.only;
+  if (!only || only === 'unbound') await unboundBlock();
+  if (!only || only === 'dnsdist') await dnsdist(upstream.port);
+  if (!only || only === 'sakimori') await sakimori(upstream.port);
+} finally {
+  await upstream.close();
+}
+const load1 = loadavg()[0]!;
+
+const fmt = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
+const best = (path: 'block' | 'pass') => rows.filter((r) => r.path === path && !r.name.startsWith('Sakimori')).sort((a, b) => b.perf.qps - a.perf.qps)[0];
+const table = [
+  '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | RSS after load (MiB) | load (s) | q/s vs best anchor |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  ...rows.map((r) => {
+    const b = best(r.path);
+    const ratio = r.name.startsWith('Sakimori') && b ? (r.perf.qps / b.perf.qps).toFixed(2) : '';
+    return `| ${r.name} | ${r.path} | ${fmt(r.perf.qps)} | ${fmt(r.perf.p50ms, 2)} | ${fmt(r.perf.p99ms, 2)} | ${r.perf.lostPct}% | ${fmt(r.rss)} | ${fmt(r.loadS, 1)} | ${ratio} |`;
+  }),
+].join('\n');
+const leanest = rows.filter((r) => !r.name.startsWith('Sakimori')).sort((a, b) => a.rss - b.rss)[0];
+const ours = rows.find((r) => r.name.startsWith('Sakimori'));
+if (leanest && ours) notes.unshift(`Memory: Sakimori ${fmt(ours.rss)} MiB against the leanest anchor's ${fmt(leanest.rss)} MiB (${(ours.rss / leanest.rss).toFixed(2)}x; the goal is <= 0.25x).`);
+const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}`;
+const md = [
+  `## dns — ${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+  '',
+  `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
+  '',
+  'Reproduce:',
+  '',
+  '```sh',
+  reproduce,
+  '```',
+  '',
+  table,
+  '',
+  ...notes.map((n) => `- ${n}`),
+  `- ${NAMES.toLocaleString('en-US')} random names (6-14 characters under ten TLDs); block path: 200,000 queries for listed names (NXDOMAIN by policy), looped; pass-through: 200,000 unlisted names under pass.example, forwarded to one local Unbound (1 thread) answering every one from local data, the same upstream for every contender.`,
+  `- dnsperf 2.10 (one thread) on the same 2 cores: -c ${args.clients} -q ${args.outstanding} -l ${SECONDS} -t 2 -v; p50/p99 from the latency of every answer (-v); "lost" counts queries unanswered after 2 s. RSS: the server process and its children (for Sakimori: node, and tsx's esbuild service if running), read from /proc after the list loaded.`,
+  '- Sides run one after another, not alternating: the machine is shared with other engineers\' jobs (see the load average), so compare ratios within this run, not absolute figures.',
+  '',
+].join('\n');
+process.stdout.write(md);
+if (!args['no-append']) {
+  appendSection(md);
+  log('appended to docs/BENCHMARKS.md');
+}
+rmSync(dir, { recursive: true, force: true });
+process.exit(0);

@@ -1,0 +1,155 @@
+/**
+ * A data-plane worker thread (dns.threads > 0): its own event loop answering on listening
+ * sockets shared by descriptor with the other workers (the kernel hands each datagram and
+ * each TCP connection to one of them), its own copy of the policy zones, its own upstream
+ * sockets. The main thread keeps what may block (the store, the HTTP API) and receives
+ * block events in merged batches, statistics once a second, and zone reload results.
+ *
+ * Node 20 has no SO_REUSEPORT for UDP (libuv 1.46), and worker threads cannot be handed
+ * sockets, but a thread can open a socket on an existing descriptor (`bind({fd})`,
+ * `listen({fd})`): worker 0 binds, the others open its descriptors.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { isIPv6 } from 'node:net';
+import { parentPort, workerData } from 'node:worker_threads';
+import { parseCidr, type HostPort, type IpPrefix } from '../../core/index.ts';
+import { DataPlane, type BlockEvent, type BoundListener, type ListenSpec } from './data-plane.ts';
+import { FileZoneSource, ZoneSet, type ZoneSpec } from './zones.ts';
+import type { StatsSnapshot } from './stats.ts';
+
+export interface WorkerInit {
+  index: number;
+  zones: ZoneSpec[];
+  upstreams: HostPort[];
+  timeoutMs: number;
+  downAfter: number;
+  probeIntervalMs: number;
+  tcpIdleMs: number;
+  optOuts: string[];
+  /** Worker 0: bind these. */
+  bind?: ListenSpec[];
+  /** Other workers: open these descriptors (from worker 0). */
+  fds?: { spec: ListenSpec; udp: number; tcp: number }[];
+}
+
+export type ToWorker = { type: 'optouts'; prefixes: string[] } | { type: 'reload'; zone: string } | { type: 'stop' };
+
+export type FromWorker =
+  | { type: 'ready'; fds: { spec: ListenSpec; udp: number; tcp: number }[]; zones: ReturnType<ZoneSet['status']> }
+  | { type: 'fatal'; message: string; code?: string; hint?: string }
+  | { type: 'events'; batch: (BlockEvent & { count: number })[]; notKept: number }
+  | { type: 'stats'; snapshot: StatsSnapshot }
+  | { type: 'reloaded'; zone: string; ok: boolean; zones: ReturnType<ZoneSet['status']> }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; detail?: Record<string, unknown> }
+  | { type: 'stopped' };
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: FromWorker) => port.postMessage(m);
+const log = (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => post({ type: 'log', level, msg, ...(detail ? { detail: { ...detail, thread: init.index } } : { detail: { thread: init.index } }) });
+
+function prefixes(list: string[]): IpPrefix[] {
+  const out: IpPrefix[] = [];
+  for (const s of list) {
+    const p = parseCidr(s);
+    if (!('error' in p)) out.push(p);
+  }
+  return out;
+}
+
+/** Block events merged per (client, FQDN, list, action), posted every 100 ms. */
+let batch = new Map<string, BlockEvent & { count: number }>();
+const BATCH_MAX = 20_000;
+let notKept = 0;
+function blocked(e: BlockEvent): void {
+  const k = `${e.client}\0${e.fqdn}\0${e.list}\0${e.action}`;
+  const b = batch.get(k);
+  if (b !== undefined) b.count++;
+  else if (batch.size < BATCH_MAX) batch.set(k, { ...e, count: 1 });
+  else notKept++;
+}
+
+const sources = init.zones.map((spec) => new FileZoneSource(spec, { log, watch: false }));
+const zones = new ZoneSet(init.zones.map((spec, i) => ({ spec, source: sources[i]! })));
+const plane = new DataPlane({
+  upstreams: init.upstreams,
+  timeoutMs: init.timeoutMs,
+  downAfter: init.downAfter,
+  probeIntervalMs: init.probeIntervalMs,
+  tcpIdleMs: init.tcpIdleMs,
+  onBlock: blocked,
+  log,
+});
+
+function fdOf(x: object): number {
+  // dgram keeps its handle under a symbol; net.Server as _handle. Both expose the fd on Unix.
+  const sym = Object.getOwnPropertySymbols(x).find((s) => s.description === 'state symbol');
+  const handle = sym ? (x as Record<symbol, { handle?: { fd?: number } }>)[sym]?.handle : (x as { _handle?: { fd?: number } })._handle;
+  const fd = handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new Error('cannot read a socket descriptor to share with the other threads');
+  return fd;
+}
+
+async function open(f: { spec: ListenSpec; udp: number; tcp: number }): Promise<BoundListener> {
+  const udp = dgram.createSocket({ type: isIPv6(f.spec.address.host) ? 'udp6' : 'udp4' });
+  await new Promise<void>((resolve) => udp.bind({ fd: f.udp }, () => resolve()));
+  const tcp = net.createServer({ noDelay: true });
+  await new Promise<void>((resolve) => tcp.listen({ fd: f.tcp }, () => resolve()));
+  return { spec: f.spec, udp, tcp };
+}
+
+async function main(): Promise<void> {
+  try {
+    await zones.start();
+    plane.setEngine(zones.engine);
+    plane.setOptOuts(prefixes(init.optOuts));
+    plane.start();
+    let fds: { spec: ListenSpec; udp: number; tcp: number }[];
+    if (init.bind) {
+      const ls = await plane.listen(init.bind);
+      fds = ls.map((l) => ({ spec: l.spec, udp: fdOf(l.udp), tcp: fdOf(l.tcp) }));
+    } else {
+      fds = init.fds ?? [];
+      for (const f of fds) plane.serve(await open(f));
+    }
+    post({ type: 'ready', fds, zones: zones.status() });
+  } catch (err) {
+    const e = err as Error & { code?: string; hint?: string };
+    post({ type: 'fatal', message: e.message, ...(e.code ? { code: e.code } : {}), ...(e.hint ? { hint: e.hint } : {}) });
+    return;
+  }
+  const tick = setInterval(() => {
+    if (batch.size > 0 || notKept > 0) {
+      const out = [...batch.values()];
+      batch = new Map();
+      post({ type: 'events', batch: out, notKept });
+      notKept = 0;
+    }
+  }, 100);
+  const stats = setInterval(() => post({ type: 'stats', snapshot: plane.snapshot() }), 500);
+  port.on('message', (m: ToWorker) => {
+    if (m.type === 'optouts') plane.setOptOuts(prefixes(m.prefixes));
+    else if (m.type === 'reload') {
+      const s = sources.find((x) => x.zone === m.zone);
+      if (!s) return;
+      void s.reload().then(() => {
+        const st = zones.status().find((z) => z.zone === m.zone);
+        post({ type: 'reloaded', zone: m.zone, ok: st?.lastError === undefined, zones: zones.status() });
+      });
+    } else if (m.type === 'stop') {
+      clearInterval(tick);
+      clearInterval(stats);
+      void plane
+        .stop()
+        .then(() => zones.stop())
+        .finally(() => {
+          post({ type: 'stats', snapshot: plane.snapshot() });
+          post({ type: 'stopped' });
+          port.close();
+        });
+    }
+  });
+}
+
+void main();
