@@ -24,6 +24,10 @@ export interface UnboundPeer {
   start(): Promise<void>;
   /** Removes the temp dir too. */
   close(): Promise<void>;
+  /** The temp dir holding unbound.conf (and any files the test puts next to it). */
+  readonly dir: string;
+  /** The last 64 KiB Unbound wrote to stderr (its log), for assertions and failure messages. */
+  log(): string;
 }
 
 export interface UnboundOptions {
@@ -37,6 +41,14 @@ export interface UnboundOptions {
   port?: number;
   /** Milliseconds to wait for the first answer. Default 20 s. */
   startupMs?: number;
+  /** `module-config:`, e.g. "respip iterator" for RPZ. Default: Unbound's own. */
+  moduleConfig?: string;
+  /** Top-level clauses after `server:` (rpz:, forward-zone:, auth-zone:), one line each, indented as written. */
+  clauses?: string[];
+  /** Default 0. */
+  verbosity?: number;
+  /** Files to write into the temp dir before start (name -> content), e.g. root hints. */
+  files?: Record<string, string>;
 }
 
 export function findUnbound(): string | undefined {
@@ -104,6 +116,7 @@ export async function startUnbound(opts: UnboundOptions = {}): Promise<UnboundPe
   const dir = mkdtempSync(join(tmpdir(), 'sakimori-unbound-'));
   const port = opts.port ?? (await freePort());
   const conf = join(dir, 'unbound.conf');
+  for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), content);
   writeFileSync(
     conf,
     [
@@ -119,7 +132,8 @@ export async function startUnbound(opts: UnboundOptions = {}): Promise<UnboundPe
       '  pidfile: ""',
       '  use-syslog: no',
       '  logfile: ""',
-      '  verbosity: 0',
+      `  verbosity: ${opts.verbosity ?? 0}`,
+      ...(opts.moduleConfig ? [`  module-config: "${opts.moduleConfig}"`] : []),
       '  access-control: 127.0.0.0/8 allow',
       '  do-not-query-localhost: no',
       '  local-zone: "peer-ready.test." static',
@@ -127,6 +141,7 @@ export async function startUnbound(opts: UnboundOptions = {}): Promise<UnboundPe
       ...(opts.localZones ?? []).map((z) => `  local-zone: ${z}`),
       ...(opts.localData ?? []).map((d) => `  local-data: ${d}`),
       ...(opts.extra ?? []).map((l) => `  ${l}`),
+      ...(opts.clauses ?? []),
       'remote-control:',
       '  control-enable: no',
       '',
@@ -140,15 +155,15 @@ export async function startUnbound(opts: UnboundOptions = {}): Promise<UnboundPe
     child = c;
     running.add(c);
     c.stderr!.setEncoding('utf8');
-    c.stderr!.on('data', (s: string) => (stderr = (stderr + s).slice(-4000)));
+    c.stderr!.on('data', (s: string) => (stderr = (stderr + s).slice(-65536)));
     c.on('exit', () => running.delete(c));
     const until = Date.now() + (opts.startupMs ?? 20_000);
     while (Date.now() < until) {
-      if (c.exitCode !== null) throw new Error(`unbound exited with ${c.exitCode}: ${stderr}`);
+      if (c.exitCode !== null) throw new Error(`unbound exited with ${c.exitCode}: ${stderr.slice(-4000)}`);
       if (await answers('127.0.0.1', port, 'peer-ready.test', 300)) return;
     }
     c.kill('SIGKILL');
-    throw new Error(`unbound did not answer on 127.0.0.1:${port} within ${opts.startupMs ?? 20_000} ms: ${stderr}`);
+    throw new Error(`unbound did not answer on 127.0.0.1:${port} within ${opts.startupMs ?? 20_000} ms: ${stderr.slice(-4000)}`);
   };
   const stop = async (): Promise<void> => {
     const c = child;
@@ -165,6 +180,8 @@ export async function startUnbound(opts: UnboundOptions = {}): Promise<UnboundPe
     host: '127.0.0.1',
     port,
     address: `127.0.0.1:${port}`,
+    dir,
+    log: () => stderr,
     start,
     stop,
     async close() {
