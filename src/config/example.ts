@@ -192,6 +192,20 @@ dns:
     # only say how (R1). Default: ""
     optOutUrl: ""
 
+web:
+  console:
+    # The operators allowed into the console (/console/), one per line as
+    # "NAME TOKEN" (lines starting with # are comments). Log in with HTTP Basic
+    # (user NAME, password TOKEN) or send "Authorization: Bearer TOKEN". When
+    # the file is missing, \`sakimori start\` creates it with one operator,
+    # "operator", and a random token, and prints where it is. Keep it mode 600.
+    # Default: ./data/console-tokens
+    tokenFile: ./data/console-tokens
+  portal:
+    # How subscribers reach your support desk, shown on the portal's pages
+    # (for example when a link is no longer valid). Default: "" (not shown)
+    support: ""
+
 rpz:
   # The RPZ provider: serves the policy zones below to the ISP's own resolvers
   # (BIND, Unbound, PowerDNS) by AXFR and IXFR, and sends them NOTIFY when a zone

@@ -16,6 +16,7 @@ import { notify } from './sections/notify.ts';
 import { cases } from './sections/cases.ts';
 import { rpz } from './sections/rpz.ts';
 import { dns } from './sections/dns.ts';
+import { web } from './sections/web.ts';
 
 export const configSchema = section({
   node,
@@ -29,6 +30,7 @@ export const configSchema = section({
   attribution,
   rpz,
   dns,
+  web,
 });
 
 /** The parsed configuration: every key present, durations in milliseconds. */
