@@ -3,6 +3,7 @@ import { createCases, createCasesParts, type Cases, type LocateResult, type Mail
 import { Attribution, attributionMigrations, attributionPart, SessionIndex } from '../attribution/index.ts';
 import { dnsParts } from '../dns/index.ts';
 import { rpzProviderParts } from '../dns/rpz-provider/index.ts';
+import { webParts, type AddressLookup, type SubscriberAddresses } from '../web/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 import type { Platform } from './platform.ts';
 
@@ -12,7 +13,34 @@ import type { Platform } from './platform.ts';
  * its part from the platform pieces it needs.
  */
 export function buildCapabilityParts(platform: Platform): Part[] {
-  return [attributionPart(platform), ...dnsParts(platform), ...rpzProviderParts(platform), ...createCasesParts(casesOf(platform), { bus: platform.bus, logger: platform.logger, config: platform.config })];
+  const attribution = attributionPart(platform);
+  const cases = casesOf(platform);
+  return [attribution, ...dnsParts(platform), ...rpzProviderParts(platform), ...createCasesParts(cases, { bus: platform.bus, logger: platform.logger, config: platform.config }), ...portalAndConsole(platform, cases, attribution.attribution)];
+}
+
+/**
+ * The subscriber portal and the operator console. The portal's opt-out
+ * reaches the addresses a subscriber holds now once attribution can name
+ * them (`SubscriberAddresses`); until then the choice is recorded for the
+ * subscriber only, and the portal says so in its log at start.
+ */
+export function portalAndConsole(platform: Platform, cases: Cases, lookup: AddressLookup, addresses?: SubscriberAddresses): Part[] {
+  const { config, logger, clock } = platform;
+  return webParts({
+    notices: cases.notices,
+    cases: cases.book,
+    subscribers: cases.subscribers,
+    consent: platform.consent,
+    addresses,
+    lookup,
+    audit: platform.audit,
+    logger,
+    clock,
+    organization: config.notify.organization,
+    portalUrl: config.notify.portalUrl,
+    support: config.web.portal.support,
+    tokenFile: config.web.console.tokenFile,
+  });
 }
 
 /**
