@@ -15,7 +15,7 @@ import { normalizeName, textToName, RRType } from '../wire/index.ts';
 import { RpzZone, formatProblem, type ZoneRecord } from '../policy/index.ts';
 import type { JournalStore } from './journal.ts';
 import { formatRecord, readZoneRecords } from './master-text.ts';
-import { ZoneContent } from './zone-content.ts';
+import { sameWithTtl, ZoneContent } from './zone-content.ts';
 
 export const ACTION_WORDS = ['nxdomain', 'nodata', 'drop', 'passthru', 'tcp-only'] as const;
 export const ACTION_HELP = 'nxdomain, nodata, drop, passthru, tcp-only, or redirect:ADDRESS[,ADDRESS] / redirect:HOST (local data: the warning page)';
@@ -154,42 +154,61 @@ export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
     }
     const r = readZoneRecords(text, { origin: zone, file: opts.file });
     if (!r.ok || !r.soa) throw new SakimoriError('RPZ_ZONE_FILE', `zone file ${opts.file} has errors, so it was not changed:\n${r.errors.map(formatProblem).join('\n')}`, { hint: 'fix the lines named above first' });
-    const before = ZoneContent.from(zone, r.soa, r.records);
-    const after = before.clone();
+    // One version in memory, changed in place: a million-name zone is not copied per edit.
+    const zc = ZoneContent.from(zone, r.soa, r.records);
+    const fromDigest = zc.digest;
+    const fromSerial = zc.serial;
+    const fromSoa = zc.soa;
+    const touched = new Map<string, { orig: readonly ZoneRecord[]; final: ZoneRecord[] }>();
     for (const e of opts.edits) {
       const owner = triggerOwner(e.name, zone);
       if (typeof owner !== 'string') throw new SakimoriError('RPZ_NAME', owner.error);
       const owners = e.subdomains ? [owner, `*.${owner}`] : [owner];
       for (const o of owners) {
         if (o === zone) throw new SakimoriError('RPZ_NAME', `the zone apex ${zone} is not a trigger`, { hint: 'name the domain to act on, e.g. --name bad.example.com' });
-        after.deleteOwner(o);
-        if (e.op === 'remove') continue;
-        const ttl = e.ttl ?? 300;
-        const recs = actionRecords(o, e.action, ttl);
+        let t = touched.get(o);
+        if (!t) {
+          t = { orig: [...zc.at(o)], final: [] };
+          touched.set(o, t);
+        }
+        if (e.op === 'remove') {
+          t.final = [];
+          continue;
+        }
+        const recs = actionRecords(o, e.action, e.ttl ?? 300);
         if ('error' in recs) throw new SakimoriError('RPZ_ACTION', recs.error);
         const check = new RpzZone(zone);
         for (const rec of recs) {
           const issue = check.addRecord(rec);
           if (issue?.severity === 'error') throw new SakimoriError('RPZ_ACTION', issue.message);
-          after.put(rec);
         }
+        t.final = recs;
       }
     }
-    const diff = before.diffTo(after);
-    if (!created && diff.adds.length === 0 && diff.deletes.length === 0) {
-      return { zone, file: opts.file, created, changed: false, fromSerial: before.serial, serial: before.serial, added: [], removed: [] };
+    const deletes: ZoneRecord[] = [];
+    const adds: ZoneRecord[] = [];
+    for (const t of touched.values()) {
+      for (const x of t.orig) if (!t.final.some((y) => sameWithTtl(x, y))) deletes.push(x);
+      for (const y of t.final) if (!t.orig.some((x) => sameWithTtl(x, y))) adds.push(y);
     }
-    const serial = created ? before.serial : before.nextSerial();
-    after.setSoa(after.soaWithSerial(serial));
-    const out = zoneFileText(after);
+    if (!created && adds.length === 0 && deletes.length === 0) {
+      return { zone, file: opts.file, created, changed: false, fromSerial, serial: fromSerial, added: [], removed: [] };
+    }
+    for (const [o, t] of touched) {
+      zc.deleteOwner(o);
+      for (const rec of t.final) zc.put(rec);
+    }
+    const serial = created ? fromSerial : zc.nextSerial();
+    zc.setSoa(zc.soaWithSerial(serial));
+    const out = zoneFileText(zc);
     const tmp = join(dirname(opts.file), `.${basename(opts.file)}.${process.pid}.tmp`);
     await writeFile(tmp, out, 'latin1');
     await rename(tmp, opts.file);
-    const final = before.diffTo(after);
+    const final = { from: fromSoa, deletes, to: zc.soa, adds };
     if (opts.journal && !created) {
-      await opts.journal.append({ zone, ...final, fromDigest: before.digest, toDigest: after.digest, actor: opts.actor, at: (opts.clock ?? systemClock).now() });
+      await opts.journal.append({ zone, ...final, fromDigest, toDigest: zc.digest, actor: opts.actor, at: (opts.clock ?? systemClock).now() });
     }
-    return { zone, file: opts.file, created, changed: true, fromSerial: before.serial, serial, added: final.adds.map((x) => formatRecord(x, zone)), removed: final.deletes.map((x) => formatRecord(x, zone)) };
+    return { zone, file: opts.file, created, changed: true, fromSerial, serial, added: final.adds.map((x) => formatRecord(x, zone)), removed: final.deletes.map((x) => formatRecord(x, zone)) };
   } finally {
     await unlock();
   }

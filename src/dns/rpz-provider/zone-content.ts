@@ -37,8 +37,8 @@ function hashLanes(s: string): [number, number] {
   return [a >>> 0, b >>> 0];
 }
 
-function recordHashText(r: ZoneRecord): string {
-  return `${r.name} ${r.ttl} ${rrKey(r)}`;
+function recordHashText(r: ZoneRecord, key = rrKey(r)): string {
+  return `${r.name} ${r.ttl} ${key}`;
 }
 
 export class ZoneContent {
@@ -106,8 +106,8 @@ export class ZoneContent {
     yield this.soaRecord;
   }
 
-  private hashIn(r: ZoneRecord, sign: 1 | -1): void {
-    const [a, b] = hashLanes(recordHashText(r));
+  private hashIn(r: ZoneRecord, sign: 1 | -1, key?: string): void {
+    const [a, b] = hashLanes(recordHashText(r, key));
     this.lane0 = (this.lane0 + sign * a) >>> 0;
     this.lane1 = (this.lane1 + sign * b) >>> 0;
   }
@@ -124,7 +124,7 @@ export class ZoneContent {
       this.owners.set(r.name, list);
     }
     const k = rrKey(r);
-    const at = list.findIndex((x) => rrKey(x) === k);
+    const at = list.length === 0 ? -1 : list.findIndex((x) => rrKey(x) === k);
     if (at >= 0) {
       this.hashIn(list[at]!, -1);
       list[at] = r;
@@ -132,7 +132,7 @@ export class ZoneContent {
       list.push(r);
       this.count++;
     }
-    this.hashIn(r, 1);
+    this.hashIn(r, 1, k);
   }
 
   /** Deletes the record of that owner, type and RDATA; false when there is none. */
@@ -217,7 +217,8 @@ export class ZoneContent {
   }
 }
 
-function sameWithTtl(a: ZoneRecord, b: ZoneRecord): boolean {
+/** Same owner set member with the same TTL: what IXFR treats as unchanged. */
+export function sameWithTtl(a: ZoneRecord, b: ZoneRecord): boolean {
   return a.ttl === b.ttl && a.type === b.type && rrKey(a) === rrKey(b);
 }
 
