@@ -404,3 +404,37 @@ describe('bad and unwelcome requests', () => {
     }
   });
 });
+
+describe('in the node', () => {
+  it('is a part only when zones are configured; reloads at once when the bus names the zone; counts on /metrics', async () => {
+    const { MemoryBus } = await import('../../bus/index.ts');
+    const { createRegistry } = await import('../../telemetry/index.ts');
+    const { rpzProviderParts, POLICY_CHANGED_TOPIC } = await import('./index.ts');
+    const rpz = { listen: '127.0.0.1:0', zones: [] as { name: string; file: string }[], notify: [], allowTransfer: ['127.0.0.0/8'], watchInterval: 3_600_000, notifyRetries: 1, notifyRetryInterval: 100 };
+    assert.deepEqual(rpzProviderParts({ config: { rpz }, store, logger: quiet }), []);
+    const file = join(dir, 'bus.zone');
+    writeFileSync(file, zoneText(1, names(2)));
+    const bus = new MemoryBus();
+    const registry = createRegistry({ processMetrics: false });
+    const [part] = rpzProviderParts({ config: { rpz: { ...rpz, zones: [{ name: ZONE, file }] } }, store, bus, logger: quiet, registry });
+    const p = part as RpzProvider;
+    await p.start();
+    try {
+      assert.match(p.endpoints()[0]!.url, /^dns:\/\/127\.0\.0\.1:\d+ \(cc\.rpz\.test\)$/);
+      await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'bus.example', action: 'nxdomain' }], actor: 'test' });
+      await bus.publish(POLICY_CHANGED_TOPIC, { zone: ZONE, serial: 2 });
+      const until = Date.now() + 3000;
+      while (p.zone(ZONE)!.content.serial !== 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(p.zone(ZONE)!.content.serial, 2, 'the watch interval is an hour: the bus did it');
+      await requestTransfer(p.address, { zone: ZONE, type: 'AXFR' });
+      const text = await registry.metrics();
+      assert.match(text, /sakimori_rpz_transfers_total\{zone="cc\.rpz\.test",type="AXFR",style="full"\} 1/);
+      assert.match(text, /sakimori_rpz_zone_serial\{zone="cc\.rpz\.test"\} 2/);
+      const h = await p.health();
+      assert.equal(h.status, 'ok');
+    } finally {
+      await p.stop();
+      await bus.close();
+    }
+  });
+});
