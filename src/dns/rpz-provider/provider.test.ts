@@ -388,6 +388,30 @@ describe('bad and unwelcome requests', () => {
     }
   });
 
+  it('closes TCP connections past its limit and keeps serving the ones it has', async () => {
+    const file = join(dir, 'conns.zone');
+    writeFileSync(file, zoneText(3, names(2)));
+    const p = await provider(file, { maxConnections: 2 });
+    const socks = [connect(p.address.port, '127.0.0.1'), connect(p.address.port, '127.0.0.1')];
+    try {
+      await Promise.all(socks.map((s) => new Promise((r) => s.once('connect', r))));
+      await new Promise((r) => setTimeout(r, 100));
+      const third = await tcpRaw(p.address.port, frameMessage(encodeMessage(queryMessage(ZONE, RRType.SOA))), 1);
+      assert.equal(third.messages.length, 0);
+      assert.equal(third.closed, true);
+      const q = encodeMessage(queryMessage(ZONE, RRType.SOA));
+      const got = await new Promise<Buffer[]>((resolve) => {
+        const r = new TcpMessageReader();
+        socks[0]!.on('data', (c) => resolve(r.push(c)));
+        socks[0]!.write(frameMessage(q));
+      });
+      assert.equal(rcodeOf(got[0]), RCode.NOERROR);
+    } finally {
+      for (const s of socks) s.destroy();
+      await p.stop();
+    }
+  });
+
   it('answers record queries inside the zone authoritatively for allowed clients', async () => {
     const file = join(dir, 'query.zone');
     writeFileSync(file, zoneText(3, ['a.example']));

@@ -55,6 +55,8 @@ export interface RpzProviderOptions {
   journalVersions?: number;
   registry?: Registry;
   maxMessageSize?: number;
+  /** TCP connections open at once. Default 256. */
+  maxConnections?: number;
 }
 
 interface ZoneState {
@@ -171,6 +173,7 @@ export class RpzProvider implements Part {
         this.metrics?.refused.inc({ reason });
       },
       ...(this.opts.maxMessageSize ? { maxMessageSize: this.opts.maxMessageSize } : {}),
+      ...(this.opts.maxConnections ? { maxConnections: this.opts.maxConnections } : {}),
     });
     await server.start();
     this.server = server;

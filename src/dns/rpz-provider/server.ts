@@ -40,6 +40,8 @@ export interface RpzServerOptions {
   onRefused?(reason: 'refused' | 'formerr' | 'notimp' | 'garbage'): void;
   /** A TCP connection idle this long is closed. Default 30 s. */
   tcpIdleMs?: number;
+  /** TCP connections open at once; more are closed as they come (RFC 7766 §6.2.2 lets a server limit them). Default 256. */
+  maxConnections?: number;
   /** Soft size of transfer messages. Default 16 KiB. */
   maxMessageSize?: number;
 }
@@ -200,6 +202,12 @@ export class RpzServer {
   }
 
   private connection(sock: Socket): void {
+    if (this.conns.size >= (this.opts.maxConnections ?? 256)) {
+      this.opts.onRefused?.('refused');
+      this.log.warn({ client: clientIp(sock.remoteAddress ?? ''), open: this.conns.size }, 'RPZ server at its TCP connection limit; connection closed');
+      sock.destroy();
+      return;
+    }
     this.conns.add(sock);
     const client = clientIp(sock.remoteAddress ?? '');
     const reader = new TcpMessageReader();
