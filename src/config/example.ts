@@ -174,9 +174,11 @@ dns:
     # How often block events (time, client, FQDN, list, action) are written
     # to the store, in one batch. Default: 1s
     flushInterval: 1s
-    # At most this many distinct block events are held between writes; under
-    # a flood the rest are counted, not kept. Default: 10000
-    maxBuffered: 10000
+    # At most this many distinct block events are kept per flush interval
+    # (identical lookups are merged into one row with a count); under a flood
+    # of distinct names the rest are counted, not kept, so the store never
+    # holds the resolver up. Default: 2000
+    maxBuffered: 2000
   # At most one observation per client and list in this time is passed to the
   # cases pipeline, so infected subscribers are warned (R1, R5). Default: 5m
   observationInterval: 5m

@@ -45,7 +45,7 @@ export const dns = section({
   zones: z.array(zone, { error: (iss) => `is ${kindOf(iss.input)} — expected a list of ${ZONE_EXPECTED}` }).prefault([]),
   events: section({
     flushInterval: duration().prefault('1s'),
-    maxBuffered: count(100, 10_000_000, 'a whole number of events, such as 10000').prefault(10_000),
+    maxBuffered: count(100, 10_000_000, 'a whole number of events, such as 2000').prefault(2000),
   }),
   observationInterval: duration().prefault('5m'),
   warningPage: section({

@@ -168,7 +168,7 @@ export class DataPlane {
       queries: { ...s.queries },
       responses: { udp: [...s.responses.udp], tcp: [...s.responses.tcp] },
       malformed: { ...s.malformed },
-      policy: Object.fromEntries(s.policy),
+      policy: s.policyTotals(),
       unfiltered: s.unfiltered,
       servfail: s.servfail,
       tcpConnections: this.tcpClients.size,
@@ -211,11 +211,11 @@ export class DataPlane {
         this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
         return true;
       case 'passthru':
-        this.stats.countPolicy(d.zone, d.action);
+        this.stats.countPolicy(d);
         this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
         return true;
       case 'tcp-only':
-        this.stats.countPolicy(d.zone, d.action);
+        this.stats.countPolicy(d);
         if (tcp) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
         else this.reply(target, makeResponseFromQuery(msg, RCode.NOERROR, { info: q, tc: true })!, port, address, t, RCode.NOERROR);
         return true;
@@ -240,7 +240,7 @@ export class DataPlane {
   }
 
   private block(d: Decision, q: QueryInfo, address: string): void {
-    this.stats.countPolicy(d.zone, d.action);
+    this.stats.countPolicy(d);
     this.opts.onBlock({ at: this.now(), client: plainAddress(address), fqdn: q.qname, list: d.zone, action: d.action });
   }
 

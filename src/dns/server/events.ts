@@ -103,7 +103,7 @@ export class BlockEventLog {
       this.counts.merged += n;
       return;
     }
-    if (this.buf.size >= (this.opts.maxBuffered ?? 10_000)) {
+    if (this.buf.size >= (this.opts.maxBuffered ?? 2000)) {
       this.counts.notKept += n;
       return;
     }

@@ -124,7 +124,7 @@ export class DnsFirewall implements Part {
     if (threads > 0) {
       this.plane = undefined;
       this.zones = undefined;
-      this.pool = new WorkerPlane(threads, { ...plane, zones: [...(opts.zones ?? [])] }, {
+      this.pool = new WorkerPlane(threads, { ...plane, zones: [...(opts.zones ?? [])], maxEventsPerSecond: Math.ceil(((opts.maxBufferedEvents ?? 2000) * 1000) / (opts.eventFlushIntervalMs ?? 1000) / threads) }, {
         events: (batch, notKept) => {
           for (const e of batch) this.blocked(e, e.count);
           if (notKept > 0) this.events.lost(notKept);

@@ -43,16 +43,25 @@ export class DataPlaneStats {
   readonly queries: Record<Transport, number> = { udp: 0, tcp: 0 };
   readonly responses: Record<Transport, Float64Array> = { udp: new Float64Array(17), tcp: new Float64Array(17) };
   readonly malformed: Record<Transport, number> = { udp: 0, tcp: 0 };
-  /** Keyed by the shared Decision's zone and action, built once per distinct pair. */
-  readonly policy = new Map<string, number>();
+  /** Keyed by the shared Decision object (one per rule and trigger kind): no string per query. */
+  readonly policy = new Map<{ zone: string; action: string }, number>();
   unfiltered = 0;
   servfail = 0;
   tcpConnections = 0;
   tcpClosedForGarbage = 0;
 
-  countPolicy(zone: string, action: string): void {
-    const k = `${zone}\0${action}`;
-    this.policy.set(k, (this.policy.get(k) ?? 0) + 1);
+  countPolicy(d: { zone: string; action: string }): void {
+    this.policy.set(d, (this.policy.get(d) ?? 0) + 1);
+  }
+
+  /** "zone\0action" -> count, for a snapshot. */
+  policyTotals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [d, n] of this.policy) {
+      const k = `${d.zone}\0${d.action}`;
+      out[k] = (out[k] ?? 0) + n;
+    }
+    return out;
   }
 }
 

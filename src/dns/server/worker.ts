@@ -29,6 +29,8 @@ export interface WorkerInit {
   optOuts: string[];
   /** Worker 0: bind these. */
   bind?: ListenSpec[];
+  /** Distinct block events one thread hands over per second; the rest are counted. */
+  maxEventsPerSecond: number;
   /** Other workers: open these descriptors (from worker 0). */
   fds?: { spec: ListenSpec; udp: number; tcp: number }[];
 }
@@ -60,7 +62,7 @@ function prefixes(list: string[]): IpPrefix[] {
 
 /** Block events merged per (client, FQDN, list, action), posted every 100 ms. */
 let batch = new Map<string, BlockEvent & { count: number }>();
-const BATCH_MAX = 20_000;
+const BATCH_MAX = Math.max(10, Math.ceil(init.maxEventsPerSecond / 10));
 let notKept = 0;
 function blocked(e: BlockEvent): void {
   const k = `${e.client}\0${e.fqdn}\0${e.list}\0${e.action}`;
