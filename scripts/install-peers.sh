@@ -11,9 +11,10 @@ PEERS=(
   nats-server      # Bus contract suite against a real NATS JetStream server
   freeradius-utils # radclient sends real RADIUS accounting packets to the attribution listener
   python3-aiosmtpd # a real SMTP server on loopback receives the subscriber notices
-  unbound          # the DNS firewall tests forward to a real Unbound (test/peers/unbound.ts); bench/dns.ts's anchor
-  dnsutils         # dig: the DNS firewall tests query it as a client would
   chromium         # headless browser tests of the subscriber portal and operator console
+  unbound          # RPZ consumer and upstream resolver in the DNS firewall and RPZ feed tests
+  bind9            # RPZ consumer (named) following Sakimori's feed by NOTIFY + IXFR
+  dnsutils         # dig, the client in every DNS test
   unbound          # the DNS firewall tests forward to a real Unbound (test/peers/unbound.ts); bench/dns.ts's anchor
   dnsutils         # dig: the DNS firewall tests query it as a client would
 )
