@@ -96,15 +96,16 @@ export class BlockEventLog {
   /** One blocked lookup, or `n` identical ones merged elsewhere (a worker thread's batch). */
   add(e: BlockEvent, n = 1): void {
     this.counts.taken += n;
+    // Full: count without building a key (a flood of distinct names must stay cheap).
+    if (this.buf.size >= (this.opts.maxBuffered ?? 2000)) {
+      this.counts.notKept += n;
+      return;
+    }
     const key = `${e.client}\0${e.fqdn}\0${e.list}\0${e.action}`;
     const p = this.buf.get(key);
     if (p !== undefined) {
       p.count += n;
       this.counts.merged += n;
-      return;
-    }
-    if (this.buf.size >= (this.opts.maxBuffered ?? 2000)) {
-      this.counts.notKept += n;
       return;
     }
     this.buf.set(key, { e, count: n });

@@ -79,7 +79,9 @@ export class DnsFirewall implements Part {
   private readonly unwatch: (() => void)[] = [];
   readonly events: BlockEventLog;
   private readonly reloads = new Map<string, { ok: number; failed: number }>();
-  private readonly lastObserved = new Map<string, number>();
+  /** list -> client -> when the last observation was published. */
+  private readonly lastObserved = new Map<string, Map<string, number>>();
+  private observedClients = 0;
   private stopConsent: (() => void) | undefined;
   private consentTimer: NodeJS.Timeout | undefined;
   private consentMark = '';
@@ -326,14 +328,19 @@ export class DnsFirewall implements Part {
   private observe(e: BlockEvent, kind: 'cc' | 'malware-sites'): void {
     const bus = this.deps.bus;
     if (!bus) return;
-    const key = `${e.client}\0${e.list}`;
-    const last = this.lastObserved.get(key);
+    let byClient = this.lastObserved.get(e.list);
+    if (byClient === undefined) this.lastObserved.set(e.list, (byClient = new Map()));
+    const last = byClient.get(e.client);
     const every = this.opts.observationIntervalMs ?? 300_000;
     if (last !== undefined && e.at - last < every) return;
-    if (this.lastObserved.size > 100_000) {
-      for (const [k, t] of this.lastObserved) if (e.at - t >= every) this.lastObserved.delete(k);
+    if (last === undefined && ++this.observedClients > 100_000) {
+      this.observedClients = 0;
+      for (const m of this.lastObserved.values()) {
+        for (const [c, t] of m) if (e.at - t >= every) m.delete(c);
+        this.observedClients += m.size;
+      }
     }
-    this.lastObserved.set(key, e.at);
+    byClient.set(e.client, e.at);
     let obs;
     try {
       obs = makeObservation({

@@ -65,11 +65,14 @@ let batch = new Map<string, BlockEvent & { count: number }>();
 const BATCH_MAX = Math.max(10, Math.ceil(init.maxEventsPerSecond / 10));
 let notKept = 0;
 function blocked(e: BlockEvent): void {
+  if (batch.size >= BATCH_MAX) {
+    notKept++;
+    return;
+  }
   const k = `${e.client}\0${e.fqdn}\0${e.list}\0${e.action}`;
   const b = batch.get(k);
   if (b !== undefined) b.count++;
-  else if (batch.size < BATCH_MAX) batch.set(k, { ...e, count: 1 });
-  else notKept++;
+  else batch.set(k, { at: e.at, client: e.client, fqdn: e.fqdn, list: e.list, action: e.action, count: 1 });
 }
 
 const sources = init.zones.map((spec) => new FileZoneSource(spec, { log, watch: false }));
