@@ -167,15 +167,23 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
     const w0 = performance.now();
     let batch: SessionRecord[] = [];
     let rows = 0;
+    // As ImportRun does: the next batch is built while the previous one is written.
+    let writing: Promise<void> = Promise.resolve();
+    const flush = async (b: SessionRecord[]) => {
+      const previous = writing;
+      writing = previous.then(async () => void (rows += await index.write(b)));
+      await previous;
+    };
     for (let i = 0; i < n; i++) {
       for (const r of records(session(i, n))) batch.push(r);
       if (batch.length >= 20_000) {
-        rows += await index.write(batch);
+        await flush(batch);
         batch = [];
         if ((i & 0xfffff) < 20_000) log(`${label}: ${i.toLocaleString('en-US')} sessions written, ${Math.round(i / ((performance.now() - w0) / 1000)).toLocaleString('en-US')}/s`);
       }
     }
-    rows += await index.write(batch);
+    await flush(batch);
+    await writing;
     const importSeconds = (performance.now() - w0) / 1000;
     metric(`${label}: import (sessions/s)`, n / importSeconds, true, 'sessions/s');
     log(`${label}: ${n.toLocaleString('en-US')} sessions (${rows.toLocaleString('en-US')} rows) in ${importSeconds.toFixed(1)} s`);
@@ -305,7 +313,6 @@ class PostgresCopyWriterForText {
   readonly done: Promise<void>;
   private resolve!: () => void;
   private reject!: (e: unknown) => void;
-  private error: unknown;
   constructor(readonly text: string, private readonly data: Buffer) {
     this.done = new Promise((res, rej) => ((this.resolve = res), (this.reject = rej)));
   }
@@ -317,11 +324,10 @@ class PostgresCopyWriterForText {
     con.endCopyFrom();
   }
   handleError(e: unknown): void {
-    this.error ??= e;
+    this.reject(e);
   }
   handleReadyForQuery(): void {
-    if (this.error !== undefined) this.reject(this.error);
-    else this.resolve();
+    this.resolve();
   }
   handleCommandComplete(): void {}
   handleRowDescription(): void {}

@@ -32,7 +32,6 @@ interface CopyConnection {
 /** One COPY ... FROM STDIN with its data already in hand. */
 class CopyIn {
   private settled = false;
-  private error: unknown;
   readonly done: Promise<void>;
   private resolve!: () => void;
   private reject!: (err: unknown) => void;
@@ -57,15 +56,17 @@ class CopyIn {
     connection.endCopyFrom();
   }
 
+  /** pg detaches the query on an error and never calls handleReadyForQuery for it: settle now. */
   handleError(err: unknown): void {
-    this.error ??= err;
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(err);
   }
 
   handleReadyForQuery(): void {
     if (this.settled) return;
     this.settled = true;
-    if (this.error !== undefined) this.reject(this.error);
-    else this.resolve();
+    this.resolve();
   }
 
   handleCommandComplete(): void {}
@@ -75,6 +76,11 @@ class CopyIn {
   handlePortalSuspended(): void {}
   /** pg replaces this when query_timeout is set. */
   callback(): void {}
+}
+
+async function copyIn(c: pg.Client, text: string, data: Buffer): Promise<void> {
+  const copy = new CopyIn(text, data);
+  await Promise.all([c.query(copy as unknown as pg.QueryConfig), copy.done]);
 }
 
 /** COPY text format: tab-separated, \N for NULL, backslash escapes. */
@@ -90,6 +96,13 @@ const COLUMNS = 'addr_key, port_start, port_end, start_at, end_at, last_seen, si
 
 export class PostgresCopyWriter implements BulkWriter {
   private client: pg.Client | undefined;
+  /**
+   * Rows go straight into the index with COPY while that works; the first
+   * batch that meets a row already there (a re-import, or sessions the live
+   * RADIUS path recorded) is redone through the staging table, and so is
+   * every later batch of this import.
+   */
+  private direct = true;
 
   /** `upsertSet`: the ON CONFLICT ... DO UPDATE SET clause the index uses, so both paths merge alike. */
   constructor(
@@ -120,8 +133,19 @@ export class PostgresCopyWriter implements BulkWriter {
     const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
     await c.query('BEGIN');
     try {
-      const copy = new CopyIn(`COPY attribution_import (${COLUMNS}) FROM STDIN`, data);
-      await Promise.all([c.query(copy as unknown as pg.QueryConfig), copy.done]);
+      if (this.direct) {
+        await c.query('SAVEPOINT attribution_direct');
+        try {
+          await copyIn(c, `COPY attribution_sessions (${COLUMNS}) FROM STDIN`, data);
+          await c.query('COMMIT');
+          return;
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== '23505') throw err;
+          await c.query('ROLLBACK TO SAVEPOINT attribution_direct');
+          this.direct = false;
+        }
+      }
+      await copyIn(c, `COPY attribution_import (${COLUMNS}) FROM STDIN`, data);
       await c.query(`INSERT INTO attribution_sessions (${COLUMNS}) SELECT ${COLUMNS} FROM attribution_import ${this.upsertTail}`);
       await c.query('COMMIT');
     } catch (err) {

@@ -82,23 +82,23 @@ export interface HeldNetworks {
   problems: string[];
 }
 
+function addHeld(out: HeldNetworks, name: string, text: string | undefined, want: 4 | 6, role: HoldingRole): void {
+  if (text === undefined || text === '') return;
+  const key = keyOf(text);
+  if (key === undefined || (want === 4) !== (key.charCodeAt(0) === 52)) {
+    out.problems.push(`${name} "${text}" is not an IPv${want} ${want === 4 ? 'address' : 'prefix'}`);
+    return;
+  }
+  // 0.0.0.0 and 255.255.255.254 ask the NAS to pick or the user to choose (RFC 2865 §5.8): no address was held yet.
+  if (key === '400000000' || key === '4fffffffe' || key === '4ffffffff') return;
+  out.held.push({ addrKey: key, role: want === 4 && key.indexOf('/') >= 0 ? 'ipv4-prefix' : role });
+}
+
 export function heldNetworks(attrs: { framedIp?: string | undefined; framedIpv6Prefix?: string | undefined; delegatedIpv6Prefix?: string | undefined; framedIpv6Address?: string | undefined }): HeldNetworks {
-  const held: HeldNetworks['held'] = [];
-  const problems: string[] = [];
-  const add = (name: string, text: string | undefined, want: 4 | 6, role: HoldingRole) => {
-    if (text === undefined || text === '') return;
-    const key = keyOf(text);
-    if (key === undefined || (want === 4) !== key.startsWith('4')) {
-      problems.push(`${name} "${text}" is not an IPv${want} ${want === 4 ? 'address' : 'prefix'}`);
-      return;
-    }
-    // 0.0.0.0 and 255.255.255.254 ask the NAS to pick or the user to choose (RFC 2865 §5.8): no address was held yet.
-    if (key === '400000000' || key === '4fffffffe' || key === '4ffffffff') return;
-    held.push({ addrKey: key, role: want === 4 && key.includes('/') ? 'ipv4-prefix' : role });
-  };
-  add('Framed-IP-Address', attrs.framedIp, 4, 'ipv4');
-  add('Framed-IPv6-Prefix', attrs.framedIpv6Prefix, 6, 'ipv6-framed');
-  add('Delegated-IPv6-Prefix', attrs.delegatedIpv6Prefix, 6, 'ipv6-delegated');
-  add('Framed-IPv6-Address', attrs.framedIpv6Address, 6, 'ipv6-framed');
-  return { held, problems };
+  const out: HeldNetworks = { held: [], problems: [] };
+  addHeld(out, 'Framed-IP-Address', attrs.framedIp, 4, 'ipv4');
+  addHeld(out, 'Framed-IPv6-Prefix', attrs.framedIpv6Prefix, 6, 'ipv6-framed');
+  addHeld(out, 'Delegated-IPv6-Prefix', attrs.delegatedIpv6Prefix, 6, 'ipv6-delegated');
+  addHeld(out, 'Framed-IPv6-Address', attrs.framedIpv6Address, 6, 'ipv6-framed');
+  return out;
 }

@@ -61,8 +61,16 @@ export function radacctRow(row: RadacctRow, where: number, sink: ImportSink): vo
 
 const NULLS = new Set(['', '\\N', 'NULL', 'null']);
 
+/** Column positions, found once from the header (-1: absent). */
+interface Columns {
+  sessionId: number; user: number; nas: number; start: number; update: number; stop: number; secs: number;
+  ip: number; v6addr: number; v6prefix: number; pd: number;
+}
+
 class RadacctCsvParser implements LineParser {
-  private cols: Map<string, number> | undefined;
+  private cols: Columns | undefined;
+  private line_ = 0;
+  private fields: string[] = [];
   constructor(
     private readonly file: string,
     private readonly options: ImportOptions,
@@ -70,50 +78,63 @@ class RadacctCsvParser implements LineParser {
   ) {}
 
   line(text: string, no: number): void {
-    if (text.trim() === '') return;
+    if (text.length === 0 || text.trim() === '') return;
     const fields = splitCsv(text);
     if (!Array.isArray(fields)) return this.sink.bad(no, fields.error);
-    if (!this.cols) {
-      const cols = headerIndex(fields);
-      const missing = ['acctsessionid', 'nasipaddress', 'acctstarttime', 'framedipaddress'].filter((c) => !cols.has(c));
-      if (missing.length) {
-        return this.sink.bad(no, `the header names no ${missing.join(', ')} column: expected the radacct column names (radacctid,acctsessionid,acctuniqueid,username,...), as \\copy radacct TO ... CSV HEADER writes them`);
-      }
-      this.cols = cols;
-      return;
-    }
-    const get = (c: string) => {
-      const i = this.cols!.get(c);
-      const v = i === undefined ? '' : (fields[i] ?? '').trim();
-      return NULLS.has(v) ? '' : v;
-    };
-    const time = (c: string): number | null | 'bad' => {
-      const v = get(c);
-      if (v === '') return null;
-      const t = parseSourceTime(v, this.options.utcOffsetMin);
-      if (t === 'no-offset') throw new MissingOffsetError(v, `${this.file}:${no}: ${c}`);
-      if (t === undefined) {
-        this.sink.bad(no, `${c} "${v}" is not a time (expected e.g. 2025-01-06 12:00:00+09)`);
-        return 'bad';
-      }
-      return t;
-    };
-    const start = time('acctstarttime');
-    const update = time('acctupdatetime');
-    const stop = time('acctstoptime');
+    if (!this.cols) return this.header(fields, no);
+    this.fields = fields;
+    this.line_ = no;
+    const c = this.cols;
+    const start = this.time(c.start, 'acctstarttime');
+    const update = this.time(c.update, 'acctupdatetime');
+    const stop = this.time(c.stop, 'acctstoptime');
     if (start === 'bad' || update === 'bad' || stop === 'bad') return;
-    const secsText = get('acctsessiontime');
+    const secsText = this.get(c.secs);
     const secs = secsText === '' ? null : Number(secsText);
     if (secs !== null && !(Number.isInteger(secs) && secs >= 0)) return this.sink.bad(no, `acctsessiontime "${secsText}" is not a number of seconds`);
     radacctRow(
       {
-        acctsessionid: get('acctsessionid'), username: get('username'), nasipaddress: get('nasipaddress'),
+        acctsessionid: this.get(c.sessionId), username: this.get(c.user), nasipaddress: this.get(c.nas),
         acctstarttime: start, acctupdatetime: update, acctstoptime: stop, acctsessiontime: secs,
-        framedipaddress: get('framedipaddress'), framedipv6address: get('framedipv6address'), framedipv6prefix: get('framedipv6prefix'), delegatedipv6prefix: get('delegatedipv6prefix'),
+        framedipaddress: this.get(c.ip), framedipv6address: this.get(c.v6addr), framedipv6prefix: this.get(c.v6prefix), delegatedipv6prefix: this.get(c.pd),
       },
       no,
       this.sink,
     );
+  }
+
+  private header(fields: string[], no: number): void {
+    const cols = headerIndex(fields);
+    const missing = ['acctsessionid', 'nasipaddress', 'acctstarttime', 'framedipaddress'].filter((c) => !cols.has(c));
+    if (missing.length) {
+      return this.sink.bad(no, `the header names no ${missing.join(', ')} column: expected the radacct column names (radacctid,acctsessionid,acctuniqueid,username,...), as \\copy radacct TO ... CSV HEADER writes them`);
+    }
+    const at = (name: string) => cols.get(name) ?? -1;
+    this.cols = {
+      sessionId: at('acctsessionid'), user: at('username'), nas: at('nasipaddress'), start: at('acctstarttime'), update: at('acctupdatetime'),
+      stop: at('acctstoptime'), secs: at('acctsessiontime'), ip: at('framedipaddress'), v6addr: at('framedipv6address'),
+      v6prefix: at('framedipv6prefix'), pd: at('delegatedipv6prefix'),
+    };
+  }
+
+  private get(i: number): string {
+    if (i < 0) return '';
+    const v = this.fields[i];
+    if (v === undefined) return '';
+    const t = v.length > 0 && (v.charCodeAt(0) === 32 || v.charCodeAt(v.length - 1) === 32) ? v.trim() : v;
+    return NULLS.has(t) ? '' : t;
+  }
+
+  private time(i: number, name: string): number | null | 'bad' {
+    const v = this.get(i);
+    if (v === '') return null;
+    const t = parseSourceTime(v, this.options.utcOffsetMin);
+    if (t === 'no-offset') throw new MissingOffsetError(v, `${this.file}:${this.line_}: ${name}`);
+    if (t === undefined) {
+      this.sink.bad(this.line_, `${name} "${v}" is not a time (expected e.g. 2025-01-06 12:00:00+09)`);
+      return 'bad';
+    }
+    return t;
   }
 
   end(): void {

@@ -64,6 +64,7 @@ export class ImportRun {
   private bad = 0;
   private readonly skipped: Record<string, number> = {};
   private readonly started = performance.now();
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly index: SessionIndex,
@@ -101,18 +102,30 @@ export class ImportRun {
     if (this.assembler.records.length >= this.batchSize || this.assembler.ops.length >= 2000) await this.flush();
   }
 
+  /**
+   * Hands the batch to the index and returns once the previous one is
+   * written: parsing the next batch overlaps writing this one (on
+   * PostgreSQL the server works while we parse; SQLite writes in-thread
+   * anyway). Batches are written in order.
+   */
   async flush(): Promise<void> {
     const { records, ops } = this.assembler.drain();
-    if (records.length) this.written += await this.index.write(records);
-    if (ops.length) {
-      await this.index.resolve(ops);
-      this.resolved += ops.length;
-    }
+    const previous = this.writing;
+    this.writing = (async () => {
+      await previous;
+      if (records.length) this.written += await this.index.write(records);
+      if (ops.length) {
+        await this.index.resolve(ops);
+        this.resolved += ops.length;
+      }
+    })();
+    await previous;
   }
 
   async finish(lines: number): Promise<ImportReport> {
     this.assembler.finish();
     await this.flush();
+    await this.writing;
     const seconds = (performance.now() - this.started) / 1000;
     return {
       file: this.file,
