@@ -1,0 +1,91 @@
+/**
+ * Names that were answered NOERROR recently: the ones a random-subdomain mitigation must
+ * keep resolving (issue 5: zero collateral on the victim zone's previously resolved names).
+ *
+ * A fixed table of `capacity` names for all zones together, replaced by CLOCK (second
+ * chance): a name asked again sets its reference bit and survives the next sweep, so
+ * popular names stay while names seen once age out. The names are kept as the strings the
+ * server already made (no copy); a mitigation reads those of its zone, first seen before
+ * the attack, and turns them into PASSTHRU exceptions.
+ */
+import { mix32 } from './names.ts';
+import { SlotIndex } from './sketch.ts';
+
+export class KnownGoodNames {
+  private readonly index: SlotIndex;
+  private readonly nameHash: Int32Array;
+  private readonly zoneHash: Int32Array;
+  private readonly firstSec: Int32Array;
+  private readonly ref: Uint8Array;
+  private readonly names: (string | undefined)[];
+  private hand = 0;
+  private filled = 0;
+
+  constructor(readonly capacity: number) {
+    this.index = new SlotIndex(capacity);
+    this.nameHash = new Int32Array(capacity);
+    this.zoneHash = new Int32Array(capacity);
+    this.firstSec = new Int32Array(capacity);
+    this.ref = new Uint8Array(capacity);
+    this.names = new Array<string | undefined>(capacity).fill(undefined);
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** Typed-array bytes (the strings are the server's own and extra). */
+  get bytes(): number {
+    return this.index.bytes + this.capacity * 13 + this.capacity * 8;
+  }
+
+  /** Records that `name` (hash `h`, zone hash `zone`) resolved at `sec`. */
+  note(name: string, h: number, zone: number, sec: number): void {
+    const key = mix32(h ^ zone);
+    const slot = this.index.get(key);
+    if (slot >= 0) {
+      this.ref[slot] = 1;
+      return;
+    }
+    let s: number;
+    if (this.filled < this.capacity) s = this.filled++;
+    else {
+      // CLOCK: skip (and clear) referenced slots; bounded by one sweep plus one.
+      while (this.ref[this.hand] === 1) {
+        this.ref[this.hand] = 0;
+        this.hand = (this.hand + 1) % this.capacity;
+      }
+      s = this.hand;
+      this.hand = (this.hand + 1) % this.capacity;
+      this.index.delete(mix32(this.nameHash[s]! ^ this.zoneHash[s]!));
+    }
+    this.nameHash[s] = h;
+    this.zoneHash[s] = zone;
+    this.firstSec[s] = sec;
+    this.ref[s] = 0;
+    this.names[s] = name;
+    this.index.set(key, s);
+  }
+
+  /** Whether the name is held (tests, the harness). */
+  has(h: number, zone: number): boolean {
+    return this.index.get(mix32(h ^ zone)) >= 0;
+  }
+
+  /**
+   * Names of the zone (hash `zone`, text `zoneText`) first seen before `beforeSec`, newest
+   * reference first, at most `max`. Scans the table: called once per mitigation.
+   */
+  namesOf(zone: number, zoneText: string, beforeSec: number, max: number): string[] {
+    const out: { name: string; ref: number; first: number }[] = [];
+    const dotted = '.' + zoneText;
+    for (let s = 0; s < this.filled; s++) {
+      if (this.zoneHash[s] !== zone || this.firstSec[s]! >= beforeSec) continue;
+      const n = this.names[s]!;
+      if (n !== zoneText && !n.endsWith(dotted)) continue; // a zone-hash collision
+      out.push({ name: n, ref: this.ref[s]!, first: this.firstSec[s]! });
+    }
+    out.sort((a, b) => b.ref - a.ref || b.first - a.first);
+    return out.slice(0, max).map((x) => x.name);
+  }
+}

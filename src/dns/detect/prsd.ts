@@ -1,0 +1,540 @@
+/**
+ * Random-subdomain ("water torture", PRSD) detection per zone (R4, issue 5 item 1).
+ *
+ * Per query (observe): the query's zone (names.ts) is looked up among the tracked zones; an
+ * untracked zone is counted in a count-min sketch for the current second and enters the
+ * tracked set (at most maxZones; the idlest unmitigated zone leaves) when it reaches
+ * admitPerSecond. A tracked zone keeps, per second of the window, counters (queries, failed
+ * answers, answers from upstream, cache hits), two HyperLogLogs (all names, failed names)
+ * and the mean DGA score of up to 32 sampled leftmost labels. NOERROR names go to the
+ * known-good table (known-good.ts) unless their zone looks like a flood right now.
+ *
+ * Per second (tick): for each tracked zone, over the last windowSeconds complete seconds:
+ *   attack when  qps >= minQps and failQps >= minFailQps and distinctFail/s >= minDistinctQps
+ *                and distinctFail / fail >= minDistinctRatio and failShape >= minShape,
+ *   or (wildcard zones answering NOERROR) distinct/s >= noErrorDistinctQps and
+ *                distinct / all >= noErrorDistinctRatio and shape >= noErrorShape.
+ * Failed = NXDOMAIN, SERVFAIL, no answer, or answered by a dns-abuse policy (so an attack
+ * already mitigated keeps being seen and the mitigation is extended).
+ *
+ * A mitigation covers `*.subject`, where subject is the zone or, when one child label
+ * carries 90% of the zone's queries (rnd.www.victim.example), that child; names of the
+ * subject that resolved before the attack get PASSTHRU exceptions (exact beats wildcard in
+ * RPZ). It ends holdSeconds after the attack was last seen, or after maxSeconds.
+ */
+import type { TriggerRule, ZoneChange } from '../policy/index.ts';
+import { scoreLabel } from './dga.ts';
+import { RCODE_NOERROR, RCODE_NXDOMAIN, RCODE_SERVFAIL, type DnsObservedQuery } from './event.ts';
+import { KnownGoodNames } from './known-good.ts';
+import { hashBackward, mix32, type NameParts } from './names.ts';
+import type { PrsdOptions } from './options.ts';
+import type { DetectorOutput } from './outputs.ts';
+import { EpochCountMin, hllAdd, hllEstimate, hllMerge, SlotIndex } from './sketch.ts';
+
+const P = 7; // HyperLogLog precision per bucket: 128 registers, ~9% standard error
+const M = 1 << P;
+const SHAPE_SAMPLES = 32;
+const EXAMPLES = 3;
+
+interface Mitigation {
+  slot: number;
+  subject: string;
+  subjectHash: number;
+  subjectLabels: number;
+  startSec: number;
+  lastAttackSec: number;
+  exceptions: Set<number>;
+  triggers: string[];
+  blocked: number;
+  wouldBlock: number;
+  peakQps: number;
+  dryRun: boolean;
+}
+
+export interface PrsdDeps {
+  /** True when the never-block list covers the name (checked before acting). */
+  neverBlock?: (fqdn: string) => boolean;
+}
+
+export class PrsdDetector {
+  private readonly o: PrsdOptions;
+  private readonly K: number;
+  private readonly B: number;
+  private readonly index: SlotIndex;
+  private readonly cms = new EpochCountMin(14, 3);
+  readonly knownGood: KnownGoodNames;
+  // per slot
+  private readonly key: Int32Array;
+  private readonly used: Uint8Array;
+  private readonly lastSec: Int32Array;
+  private readonly labels: Uint8Array;
+  private readonly suspect: Uint8Array;
+  private readonly mitigated: Uint8Array;
+  private readonly names: string[];
+  private readonly candHash: Int32Array; // child checked this period (Boyer-Moore of the last one)
+  private readonly candName: string[];
+  private readonly bmHash: Int32Array;
+  private readonly bmCount: Int32Array;
+  private readonly bmName: string[];
+  private readonly examples: string[];
+  private readonly exampleN: Uint8Array;
+  private free: number[] = [];
+  // per slot x bucket
+  private readonly bSec: Int32Array;
+  private readonly bQ: Int32Array;
+  private readonly bFail: Int32Array;
+  private readonly bNx: Int32Array;
+  private readonly bServfail: Int32Array;
+  private readonly bTimeout: Int32Array;
+  private readonly bPolicy: Int32Array;
+  private readonly bCache: Int32Array;
+  private readonly bCand: Int32Array;
+  private readonly bShapeN: Uint8Array;
+  private readonly bShape: Float32Array;
+  private readonly bShapeAllN: Uint8Array;
+  private readonly bShapeAll: Float32Array;
+  private readonly hllAll: Uint8Array;
+  private readonly hllFail: Uint8Array;
+  private readonly scratch = new Uint8Array(M);
+  private readonly mitigations = new Map<number, Mitigation>();
+
+  constructor(options: PrsdOptions, private readonly deps: PrsdDeps = {}) {
+    this.o = options;
+    const K = (this.K = Math.max(1, options.maxZones));
+    const B = (this.B = Math.max(1, options.windowSeconds) + 1);
+    this.index = new SlotIndex(K);
+    this.knownGood = new KnownGoodNames(Math.max(16, options.knownGoodNames));
+    this.key = new Int32Array(K);
+    this.used = new Uint8Array(K);
+    this.lastSec = new Int32Array(K);
+    this.labels = new Uint8Array(K);
+    this.suspect = new Uint8Array(K);
+    this.mitigated = new Uint8Array(K);
+    this.names = new Array<string>(K).fill('');
+    this.candHash = new Int32Array(K);
+    this.candName = new Array<string>(K).fill('');
+    this.bmHash = new Int32Array(K);
+    this.bmCount = new Int32Array(K);
+    this.bmName = new Array<string>(K).fill('');
+    this.examples = new Array<string>(K * EXAMPLES).fill('');
+    this.exampleN = new Uint8Array(K);
+    for (let s = K - 1; s >= 0; s--) this.free.push(s);
+    const KB = K * B;
+    this.bSec = new Int32Array(KB).fill(-1);
+    this.bQ = new Int32Array(KB);
+    this.bFail = new Int32Array(KB);
+    this.bNx = new Int32Array(KB);
+    this.bServfail = new Int32Array(KB);
+    this.bTimeout = new Int32Array(KB);
+    this.bPolicy = new Int32Array(KB);
+    this.bCache = new Int32Array(KB);
+    this.bCand = new Int32Array(KB);
+    this.bShapeN = new Uint8Array(KB);
+    this.bShape = new Float32Array(KB);
+    this.bShapeAllN = new Uint8Array(KB);
+    this.bShapeAll = new Float32Array(KB);
+    this.hllAll = new Uint8Array(KB * M);
+    this.hllFail = new Uint8Array(KB * M);
+  }
+
+  /** Zones tracked now. */
+  get trackedZones(): number {
+    return this.index.size;
+  }
+
+  get activeMitigations(): number {
+    return this.mitigations.size;
+  }
+
+  /** Bytes of typed arrays held (fixed at construction; strings are the server's own). */
+  get bytes(): number {
+    const KB = this.K * this.B;
+    return this.index.bytes + this.cms.bytes + this.knownGood.bytes + this.K * 40 + KB * (4 * 10 + 2 + 8) + KB * M * 2;
+  }
+
+  /** Hot path. `n` is `e.qname` already parsed. */
+  observe(e: DnsObservedQuery, n: NameParts): void {
+    const zl = n.zoneLabels;
+    if (zl === 0) return;
+    const zh = n.hash(zl);
+    const sec = Math.floor(e.at / 1000);
+    let slot = this.index.get(zh);
+    if (slot < 0) {
+      if (this.cms.add(zh, sec) < this.o.admitPerSecond) {
+        if (e.rcode === RCODE_NOERROR && e.matched === undefined) this.knownGood.note(e.qname, n.full, zh, sec);
+        return;
+      }
+      slot = this.admit(zh, n, sec);
+      if (slot < 0) return;
+    }
+    const B = this.B;
+    const b = slot * B + (sec % B);
+    if (this.bSec[b] !== sec) this.clearBucket(b, sec);
+    this.lastSec[slot] = sec;
+    this.bQ[b]!++;
+    const rcode = e.rcode;
+    const policy = e.matched === 'dns-abuse';
+    let failed = false;
+    if (policy) {
+      this.bPolicy[b]!++;
+      failed = true;
+    } else if (e.upstreamTimeout === true || rcode === undefined) {
+      this.bTimeout[b]!++;
+      failed = true;
+    } else if (rcode === RCODE_NXDOMAIN) {
+      this.bNx[b]!++;
+      failed = true;
+    } else if (rcode === RCODE_SERVFAIL) {
+      this.bServfail[b]!++;
+      failed = true;
+    } else if (rcode === RCODE_NOERROR && e.matched === undefined && this.suspect[slot] === 0) {
+      this.knownGood.note(e.qname, n.full, zh, sec);
+    }
+    if (e.fromCache === true) this.bCache[b]!++;
+    const hm = mix32(n.full);
+    hllAdd(this.hllAll, b * M, P, hm);
+    // Boyer-Moore majority of the child label (for rnd.www.victim floods), checked next period.
+    if (n.labels > zl + 1) {
+      const ch = n.hash(zl + 1);
+      if (ch === this.candHash[slot]) this.bCand[b]!++;
+      if (ch === this.bmHash[slot]) this.bmCount[slot]!++;
+      else if (this.bmCount[slot] === 0) {
+        this.bmHash[slot] = ch;
+        this.bmName[slot] = e.qname;
+        this.bmCount[slot] = 1;
+      } else this.bmCount[slot]!--;
+    }
+    if (this.bShapeAllN[b]! < SHAPE_SAMPLES) {
+      this.bShapeAllN[b]!++;
+      this.bShapeAll[b]! += scoreLabel(e.qname, 0, n.firstLabelEnd());
+    }
+    if (failed) {
+      this.bFail[b]!++;
+      hllAdd(this.hllFail, b * M, P, hm);
+      if (this.bShapeN[b]! < SHAPE_SAMPLES) {
+        this.bShapeN[b]!++;
+        this.bShape[b]! += scoreLabel(e.qname, 0, n.firstLabelEnd());
+        const k = this.exampleN[slot]! % EXAMPLES;
+        this.examples[slot * EXAMPLES + k] = e.qname;
+        this.exampleN[slot] = (k + 1) | 0;
+      }
+    }
+    if (this.mitigated[slot] === 1) this.countMitigated(slot, e, n, policy);
+  }
+
+  private countMitigated(slot: number, e: DnsObservedQuery, n: NameParts, policy: boolean): void {
+    const m = this.mitigations.get(slot);
+    if (!m || n.labels <= m.subjectLabels || n.hash(m.subjectLabels) !== m.subjectHash) return;
+    if (policy) m.blocked++;
+    else if (m.dryRun && !m.exceptions.has(n.full)) m.wouldBlock++;
+  }
+
+  private admit(zh: number, n: NameParts, sec: number): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      // Evict the idlest unmitigated zone (rare: only when a new zone crosses admitPerSecond).
+      let best = -1;
+      let bestSec = 0x7fffffff;
+      for (let s = 0; s < this.K; s++) {
+        if (this.mitigated[s] === 1) continue;
+        const ls = this.lastSec[s]!;
+        if (ls < bestSec && ls < sec) {
+          bestSec = ls;
+          best = s;
+        }
+      }
+      if (best < 0) return -1;
+      this.release(best);
+      slot = this.free.pop()!;
+    }
+    this.used[slot] = 1;
+    this.key[slot] = zh;
+    this.labels[slot] = n.zoneLabels;
+    this.names[slot] = n.zone();
+    this.lastSec[slot] = sec;
+    this.suspect[slot] = 0;
+    this.mitigated[slot] = 0;
+    this.candHash[slot] = 0;
+    this.candName[slot] = '';
+    this.bmHash[slot] = 0;
+    this.bmCount[slot] = 0;
+    this.bmName[slot] = '';
+    this.exampleN[slot] = 0;
+    for (let k = 0; k < EXAMPLES; k++) this.examples[slot * EXAMPLES + k] = '';
+    for (let k = 0; k < this.B; k++) this.bSec[slot * this.B + k] = -1;
+    this.index.set(zh, slot);
+    return slot;
+  }
+
+  private release(slot: number): void {
+    this.index.delete(this.key[slot]!);
+    this.used[slot] = 0;
+    this.names[slot] = '';
+    this.bmName[slot] = '';
+    this.candName[slot] = '';
+    for (let k = 0; k < EXAMPLES; k++) this.examples[slot * EXAMPLES + k] = '';
+    this.free.push(slot);
+  }
+
+  private clearBucket(b: number, sec: number): void {
+    this.bSec[b] = sec;
+    this.bQ[b] = 0;
+    this.bFail[b] = 0;
+    this.bNx[b] = 0;
+    this.bServfail[b] = 0;
+    this.bTimeout[b] = 0;
+    this.bPolicy[b] = 0;
+    this.bCache[b] = 0;
+    this.bCand[b] = 0;
+    this.bShapeN[b] = 0;
+    this.bShape[b] = 0;
+    this.bShapeAllN[b] = 0;
+    this.bShapeAll[b] = 0;
+    this.hllAll.fill(0, b * M, b * M + M);
+    this.hllFail.fill(0, b * M, b * M + M);
+  }
+
+  /** Once a second (or more often): decisions over the last windowSeconds complete seconds. */
+  tick(now: number): DetectorOutput[] {
+    const out: DetectorOutput[] = [];
+    const nowSec = Math.floor(now / 1000);
+    const W = this.B - 1;
+    const lo = nowSec - W;
+    for (let s = 0; s < this.K; s++) {
+      if (this.used[s] === 0) continue;
+      if (this.mitigated[s] === 0 && this.lastSec[s]! < nowSec - this.o.idleSeconds) {
+        this.release(s);
+        continue;
+      }
+      const w = this.window(s, lo, nowSec);
+      // The Boyer-Moore winner of the last period is the child checked in the next.
+      this.candHash[s] = this.bmHash[s]!;
+      this.candName[s] = this.bmName[s]!;
+      this.bmCount[s] = 0;
+      if (w === undefined) {
+        this.suspect[s] = 0;
+        if (this.mitigated[s] === 1) this.maybeEnd(s, nowSec, now, out, undefined);
+        continue;
+      }
+      this.suspect[s] = w.distinctAll / W >= this.o.minDistinctQps && w.distinctAll / w.q >= this.o.minDistinctRatio ? 1 : 0;
+      const attack = this.isAttack(w, W);
+      if (this.mitigated[s] === 1) {
+        const m = this.mitigations.get(s)!;
+        if (attack) {
+          m.lastAttackSec = nowSec;
+          m.peakQps = Math.max(m.peakQps, Math.round(w.q / W));
+        }
+        this.maybeEnd(s, nowSec, now, out, w);
+      } else if (attack) this.start(s, w, nowSec, now, out);
+    }
+    return out;
+  }
+
+  private isAttack(w: WindowStats, W: number): boolean {
+    const o = this.o;
+    if (w.q / W < o.minQps) return false;
+    if (
+      w.fail / W >= o.minFailQps &&
+      w.distinctFail / W >= o.minDistinctQps &&
+      w.distinctFail / w.fail >= o.minDistinctRatio &&
+      w.shapeFail >= o.minShape
+    )
+      return true;
+    return w.distinctAll / W >= o.noErrorDistinctQps && w.distinctAll / w.q >= o.noErrorDistinctRatio && w.shapeAll >= o.noErrorShape;
+  }
+
+  private window(s: number, lo: number, nowSec: number): WindowStats | undefined {
+    const B = this.B;
+    let q = 0;
+    let fail = 0;
+    let nx = 0;
+    let servfail = 0;
+    let timeout = 0;
+    let policy = 0;
+    let cache = 0;
+    let cand = 0;
+    let shapeN = 0;
+    let shape = 0;
+    let shapeAllN = 0;
+    let shapeAll = 0;
+    const bs: number[] = [];
+    for (let k = 0; k < B; k++) {
+      const b = s * B + k;
+      const sec = this.bSec[b]!;
+      if (sec < lo || sec >= nowSec) continue;
+      bs.push(b);
+      q += this.bQ[b]!;
+      fail += this.bFail[b]!;
+      nx += this.bNx[b]!;
+      servfail += this.bServfail[b]!;
+      timeout += this.bTimeout[b]!;
+      policy += this.bPolicy[b]!;
+      cache += this.bCache[b]!;
+      cand += this.bCand[b]!;
+      shapeN += this.bShapeN[b]!;
+      shape += this.bShape[b]!;
+      shapeAllN += this.bShapeAllN[b]!;
+      shapeAll += this.bShapeAll[b]!;
+    }
+    if (q === 0) return undefined;
+    // Cheap gate first: HyperLogLog merges only for zones busy enough to matter.
+    let distinctAll = 0;
+    let distinctFail = 0;
+    if (q / (B - 1) >= this.o.minQps) {
+      distinctAll = this.merged(this.hllAll, bs);
+      distinctFail = fail > 0 ? this.merged(this.hllFail, bs) : 0;
+    }
+    return {
+      q,
+      fail,
+      nx,
+      servfail,
+      timeout,
+      policy,
+      cache,
+      cand,
+      distinctAll: Math.min(distinctAll, q),
+      distinctFail: Math.min(distinctFail, fail),
+      shapeFail: shapeN === 0 ? 0 : shape / shapeN,
+      shapeAll: shapeAllN === 0 ? 0 : shapeAll / shapeAllN,
+    };
+  }
+
+  private merged(regs: Uint8Array, bs: number[]): number {
+    const t = this.scratch;
+    t.fill(0);
+    for (const b of bs) hllMerge(t, 0, regs, b * M, P);
+    return hllEstimate(t, 0, P);
+  }
+
+  private start(s: number, w: WindowStats, nowSec: number, now: number, out: DetectorOutput[]): void {
+    const zone = this.names[s]!;
+    const W = this.B - 1;
+    // One child carrying 90% of the zone's queries is where the random labels sit.
+    let subject = zone;
+    const cn = this.candName[s]!;
+    if (w.cand >= 0.9 * w.q && cn !== '') {
+      const labels = this.labels[s]! + 1;
+      const parts = cn.split('.');
+      if (parts.length > labels) subject = parts.slice(parts.length - labels).join('.');
+    }
+    const subjectLabels = subject.split('.').length;
+    const evidence: Record<string, unknown> = {
+      zone,
+      windowSeconds: W,
+      qps: Math.round(w.q / W),
+      failedQps: Math.round(w.fail / W),
+      distinctFailedPerSecond: Math.round(w.distinctFail / W),
+      distinctRatio: round2(w.fail > 0 ? w.distinctFail / w.fail : w.distinctAll / w.q),
+      nxdomainRatio: round2(w.nx / w.q),
+      servfailRatio: round2(w.servfail / w.q),
+      timeoutRatio: round2(w.timeout / w.q),
+      alreadyBlockedRatio: round2(w.policy / w.q),
+      labelScore: round2(w.fail / W >= this.o.minFailQps ? w.shapeFail : w.shapeAll),
+      examples: this.exampleNames(s),
+    };
+    if (w.cache > 0) evidence.cacheHitRatio = round2(w.cache / w.q);
+    const never = this.deps.neverBlock;
+    if (never && (never(subject) || never(`sakimori-probe-${nowSec.toString(36)}.${subject}`))) {
+      out.push({ type: 'start', kind: 'prsd', subject, at: now, evidence, disposition: 'never-block', confidence: 0.6 });
+      // Tracked as mitigated (nothing applied) so it is reported once, not every second.
+      this.mitigations.set(s, this.newMitigation(s, subject, subjectLabels, nowSec, [], new Set(), true));
+      this.mitigated[s] = 1;
+      return;
+    }
+    // Names that resolved before the attack keep resolving. With failures the random names
+    // never got NOERROR, so every remembered name is good; a NOERROR flood (wildcard zone)
+    // may have put random names in during the window, so only older ones count there.
+    const failPath = w.fail / W >= this.o.minFailQps;
+    const before = failPath ? nowSec + 1 : nowSec - W;
+    const keep = this.knownGood.namesOf(this.key[s]!, subject, before, this.o.maxExceptions);
+    const exceptions = new Set<number>();
+    const rules: TriggerRule[] = [{ trigger: `*.${subject}`, action: this.o.action }];
+    for (const name of keep) {
+      if (name === subject) continue; // the wildcard does not cover the apex anyway
+      rules.push({ trigger: name, action: 'passthru' });
+      exceptions.add(hashBackward(name));
+    }
+    const triggers = rules.map((r) => r.trigger);
+    const dryRun = this.o.mode !== 'on';
+    const m = this.newMitigation(s, subject, subjectLabels, nowSec, triggers, exceptions, dryRun);
+    m.peakQps = Math.round(w.q / W);
+    this.mitigations.set(s, m);
+    this.mitigated[s] = 1;
+    evidence.keptNames = keep.length;
+    const change: ZoneChange = { setTriggers: rules };
+    const undo: ZoneChange = { removeTriggers: triggers };
+    out.push({ type: 'start', kind: 'prsd', subject, at: now, evidence, disposition: dryRun ? 'dry-run' : 'apply', change, undo, confidence: confidence(w, W, this.o.minQps) });
+  }
+
+  private newMitigation(slot: number, subject: string, subjectLabels: number, nowSec: number, triggers: string[], exceptions: Set<number>, dryRun: boolean): Mitigation {
+    return { slot, subject, subjectHash: hashBackward(subject), subjectLabels, startSec: nowSec, lastAttackSec: nowSec, exceptions, triggers, blocked: 0, wouldBlock: 0, peakQps: 0, dryRun };
+  }
+
+  private maybeEnd(s: number, nowSec: number, now: number, out: DetectorOutput[], _w: WindowStats | undefined): void {
+    const m = this.mitigations.get(s)!;
+    const quiet = nowSec - m.lastAttackSec >= this.o.holdSeconds;
+    const tooLong = nowSec - m.startSec >= this.o.maxSeconds;
+    if (!quiet && !tooLong) return;
+    this.mitigations.delete(s);
+    this.mitigated[s] = 0;
+    out.push({
+      type: 'end',
+      kind: 'prsd',
+      subject: m.subject,
+      at: now,
+      reason: quiet ? `no attack traffic for ${this.o.holdSeconds} s` : `reached maxSeconds (${this.o.maxSeconds} s)`,
+      evidence: { durationSeconds: nowSec - m.startSec, peakQps: m.peakQps, ...(m.dryRun ? { wouldHaveBlocked: m.wouldBlock } : { blocked: m.blocked }) },
+    });
+  }
+
+  private exampleNames(s: number): string[] {
+    const out: string[] = [];
+    for (let k = 0; k < EXAMPLES; k++) {
+      const n = this.examples[s * EXAMPLES + k]!;
+      if (n !== '' && !out.includes(n)) out.push(n);
+    }
+    return out;
+  }
+
+  /** Ends every mitigation now (stop, shutdown); returns the end outputs. */
+  endAll(now: number): DetectorOutput[] {
+    const out: DetectorOutput[] = [];
+    for (const s of [...this.mitigations.keys()]) {
+      const m = this.mitigations.get(s)!;
+      m.lastAttackSec = -1e9;
+      this.maybeEnd(s, Math.floor(now / 1000), now, out, undefined);
+    }
+    return out;
+  }
+
+  /** Subjects mitigated now (tests, status). */
+  activeSubjects(): string[] {
+    return [...this.mitigations.values()].map((m) => m.subject);
+  }
+}
+
+interface WindowStats {
+  q: number;
+  fail: number;
+  nx: number;
+  servfail: number;
+  timeout: number;
+  policy: number;
+  cache: number;
+  cand: number;
+  distinctAll: number;
+  distinctFail: number;
+  shapeFail: number;
+  shapeAll: number;
+}
+
+function round2(x: number): number {
+  return Math.round(x * 100) / 100;
+}
+
+
+function confidence(w: WindowStats, W: number, minQps: number): number {
+  const rate = Math.min(1, w.q / W / (10 * minQps));
+  return Math.round((0.6 + 0.35 * rate) * 100) / 100;
+}

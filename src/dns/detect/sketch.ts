@@ -1,0 +1,212 @@
+/**
+ * Bounded-memory counting: HyperLogLog registers (distinct counts), a count-min sketch
+ * (admission to the tracked tables), and an int32-keyed open-addressing index (slots of
+ * the tracked tables). All state is in typed arrays sized at construction.
+ */
+import { mix32 } from './names.ts';
+
+// ---- HyperLogLog (Flajolet et al. 2007, with the linear-counting small-range fix) -----
+
+const POW2_NEG = new Float64Array(64);
+for (let i = 0; i < 64; i++) POW2_NEG[i] = 2 ** -i;
+
+function alpha(m: number): number {
+  if (m === 16) return 0.673;
+  if (m === 32) return 0.697;
+  if (m === 64) return 0.709;
+  return 0.7213 / (1 + 1.079 / m);
+}
+
+/** Adds a (well-mixed) 32-bit hash to the 2^p registers of `regs` starting at `off`. */
+export function hllAdd(regs: Uint8Array, off: number, p: number, hash: number): void {
+  const idx = hash >>> (32 - p);
+  const w = hash << p;
+  const rho = w === 0 ? 33 - p : Math.clz32(w) + 1;
+  const i = off + idx;
+  if (rho > regs[i]!) regs[i] = rho;
+}
+
+/** Estimate from 2^p registers at `off` (standard error ~1.04 / sqrt(2^p)). */
+export function hllEstimate(regs: Uint8Array, off: number, p: number): number {
+  const m = 1 << p;
+  let sum = 0;
+  let zeros = 0;
+  for (let i = 0; i < m; i++) {
+    const r = regs[off + i]!;
+    sum += POW2_NEG[r]!;
+    if (r === 0) zeros++;
+  }
+  const e = (alpha(m) * m * m) / sum;
+  if (e <= 2.5 * m && zeros > 0) return m * Math.log(m / zeros);
+  return e;
+}
+
+/** max-merges 2^p registers from `src` at `soff` into `dst` at `doff`. */
+export function hllMerge(dst: Uint8Array, doff: number, src: Uint8Array, soff: number, p: number): void {
+  const m = 1 << p;
+  for (let i = 0; i < m; i++) {
+    const v = src[soff + i]!;
+    if (v > dst[doff + i]!) dst[doff + i] = v;
+  }
+}
+
+/** A single HyperLogLog (tests, cold paths); the detectors keep many in one array. */
+export class HyperLogLog {
+  readonly regs: Uint8Array;
+  constructor(readonly p = 10) {
+    if (p < 4 || p > 16) throw new RangeError(`HyperLogLog precision ${p}: expected 4 to 16`);
+    this.regs = new Uint8Array(1 << p);
+  }
+  add(hash32: number): void {
+    hllAdd(this.regs, 0, this.p, mix32(hash32));
+  }
+  estimate(): number {
+    return hllEstimate(this.regs, 0, this.p);
+  }
+  clear(): void {
+    this.regs.fill(0);
+  }
+}
+
+// ---- count-min sketch, reset per epoch (one second) ---------------------------------------
+
+const SEEDS = [0x9e3779b9 | 0, 0x85ebca6b | 0, 0xc2b2ae35 | 0, 0x27d4eb2f | 0];
+
+/**
+ * Count-min (Cormode & Muthukrishnan 2005) with conservative update, counting keys within
+ * one epoch; the table is cleared when a key of a later epoch arrives. Over-estimates
+ * only: a key admitted at threshold T really had at least ~T minus collisions' share.
+ */
+export class EpochCountMin {
+  private readonly rows: Uint32Array;
+  private readonly mask: number;
+  private readonly depth: number;
+  epoch = -1;
+
+  constructor(widthBits = 14, depth = 3) {
+    if (depth < 1 || depth > SEEDS.length) throw new RangeError(`count-min depth ${depth}: expected 1 to ${SEEDS.length}`);
+    this.depth = depth;
+    this.mask = (1 << widthBits) - 1;
+    this.rows = new Uint32Array(depth << widthBits);
+  }
+
+  get bytes(): number {
+    return this.rows.byteLength;
+  }
+
+  /** Counts `key` in `epoch` and returns its estimate so far in that epoch. */
+  add(key: number, epoch: number): number {
+    if (epoch !== this.epoch) {
+      if (epoch < this.epoch) return 0; // late event of an epoch already forgotten
+      this.rows.fill(0);
+      this.epoch = epoch;
+    }
+    const w = this.mask + 1;
+    let min = 0xffffffff;
+    let i0 = 0;
+    let i1 = 0;
+    let i2 = 0;
+    let i3 = 0;
+    for (let d = 0; d < this.depth; d++) {
+      const i = d * w + (mix32(key ^ SEEDS[d]!) & this.mask);
+      const v = this.rows[i]!;
+      if (v < min) min = v;
+      if (d === 0) i0 = i;
+      else if (d === 1) i1 = i;
+      else if (d === 2) i2 = i;
+      else i3 = i;
+    }
+    const next = min + 1;
+    const rows = this.rows;
+    if (rows[i0]! < next) rows[i0] = next;
+    if (this.depth > 1 && rows[i1]! < next) rows[i1] = next;
+    if (this.depth > 2 && rows[i2]! < next) rows[i2] = next;
+    if (this.depth > 3 && rows[i3]! < next) rows[i3] = next;
+    return next;
+  }
+}
+
+// ---- int32 key -> slot index, linear probing with backward-shift deletion ---------------
+
+/** Maps int32 keys to small non-negative slot numbers; at most `capacity` keys. */
+export class SlotIndex {
+  private readonly keys: Int32Array;
+  private readonly vals: Int32Array; // slot + 1; 0 = empty
+  private readonly mask: number;
+  size = 0;
+
+  constructor(readonly capacity: number) {
+    let cap = 8;
+    while (cap < capacity * 2) cap <<= 1;
+    this.keys = new Int32Array(cap);
+    this.vals = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  get bytes(): number {
+    return this.keys.byteLength + this.vals.byteLength;
+  }
+
+  get(key: number): number {
+    const keys = this.keys;
+    const vals = this.vals;
+    let i = mix32(key) & this.mask;
+    for (;;) {
+      const v = vals[i]!;
+      if (v === 0) return -1;
+      if (keys[i] === key) return v - 1;
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  set(key: number, slot: number): void {
+    let i = mix32(key) & this.mask;
+    for (;;) {
+      const v = this.vals[i]!;
+      if (v === 0) {
+        if (this.size >= this.capacity) throw new RangeError('SlotIndex is full');
+        this.keys[i] = key;
+        this.vals[i] = slot + 1;
+        this.size++;
+        return;
+      }
+      if (this.keys[i] === key) {
+        this.vals[i] = slot + 1;
+        return;
+      }
+      i = (i + 1) & this.mask;
+    }
+  }
+
+  delete(key: number): boolean {
+    const mask = this.mask;
+    let i = mix32(key) & mask;
+    for (;;) {
+      if (this.vals[i] === 0) return false;
+      if (this.keys[i] === key) break;
+      i = (i + 1) & mask;
+    }
+    // Backward shift (Knuth 6.4 Algorithm R): keeps every probe chain unbroken.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (this.vals[j] === 0) break;
+      const home = mix32(this.keys[j]!) & mask;
+      const between = i <= j ? i < home && home <= j : i < home || home <= j;
+      if (between) continue;
+      this.keys[i] = this.keys[j]!;
+      this.vals[i] = this.vals[j]!;
+      i = j;
+    }
+    this.vals[i] = 0;
+    this.keys[i] = 0;
+    this.size--;
+    return true;
+  }
+
+  clear(): void {
+    this.keys.fill(0);
+    this.vals.fill(0);
+    this.size = 0;
+  }
+}
