@@ -7,7 +7,11 @@
  * three get the same generated sessions and the same questions, and every
  * answer is checked against the generator (a wrong answer fails the run).
  *
- *   npx tsx bench/attribution.ts [--sessions 1000000] [--lookups 20000] [--anchor-lookups 5] [--rounds 3] [--no-append]
+ *   npx tsx bench/attribution.ts [--sessions 1000000] [--lookups 20000] [--anchor-lookups 5] [--csv-lines 200000] [--batch 20000] [--rounds 2] [--no-append]
+ *
+ * A round at 10^6 sessions takes about 4-5 minutes on a busy 2-core machine,
+ * so the default is 2 rounds; 10^7 is measured once (--sessions 10000000
+ * --rounds 1 --csv-lines 0; see docs/BENCHMARKS.md for the command used).
  *
  * One side alone (what the runner calls; prints one JSON metric per line):
  *
@@ -156,14 +160,14 @@ const log = (s: string) => process.stderr.write(`  ${s}\n`);
 
 // ---------------------------------------------------------------- Sakimori's side
 
-async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: number, lookups: number, csvLines: number): Promise<void> {
+async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: number, lookups: number, csvLines: number, batchRows: number): Promise<void> {
   const store: Store = await openStore(url);
   await store.migrate([...privacyMigrations, ...attributionMigrations]);
   const copy = store.dialect === 'postgres' ? new PostgresCopyWriter(url, UPSERT_TAIL) : undefined;
   const index = new SessionIndex(store, copy ? { bulk: copy } : {});
   await index.prepareBulkWrites();
   try {
-    // Import: the bulk path every importer ends in, 20,000 rows per transaction.
+    // Import: the bulk path every importer ends in, --batch rows per transaction (the importers' default: 20,000).
     const w0 = performance.now();
     let batch: SessionRecord[] = [];
     let rows = 0;
@@ -176,7 +180,7 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
     };
     for (let i = 0; i < n; i++) {
       for (const r of records(session(i, n))) batch.push(r);
-      if (batch.length >= 20_000) {
+      if (batch.length >= batchRows) {
         await flush(batch);
         batch = [];
         if ((i & 0xfffff) < 20_000) log(`${label}: ${i.toLocaleString('en-US')} sessions written, ${Math.round(i / ((performance.now() - w0) / 1000)).toLocaleString('en-US')}/s`);
@@ -243,7 +247,7 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
           lines.push(`${i + 1},csv${g.sessionId},u${g.sessionId},${g.subscriber},,${g.nas},,Virtual,${t(g.start)},,${t(g.end)},,${Math.round((g.end - g.start) / 1000)},RADIUS,,,1,2,,,User-Request,Framed-User,PPP,${v4Text(g.addr)},,,,${g.pd ?? ''},`);
         }
         writeFileSync(file, lines.join('\n') + '\n');
-        const r = await importFile(index, file, 'radacct');
+        const r = await importFile(index, file, 'radacct', {}, {}, { batchSize: batchRows });
         if (r.badLines !== 0) throw new Error(`${label}: ${r.badLines} bad lines in the generated CSV`);
         metric(`${label}: radacct CSV file import (sessions/s)`, csvLines / r.seconds, true, 'sessions/s');
       } finally {
@@ -347,7 +351,8 @@ const { values: args } = parseArgs({
     lookups: { type: 'string', default: '20000' },
     'anchor-lookups': { type: 'string', default: '5' },
     'csv-lines': { type: 'string', default: '200000' },
-    rounds: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '20000' },
+    rounds: { type: 'string', default: '2' },
     'no-append': { type: 'boolean', default: false },
   },
 });
@@ -355,8 +360,8 @@ const N = Number(args.sessions);
 const LOOKUPS = Number(args.lookups);
 
 if (args.side === 'sakimori') {
-  if (args.sqlite) await sakimoriSide('SQLite', args.sqlite, N, LOOKUPS, Number(args['csv-lines']));
-  if (args.postgres) await sakimoriSide('PostgreSQL', args.postgres, N, LOOKUPS, Number(args['csv-lines']));
+  if (args.sqlite) await sakimoriSide('SQLite', args.sqlite, N, LOOKUPS, Number(args['csv-lines']), Number(args.batch));
+  if (args.postgres) await sakimoriSide('PostgreSQL', args.postgres, N, LOOKUPS, Number(args['csv-lines']), Number(args.batch));
 } else if (args.side === 'radacct') {
   await radacctSide(args.postgres!, N, Number(args['anchor-lookups']));
 } else {
@@ -368,7 +373,7 @@ if (args.side === 'sakimori') {
     const anchor = await peer.createDatabase('radacct');
     const db = join(dir, 'attribution.db');
     const self = 'node --import tsx bench/attribution.ts';
-    const common = `--sessions ${N} --lookups ${LOOKUPS} --csv-lines ${args['csv-lines']}`;
+    const common = `--sessions ${N} --lookups ${LOOKUPS} --csv-lines ${args['csv-lines']} --batch ${args.batch}`;
     // Fresh state every round: a new SQLite file, the index tables dropped on PostgreSQL.
     const resetPg = `node -e "const pg=require('pg');const c=new pg.Client('${ours}');c.connect().then(()=>c.query('DROP TABLE IF EXISTS attribution_sessions, attribution_prefix_lengths, schema_migrations, audit_log, audit_head, purpose_records CASCADE')).then(()=>c.end())"`;
     const result = await runBench({
@@ -378,11 +383,11 @@ if (args.side === 'sakimori') {
       anchor: `${self} --side radacct --postgres ${anchor} --sessions ${N} --anchor-lookups ${args['anchor-lookups']}`,
       sakimoriLabel: 'Sakimori session index',
       anchorLabel: `FreeRADIUS 3.2 radacct on PostgreSQL ${pgVersion}`,
-      reproduce: `npx tsx bench/attribution.ts --sessions ${N} --lookups ${LOOKUPS} --anchor-lookups ${args['anchor-lookups']} --csv-lines ${args['csv-lines']} --rounds ${args.rounds}`,
+      reproduce: `npx tsx bench/attribution.ts --sessions ${N} --lookups ${LOOKUPS} --anchor-lookups ${args['anchor-lookups']} --csv-lines ${args['csv-lines']} --batch ${args.batch} --rounds ${args.rounds}`,
       notes: [
         `${N.toLocaleString('en-US')} sessions (10 million logins, 64 NASes, an address pool of ${Math.floor(N / 2).toLocaleString('en-US')} IPv4 addresses each held by about two sessions in turn; every fifth session dual-stack with a delegated IPv6 /56), the same for every side, written in start order. Every answer is checked against the generator; a wrong one fails the run.`,
         'Each "SQLite: …" and "PostgreSQL: …" row compares that Sakimori store with the one radacct measurement (the anchor row values repeat).',
-        'Sakimori import: SessionIndex.write in transactions of 20,000 rows (what every importer ends in); SQLite through the Store (WAL, synchronous=NORMAL, 256 MiB page cache for the import), PostgreSQL through COPY into a staging table and one INSERT … ON CONFLICT. The radacct CSV row runs the real importer on a generated file (parse + write).',
+        `Sakimori import: SessionIndex.write in transactions of ${Number(args.batch).toLocaleString('en-US')} rows (what every importer ends in; \`sessions import --batch\`, default 20,000); SQLite through the Store (WAL, synchronous=NORMAL, 256 MiB page cache for the import), PostgreSQL through COPY into a staging table and one INSERT … ON CONFLICT. The radacct CSV row runs the real importer on a generated file of ${Number(args['csv-lines']).toLocaleString('en-US')} lines (parse + write), into the index already holding the sessions above.`,
         `Anchor import: the same sessions COPYed into radacct with its shipped indexes (FreeRADIUS itself inserts row by row, which is slower). Anchor look-up: ${ANCHOR_QUERY.replace(/\s+/g, ' ')}, ${args['anchor-lookups']} times (each is a sequential scan: there is no index on FramedIPAddress).`,
         'Sakimori look-ups go through Attribution.lookup: purpose-checked and audited (R16), 80 % inside a session (expect found, the right subscriber and session), 20 % just after one (expect gap); 16 in flight shares one store (PostgreSQL: a pool of 10).',
         'PostgreSQL: throwaway server (test/peers/postgres.ts), fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB, for both Sakimori and the anchor.',
