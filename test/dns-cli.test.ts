@@ -96,15 +96,17 @@ describe('sakimori dns serve / dns events / start', { timeout: 240_000 }, () => 
         out = await dig(['-p', port, '@127.0.0.1', '-b', '127.0.0.2', 'cc.example']);
         if (status(out) === 'NOERROR') break;
       }
+      const optedOutAt = Date.now();
       assert.match(out, /cc\.example\.\s+60\s+IN\s+A\s+192\.0\.2\.66/, 'opted-out client resolved without filtering');
       assert.ok(Date.now() - t0 < 1500);
       assert.equal(status(await dig(['-p', port, '@127.0.0.1', '-b', '127.0.0.1', 'cc.example'])), 'NXDOMAIN');
       await new Promise((r) => setTimeout(r, 1500)); // one flush interval
       const ev = await run(['dns', 'events', '--json', '--since', '1h'], home);
       assert.equal(ev.code, 0, ev.stderr);
-      const rows = JSON.parse(ev.stdout) as { client: string; fqdn: string; list: string; action: string; purpose: string }[];
+      const rows = JSON.parse(ev.stdout) as { at: string; client: string; fqdn: string; list: string; action: string; purpose: string }[];
       assert.ok(rows.some((x) => x.client === '127.0.0.1' && x.fqdn === 'cc.example' && x.list === 'cc.rpz.cli' && x.action === 'nxdomain' && x.purpose === 'cc-blocking'), ev.stdout);
-      assert.ok(!rows.some((x) => x.client === '127.0.0.2'), 'nothing kept for the opted-out client');
+      const after = rows.filter((x) => x.client === '127.0.0.2' && Date.parse(x.at) > optedOutAt);
+      assert.deepEqual(after, [], 'nothing kept for the client once opted out');
       const text = await run(['dns', 'events', '--client', '127.0.0.1'], home);
       assert.match(text.stdout, /127\.0\.0\.1\s+nxdomain\s+cc\.rpz\.cli\s+cc\.example/);
     } finally {

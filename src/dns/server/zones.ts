@@ -17,6 +17,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { SakimoriError } from '../../core/index.ts';
+import { collectGarbage } from './gc.ts';
 import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, type ApplyResult, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
 
 /** What a zone is for; decides the purpose of its block events and the observations it raises. */
@@ -136,7 +137,10 @@ export class FileZoneSource implements ZoneSource {
   }
 
   private swapIn(r: ZoneLoadResult & { ok: true }): void {
+    const first = this.st.loadedAt === undefined;
     this.target!.replace(r.zone);
+    // The replaced version is garbage now: give its memory back (gc.ts).
+    if (!first) setImmediate(collectGarbage);
     const s = r.zone.stats();
     const { lastError: _dropped, ...rest } = this.st;
     this.st = { ...rest, loadedAt: new Date().toISOString(), names: s.qname + s.wildcard + s.clientIp, reloads: this.st.reloads + 1, ...(r.zone.serial !== undefined ? { serial: r.zone.serial } : {}) };
