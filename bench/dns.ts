@@ -9,7 +9,7 @@
  * swap under load (the zone file rewritten mid-run: lost queries must be 0).
  *
  *   npx tsx bench/dns.ts [--names 1000000] [--seconds 15] [--clients 16] [--outstanding 300]
- *                        [--threads N] [--only sakimori] [--no-append]
+ *                        [--threads N] [--only unbound|dnsdist|sakimori] [--no-swap] [--no-append]
  *
  * Needs Debian's unbound, dnsdist, dnsperf and dnsutils. Loopback only.
  */
@@ -31,6 +31,7 @@ const { values: args } = parseArgs({
     outstanding: { type: 'string', default: '300' },
     threads: { type: 'string', default: '0' },
     only: { type: 'string' },
+    'no-swap': { type: 'boolean', default: false },
     'no-append': { type: 'boolean', default: false },
   },
 });
@@ -316,6 +317,7 @@ async function sakimori(upstream: number): Promise<void> {
   rows.push({ name: label, path: 'block', perf: await dnsperf(port, 'q-block.txt'), rss, loadS });
   log('sakimori pass-through');
   rows.push({ name: label, path: 'pass', perf: await dnsperf(port, 'q-pass.txt'), rss, loadS });
+  if (args['no-swap']) return void (await stop(c));
   // A policy swap under load: the zone file is rewritten (one more name) mid-run.
   log('sakimori block path with a policy swap mid-run');
   const swap = await dnsperf(port, 'q-block.txt', async () => {
@@ -368,7 +370,7 @@ if (leanest && ours) {
     `Memory: Sakimori ${fmt(ours.rss)} MiB in all against the leanest anchor's ${fmt(leanest.rss)} MiB (${(ours.rss / leanest.rss).toFixed(2)}x); the names alone take ${fmt(marginal)} MiB (${(marginal / leanest.rss).toFixed(2)}x of the anchor's whole process; the goal is <= 0.25x).`,
   );
 }
-const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}`;
+const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}`;
 const md = [
   `## dns — ${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   '',

@@ -3,7 +3,7 @@
  * /metrics is scraped (nothing is done per query but `n++`).
  */
 import type { Registry } from '../../telemetry/index.ts';
-import { LATENCY_BUCKETS, NO_ANSWER, TRANSPORTS, type StatsSnapshot } from './stats.ts';
+import { LATENCY_BUCKETS, TRANSPORTS, type StatsSnapshot } from './stats.ts';
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE', 'RCODE11', 'RCODE12', 'RCODE13', 'RCODE14', 'RCODE15', 'none'];
 
@@ -89,5 +89,4 @@ export function registerDnsMetrics(registry: Registry, c: FirewallCounters): voi
     ]),
   );
   m('sakimori_dns_policy_names', 'Names (triggers) in force per policy zone', 'gauge', () => c.zoneNames().map((z) => ({ labels: { zone: z.zone }, value: z.names })));
-  void NO_ANSWER;
 }
