@@ -45,8 +45,12 @@ export interface LookupRequest {
 
 export type LookupResult = LookupOutcome & {
   query: { ip: string; port?: number; at: string; skewMs: number; purpose: Purpose };
-  /** A port block whose holder is an inside (private) address: that address's own look-up. */
-  via?: { insideAddress: string; result: LookupOutcome['result']; session?: SessionView };
+  /**
+   * The CGNAT port block that held the address and port when its holder is
+   * an inside (private) address; `session`/`subscriber` are then that inside
+   * address's own session, and `result` here is how its look-up went.
+   */
+  via?: { insideAddress: string; portBlock: SessionView; result: LookupOutcome['result'] };
 };
 
 /** The audit log's write side (AuditLog fits). */
@@ -86,7 +90,7 @@ export class Attribution {
       const inside = parseNetwork(outcome.subscriber);
       if (inside) {
         const inner = await this.index.holderAt(inside, { at: req.at, skewMs });
-        via = { insideAddress: outcome.subscriber, result: inner.result, ...(inner.result === 'found' ? { session: inner.session } : {}) };
+        via = { insideAddress: outcome.subscriber, portBlock: outcome.session, result: inner.result };
         if (inner.result === 'found' || inner.result === 'ambiguous') outcome = inner;
       }
     }

@@ -161,7 +161,8 @@ export function sessionIndexContract(name: string, open: () => Promise<Store>): 
         assert.ok(r.result === 'ambiguous' && r.reason === 'port-needed' && r.sessions.length === 2, JSON.stringify(r));
         assert.equal((await who(index, '203.0.113.5', T0 + MIN, { port: 80 })).result, 'gap');
         const via = await attribution.lookup({ ip: '203.0.113.5', port: 1500, at: T0 + MIN, purpose: 'infection-notice', actor: 'test' });
-        assert.ok(via.result === 'found' && via.subscriber === 'kate' && via.via?.insideAddress === '100.64.0.10', JSON.stringify(via));
+        assert.ok(via.result === 'found' && via.subscriber === 'kate' && via.session.address === '100.64.0.10' && via.via?.insideAddress === '100.64.0.10', JSON.stringify(via));
+        assert.ok(via.via?.portBlock.ports?.start === 1024 && via.via.portBlock.address === '203.0.113.5' && via.via.result === 'found');
       }));
 
     it('every look-up states its purpose and is audited; a purpose that may not attribute is refused and audited', () =>

@@ -54,7 +54,11 @@ const resultSchema = {
     truncated: { type: 'boolean' },
     before: sessionSchema,
     after: sessionSchema,
-    via: { type: 'object', properties: { insideAddress: { type: 'string' }, result: { type: 'string' }, session: sessionSchema } },
+    via: {
+      type: 'object',
+      description: 'CGNAT: the port block, when its holder is an inside address; subscriber and session are then that address\'s own session',
+      properties: { insideAddress: { type: 'string' }, portBlock: sessionSchema, result: { type: 'string', enum: ['found', 'ambiguous', 'gap', 'unknown'] } },
+    },
     query: {
       type: 'object',
       properties: { ip: { type: 'string' }, port: { type: 'integer' }, at: { type: 'string' }, skewMs: { type: 'integer' }, purpose: { type: 'string' } },

@@ -97,7 +97,10 @@ function printLookup(r: LookupResult): void {
   switch (r.result) {
     case 'found':
       out = `${head}${r.subscriber}\n${describeSession(r.session)}`;
-      if (r.via) out += `  via CGNAT inside address ${r.via.insideAddress}${r.via.result === 'found' ? "" : ` (no session of that address covers the time: ${r.via.result})`}\n`;
+      if (r.via) {
+        out += `  via CGNAT port block${describeSession(r.via.portBlock, ' ').trimEnd()}\n`;
+        if (r.via.result !== 'found') out += `  (no session of the inside address ${r.via.insideAddress} covers the time: ${r.via.result})\n`;
+      }
       if (r.sessions) out += `  (${r.sessions.length} sessions of this subscriber cover the time)\n`;
       break;
     case 'ambiguous':
