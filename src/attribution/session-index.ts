@@ -129,8 +129,8 @@ export class SessionIndex {
 
   /**
    * Before a large import: on SQLite, a page cache big enough for the hot
-   * part of the lookup index (its inserts land all over it), 256 MiB instead
-   * of SQLite's 2 MiB. The setting belongs to this process's connection.
+   * part of the lookup index (its inserts land all over it): 256 MiB instead
+   * of the store's 64 MiB, for this process's write connection only.
    */
   async prepareBulkWrites(): Promise<void> {
     if (this.store.dialect === 'sqlite') await this.store.run('PRAGMA cache_size = -262144');
