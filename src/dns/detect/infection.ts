@@ -4,7 +4,9 @@
  * Only two kinds of query touch a client's state: a lookup the firewall answered from a
  * `cc` zone (the C&C list), and an NXDOMAIN from upstream for a public name (not a
  * single label, not under a pseudo-TLD such as .local/.lan/.home, which are search-list
- * mistakes and browsers' random probes). Everything else costs nothing.
+ * mistakes and browsers' random probes). Of the NXDOMAINs only those for a registrable
+ * domain itself or its www. count as domains (a DGA bot asks for the domain it generated;
+ * a missing child of an existing domain is a stale link). Everything else costs nothing.
  *
  * Per client, over two half windows (the evidence window is windowSeconds; older halves are
  * dropped, R16): distinct C&C names, distinct NXDOMAIN registrable domains (a 512-bit
@@ -24,7 +26,12 @@ import type { InfectionOptions } from './options.ts';
 import type { DetectorOutput } from './outputs.ts';
 import { SlotIndex } from './sketch.ts';
 
-const WORDS = 16; // 512 bits per half window
+const WORDS = 16;
+
+function isWww(name: string): boolean {
+  return name.length > 4 && name.charCodeAt(0) === 119 && name.charCodeAt(1) === 119 && name.charCodeAt(2) === 119 && name.charCodeAt(3) === 46;
+}
+ // 512 bits per half window
 const CC_SEED = 0x5bd1e995 | 0;
 
 export class InfectionDetector {
@@ -95,6 +102,9 @@ export class InfectionDetector {
     } else {
       this.nxQueries[cur]!++;
       const zl = n.zoneLabels;
+      // A DGA bot looks up the generated domain itself (or www. of it). A missing child of
+      // some other domain (a stale link, a typo below the domain) says nothing about it.
+      if (n.labels > zl + 1 || (n.labels === zl + 1 && !isWww(n.name))) return;
       if (!this.firstTime(slot, mix32(n.hash(zl)))) return;
       this.nx[cur]!++;
       const from = n.start(zl);

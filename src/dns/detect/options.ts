@@ -131,7 +131,7 @@ export const DEFAULT_OPTIONS: DetectOptions = {
     windowSeconds: 600,
     threshold: 8,
     ccWeight: 4,
-    nxWeight: 0.15,
+    nxWeight: 0.35,
     dgaWeight: 1,
     dgaFloor: 0.3,
     dgaLike: 0.5,

@@ -5,8 +5,9 @@
  * untracked zone is counted in a count-min sketch for the current second and enters the
  * tracked set (at most maxZones; the idlest unmitigated zone leaves) when it reaches
  * admitPerSecond. A tracked zone keeps, per second of the window, counters (queries, failed
- * answers, answers from upstream, cache hits), two HyperLogLogs (all names, failed names)
- * and the mean DGA score of up to 32 sampled leftmost labels. NOERROR names go to the
+ * answers by kind, cache hits), two HyperLogLogs (all names, failed names), the mean
+ * randomness (DGA score; all-digit labels by length) of the first 32 leftmost labels of
+ * all and of failed names, and references to its 8 most recent sampled failed names. NOERROR names go to the
  * known-good table (known-good.ts) unless their zone looks like a flood right now.
  *
  * Per second (tick): for each tracked zone, over the last windowSeconds complete seconds:
@@ -17,8 +18,8 @@
  * Failed = NXDOMAIN, SERVFAIL, no answer, or answered by a dns-abuse policy (so an attack
  * already mitigated keeps being seen and the mitigation is extended).
  *
- * A mitigation covers `*.subject`, where subject is the zone or, when one child label
- * carries 90% of the zone's queries (rnd.www.victim.example), that child; names of the
+ * A mitigation covers `*.subject`, where subject is the zone or, when the recent failed
+ * names all sit under one child (rnd.www.victim.example), that child; names of the
  * subject that resolved before the attack get PASSTHRU exceptions (exact beats wildcard in
  * RPZ). It ends holdSeconds after the attack was last seen, or after maxSeconds.
  */
@@ -34,7 +35,7 @@ import { EpochCountMin, hllAdd, hllEstimate, hllMerge, SlotIndex } from './sketc
 const P = 7; // HyperLogLog precision per bucket: 128 registers, ~9% standard error
 const M = 1 << P;
 const SHAPE_SAMPLES = 32;
-const EXAMPLES = 3;
+const EXAMPLES = 8; // recent failed names per zone: evidence, and where the random label sits
 
 interface Mitigation {
   slot: number;
@@ -71,11 +72,6 @@ export class PrsdDetector {
   private readonly suspect: Uint8Array;
   private readonly mitigated: Uint8Array;
   private readonly names: string[];
-  private readonly candHash: Int32Array; // child checked this period (Boyer-Moore of the last one)
-  private readonly candName: string[];
-  private readonly bmHash: Int32Array;
-  private readonly bmCount: Int32Array;
-  private readonly bmName: string[];
   private readonly examples: string[];
   private readonly exampleN: Uint8Array;
   private free: number[] = [];
@@ -88,7 +84,6 @@ export class PrsdDetector {
   private readonly bTimeout: Int32Array;
   private readonly bPolicy: Int32Array;
   private readonly bCache: Int32Array;
-  private readonly bCand: Int32Array;
   private readonly bShapeN: Uint8Array;
   private readonly bShape: Float32Array;
   private readonly bShapeAllN: Uint8Array;
@@ -111,11 +106,6 @@ export class PrsdDetector {
     this.suspect = new Uint8Array(K);
     this.mitigated = new Uint8Array(K);
     this.names = new Array<string>(K).fill('');
-    this.candHash = new Int32Array(K);
-    this.candName = new Array<string>(K).fill('');
-    this.bmHash = new Int32Array(K);
-    this.bmCount = new Int32Array(K);
-    this.bmName = new Array<string>(K).fill('');
     this.examples = new Array<string>(K * EXAMPLES).fill('');
     this.exampleN = new Uint8Array(K);
     for (let s = K - 1; s >= 0; s--) this.free.push(s);
@@ -128,7 +118,6 @@ export class PrsdDetector {
     this.bTimeout = new Int32Array(KB);
     this.bPolicy = new Int32Array(KB);
     this.bCache = new Int32Array(KB);
-    this.bCand = new Int32Array(KB);
     this.bShapeN = new Uint8Array(KB);
     this.bShape = new Float32Array(KB);
     this.bShapeAllN = new Uint8Array(KB);
@@ -193,27 +182,16 @@ export class PrsdDetector {
     if (e.fromCache === true) this.bCache[b]!++;
     const hm = mix32(n.full);
     hllAdd(this.hllAll, b * M, P, hm);
-    // Boyer-Moore majority of the child label (for rnd.www.victim floods), checked next period.
-    if (n.labels > zl + 1) {
-      const ch = n.hash(zl + 1);
-      if (ch === this.candHash[slot]) this.bCand[b]!++;
-      if (ch === this.bmHash[slot]) this.bmCount[slot]!++;
-      else if (this.bmCount[slot] === 0) {
-        this.bmHash[slot] = ch;
-        this.bmName[slot] = e.qname;
-        this.bmCount[slot] = 1;
-      } else this.bmCount[slot]!--;
-    }
     if (this.bShapeAllN[b]! < SHAPE_SAMPLES) {
       this.bShapeAllN[b]!++;
-      this.bShapeAll[b]! += scoreLabel(e.qname, 0, n.firstLabelEnd());
+      this.bShapeAll[b]! += randomness(e.qname, n.firstLabelEnd());
     }
     if (failed) {
       this.bFail[b]!++;
       hllAdd(this.hllFail, b * M, P, hm);
       if (this.bShapeN[b]! < SHAPE_SAMPLES) {
         this.bShapeN[b]!++;
-        this.bShape[b]! += scoreLabel(e.qname, 0, n.firstLabelEnd());
+        this.bShape[b]! += randomness(e.qname, n.firstLabelEnd());
         const k = this.exampleN[slot]! % EXAMPLES;
         this.examples[slot * EXAMPLES + k] = e.qname;
         this.exampleN[slot] = (k + 1) | 0;
@@ -254,11 +232,6 @@ export class PrsdDetector {
     this.lastSec[slot] = sec;
     this.suspect[slot] = 0;
     this.mitigated[slot] = 0;
-    this.candHash[slot] = 0;
-    this.candName[slot] = '';
-    this.bmHash[slot] = 0;
-    this.bmCount[slot] = 0;
-    this.bmName[slot] = '';
     this.exampleN[slot] = 0;
     for (let k = 0; k < EXAMPLES; k++) this.examples[slot * EXAMPLES + k] = '';
     for (let k = 0; k < this.B; k++) this.bSec[slot * this.B + k] = -1;
@@ -270,8 +243,6 @@ export class PrsdDetector {
     this.index.delete(this.key[slot]!);
     this.used[slot] = 0;
     this.names[slot] = '';
-    this.bmName[slot] = '';
-    this.candName[slot] = '';
     for (let k = 0; k < EXAMPLES; k++) this.examples[slot * EXAMPLES + k] = '';
     this.free.push(slot);
   }
@@ -285,7 +256,6 @@ export class PrsdDetector {
     this.bTimeout[b] = 0;
     this.bPolicy[b] = 0;
     this.bCache[b] = 0;
-    this.bCand[b] = 0;
     this.bShapeN[b] = 0;
     this.bShape[b] = 0;
     this.bShapeAllN[b] = 0;
@@ -307,10 +277,6 @@ export class PrsdDetector {
         continue;
       }
       const w = this.window(s, lo, nowSec);
-      // The Boyer-Moore winner of the last period is the child checked in the next.
-      this.candHash[s] = this.bmHash[s]!;
-      this.candName[s] = this.bmName[s]!;
-      this.bmCount[s] = 0;
       if (w === undefined) {
         this.suspect[s] = 0;
         if (this.mitigated[s] === 1) this.maybeEnd(s, nowSec, now, out, undefined);
@@ -352,7 +318,6 @@ export class PrsdDetector {
     let timeout = 0;
     let policy = 0;
     let cache = 0;
-    let cand = 0;
     let shapeN = 0;
     let shape = 0;
     let shapeAllN = 0;
@@ -370,7 +335,6 @@ export class PrsdDetector {
       timeout += this.bTimeout[b]!;
       policy += this.bPolicy[b]!;
       cache += this.bCache[b]!;
-      cand += this.bCand[b]!;
       shapeN += this.bShapeN[b]!;
       shape += this.bShape[b]!;
       shapeAllN += this.bShapeAllN[b]!;
@@ -392,7 +356,6 @@ export class PrsdDetector {
       timeout,
       policy,
       cache,
-      cand,
       distinctAll: Math.min(distinctAll, q),
       distinctFail: Math.min(distinctFail, fail),
       shapeFail: shapeN === 0 ? 0 : shape / shapeN,
@@ -410,13 +373,18 @@ export class PrsdDetector {
   private start(s: number, w: WindowStats, nowSec: number, now: number, out: DetectorOutput[]): void {
     const zone = this.names[s]!;
     const W = this.B - 1;
-    // One child carrying 90% of the zone's queries is where the random labels sit.
+    // When the recent failed names all sit under one child (rnd.www.victim.example), that
+    // child is the subject: the zone's other names are not touched at all.
     let subject = zone;
-    const cn = this.candName[s]!;
-    if (w.cand >= 0.9 * w.q && cn !== '') {
-      const labels = this.labels[s]! + 1;
-      const parts = cn.split('.');
-      if (parts.length > labels) subject = parts.slice(parts.length - labels).join('.');
+    const ex = this.recentFailed(s);
+    const zl = this.labels[s]!;
+    if (ex.length >= 4) {
+      const childOf = (name: string) => {
+        const p = name.split('.');
+        return p.length > zl + 1 ? p.slice(p.length - zl - 1).join('.') : '';
+      };
+      const c = childOf(ex[0]!);
+      if (c !== '' && ex.every((x) => childOf(x) === c)) subject = c;
     }
     const subjectLabels = subject.split('.').length;
     const evidence: Record<string, unknown> = {
@@ -431,7 +399,7 @@ export class PrsdDetector {
       timeoutRatio: round2(w.timeout / w.q),
       alreadyBlockedRatio: round2(w.policy / w.q),
       labelScore: round2(w.fail / W >= this.o.minFailQps ? w.shapeFail : w.shapeAll),
-      examples: this.exampleNames(s),
+      examples: this.recentFailed(s).slice(0, 3),
     };
     if (w.cache > 0) evidence.cacheHitRatio = round2(w.cache / w.q);
     const never = this.deps.neverBlock;
@@ -488,7 +456,7 @@ export class PrsdDetector {
     });
   }
 
-  private exampleNames(s: number): string[] {
+  private recentFailed(s: number): string[] {
     const out: string[] = [];
     for (let k = 0; k < EXAMPLES; k++) {
       const n = this.examples[s * EXAMPLES + k]!;
@@ -514,6 +482,23 @@ export class PrsdDetector {
   }
 }
 
+/**
+ * How random a leftmost label looks: the DGA score, except that all-digit labels count as
+ * random from 5 digits on (a numeric flood) and not below (reverse octets: DNSBL lookups).
+ */
+function randomness(name: string, end: number): number {
+  let digits = true;
+  for (let i = 0; i < end; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 48 || c > 57) {
+      digits = false;
+      break;
+    }
+  }
+  if (digits) return end >= 5 ? 0.8 : 0;
+  return scoreLabel(name, 0, end);
+}
+
 interface WindowStats {
   q: number;
   fail: number;
@@ -522,7 +507,6 @@ interface WindowStats {
   timeout: number;
   policy: number;
   cache: number;
-  cand: number;
   distinctAll: number;
   distinctFail: number;
   shapeFail: number;
