@@ -59,7 +59,8 @@ A zone's kind follows its name's first label: allow... (never block), malware...
 page: the zone's local data points at it), dns-abuse... or abuse... (R4, kept under the
 purpose dns-abuse-mitigation); any other name is a C&C list (cc-blocking). A changed zone
 file is reloaded within a second; a file with an error is refused (file:line is logged)
-and the previous version stays in force.
+and the previous version stays in force. Run it with MALLOC_MMAP_THRESHOLD_=131072 in the
+environment so a replaced zone's memory goes back to the system.
 
 Examples:
   sakimori dns serve --listen 127.0.0.1:5353 --upstream 127.0.0.1:53 --rpz cc.rpz

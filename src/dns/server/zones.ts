@@ -137,10 +137,9 @@ export class FileZoneSource implements ZoneSource {
   }
 
   private swapIn(r: ZoneLoadResult & { ok: true }): void {
-    const first = this.st.loadedAt === undefined;
     this.target!.replace(r.zone);
-    // The replaced version is garbage now: give its memory back (gc.ts).
-    if (!first) setImmediate(collectGarbage);
+    // The replaced version and the loader's scraps are garbage now: give the memory back (gc.ts).
+    setImmediate(collectGarbage);
     const s = r.zone.stats();
     const { lastError: _dropped, ...rest } = this.st;
     this.st = { ...rest, loadedAt: new Date().toISOString(), names: s.qname + s.wildcard + s.clientIp, reloads: this.st.reloads + 1, ...(r.zone.serial !== undefined ? { serial: r.zone.serial } : {}) };

@@ -1,0 +1,51 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { ManualClock } from '../../core/index.ts';
+import { DnsDetection, DEFAULT_OPTIONS } from './index.ts';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+function used(): number {
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+test('memory stays bounded: millions of distinct zones, names and clients (NXDOMAIN, NOERROR, large answers, IPv4 and IPv6)', () => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const det = new DnsDetection({ clock });
+  let i = 0;
+  const feed = (n: number) => {
+    for (const end = i + n; i < end; i++) {
+      const at = clock.now() + i / 50; // 50,000 queries per second of traffic time
+      const client = i % 3 === 0 ? `2001:db8:${(i >> 16).toString(16)}::${(i & 0xffff).toString(16)}` : `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+      const k = i % 4;
+      det.observe({
+        at,
+        client,
+        qname: k === 0 ? `x${i}q.com` : k === 1 ? `www.zone${i}.co.jp` : `n${i}.zone${i >> 4}.example`,
+        qtype: k === 3 ? 255 : 1,
+        rcode: k === 1 ? 0 : 3,
+        responseSize: k === 3 ? 3000 : 100,
+      });
+      if (i % 50_000 === 0) det.tick(at);
+    }
+  };
+  feed(1_000_000);
+  const before = used();
+  feed(2_000_000);
+  const after = used();
+  const s = det.stats();
+  assert.ok(s.trackedZones <= DEFAULT_OPTIONS.prsd.maxZones, `zones ${s.trackedZones}`);
+  assert.ok(s.knownGoodNames <= DEFAULT_OPTIONS.prsd.knownGoodNames);
+  assert.equal(s.knownGoodNames, DEFAULT_OPTIONS.prsd.knownGoodNames, 'the known-good table filled up and stayed at its size');
+  assert.ok(s.trackedClients <= DEFAULT_OPTIONS.infection.maxClients);
+  assert.ok(s.trackedAmplificationNames <= DEFAULT_OPTIONS.amplification.maxNames);
+  assert.ok(s.detections <= DEFAULT_OPTIONS.maxDetections);
+  const growth = after - before;
+  assert.ok(growth < 16 * 1024 * 1024, `grew ${(growth / 1048576).toFixed(1)} MiB over 2 M more distinct names and clients`);
+  assert.ok(s.stateBytes < 40 * 1024 * 1024, `fixed state ${s.stateBytes} bytes`);
+});

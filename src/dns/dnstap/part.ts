@@ -1,0 +1,56 @@
+/**
+ * The collector as a part of the node (`sakimori start`, when `dnstap.listen` is set) and
+ * of `sakimori dnstap listen`, built from the `dnstap:` config section.
+ */
+import { SakimoriError, type Clock, type Part } from '../../core/index.ts';
+import type { Registry } from '../../telemetry/index.ts';
+import { DnstapCollector, parseDnstapListen, type DnstapListen, type DnstapLogger } from './collector.ts';
+
+/** The dnstap section of the config, as parsed (durations in ms). */
+export interface DnstapConfig {
+  listen: readonly string[];
+  allowFrom: readonly string[];
+  socketMode: string;
+  maxConnections: number;
+  maxFrameSize: number;
+  queue: number;
+  summaryInterval: number;
+}
+
+export interface DnstapPartDeps {
+  config: { dnstap: DnstapConfig };
+  logger: DnstapLogger;
+  registry?: Registry;
+  clock?: Clock;
+}
+
+/** Parses listen addresses, naming the key (or option) of the one that is wrong. */
+export function dnstapListens(list: readonly string[], key: string): DnstapListen[] {
+  return list.map((s, i) => {
+    const r = parseDnstapListen(s);
+    if ('error' in r) throw new SakimoriError('DNSTAP_CONFIG', `${list.length > 1 ? `${key}[${i}]` : key} "${s}" ${r.error}`);
+    return r;
+  });
+}
+
+export function dnstapCollector(deps: DnstapPartDeps, cfg: DnstapConfig = deps.config.dnstap): DnstapCollector {
+  const mode = /^0?[0-7]{3}$/.test(cfg.socketMode) ? parseInt(cfg.socketMode, 8) : NaN;
+  if (Number.isNaN(mode)) throw new SakimoriError('DNSTAP_CONFIG', `dnstap.socketMode "${cfg.socketMode}" is not an octal file mode such as "0660"`);
+  return new DnstapCollector(
+    {
+      listen: dnstapListens(cfg.listen, 'dnstap.listen'),
+      allowFrom: cfg.allowFrom,
+      socketMode: mode,
+      maxConnections: cfg.maxConnections,
+      maxFrameSize: cfg.maxFrameSize,
+      queue: cfg.queue,
+      summaryIntervalMs: cfg.summaryInterval,
+    },
+    { logger: deps.logger, registry: deps.registry, ...(deps.clock ? { clock: deps.clock } : {}) },
+  );
+}
+
+/** The node's dnstap collector: none when dnstap.listen is empty. */
+export function dnstapParts(deps: DnstapPartDeps): Part[] {
+  return deps.config.dnstap.listen.length === 0 ? [] : [dnstapCollector(deps)];
+}
