@@ -144,7 +144,9 @@ function records(g: Gen): SessionRecord[] {
 function question(i: number, n: number): { g: Gen; at: number; inside: boolean } {
   const g = session(mix(i * 7919 + 17) % n, n);
   const inside = i % 5 !== 0;
-  const at = inside ? g.start + (mix(i) % (g.end - g.start)) : g.end + 1000 + (mix(i) % HOUR);
+  // The gap after a session ends before its 12-hour slot does, where the address's next session may start.
+  const slotEnd = T0 + (Math.floor((g.start - T0) / (12 * HOUR)) + 1) * 12 * HOUR;
+  const at = inside ? g.start + (mix(i) % (g.end - g.start)) : g.end + 1000 + (mix(i) % Math.min(HOUR, slotEnd - g.end - 2000));
   return { g, at, inside };
 }
 
