@@ -66,26 +66,47 @@ const DEEP: Record<string, number> = { 'in-addr.arpa': 4, 'ip6.arpa': 10 };
  */
 const PSEUDO_TLDS = ['local', 'lan', 'home', 'corp', 'internal', 'localdomain', 'intranet', 'private', 'invalid', 'test', 'example', 'localhost', 'arpa', 'home.arpa', 'domain', 'workgroup', 'onion'];
 
-// rule value: bits 0-7 zone labels (0 = not a rule itself), bit 8 = longer rules exist below.
-const RULES = new Map<number, number>();
+// rule value: bits 0-7 zone labels (0 = not a rule itself), bit 8 = longer rules exist below,
+// bit 9 = pseudo-TLD. A static open-addressing table of int32 hashes: one or two probes per
+// lookup, no Map hashing on the hot path.
 const HAS_LONGER = 0x100;
-const PSEUDO = new Set<number>();
+const IS_PSEUDO = 0x200;
+const TABLE_BITS = 11;
+const TMASK = (1 << TABLE_BITS) - 1;
+const TKEYS = new Int32Array(1 << TABLE_BITS);
+const TVALS = new Int32Array(1 << TABLE_BITS); // 0 = empty
+
+function tslot(h: number): number {
+  let i = (h ^ (h >>> 15)) & TMASK;
+  while (TVALS[i] !== 0 && TKEYS[i] !== h) i = (i + 1) & TMASK;
+  return i;
+}
+
+/** The rule bits for a suffix hash, 0 when none. */
+function rule(h: number): number {
+  let i = (h ^ (h >>> 15)) & TMASK;
+  for (;;) {
+    const v = TVALS[i]!;
+    if (v === 0 || TKEYS[i] === h) return v;
+    i = (i + 1) & TMASK;
+  }
+}
+
+function orRule(h: number, bits: number, clearLabels = false): void {
+  const i = tslot(h);
+  TKEYS[i] = h;
+  TVALS[i] = ((clearLabels ? TVALS[i]! & ~0xff : TVALS[i]!) | bits) | 0x8000; // 0x8000: occupied
+}
 
 function addRule(suffix: string, zoneLabels: number): void {
   const labels = suffix.split('.');
-  for (let k = labels.length - 1; k >= 1; k--) {
-    // Every shorter suffix on the way says "look one label further".
-    const parent = labels.slice(k).join('.');
-    const h = hashBackward(parent);
-    RULES.set(h, (RULES.get(h) ?? 0) | HAS_LONGER);
-  }
-  const h = hashBackward(suffix);
-  RULES.set(h, ((RULES.get(h) ?? 0) & ~0xff) | zoneLabels);
+  for (let k = labels.length - 1; k >= 1; k--) orRule(hashBackward(labels.slice(k).join('.')), HAS_LONGER);
+  orRule(hashBackward(suffix), zoneLabels, true);
 }
 
 for (const s of SUFFIXES.split(/\s+/).filter(Boolean)) addRule(s, s.split('.').length + 1);
 for (const [s, n] of Object.entries(DEEP)) addRule(s, n);
-for (const t of PSEUDO_TLDS) PSEUDO.add(hashBackward(t));
+for (const t of PSEUDO_TLDS) orRule(hashBackward(t), IS_PSEUDO);
 
 /** How many suffix rules the list holds (for the README and tests). */
 export const SUFFIX_RULES = SUFFIXES.split(/\s+/).filter(Boolean).length + Object.keys(DEEP).length;
@@ -141,16 +162,16 @@ export class NameParts {
       S[m] = 0;
     }
     this.labels = m;
-    this.pseudo = PSEUDO.has(H[1]!) || (m >= 2 && PSEUDO.has(H[2]!));
-    // Longest matching suffix rule, walking down while the list says longer rules exist.
+    // Longest matching suffix rule, walking down while the table says longer rules exist.
+    let r = rule(H[1]!);
+    this.pseudo = (r & IS_PSEUDO) !== 0 || (m >= 2 && (rule(H[2]!) & IS_PSEUDO) !== 0);
     let zl = 2;
     let k = 1;
-    let r = RULES.get(H[1]!);
-    while (r !== undefined) {
+    while (r !== 0) {
       if ((r & 0xff) !== 0) zl = r & 0xff;
       if ((r & HAS_LONGER) === 0 || k + 1 > m || k + 1 > MAX_BOUNDARIES) break;
       k++;
-      r = RULES.get(H[k]!);
+      r = rule(H[k]!);
     }
     this.zoneLabels = m >= zl && zl <= MAX_BOUNDARIES ? zl : 0;
     return true;

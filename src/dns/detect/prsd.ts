@@ -6,8 +6,8 @@
  * tracked set (at most maxZones; the idlest unmitigated zone leaves) when it reaches
  * admitPerSecond. A tracked zone keeps, per second of the window, counters (queries, failed
  * answers by kind, cache hits), two HyperLogLogs (all names, failed names), the mean
- * randomness (DGA score; all-digit labels by length) of the first 32 leftmost labels of
- * all and of failed names, and references to its 8 most recent sampled failed names. NOERROR names go to the
+ * randomness (DGA score; all-digit labels by length) of up to 32 leftmost labels of failed
+ * names and of every 16th name, and references to its 8 most recent sampled failed names. NOERROR names go to the
  * known-good table (known-good.ts) unless their zone looks like a flood right now.
  *
  * Per second (tick): for each tracked zone, over the last windowSeconds complete seconds:
@@ -75,19 +75,12 @@ export class PrsdDetector {
   private readonly examples: string[];
   private readonly exampleN: Uint8Array;
   private free: number[] = [];
+  private sampleTick = 0;
   // per slot x bucket
-  private readonly bSec: Int32Array;
-  private readonly bQ: Int32Array;
-  private readonly bFail: Int32Array;
-  private readonly bNx: Int32Array;
-  private readonly bServfail: Int32Array;
-  private readonly bTimeout: Int32Array;
-  private readonly bPolicy: Int32Array;
-  private readonly bCache: Int32Array;
-  private readonly bShapeN: Uint8Array;
-  private readonly bShape: Float32Array;
-  private readonly bShapeAllN: Uint8Array;
-  private readonly bShapeAll: Float32Array;
+  /** Per slot x bucket, 8 int32 side by side (one cache line): second, queries, failed, nx, servfail, timeout, policy, cache hits. */
+  private readonly bk: Int32Array;
+  /** Per slot x bucket: shape samples (failed), their score sum, samples (all), sum. */
+  private readonly bs: Float32Array;
   private readonly hllAll: Uint8Array;
   private readonly hllFail: Uint8Array;
   private readonly scratch = new Uint8Array(M);
@@ -110,18 +103,9 @@ export class PrsdDetector {
     this.exampleN = new Uint8Array(K);
     for (let s = K - 1; s >= 0; s--) this.free.push(s);
     const KB = K * B;
-    this.bSec = new Int32Array(KB).fill(-1);
-    this.bQ = new Int32Array(KB);
-    this.bFail = new Int32Array(KB);
-    this.bNx = new Int32Array(KB);
-    this.bServfail = new Int32Array(KB);
-    this.bTimeout = new Int32Array(KB);
-    this.bPolicy = new Int32Array(KB);
-    this.bCache = new Int32Array(KB);
-    this.bShapeN = new Uint8Array(KB);
-    this.bShape = new Float32Array(KB);
-    this.bShapeAllN = new Uint8Array(KB);
-    this.bShapeAll = new Float32Array(KB);
+    this.bk = new Int32Array(KB * 8);
+    for (let i = 0; i < KB; i++) this.bk[i * 8] = -1;
+    this.bs = new Float32Array(KB * 4);
     this.hllAll = new Uint8Array(KB * M);
     this.hllFail = new Uint8Array(KB * M);
   }
@@ -138,7 +122,7 @@ export class PrsdDetector {
   /** Bytes of typed arrays held (fixed at construction; strings are the server's own). */
   get bytes(): number {
     const KB = this.K * this.B;
-    return this.index.bytes + this.cms.bytes + this.knownGood.bytes + this.K * 40 + KB * (4 * 10 + 2 + 8) + KB * M * 2;
+    return this.index.bytes + this.cms.bytes + this.knownGood.bytes + this.K * 40 + KB * (8 * 4 + 4 * 4) + KB * M * 2;
   }
 
   /** Hot path. `n` is `e.qname` already parsed. */
@@ -156,42 +140,40 @@ export class PrsdDetector {
       slot = this.admit(zh, n, sec);
       if (slot < 0) return;
     }
-    const B = this.B;
-    const b = slot * B + (sec % B);
-    if (this.bSec[b] !== sec) this.clearBucket(b, sec);
+    const b = slot * this.B + (sec % this.B);
+    const bk = this.bk;
+    const i8 = b * 8;
+    if (bk[i8] !== sec) this.clearBucket(b, sec);
     this.lastSec[slot] = sec;
-    this.bQ[b]!++;
+    bk[i8 + 1]!++;
     const rcode = e.rcode;
     const policy = e.matched === 'dns-abuse';
-    let failed = false;
-    if (policy) {
-      this.bPolicy[b]!++;
-      failed = true;
-    } else if (e.upstreamTimeout === true || rcode === undefined) {
-      this.bTimeout[b]!++;
-      failed = true;
-    } else if (rcode === RCODE_NXDOMAIN) {
-      this.bNx[b]!++;
-      failed = true;
-    } else if (rcode === RCODE_SERVFAIL) {
-      this.bServfail[b]!++;
-      failed = true;
-    } else if (rcode === RCODE_NOERROR && e.matched === undefined && this.suspect[slot] === 0) {
-      this.knownGood.note(e.qname, n.full, zh, sec);
+    let failed = true;
+    if (policy) bk[i8 + 6]!++;
+    else if (e.upstreamTimeout === true || rcode === undefined) bk[i8 + 5]!++;
+    else if (rcode === RCODE_NXDOMAIN) bk[i8 + 3]!++;
+    else if (rcode === RCODE_SERVFAIL) bk[i8 + 4]!++;
+    else {
+      failed = false;
+      if (rcode === RCODE_NOERROR && e.matched === undefined && this.suspect[slot] === 0) this.knownGood.note(e.qname, n.full, zh, sec);
     }
-    if (e.fromCache === true) this.bCache[b]!++;
+    if (e.fromCache === true) bk[i8 + 7]!++;
     const hm = mix32(n.full);
     hllAdd(this.hllAll, b * M, P, hm);
-    if (this.bShapeAllN[b]! < SHAPE_SAMPLES) {
-      this.bShapeAllN[b]!++;
-      this.bShapeAll[b]! += randomness(e.qname, n.firstLabelEnd());
+    const bs = this.bs;
+    const i4 = b * 4;
+    // Shape of all names only matters for the NOERROR (wildcard) path, which needs >= 1,000
+    // distinct names a second: every 16th query of the zone is plenty.
+    if ((++this.sampleTick & 15) === 0 && bs[i4 + 2]! < SHAPE_SAMPLES) {
+      bs[i4 + 2]!++;
+      bs[i4 + 3]! += randomness(e.qname, n.firstLabelEnd());
     }
     if (failed) {
-      this.bFail[b]!++;
+      bk[i8 + 2]!++;
       hllAdd(this.hllFail, b * M, P, hm);
-      if (this.bShapeN[b]! < SHAPE_SAMPLES) {
-        this.bShapeN[b]!++;
-        this.bShape[b]! += randomness(e.qname, n.firstLabelEnd());
+      if (bs[i4]! < SHAPE_SAMPLES) {
+        bs[i4]!++;
+        bs[i4 + 1]! += randomness(e.qname, n.firstLabelEnd());
         const k = this.exampleN[slot]! % EXAMPLES;
         this.examples[slot * EXAMPLES + k] = e.qname;
         this.exampleN[slot] = (k + 1) | 0;
@@ -234,7 +216,7 @@ export class PrsdDetector {
     this.mitigated[slot] = 0;
     this.exampleN[slot] = 0;
     for (let k = 0; k < EXAMPLES; k++) this.examples[slot * EXAMPLES + k] = '';
-    for (let k = 0; k < this.B; k++) this.bSec[slot * this.B + k] = -1;
+    for (let k = 0; k < this.B; k++) this.bk[(slot * this.B + k) * 8] = -1;
     this.index.set(zh, slot);
     return slot;
   }
@@ -248,18 +230,18 @@ export class PrsdDetector {
   }
 
   private clearBucket(b: number, sec: number): void {
-    this.bSec[b] = sec;
-    this.bQ[b] = 0;
-    this.bFail[b] = 0;
-    this.bNx[b] = 0;
-    this.bServfail[b] = 0;
-    this.bTimeout[b] = 0;
-    this.bPolicy[b] = 0;
-    this.bCache[b] = 0;
-    this.bShapeN[b] = 0;
-    this.bShape[b] = 0;
-    this.bShapeAllN[b] = 0;
-    this.bShapeAll[b] = 0;
+    this.bk[(b) * 8] = sec;
+    this.bk[(b) * 8 + 1] = 0;
+    this.bk[(b) * 8 + 2] = 0;
+    this.bk[(b) * 8 + 3] = 0;
+    this.bk[(b) * 8 + 4] = 0;
+    this.bk[(b) * 8 + 5] = 0;
+    this.bk[(b) * 8 + 6] = 0;
+    this.bk[(b) * 8 + 7] = 0;
+    this.bs[(b) * 4] = 0;
+    this.bs[(b) * 4 + 1] = 0;
+    this.bs[(b) * 4 + 2] = 0;
+    this.bs[(b) * 4 + 3] = 0;
     this.hllAll.fill(0, b * M, b * M + M);
     this.hllFail.fill(0, b * M, b * M + M);
   }
@@ -270,6 +252,7 @@ export class PrsdDetector {
     const nowSec = Math.floor(now / 1000);
     const W = this.B - 1;
     const lo = nowSec - W;
+    this.knownGood.newPeriod();
     for (let s = 0; s < this.K; s++) {
       if (this.used[s] === 0) continue;
       if (this.mitigated[s] === 0 && this.lastSec[s]! < nowSec - this.o.idleSeconds) {
@@ -325,20 +308,20 @@ export class PrsdDetector {
     const bs: number[] = [];
     for (let k = 0; k < B; k++) {
       const b = s * B + k;
-      const sec = this.bSec[b]!;
+      const sec = this.bk[(b) * 8]!;
       if (sec < lo || sec >= nowSec) continue;
       bs.push(b);
-      q += this.bQ[b]!;
-      fail += this.bFail[b]!;
-      nx += this.bNx[b]!;
-      servfail += this.bServfail[b]!;
-      timeout += this.bTimeout[b]!;
-      policy += this.bPolicy[b]!;
-      cache += this.bCache[b]!;
-      shapeN += this.bShapeN[b]!;
-      shape += this.bShape[b]!;
-      shapeAllN += this.bShapeAllN[b]!;
-      shapeAll += this.bShapeAll[b]!;
+      q += this.bk[(b) * 8 + 1]!;
+      fail += this.bk[(b) * 8 + 2]!;
+      nx += this.bk[(b) * 8 + 3]!;
+      servfail += this.bk[(b) * 8 + 4]!;
+      timeout += this.bk[(b) * 8 + 5]!;
+      policy += this.bk[(b) * 8 + 6]!;
+      cache += this.bk[(b) * 8 + 7]!;
+      shapeN += this.bs[(b) * 4]!;
+      shape += this.bs[(b) * 4 + 1]!;
+      shapeAllN += this.bs[(b) * 4 + 2]!;
+      shapeAll += this.bs[(b) * 4 + 3]!;
     }
     if (q === 0) return undefined;
     // Cheap gate first: HyperLogLog merges only for zones busy enough to matter.

@@ -130,48 +130,47 @@ export class EpochCountMin {
 
 /** Maps int32 keys to small non-negative slot numbers; at most `capacity` keys. */
 export class SlotIndex {
-  private readonly keys: Int32Array;
-  private readonly vals: Int32Array; // slot + 1; 0 = empty
+  // key, slot + 1 (0 = empty) side by side: one cache line per probe.
+  private readonly kv: Int32Array;
   private readonly mask: number;
   size = 0;
 
   constructor(readonly capacity: number) {
     let cap = 8;
     while (cap < capacity * 2) cap <<= 1;
-    this.keys = new Int32Array(cap);
-    this.vals = new Int32Array(cap);
+    this.kv = new Int32Array(cap * 2);
     this.mask = cap - 1;
   }
 
   get bytes(): number {
-    return this.keys.byteLength + this.vals.byteLength;
+    return this.kv.byteLength;
   }
 
   get(key: number): number {
-    const keys = this.keys;
-    const vals = this.vals;
+    const kv = this.kv;
     let i = mix32(key) & this.mask;
     for (;;) {
-      const v = vals[i]!;
+      const v = kv[2 * i + 1]!;
       if (v === 0) return -1;
-      if (keys[i] === key) return v - 1;
+      if (kv[2 * i] === key) return v - 1;
       i = (i + 1) & this.mask;
     }
   }
 
   set(key: number, slot: number): void {
+    const kv = this.kv;
     let i = mix32(key) & this.mask;
     for (;;) {
-      const v = this.vals[i]!;
+      const v = kv[2 * i + 1]!;
       if (v === 0) {
         if (this.size >= this.capacity) throw new RangeError('SlotIndex is full');
-        this.keys[i] = key;
-        this.vals[i] = slot + 1;
+        kv[2 * i] = key;
+        kv[2 * i + 1] = slot + 1;
         this.size++;
         return;
       }
-      if (this.keys[i] === key) {
-        this.vals[i] = slot + 1;
+      if (kv[2 * i] === key) {
+        kv[2 * i + 1] = slot + 1;
         return;
       }
       i = (i + 1) & this.mask;
@@ -179,34 +178,34 @@ export class SlotIndex {
   }
 
   delete(key: number): boolean {
+    const kv = this.kv;
     const mask = this.mask;
     let i = mix32(key) & mask;
     for (;;) {
-      if (this.vals[i] === 0) return false;
-      if (this.keys[i] === key) break;
+      if (kv[2 * i + 1] === 0) return false;
+      if (kv[2 * i] === key) break;
       i = (i + 1) & mask;
     }
     // Backward shift (Knuth 6.4 Algorithm R): keeps every probe chain unbroken.
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      if (this.vals[j] === 0) break;
-      const home = mix32(this.keys[j]!) & mask;
+      if (kv[2 * j + 1] === 0) break;
+      const home = mix32(kv[2 * j]!) & mask;
       const between = i <= j ? i < home && home <= j : i < home || home <= j;
       if (between) continue;
-      this.keys[i] = this.keys[j]!;
-      this.vals[i] = this.vals[j]!;
+      kv[2 * i] = kv[2 * j]!;
+      kv[2 * i + 1] = kv[2 * j + 1]!;
       i = j;
     }
-    this.vals[i] = 0;
-    this.keys[i] = 0;
+    kv[2 * i] = 0;
+    kv[2 * i + 1] = 0;
     this.size--;
     return true;
   }
 
   clear(): void {
-    this.keys.fill(0);
-    this.vals.fill(0);
+    this.kv.fill(0);
     this.size = 0;
   }
 }
