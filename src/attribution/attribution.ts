@@ -6,7 +6,7 @@
  */
 import { PurposeMismatchError, SakimoriError, isPurpose, type Purpose } from '../core/index.ts';
 import type { AuditEntryInput } from '../privacy/index.ts';
-import { parseNetwork } from './address.ts';
+import { keyToText, parseNetwork } from './address.ts';
 import type { LookupOutcome, SessionView } from './lookup.ts';
 import type { SessionIndex } from './session-index.ts';
 
@@ -104,7 +104,26 @@ export class Attribution {
     const query = { ip: req.ip, ...(req.port !== undefined ? { port: req.port } : {}), at: new Date(req.at).toISOString(), skewMs, purpose: req.purpose };
     return { ...outcome, query, ...(via ? { via } : {}) };
   }
+
+  /**
+   * The addresses and prefixes a subscriber (login) holds right now, e.g.
+   * for the portal's DNS-protection opt-out to apply at once (R1).
+   * Purpose-bound and audited like a look-up.
+   */
+  async currentAddresses(login: string, ctx: { purpose: Purpose; actor: string }): Promise<string[]> {
+    if (!HOLDINGS_PURPOSES.includes(ctx.purpose)) {
+      this.audit.record({ actor: ctx.actor, action: 'read', purpose: isPurpose(ctx.purpose) ? ctx.purpose : 'operations', subject: 'attribution_sessions', detail: { refused: 'purpose', stated: String(ctx.purpose) } });
+      throw new PurposeMismatchError("a subscriber's current addresses", `${ATTRIBUTION_PURPOSE} (for ${HOLDINGS_PURPOSES.join(', ')})`, String(ctx.purpose));
+    }
+    const held = await this.index.currentHoldings(login);
+    const addresses = [...new Set(held.map((h) => keyToText(h.addrKey)))];
+    this.audit.record({ actor: ctx.actor, action: 'read', purpose: ctx.purpose, subject: `subscriber:${login}`, detail: { currentAddresses: addresses.length } });
+    return addresses;
+  }
 }
+
+/** Purposes that may ask which addresses a subscriber holds now: applying their own choice (R1 consent), and the look-up purposes. */
+export const HOLDINGS_PURPOSES: readonly Purpose[] = ['consent', ...LOOKUP_PURPOSES];
 
 /**
  * A time as an operator or a report writes it: ISO 8601 with its offset

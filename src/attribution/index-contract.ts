@@ -181,6 +181,24 @@ export function sessionIndexContract(name: string, open: () => Promise<Store>): 
         assert.ok(refused && refused.purpose === 'hub-sharing' && refused.detail.refused === 'purpose');
       }));
 
+    it("a subscriber's current addresses: open sessions not superseded, no shared CGNAT blocks; purpose-bound", () =>
+      withIndex(async ({ index, attribution }) => {
+        await apply(
+          index,
+          radius('start', { at: T0, sid: 'n1', user: 'nora', ip: '198.51.100.70', pd: '2001:db8:70::/56' }),
+          // A session whose Stop was lost: the address went to somebody else since.
+          radius('start', { at: T0 - 60 * MIN, sid: 'n0', user: 'nora', ip: '198.51.100.71' }),
+          radius('start', { at: T0 - 30 * MIN, sid: 'o1', user: 'otto', ip: '198.51.100.71' }),
+          radius('start', { at: T0 - 90 * MIN, sid: 'n2', user: 'nora', ip: '198.51.100.72' }),
+          radius('stop', { at: T0 - 80 * MIN, sid: 'n2', user: 'nora', ip: '198.51.100.72', time: 600 }),
+        );
+        await index.write([record({ addrKey: keyOf('203.0.113.9')!, portStart: 1024, portEnd: 2047, role: 'port-block', subscriber: 'nora', start: T0, end: null })]);
+        assert.deepEqual((await attribution.currentAddresses('nora', { purpose: 'consent', actor: 'portal' })).sort(), ['198.51.100.70', '2001:db8:70::/56']);
+        assert.deepEqual(await attribution.currentAddresses('otto', { purpose: 'consent', actor: 'portal' }), ['198.51.100.71']);
+        assert.deepEqual(await attribution.currentAddresses('nobody', { purpose: 'consent', actor: 'portal' }), []);
+        await assert.rejects(attribution.currentAddresses('nora', { purpose: 'hub-sharing', actor: 'portal' }), PurposeMismatchError);
+      }));
+
     it('retention deletes sessions whose last event is older than the subscriber-attribution retention, never open ones', () =>
       withIndex(async ({ store, index, audit }) => {
         const clock = new ManualClock(T0 + 100 * 86_400_000);

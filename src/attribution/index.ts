@@ -4,7 +4,7 @@
  */
 export { attributionMigrations } from './migrations.ts';
 export { SessionIndex, type SessionIndexOptions, type HolderQuery } from './session-index.ts';
-export { Attribution, parseTime, isLookupPurpose, LOOKUP_PURPOSES, ATTRIBUTION_PURPOSE, type LookupRequest, type LookupResult, type LookupPurpose, type AuditSink } from './attribution.ts';
+export { Attribution, parseTime, isLookupPurpose, LOOKUP_PURPOSES, HOLDINGS_PURPOSES, ATTRIBUTION_PURPOSE, type LookupRequest, type LookupResult, type LookupPurpose, type AuditSink } from './attribution.ts';
 export type { LookupOutcome, SessionView } from './lookup.ts';
 export type { SessionRecord, HoldingRole, SessionSource } from './session.ts';
 export { sessionEventOf, opOf, SessionAssembler, type SessionEvent, type PendingOp } from './events.ts';

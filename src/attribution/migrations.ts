@@ -58,4 +58,9 @@ export const attributionMigrations: readonly Migration[] = [
     },
   },
   { id: 'attribution/0002-shared-addresses', sql: sharedAddresses },
+  {
+    // What a subscriber holds now (the portal's opt-out applies to it at once): open rows only, like the open index.
+    id: 'attribution/0003-open-by-subscriber',
+    sql: 'CREATE INDEX attribution_sessions_open_subscriber ON attribution_sessions (subscriber) WHERE end_at IS NULL',
+  },
 ];

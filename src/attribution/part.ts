@@ -72,11 +72,14 @@ export class AttributionPart implements Part {
   readonly name = 'attribution';
   readonly attribution: Attribution;
   readonly live: LiveSessions;
+  /** What the subscriber portal asks when an opt-out must reach a subscriber's current addresses (purpose consent, R1). */
+  readonly addresses: { currentAddresses(login: string): Promise<string[]> };
   private radius: AccountingServer | undefined;
 
   constructor(private readonly opts: AttributionPartOptions) {
     this.attribution = new Attribution(opts.index, opts.audit, { clockSkewMs: opts.clockSkewMs });
     this.live = new LiveSessions(opts.index, opts.logger);
+    this.addresses = { currentAddresses: (login) => this.attribution.currentAddresses(login, { purpose: 'consent', actor: 'portal' }) };
   }
 
   async start(): Promise<void> {

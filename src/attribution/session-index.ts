@@ -364,6 +364,21 @@ export class SessionIndex {
     return rows.map(toStored);
   }
 
+  /**
+   * The networks a subscriber holds now: their open sessions that no later
+   * session on the same network has superseded (a lost Stop). Port blocks
+   * are left out: a CGNAT public address is shared with other subscribers.
+   */
+  async currentHoldings(subscriber: string): Promise<StoredSession[]> {
+    const rows = await this.store.all<Row>(
+      `SELECT ${COLS} FROM ${T} s WHERE s.subscriber = ? AND s.end_at IS NULL AND s.port_start = 0 AND s.port_end = 65535
+       AND NOT EXISTS (SELECT 1 FROM ${T} n WHERE n.addr_key = s.addr_key AND n.port_start = s.port_start AND n.start_at > s.start_at)
+       ORDER BY s.start_at`,
+      [subscriber],
+    );
+    return rows.map(toStored);
+  }
+
   // ------------------------------------------------------------------ housekeeping
 
   async count(): Promise<{ sessions: number; open: number }> {
