@@ -15,7 +15,7 @@ import type { Platform } from './platform.ts';
 export function buildCapabilityParts(platform: Platform): Part[] {
   const attribution = attributionPart(platform);
   const cases = casesOf(platform);
-  return [attribution, ...dnsParts(platform), ...rpzProviderParts(platform), ...createCasesParts(cases, { bus: platform.bus, logger: platform.logger, config: platform.config }), ...portalAndConsole(platform, cases, attribution.attribution)];
+  return [attribution, ...dnsParts(platform), ...rpzProviderParts(platform), ...createCasesParts(cases, { bus: platform.bus, logger: platform.logger, config: platform.config }), ...portalAndConsole(platform, cases, attribution.attribution, attribution.addresses)];
 }
 
 /**
