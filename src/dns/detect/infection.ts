@@ -92,7 +92,10 @@ export class InfectionDetector {
   observe(e: DnsObservedQuery, n: NameParts): void {
     const isCc = e.matched === 'cc';
     if (!isCc && (e.rcode !== RCODE_NXDOMAIN || e.matched !== undefined)) return;
-    if (!isCc && (n.labels < 2 || n.pseudo || n.zoneLabels === 0)) return;
+    // A DGA bot looks up the generated domain itself (or www. of it). A missing child of
+    // some other domain (a stale link, a typo below the domain, a random-subdomain flood)
+    // says nothing about the client: rejected before any table is touched.
+    if (!isCc && (n.labels < 2 || n.pseudo || n.zoneLabels === 0 || n.labels > n.zoneLabels + 1 || (n.labels === n.zoneLabels + 1 && !isWww(n.name)))) return;
     const sec = Math.floor(e.at / 1000);
     const slot = this.slotOf(e.client, sec);
     if (slot < 0) return;
@@ -102,9 +105,6 @@ export class InfectionDetector {
     } else {
       this.nxQueries[cur]!++;
       const zl = n.zoneLabels;
-      // A DGA bot looks up the generated domain itself (or www. of it). A missing child of
-      // some other domain (a stale link, a typo below the domain) says nothing about it.
-      if (n.labels > zl + 1 || (n.labels === zl + 1 && !isWww(n.name))) return;
       if (!this.firstTime(slot, mix32(n.hash(zl)))) return;
       this.nx[cur]!++;
       const from = n.start(zl);
@@ -250,7 +250,7 @@ export class InfectionDetector {
         threshold: t,
         ccNames: this.cc[a]! + this.cc[a + 1]!,
         nxdomainDomains: nx,
-        nxdomainQueries: this.nxQueries[a]! + this.nxQueries[a + 1]!,
+        nxdomainQueriesForDomains: this.nxQueries[a]! + this.nxQueries[a + 1]!,
         dgaLikeDomains: this.dgaLike[a]! + this.dgaLike[a + 1]!,
         dgaScoreSum: Math.round((this.dga[a]! + this.dga[a + 1]!) * 100) / 100,
         examples: ex.map((x) => x.name),

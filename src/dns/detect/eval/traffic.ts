@@ -252,14 +252,15 @@ export class World {
       // Typo or stale child: NXDOMAIN (a wildcard zone answers it).
       return { at, client, qname: `${rng.pick(TEST_WORDS)}.${z.name}`, qtype: 1, rcode: z.wildcard ? 0 : 3, size: 100, label: 'benign' };
     }
-    if (r < 0.05) {
-      // Typo of the registrable name itself: one deletion, doubling, swap or substitution.
+    if (r < 0.046) {
+      // Typo of the registrable name itself (1 query in 1,000: people type few names, apps none):
+      // one deletion, doubling, swap or substitution.
       const parts = z.name.split('.');
       const typo = typoOf(rng, parts[0]!);
       const q = `${typo}.${parts.slice(1).join('.')}`;
       return { at, client, qname: rng.chance(0.5) ? `www.${q}` : q, qtype: 1, rcode: 3, size: 100, label: 'benign' };
     }
-    if (r < 0.052) {
+    if (r < 0.048) {
       // Validating stubs fetch DNSKEY of popular zones: large, but few sources.
       return { at, client: this.heavy[rng.int(Math.min(3, this.heavy.length))]!, qname: z.name, qtype: 48, rcode: 0, size: 1400, label: 'benign' };
     }
