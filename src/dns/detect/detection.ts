@@ -59,6 +59,8 @@ export function neverBlockFrom(allow: RpzZone): (fqdn: string) => boolean {
 
 export interface DetectionStats {
   events: number;
+  /** Events skipped by overload sampling (see DetectOptions.maxEventsPerSecond). */
+  sampledOut: number;
   trackedZones: number;
   activeMitigations: number;
   knownGoodNames: number;
@@ -78,6 +80,10 @@ export class DnsDetection {
   private readonly parts = new NameParts();
   private timer: NodeJS.Timeout | undefined;
   private events = 0;
+  private thisSecond = 0;
+  private skipped = 0;
+  private stride = 1;
+  private sampledOut = 0;
   /** Changes in force in the zone, by detection id (to withdraw and to re-apply). */
   private readonly applied = new Map<string, { change: ZoneChange; undo: ZoneChange }>();
 
@@ -93,6 +99,14 @@ export class DnsDetection {
   /** Hot path: one answered query. Synchronous, no I/O. */
   observe(e: DnsObservedQuery): void {
     this.events++;
+    // Overload: past the budget for this second, only every stride-th event is looked at
+    // (stride from the last second's volume), so a flood cannot make detection the
+    // bottleneck of the server. Rates then read low by that factor; a flood big enough
+    // to trigger this is far above every threshold anyway.
+    if (++this.thisSecond > this.options.maxEventsPerSecond && ++this.skipped % this.stride !== 0) {
+      this.sampledOut++;
+      return;
+    }
     const n = this.parts;
     if (!n.parse(e.qname)) return;
     this.prsd?.observe(e, n);
@@ -117,6 +131,8 @@ export class DnsDetection {
 
   /** Runs the engines' periodic decisions and acts on them (the timer calls this; tests and replays call it directly). */
   tick(now = this.deps.clock.now()): DetectorOutput[] {
+    this.stride = Math.max(1, Math.ceil(this.thisSecond / this.options.maxEventsPerSecond));
+    this.thisSecond = 0;
     const outs: DetectorOutput[] = [];
     if (this.prsd) outs.push(...this.prsd.tick(now));
     if (this.amplification) outs.push(...this.amplification.tick(now));
@@ -135,6 +151,7 @@ export class DnsDetection {
   stats(): DetectionStats {
     return {
       events: this.events,
+      sampledOut: this.sampledOut,
       trackedZones: this.prsd?.trackedZones ?? 0,
       activeMitigations: this.prsd?.activeMitigations ?? 0,
       knownGoodNames: this.prsd?.knownGood.size ?? 0,

@@ -14,6 +14,20 @@ function used(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+test('overload: past maxEventsPerSecond the adapter samples, and a 100,000 qps flood is still mitigated', () => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const det = new DnsDetection({ clock }, { maxEventsPerSecond: 20_000, prsd: { mode: 'dry-run' } });
+  for (let s = 0; s < 5; s++) {
+    for (let i = 0; i < 100_000; i++) det.observe({ at: clock.now() + i / 100, client: '192.0.2.1', qname: `r${s}x${i}q.victim.example`, qtype: 1, rcode: 3 });
+    clock.advance(1000);
+    det.tick();
+  }
+  const s = det.stats();
+  // The first second is taken whole (no volume known yet); then 1 in 5 of what exceeds the budget.
+  assert.equal(s.sampledOut, 4 * 64_000);
+  assert.equal(det.book.list()[0]?.subject, 'victim.example');
+});
+
 test('memory stays bounded: millions of distinct zones, names and clients (NXDOMAIN, NOERROR, large answers, IPv4 and IPv6)', () => {
   const clock = new ManualClock(1_700_000_000_000);
   const det = new DnsDetection({ clock });

@@ -91,6 +91,8 @@ export interface DetectOptions {
   maxDetections: number;
   /** Ended detections are dropped after this long (R16: kept only while operators need them). */
   retentionSeconds: number;
+  /** Past this many events in one second (one DnsDetection), the rest are sampled. */
+  maxEventsPerSecond: number;
 }
 
 export const DEFAULT_OPTIONS: DetectOptions = {
@@ -141,6 +143,7 @@ export const DEFAULT_OPTIONS: DetectOptions = {
   },
   maxDetections: 1000,
   retentionSeconds: 7 * 86_400,
+  maxEventsPerSecond: 250_000,
 };
 
 export type DetectOptionsInput = {
@@ -149,6 +152,7 @@ export type DetectOptionsInput = {
   infection?: Partial<InfectionOptions>;
   maxDetections?: number;
   retentionSeconds?: number;
+  maxEventsPerSecond?: number;
 };
 
 export function resolveOptions(input: DetectOptionsInput = {}): DetectOptions {
@@ -158,5 +162,6 @@ export function resolveOptions(input: DetectOptionsInput = {}): DetectOptions {
     infection: { ...DEFAULT_OPTIONS.infection, ...input.infection },
     maxDetections: input.maxDetections ?? DEFAULT_OPTIONS.maxDetections,
     retentionSeconds: input.retentionSeconds ?? DEFAULT_OPTIONS.retentionSeconds,
+    maxEventsPerSecond: input.maxEventsPerSecond ?? DEFAULT_OPTIONS.maxEventsPerSecond,
   };
 }
