@@ -1,5 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -232,10 +233,8 @@ describe('DnstapCollector over real sockets', () => {
   it('takes over a stale socket file, but not a live one or a regular file', async () => {
     const log = memoryLogger();
     const stale = join(dir, 'stale.sock');
-    const dead = net.createServer();
-    await new Promise<void>((r) => dead.listen(stale, r));
-    // Leave the file behind as a crashed process would.
-    (dead as unknown as { _handle: { close(): void } })._handle.close();
+    // A process that exits without closing its listener leaves the file behind, as a crashed collector would.
+    execFileSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(stale)}, () => process.exit(0))`]);
     assert.ok(existsSync(stale));
     const c = new DnstapCollector({ listen: [{ kind: 'unix', path: stale }], summaryIntervalMs: 0 }, { logger: log });
     await c.start();
