@@ -10,6 +10,7 @@ import { registerConsent } from './commands/consent.ts';
 import { registerCases } from './commands/cases.ts';
 import { registerRpz } from './commands/rpz.ts';
 import { registerDns } from './commands/dns.ts';
+import { registerDnstap } from './commands/dnstap.ts';
 import { registerSessions } from './commands/sessions.ts';
 
 /**
@@ -46,6 +47,7 @@ Run \`sakimori COMMAND --help\` for each command's options and examples.`);
   registerCases(program);
   registerRpz(program);
   registerDns(program);
+  registerDnstap(program);
   registerSessions(program);
   registerStore(program);
   return program;

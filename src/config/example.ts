@@ -234,5 +234,35 @@ rpz:
   notifyRetries: 5
   # The wait before the first retry, doubled for each next one. Default: 1s
   notifyRetryInterval: 1s
+
+dnstap:
+  # The dnstap collector: for resolvers that stay BIND or Unbound, their dnstap
+  # (Frame Streams, "protobuf:dnstap.Dnstap") feeds the same detectors as
+  # Sakimori's own firewall. Only client queries and responses are used, each
+  # reduced to time, client, name, type, rcode and size; nothing is stored.
+  # Where to accept dnstap: "unix:PATH" for a Unix socket (BIND:
+  # dnstap-output unix "PATH"; Unbound: dnstap-socket-path), or "ADDR:PORT" for
+  # TCP (Unbound: dnstap-ip). For example ["unix:/run/sakimori/dnstap.sock"].
+  # Default: [] (none: the collector is not started)
+  listen: []
+  # Who may connect over TCP, as addresses or prefixes (a Unix socket is guarded
+  # by its file mode). Default: ["127.0.0.0/8", "::1/128"]
+  allowFrom: ["127.0.0.0/8", "::1/128"]
+  # File mode of each Unix socket, in quotes. The resolver's user (bind,
+  # unbound) must be able to write to it: add that user to this process's
+  # group, or use "0666" in a directory only they can reach. Default: "0660"
+  socketMode: "0660"
+  # Resolvers connected at once; more are refused. Default: 64
+  maxConnections: 64
+  # Largest dnstap frame accepted, in bytes; a larger one closes that
+  # connection. Default: 262144
+  maxFrameSize: 262144
+  # Events held for each consumer (detector) that is slower than the traffic.
+  # Past half of it the consumer gets a sample (one in 2, 4, ...), counted in
+  # sakimori_dnstap_events_sampled_out_total. Default: 65536
+  queue: 65536
+  # How often one summary line (frames, queries, responses, sampling) is logged.
+  # Default: 1m
+  summaryInterval: 1m
 `;
 }

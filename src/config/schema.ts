@@ -17,6 +17,7 @@ import { cases } from './sections/cases.ts';
 import { rpz } from './sections/rpz.ts';
 import { dns } from './sections/dns.ts';
 import { web } from './sections/web.ts';
+import { dnstap } from './sections/dnstap.ts';
 
 export const configSchema = section({
   node,
@@ -31,6 +32,7 @@ export const configSchema = section({
   rpz,
   dns,
   web,
+  dnstap,
 });
 
 /** The parsed configuration: every key present, durations in milliseconds. */

@@ -3,6 +3,7 @@ import { createCases, createCasesParts, type Cases, type LocateResult, type Mail
 import { Attribution, attributionMigrations, attributionPart, SessionIndex } from '../attribution/index.ts';
 import { dnsParts } from '../dns/index.ts';
 import { rpzProviderParts } from '../dns/rpz-provider/index.ts';
+import { dnstapParts } from '../dns/dnstap/index.ts';
 import { webParts, type AddressLookup, type SubscriberAddresses } from '../web/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
 import type { Platform } from './platform.ts';
@@ -15,7 +16,7 @@ import type { Platform } from './platform.ts';
 export function buildCapabilityParts(platform: Platform): Part[] {
   const attribution = attributionPart(platform);
   const cases = casesOf(platform);
-  return [attribution, ...dnsParts(platform), ...rpzProviderParts(platform), ...createCasesParts(cases, { bus: platform.bus, logger: platform.logger, config: platform.config }), ...portalAndConsole(platform, cases, attribution.attribution, attribution.addresses)];
+  return [attribution, ...dnsParts(platform), ...rpzProviderParts(platform), ...dnstapParts(platform), ...createCasesParts(cases, { bus: platform.bus, logger: platform.logger, config: platform.config }), ...portalAndConsole(platform, cases, attribution.attribution, attribution.addresses)];
 }
 
 /**

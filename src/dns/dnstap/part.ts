@@ -33,12 +33,13 @@ export function dnstapListens(list: readonly string[], key: string): DnstapListe
   });
 }
 
-export function dnstapCollector(deps: DnstapPartDeps, cfg: DnstapConfig = deps.config.dnstap): DnstapCollector {
+/** `listenKey` names where the addresses came from in error messages (a command's options). */
+export function dnstapCollector(deps: DnstapPartDeps, cfg: DnstapConfig = deps.config.dnstap, listenKey = 'dnstap.listen'): DnstapCollector {
   const mode = /^0?[0-7]{3}$/.test(cfg.socketMode) ? parseInt(cfg.socketMode, 8) : NaN;
   if (Number.isNaN(mode)) throw new SakimoriError('DNSTAP_CONFIG', `dnstap.socketMode "${cfg.socketMode}" is not an octal file mode such as "0660"`);
   return new DnstapCollector(
     {
-      listen: dnstapListens(cfg.listen, 'dnstap.listen'),
+      listen: dnstapListens(cfg.listen, listenKey),
       allowFrom: cfg.allowFrom,
       socketMode: mode,
       maxConnections: cfg.maxConnections,
