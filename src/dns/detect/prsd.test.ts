@@ -164,3 +164,31 @@ test('a zone on the never-block list is reported, not mitigated', () => {
   assert.equal(list[0]!.action, 'never-block');
   assert.equal(r.zone.stats().wildcard, 0);
 });
+
+test('adapter: activeChange() restores triggers after a zone replacement; a refused change is recorded as failed; no zone means dry-run', () => {
+  const rng = new Rng(8);
+  const flood = (det: DnsDetection, clock: ManualClock) => {
+    for (let s = 0; s < 6; s++) {
+      for (let i = 0; i < 1500; i++) det.observe({ at: clock.now() + i / 2, client: '203.0.113.9', qname: `${rnd(rng)}.victim.example`, qtype: 1, rcode: 3 });
+      clock.advance(1000);
+      det.tick();
+    }
+  };
+  const r = rig();
+  flood(r.det, r.clock);
+  const again = new RpzZone('detect.dns-abuse.invalid');
+  assert.equal(again.apply(r.det.activeChange()).ok, true);
+  assert.equal(again.stats().wildcard, 1);
+
+  const clock = new ManualClock(T0);
+  const refused = new DnsDetection({ clock, zone: { apply: () => ({ ok: false, errors: ['zone is read-only'], warnings: [] }) } });
+  flood(refused, clock);
+  assert.equal(refused.book.list()[0]!.action, 'failed');
+  assert.match(refused.book.list()[0]!.error!, /read-only/);
+
+  const clock2 = new ManualClock(T0);
+  const none = new DnsDetection({ clock: clock2 });
+  flood(none, clock2);
+  assert.equal(none.book.list()[0]!.action, 'dry-run');
+  assert.match(none.book.list()[0]!.error!, /no policy zone/);
+});
