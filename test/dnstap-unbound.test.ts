@@ -7,7 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -142,6 +142,46 @@ describe('dnstap from Unbound (Debian unbound, real Frame Streams)', () => {
       await peer?.close();
       cli.kill('SIGTERM');
       assert.equal(await exited, 0, err);
+    }
+  });
+
+  it('sakimori start with dnstap.listen runs the collector as a node part: banner, /healthz, /metrics', async () => {
+    const home = mkdtempSync(join(dir, 'node-'));
+    const sock = join(home, 'node.sock');
+    writeFileSync(join(home, 'sakimori.yaml'), ['http:', '  listen: "127.0.0.1:0"', 'dns:', '  enabled: false', 'dnstap:', `  listen: ["unix:${sock}"]`, '  socketMode: "0666"', ''].join('\n'));
+    const bin = new URL('../bin/sakimori.js', import.meta.url).pathname;
+    const node = spawn(process.execPath, [bin, 'start'], { cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    node.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    node.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    const exited = new Promise<number | null>((resolve) => node.on('exit', (code) => resolve(code)));
+    let peer: UnboundPeer | undefined;
+    try {
+      let url: string | undefined;
+      for (let i = 0; i < 600 && !url; i++) {
+        if (node.exitCode !== null) break;
+        url = /health\s+(http:\/\/\S+)\/healthz/.exec(out)?.[1];
+        if (!url) await sleep(50);
+      }
+      assert.ok(url, `the node printed no endpoints:\n${out}\n${err}`);
+      assert.match(out, /dnstap \(Frame Streams\)\s+unix:\S*node\.sock/);
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { parts: Record<string, { status: string }> };
+      assert.equal(health.parts.dnstap?.status, 'ok', JSON.stringify(health));
+      peer = await startUnbound({ ...LOCAL, clauses: dnstapClauses([`dnstap-socket-path: "${sock}"`]) });
+      const until = Date.now() + 30_000;
+      let metrics = '';
+      while (Date.now() < until && !/sakimori_dnstap_events_total\{[^}]*kind="response"[^}]*\} [1-9]/.test(metrics)) {
+        await dig(peer.port, 'www.example.test', 'A');
+        await sleep(200);
+        metrics = await (await fetch(`${url}/metrics`)).text();
+      }
+      assert.match(metrics, /sakimori_dnstap_events_total\{[^}]*kind="query"[^}]*\} [1-9]/, metrics.split('\n').filter((l) => l.includes('dnstap')).join('\n'));
+      assert.match(metrics, /sakimori_dnstap_connections\{[^}]*\} 1/);
+    } finally {
+      await peer?.close();
+      node.kill('SIGTERM');
+      assert.equal(await exited, 0, err.slice(-3000));
     }
   });
 });
