@@ -15,6 +15,8 @@ PEERS=(
   unbound          # RPZ consumer and upstream resolver in the DNS firewall and RPZ feed tests
   bind9            # RPZ consumer (named) following Sakimori's feed by NOTIFY + IXFR
   dnsutils         # dig, the client in every DNS test
+  fstrm-bin        # fstrm_replay: a reference Frame Streams writer for the dnstap collector
+  dnstap-ldns      # a reference dnstap reader, checks the frames the tests write
   unbound          # the DNS firewall tests forward to a real Unbound (test/peers/unbound.ts); bench/dns.ts's anchor
   dnsutils         # dig: the DNS firewall tests query it as a client would
 )
