@@ -65,7 +65,7 @@ export interface DnstapCollectorOptions {
   allowFrom?: readonly string[];
   /** File mode of each Unix socket, so the resolver's user can connect. Default 0o660. */
   socketMode?: number;
-  /** Writers connected at once; more are refused. Default 64. */
+  /** Writers connected at once, over all listeners; more are refused. Default 64. */
   maxConnections?: number;
   /** Largest data frame, in bytes. Default 262144 (two 64 KiB DNS messages and the rest). */
   maxFrameSize?: number;
@@ -276,11 +276,6 @@ export class DnstapCollector implements Part {
   private async listenOn(l: DnstapListen): Promise<void> {
     const label = formatDnstapListen(l);
     const server = net.createServer({ allowHalfOpen: true }, (s) => this.accept(s, label));
-    server.maxConnections = this.maxConnections;
-    server.on('drop', (d?: { remoteAddress?: string }) => {
-      this.refused++;
-      this.warn({ listen: label, peer: d?.remoteAddress }, `dnstap: connection refused on ${label}: already ${this.maxConnections} writers connected (dnstap.maxConnections)`);
-    });
     if (l.kind === 'unix') await removeStaleSocket(l.path, label);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) => {
@@ -312,6 +307,12 @@ export class DnstapCollector implements Part {
         socket.destroy();
         return;
       }
+    }
+    if (this.conns.size >= this.maxConnections) {
+      this.refused++;
+      this.warn({ listen: listener, peer }, `dnstap: connection from ${peer} refused on ${listener}: already ${this.maxConnections} writers connected (dnstap.maxConnections, over all listeners)`);
+      socket.destroy();
+      return;
     }
     this.connectionsTotal++;
     const conn: Conn = {
