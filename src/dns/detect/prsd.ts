@@ -50,6 +50,8 @@ interface Mitigation {
   wouldBlock: number;
   peakQps: number;
   dryRun: boolean;
+  /** On the never-block list: reported, nothing counted as (would-be) blocked. */
+  neverBlock?: boolean;
 }
 
 export interface PrsdDeps {
@@ -389,7 +391,9 @@ export class PrsdDetector {
     if (never && (never(subject) || never(`sakimori-probe-${nowSec.toString(36)}.${subject}`))) {
       out.push({ type: 'start', kind: 'prsd', subject, at: now, evidence, disposition: 'never-block', confidence: 0.6 });
       // Tracked as mitigated (nothing applied) so it is reported once, not every second.
-      this.mitigations.set(s, this.newMitigation(s, subject, subjectLabels, nowSec, [], new Set(), true));
+      const m = this.newMitigation(s, subject, subjectLabels, nowSec, [], new Set(), true);
+      m.neverBlock = true;
+      this.mitigations.set(s, m);
       this.mitigated[s] = 1;
       return;
     }
@@ -435,7 +439,7 @@ export class PrsdDetector {
       subject: m.subject,
       at: now,
       reason: quiet ? `no attack traffic for ${this.o.holdSeconds} s` : `reached maxSeconds (${this.o.maxSeconds} s)`,
-      evidence: { durationSeconds: nowSec - m.startSec, peakQps: m.peakQps, ...(m.dryRun ? { wouldHaveBlocked: m.wouldBlock } : { blocked: m.blocked }) },
+      evidence: { durationSeconds: nowSec - m.startSec, peakQps: m.peakQps, ...(m.neverBlock ? {} : m.dryRun ? { wouldHaveBlocked: m.wouldBlock } : { blocked: m.blocked }) },
     });
   }
 
