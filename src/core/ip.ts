@@ -98,27 +98,37 @@ export function parseIPv6(text: string, out: Uint8Array, off: number): boolean {
   return true;
 }
 
+/**
+ * The groups RFC 5952 §4.2 writes as "::": the longest run of two or more zero
+ * groups, the first one on a tie; start -1 when there is none. Also used for
+ * the "zz" of RPZ's reversed IPv6 prefixes.
+ */
+export function longestZeroRun(g: readonly number[]): { start: number; len: number } {
+  let start = -1;
+  let len = 1; // a single zero group is not shortened (RFC 5952 §4.2.2)
+  for (let k = 0; k < g.length; ) {
+    if (g[k] !== 0) {
+      k++;
+      continue;
+    }
+    let e = k;
+    while (e < g.length && g[e] === 0) e++;
+    if (e - k > len) {
+      start = k;
+      len = e - k;
+    }
+    k = e;
+  }
+  return { start, len };
+}
+
 export function formatIPv6(b: Uint8Array, off: number): string {
   const g: number[] = [];
   for (let k = 0; k < 8; k++) g.push((b[off + 2 * k]! << 8) | b[off + 2 * k + 1]!);
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${formatIPv4(b, off + 12)}`;
   }
-  let bestStart = -1;
-  let bestLen = 1; // a single zero group is not shortened (RFC 5952 §4.2.2)
-  for (let k = 0; k < 8; ) {
-    if (g[k] !== 0) {
-      k++;
-      continue;
-    }
-    let e = k;
-    while (e < 8 && g[e] === 0) e++;
-    if (e - k > bestLen) {
-      bestStart = k;
-      bestLen = e - k;
-    }
-    k = e;
-  }
+  const { start: bestStart, len: bestLen } = longestZeroRun(g);
   const hex = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(':');
   if (bestStart === -1) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;

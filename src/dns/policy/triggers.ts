@@ -10,7 +10,7 @@
  *   ns.example.rpz-nsdname          a name server name (§4.4), wildcards allowed
  *   32.1.2.0.192.rpz-nsip           a name server address (§4.5)
  */
-import { parseCidr, type IpPrefix } from '../../core/index.ts';
+import { longestZeroRun, parseCidr, type IpPrefix } from '../../core/index.ts';
 
 export type TriggerKind = 'qname' | 'wildcard' | 'client-ip' | 'response-ip' | 'nsdname' | 'nsdname-wildcard' | 'nsip';
 
@@ -153,22 +153,7 @@ export function formatRpzPrefix(p: IpPrefix): string {
   if (p.family === 4) return `${p.bits}.${b[3]}.${b[2]}.${b[1]}.${b[0]}`;
   const g: number[] = [];
   for (let k = 0; k < 8; k++) g.push((b[2 * k]! << 8) | b[2 * k + 1]!);
-  // RFC 5952 §4.2: the longest run of two or more zero groups, the first one on a tie.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (g[k] !== 0) {
-      k++;
-      continue;
-    }
-    let e = k;
-    while (e < 8 && g[e] === 0) e++;
-    if (e - k > bestLen) {
-      bestStart = k;
-      bestLen = e - k;
-    }
-    k = e;
-  }
+  const { start: bestStart, len: bestLen } = longestZeroRun(g);
   const out: string[] = [];
   for (let k = 0; k < 8; k++) {
     if (k === bestStart) {
