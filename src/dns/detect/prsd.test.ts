@@ -85,6 +85,7 @@ test('mitigations expire holdSeconds after the flood stops, and stop() withdraws
   }
   const [d] = r.det.book.list({ kind: 'prsd' });
   assert.ok(d!.endedAt, 'ended');
+  assert.ok(d!.evidence.lastAttackAt, 'updated while in force');
   assert.match(d!.endReason!, /no attack traffic for 20 s/);
   assert.ok((d!.evidence.blocked as number) > 1000);
   assert.equal(r.zone.stats().wildcard, 0, 'triggers withdrawn');

@@ -276,6 +276,10 @@ export class PrsdDetector {
           m.peakQps = Math.max(m.peakQps, Math.round(w.q / W));
         }
         this.maybeEnd(s, nowSec, now, out, w);
+        // Operators watching the list see the counts move (every 10 s).
+        if (this.mitigated[s] === 1 && (nowSec - m.startSec) % 10 === 0 && nowSec > m.startSec && !m.neverBlock) {
+          out.push({ type: 'update', kind: 'prsd', subject: m.subject, at: now, evidence: { peakQps: m.peakQps, lastAttackAt: new Date(m.lastAttackSec * 1000).toISOString(), ...(m.dryRun ? { wouldHaveBlocked: m.wouldBlock } : { blocked: m.blocked }) } });
+        }
       } else if (attack) this.start(s, w, nowSec, now, out);
     }
     return out;
