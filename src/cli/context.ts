@@ -39,3 +39,11 @@ export async function withPlatform<T>(cmd: Command, fn: (p: Platform) => Promise
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/** Resolves with the signal's name at the first SIGINT or SIGTERM: how a long-running command waits to stop. */
+export function untilStopSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}

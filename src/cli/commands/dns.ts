@@ -4,7 +4,7 @@ import { SakimoriError } from '../../core/index.ts';
 import { BlockEventLog, DnsFirewall, parseSince, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile, type DnsConfig, type ZoneSpec } from '../../dns/index.ts';
 import { openPlatform } from '../../node/index.ts';
 import { HttpServer } from '../../web/index.ts';
-import { commandConfig, printJson, VERSION, withPlatform } from '../context.ts';
+import { commandConfig, printJson, VERSION, withPlatform, untilStopSignal } from '../context.ts';
 
 
 const GROUP = 'DNS firewall:';
@@ -119,10 +119,7 @@ Examples:
         }
         lines.push('Stop with Ctrl-C.');
         process.stdout.write(`${lines.join('\n')}\n`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
-        });
+        await untilStopSignal();
         logger.info('stopping');
       } finally {
         for (const p of started.reverse()) await p.stop().catch((err: unknown) => logger.error({ err }, 'stop failed'));

@@ -3,7 +3,7 @@ import { parseDuration, parseListenAddress, SakimoriError, type HostPort } from 
 import { dnstapCollector, type DnstapConfig } from '../../dns/dnstap/index.ts';
 import { createRegistry } from '../../telemetry/index.ts';
 import { HttpServer } from '../../web/index.ts';
-import { commandConfig, VERSION } from '../context.ts';
+import { commandConfig, VERSION, untilStopSignal } from '../context.ts';
 
 const GROUP = 'DNS firewall:';
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -98,10 +98,7 @@ Examples:
         lines.push(`  a summary is logged every ${Math.round(cfg.summaryInterval / 1000)}s; nothing of the stream is stored.`);
         lines.push('Stop with Ctrl-C.');
         process.stdout.write(`${lines.join('\n')}\n`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
-        });
+        await untilStopSignal();
         logger.info('stopping');
       } finally {
         for (const p of started.reverse()) await p.stop().catch((err: unknown) => logger.error({ err }, 'stop failed'));

@@ -14,7 +14,7 @@ import {
 } from '../../dns/rpz-provider/index.ts';
 import { openPlatform } from '../../node/index.ts';
 import type { Config } from '../../config/index.ts';
-import { commandConfig, printJson, VERSION } from '../context.ts';
+import { commandConfig, printJson, VERSION, untilStopSignal } from '../context.ts';
 
 const GROUP = 'DNS firewall:';
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -148,10 +148,7 @@ Examples:
         lines.push(`  NOTIFY: ${cfg.notify.length ? cfg.notify.join(', ') : '(none)'}   transfers allowed from: ${cfg.allowTransfer.join(', ')}`);
         lines.push('Stop with Ctrl-C.');
         process.stdout.write(`${lines.join('\n')}\n`);
-        await new Promise<void>((resolve) => {
-          process.once('SIGINT', () => resolve());
-          process.once('SIGTERM', () => resolve());
-        });
+        await untilStopSignal();
         logger.info('stopping');
       } finally {
         await provider.stop().catch((err: unknown) => logger.error({ err }, 'stop failed'));
