@@ -376,8 +376,8 @@ if (args.side === 'sakimori') {
     const db = join(dir, 'attribution.db');
     const self = 'node --import tsx bench/attribution.ts';
     const common = `--sessions ${N} --lookups ${LOOKUPS} --csv-lines ${args['csv-lines']} --batch ${args.batch}`;
-    // Fresh state every round: a new SQLite file, the index tables dropped on PostgreSQL.
-    const resetPg = `node -e "const pg=require('pg');const c=new pg.Client('${ours}');c.connect().then(()=>c.query('DROP TABLE IF EXISTS attribution_sessions, attribution_prefix_lengths, schema_migrations, audit_log, audit_head, purpose_records CASCADE')).then(()=>c.end())"`;
+    // Fresh state every round: a new SQLite file, an empty schema on PostgreSQL.
+    const resetPg = `node -e "const pg=require('pg');const c=new pg.Client('${ours}');c.connect().then(()=>c.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public')).then(()=>c.end())"`;
     const result = await runBench({
       name: 'attribution',
       rounds: Number(args.rounds),
