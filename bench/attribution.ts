@@ -27,7 +27,7 @@ import pg from 'pg';
 import { findPostgresBin, startPostgres } from '../test/peers/postgres.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { AuditLog, privacyMigrations } from '../src/privacy/index.ts';
-import { Attribution, attributionMigrations, importFile, keyOf, PostgresCopyWriter, SessionIndex, UPSERT_TAIL, type SessionRecord } from '../src/attribution/index.ts';
+import { Attribution, attributionMigrations, importFile, keyOf, parseNetwork, PostgresCopyWriter, SessionIndex, UPSERT_TAIL, type SessionRecord } from '../src/attribution/index.ts';
 import { runBench } from './run.ts';
 
 /**
@@ -216,6 +216,18 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
     metric(`${label}: look-ups/s, 1 caller`, lookups / lookupSeconds, true, 'look-ups/s');
     metric(`${label}: look-up p50`, percentile(lat, 0.5) * 1000, false, 'µs');
     metric(`${label}: look-up p99`, percentile(lat, 0.99) * 1000, false, 'µs');
+    // The same questions to the index alone (no purpose check, no audit entry): where the time of a look-up goes.
+    const bare: number[] = [];
+    const b0 = performance.now();
+    for (let i = 0; i < lookups; i++) {
+      const q = question(i, n);
+      const t = performance.now();
+      await index.holderAt(parseNetwork(v4Text(q.g.addr))!, { at: q.at, skewMs: 0 });
+      bare.push(performance.now() - t);
+    }
+    bare.sort((a, b) => a - b);
+    metric(`${label}: index alone, not audited: look-ups/s`, lookups / ((performance.now() - b0) / 1000), true, 'look-ups/s');
+    metric(`${label}: index alone, not audited: p99`, percentile(bare, 0.99) * 1000, false, 'µs');
     const c0 = performance.now();
     let next = 0;
     await Promise.all(Array.from({ length: 16 }, async () => {
