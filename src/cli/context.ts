@@ -47,3 +47,8 @@ export function untilStopSignal(): Promise<string> {
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
 }
+
+/** Commander option parser for a repeatable option (`--rpz a --rpz b` -> ['a', 'b']). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

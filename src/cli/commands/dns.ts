@@ -4,11 +4,10 @@ import { SakimoriError } from '../../core/index.ts';
 import { BlockEventLog, DnsFirewall, parseSince, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile, type DnsConfig, type ZoneSpec } from '../../dns/index.ts';
 import { openPlatform } from '../../node/index.ts';
 import { HttpServer } from '../../web/index.ts';
-import { commandConfig, printJson, VERSION, withPlatform, untilStopSignal } from '../context.ts';
+import { commandConfig, printJson, VERSION, withPlatform, untilStopSignal, collect } from '../context.ts';
 
 
 const GROUP = 'DNS firewall:';
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface ServeOptions {
   listen?: string[];

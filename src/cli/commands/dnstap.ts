@@ -3,10 +3,9 @@ import { parseDuration, parseListenAddress, SakimoriError, type HostPort } from 
 import { dnstapCollector, type DnstapConfig } from '../../dns/dnstap/index.ts';
 import { createRegistry } from '../../telemetry/index.ts';
 import { HttpServer } from '../../web/index.ts';
-import { commandConfig, VERSION, untilStopSignal } from '../context.ts';
+import { commandConfig, VERSION, untilStopSignal, collect } from '../context.ts';
 
 const GROUP = 'DNS firewall:';
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function httpAddress(s: string): HostPort {
   const r = parseListenAddress(s);

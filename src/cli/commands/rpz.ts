@@ -14,10 +14,9 @@ import {
 } from '../../dns/rpz-provider/index.ts';
 import { openPlatform } from '../../node/index.ts';
 import type { Config } from '../../config/index.ts';
-import { commandConfig, printJson, VERSION, untilStopSignal } from '../context.ts';
+import { commandConfig, printJson, VERSION, untilStopSignal, collect } from '../context.ts';
 
 const GROUP = 'DNS firewall:';
-const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 interface ServeOptions {
   listen?: string;
