@@ -10,7 +10,7 @@ export type { SessionRecord, HoldingRole, SessionSource } from './session.ts';
 export { sessionEventOf, opOf, SessionAssembler, type SessionEvent, type PendingOp } from './events.ts';
 export { keyOf, keyToText, parseNetwork } from './address.ts';
 export { attributionRetention } from './retention.ts';
-export { AttributionPart, attributionPart, type AttributionPartOptions, type AttributionDeps } from './part.ts';
+export { AttributionPart, attributionPart, type AttributionPartOptions, type AttributionDeps, type SessionChange } from './part.ts';
 export { LiveSessions } from './live-sessions.ts';
 export { importFile, importFormat, IMPORT_FORMATS, ImportRun, type ImportReport, type ImportHooks, type ImportRunOptions } from './importers/run.ts';
 export { importRadacctTable } from './importers/radacct-table.ts';

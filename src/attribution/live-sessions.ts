@@ -8,11 +8,12 @@
  */
 import type { AccountingEvent } from '../radius/index.ts';
 import type { Logger } from '../telemetry/index.ts';
-import { opOf, sessionEventOf, type PendingOp } from './events.ts';
+import { opOf, sessionEventOf, type PendingOp, type SessionEvent } from './events.ts';
 import type { SessionIndex } from './session-index.ts';
 
 interface Waiting {
   op: PendingOp;
+  event: SessionEvent;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -29,12 +30,22 @@ export class LiveSessions {
   private scheduled = false;
   private running: Promise<void> = Promise.resolve();
   readonly stats: LiveStats = { recorded: 0, ignored: 0, failed: 0 };
+  private readonly recordedListeners = new Set<(ev: SessionEvent) => void>();
 
   constructor(
     private readonly index: SessionIndex,
     private readonly logger: Pick<Logger, 'warn' | 'debug' | 'error'>,
     private readonly maxBatch = 2000,
   ) {}
+
+  /**
+   * Called with each event once it is in the store (e.g. the consent
+   * follower, R1). A listener must not block: it runs before the NAS is answered.
+   */
+  onRecorded(listener: (ev: SessionEvent) => void): () => void {
+    this.recordedListeners.add(listener);
+    return () => this.recordedListeners.delete(listener);
+  }
 
   /** Resolves once the event is recorded; rejects if it could not be (the NAS will retry). */
   record(ev: AccountingEvent): Promise<void> {
@@ -50,9 +61,10 @@ export class LiveSessions {
       this.stats.ignored++;
       return Promise.resolve();
     }
-    const op = opOf(conv.event);
+    const event = conv.event;
+    const op = opOf(event);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ op, resolve, reject });
+      this.queue.push({ op, event, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => {
@@ -98,6 +110,15 @@ export class LiveSessions {
 
   private done(batch: Waiting[]): void {
     this.stats.recorded += batch.length;
-    for (const w of batch) w.resolve();
+    for (const w of batch) {
+      for (const l of this.recordedListeners) {
+        try {
+          l(w.event);
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'a listener of recorded RADIUS accounting events failed');
+        }
+      }
+      w.resolve();
+    }
   }
 }

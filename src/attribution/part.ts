@@ -10,6 +10,8 @@ import { AccountingServer, type RadiusClientConfig } from '../radius/index.ts';
 import type { Logger, Registry } from '../telemetry/index.ts';
 import { Attribution, LOOKUP_PURPOSES, parseTime, type AuditSink, type LookupPurpose } from './attribution.ts';
 import { LiveSessions } from './live-sessions.ts';
+import { keyToText } from './address.ts';
+import type { SessionEvent } from './events.ts';
 import { parseDuration } from '../core/index.ts';
 import { ROLES, SOURCES } from './session.ts';
 import { SessionIndex } from './session-index.ts';
@@ -75,6 +77,20 @@ export class AttributionPart implements Part {
   /** What the subscriber portal asks when an opt-out must reach a subscriber's current addresses (purpose consent, R1). */
   readonly addresses: { currentAddresses(login: string): Promise<string[]> };
   private radius: AccountingServer | undefined;
+
+  /**
+   * Each live session change once it is recorded, with the addresses as text
+   * ("192.0.2.7/32", "2001:db8:12::/56"); CGNAT port blocks are left out
+   * (a shared public address is no one subscriber's). For the consent follower (R1).
+   */
+  onSessionChange(listener: (c: SessionChange) => void): () => void {
+    return this.live.onRecorded((ev) => listener(sessionChangeOf(ev)));
+  }
+
+  /** The whole addresses and prefixes a login holds in its open sessions, with the session (not audited here: the caller audits what it does with them). */
+  async holdingsOf(login: string): Promise<{ address: string; nas: string; sessionId: string }[]> {
+    return (await this.opts.index.currentHoldings(login)).map((h) => ({ address: keyToText(h.addrKey), nas: h.nas, sessionId: h.sessionId }));
+  }
 
   constructor(private readonly opts: AttributionPartOptions) {
     this.attribution = new Attribution(opts.index, opts.audit, { clockSkewMs: opts.clockSkewMs });
@@ -161,6 +177,21 @@ export class AttributionPart implements Part {
       },
     );
   }
+}
+
+/** A recorded live session change, as the consent follower reads it. */
+export interface SessionChange {
+  kind: 'start' | 'interim' | 'stop' | 'nas-reset';
+  nas: string;
+  sessionId?: string;
+  /** The login (RADIUS User-Name). */
+  login?: string;
+  addresses: string[];
+}
+
+function sessionChangeOf(ev: SessionEvent): SessionChange {
+  if (ev.kind === 'nas-reset') return { kind: 'nas-reset', nas: ev.nas, addresses: [] };
+  return { kind: ev.kind, nas: ev.nas, sessionId: ev.sessionId, login: ev.subscriber, addresses: ev.held.filter((h) => !h.ports && h.role !== 'port-block').map((h) => keyToText(h.addrKey)) };
 }
 
 /** What the node gives attribution (the node's Platform fits). */

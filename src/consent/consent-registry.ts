@@ -19,7 +19,8 @@ export const CONSENT_SERVICES = ['dns-protection'] as const;
 export type ConsentService = (typeof CONSENT_SERVICES)[number];
 export type ConsentChoice = 'opt-out' | 'opt-in';
 export type ConsentScope = 'subscriber' | 'client';
-export type ConsentVia = 'cli' | 'portal' | 'api' | 'contract';
+/** `session`: applied by the consent follower as a subscriber's session took or gave up an address. */
+export type ConsentVia = 'cli' | 'portal' | 'api' | 'contract' | 'session';
 
 export interface ConsentEvent {
   id: string;

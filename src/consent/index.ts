@@ -1,6 +1,7 @@
 export { ConsentRegistry, canonicalSubject, CONSENT_SERVICES, CONSENT_TOPIC } from './consent-registry.ts';
 export type { ConsentEvent, ConsentChange, ConsentChoice, ConsentScope, ConsentService, ConsentVia, ConsentPublisher } from './consent-registry.ts';
 export { consentMigrations } from './migrations.ts';
+export { ConsentFollower, FOLLOWER_ACTOR, type ConsentFollowerDeps, type FollowedSessionChange } from './follower.ts';
 
 import type { RetentionRule } from '../privacy/index.ts';
 

@@ -4,8 +4,9 @@ import { Attribution, attributionMigrations, attributionPart, SessionIndex } fro
 import { dnsParts } from '../dns/index.ts';
 import { rpzProviderParts } from '../dns/rpz-provider/index.ts';
 import { dnstapParts } from '../dns/dnstap/index.ts';
-import { webParts, type AddressLookup, type SubscriberAddresses } from '../web/index.ts';
+import { webParts, type AddressLookup, type SubscriberAddresses, type SubscriberFollower } from '../web/index.ts';
 import { ALL_MIGRATIONS } from './migrations.ts';
+import { consentFollowerPart } from './consent-follower.ts';
 import type { Platform } from './platform.ts';
 
 /**
@@ -16,7 +17,8 @@ import type { Platform } from './platform.ts';
 export function buildCapabilityParts(platform: Platform): Part[] {
   const attribution = attributionPart(platform);
   const cases = casesOf(platform);
-  return [attribution, ...dnsParts(platform), ...rpzProviderParts(platform), ...dnstapParts(platform), ...createCasesParts(cases, { bus: platform.bus, logger: platform.logger, config: platform.config }), ...portalAndConsole(platform, cases, attribution.attribution, attribution.addresses)];
+  const follower = consentFollowerPart(platform, attribution, cases);
+  return [attribution, follower, ...dnsParts(platform), ...rpzProviderParts(platform), ...dnstapParts(platform), ...createCasesParts(cases, { bus: platform.bus, logger: platform.logger, config: platform.config }), ...portalAndConsole(platform, cases, attribution.attribution, attribution.addresses, follower)];
 }
 
 /**
@@ -25,7 +27,7 @@ export function buildCapabilityParts(platform: Platform): Part[] {
  * them (`SubscriberAddresses`); until then the choice is recorded for the
  * subscriber only, and the portal says so in its log at start.
  */
-export function portalAndConsole(platform: Platform, cases: Cases, lookup: AddressLookup, addresses?: SubscriberAddresses): Part[] {
+export function portalAndConsole(platform: Platform, cases: Cases, lookup: AddressLookup, addresses?: SubscriberAddresses, follower?: SubscriberFollower): Part[] {
   const { config, logger, clock } = platform;
   return webParts({
     notices: cases.notices,
@@ -33,6 +35,7 @@ export function portalAndConsole(platform: Platform, cases: Cases, lookup: Addre
     subscribers: cases.subscribers,
     consent: platform.consent,
     addresses,
+    follower,
     lookup,
     audit: platform.audit,
     logger,

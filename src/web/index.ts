@@ -5,7 +5,7 @@ import { OperatorConsole, type ConsoleDeps } from './console/console.ts';
 export { HttpServer } from './http-server.ts';
 export type { HealthReport, HttpServerOptions } from './http-server.ts';
 export { SubscriberPortal, type PortalDeps } from './portal/portal.ts';
-export { DnsProtectionSwitch, type SubscriberAddresses, type ConsentPort } from './portal/dns-protection.ts';
+export { DnsProtectionSwitch, type SubscriberAddresses, type SubscriberFollower, type ConsentPort } from './portal/dns-protection.ts';
 export { OperatorConsole, type ConsoleDeps, type AddressLookup } from './console/console.ts';
 export { OperatorTokens } from './console/operators.ts';
 

@@ -10,6 +10,16 @@ export interface SubscriberAddresses {
   currentAddresses(login: string): Promise<string[]>;
 }
 
+/**
+ * The consent follower (ConsentFollower fits): when wired, it puts the
+ * subscriber's choice on the addresses they hold now and on every address
+ * they take later, and takes it off when they give the address up (R1).
+ */
+export interface SubscriberFollower {
+  follow(subscriberId: string): Promise<string[]>;
+  release(subscriberId: string): Promise<string[]>;
+}
+
 /** What the switch needs of the consent registry (ConsentRegistry fits). */
 export type ConsentPort = Pick<ConsentRegistry, 'set' | 'choiceOf' | 'history' | 'optedOut'>;
 
@@ -44,6 +54,7 @@ export class DnsProtectionSwitch {
     private readonly consent: ConsentPort,
     private readonly addresses: SubscriberAddresses | undefined,
     private readonly logger: Pick<Logger, 'warn'>,
+    private readonly follower?: SubscriberFollower,
   ) {}
 
   /** The actor recorded for a subscriber's own choices. */
@@ -58,6 +69,7 @@ export class DnsProtectionSwitch {
   }
 
   async set(subscriber: { id: string; login: string }, choice: ConsentChoice): Promise<SwitchResult> {
+    if (this.follower) return this.setFollowed(this.follower, subscriber, choice);
     const actor = DnsProtectionSwitch.actorOf(subscriber.id);
     const current = await this.consent.choiceOf('subscriber', subscriber.id);
     const effective = current ?? 'opt-in';
@@ -83,6 +95,25 @@ export class DnsProtectionSwitch {
       }
     }
     return { event, applied, unchanged: event === undefined };
+  }
+
+  /** With the follower: it covers the addresses (held now and later); the switch records the subscriber's choice. */
+  private async setFollowed(follower: SubscriberFollower, subscriber: { id: string; login: string }, choice: ConsentChoice): Promise<SwitchResult> {
+    const actor = DnsProtectionSwitch.actorOf(subscriber.id);
+    const effective = (await this.consent.choiceOf('subscriber', subscriber.id)) ?? 'opt-in';
+    let event: ConsentEvent | undefined;
+    const previousOptOut = choice === 'opt-in' && effective !== choice ? await this.lastOptOutAt(subscriber.id) : undefined;
+    if (effective !== choice) event = await this.consent.set({ scope: 'subscriber', subject: subscriber.id, choice, actor, via: 'portal', reason: 'the subscriber used the switch on the notice portal' });
+    if (choice === 'opt-out') return { event, applied: await follower.follow(subscriber.id), unchanged: event === undefined };
+    const applied = await follower.release(subscriber.id);
+    // Addresses this subscriber's own opt-out covered before the follower was wired.
+    if (event) {
+      for (const prefix of await this.ownOptOuts(actor, previousOptOut ?? 0)) {
+        const e = await this.consent.set({ scope: 'client', subject: prefix, choice, actor, via: 'portal', reason: `subscriber ${subscriber.id} (${choice}) on the notice portal: an address the subscriber held` });
+        applied.push(e.subject);
+      }
+    }
+    return { event, applied: unique(applied), unchanged: event === undefined };
   }
 
   private async held(login: string): Promise<string[]> {

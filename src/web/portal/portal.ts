@@ -4,7 +4,7 @@ import { tokenHash, type Case, type CaseBook, type NoticeBook, type SubscriberDi
 import type { Logger } from '../../telemetry/index.ts';
 import { FormTokens, parseForm, sameOriginRequest, seeOther, sendPage } from '../page/security.ts';
 import { RateLimiter } from '../page/rate-limit.ts';
-import { DnsProtectionSwitch, type ConsentPort, type SubscriberAddresses } from './dns-protection.ts';
+import { DnsProtectionSwitch, type ConsentPort, type SubscriberAddresses, type SubscriberFollower } from './dns-protection.ts';
 import { invalidLinkPage, portalErrorPage, portalPage, tooManyPage, type PortalFlash } from './views.ts';
 
 /**
@@ -21,6 +21,8 @@ export interface PortalDeps {
   consent: ConsentPort;
   /** The subscriber's current addresses (attribution). Without it a choice is recorded for the subscriber only. */
   addresses?: SubscriberAddresses | undefined;
+  /** The consent follower: when wired, choices follow the subscriber onto every address they hold, now and later. */
+  follower?: SubscriberFollower | undefined;
   logger: Logger;
   clock?: Clock;
   /** notify.organization: the ISP name subscribers know. */
@@ -51,17 +53,17 @@ export class SubscriberPortal implements Part {
     this.clock = deps.clock ?? systemClock;
     this.forms = new FormTokens(deps.formKey);
     this.invalid = new RateLimiter(this.clock, deps.invalidLinkLimit ?? { limit: 20, windowMs: 15 * 60_000 });
-    this.dns = new DnsProtectionSwitch(deps.consent, deps.addresses, deps.logger);
+    this.dns = new DnsProtectionSwitch(deps.consent, deps.addresses, deps.logger, deps.follower);
   }
 
   async start(): Promise<void> {
-    if (!this.deps.addresses) this.deps.logger.warn('portal: no source of subscribers\' current addresses is wired; a DNS-protection choice made on the portal is recorded for the subscriber only');
+    if (!this.deps.addresses && !this.deps.follower) this.deps.logger.warn('portal: no source of subscribers\' current addresses is wired; a DNS-protection choice made on the portal is recorded for the subscriber only');
   }
 
   async stop(): Promise<void> {}
 
   async health(): Promise<PartHealth> {
-    return { status: 'ok', detail: { ...this.stats, appliesToAddresses: this.deps.addresses !== undefined } };
+    return { status: 'ok', detail: { ...this.stats, appliesToAddresses: this.deps.addresses !== undefined || this.deps.follower !== undefined, followsNewAddresses: this.deps.follower !== undefined } };
   }
 
   endpoints(): Endpoint[] {
@@ -104,7 +106,7 @@ export class SubscriberPortal implements Part {
           cases: found.cases,
           fixable: fixable(found.notice.id, found.cases),
           dns,
-          appliesToAddresses: this.deps.addresses !== undefined,
+          appliesToAddresses: this.deps.addresses !== undefined || this.deps.follower !== undefined,
           ...(req.validationError === undefined && done ? { flash: done } : {}),
         }));
       });

@@ -30,6 +30,7 @@ const VIA_LABEL: Readonly<Record<ConsentEvent['via'], { ja: string; en: string }
   cli: { ja: '当社窓口で', en: 'by our staff' },
   api: { ja: '当社システムで', en: 'by our systems' },
   contract: { ja: 'ご契約手続きで', en: 'with your contract' },
+  session: { ja: '接続の変更に合わせて自動で', en: 'automatically, as your connection changed' },
 };
 
 export type PortalFlash = 'fixed' | 'nothing-to-fix' | 'dns-off' | 'dns-on' | 'dns-same' | 'form-expired';
