@@ -121,9 +121,14 @@ function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
   return problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
 }
 
-/** "privacy.retention.cc-blocking"; a segment that itself holds a dot or space is quoted. */
+/** "privacy.retention.cc-blocking", "attribution.radius.clients[0].secret"; a segment that itself holds a dot or space is quoted. */
 function dotted(path: readonly PropertyKey[]): string {
-  return path.map((s) => (/^[\w-]+$/.test(String(s)) ? String(s) : JSON.stringify(String(s)))).join('.');
+  let out = '';
+  for (const s of path) {
+    if (typeof s === 'number') out += `[${s}]`;
+    else out += `${out === '' ? '' : '.'}${/^[\w-]+$/.test(String(s)) ? String(s) : JSON.stringify(String(s))}`;
+  }
+  return out;
 }
 
 /** A value as it would be quoted back to the operator, kept short. */
@@ -186,7 +191,7 @@ function unknownKeyMessage(parent: readonly PropertyKey[], key: string): string 
     return `unknown ${noun} — did you mean ${guess}?${keyList ? ` (${keyList})` : ''}`;
   }
 
-  if (noun === 'key') {
+  if (noun === 'key' && !parent.some((s) => typeof s === 'number')) {
     const here = parent.map(String);
     // "store.url: x" written flat: in YAML a dotted key is one key, not a path.
     if (key.includes('.')) {

@@ -23,19 +23,45 @@ function objectOf(schema: unknown): z.ZodObject | undefined {
   return undefined;
 }
 
+/** The element schema of a list (under defaults, optionals and pipes), if `schema` is one. */
+function elementOf(schema: unknown): unknown {
+  let s = schema;
+  for (let depth = 0; depth < 16; depth++) {
+    if (s instanceof z.ZodArray) return s.element;
+    if (s instanceof z.ZodPipe) {
+      s = s.in instanceof z.ZodTransform ? s.out : s.in;
+      continue;
+    }
+    const inner = s instanceof z.ZodType ? (s.def as { innerType?: unknown }).innerType : undefined;
+    if (inner === undefined) return undefined;
+    s = inner;
+  }
+  return undefined;
+}
+
 export interface MappingAt {
   keys: string[];
   info: SectionInfo;
 }
 
-/** The keys allowed in the mapping at `path` ([] = top level), or undefined if that is not a mapping. */
+/**
+ * The keys allowed in the mapping at `path` ([] = top level), or undefined if
+ * that is not a mapping. A number in the path is an index into a list
+ * (["attribution", "radius", "clients", 0] is one NAS entry).
+ */
 export function mappingAt(path: readonly PropertyKey[]): MappingAt | undefined {
-  let obj = objectOf(configSchema);
+  let s: unknown = configSchema;
   for (const seg of path) {
-    if (!obj) return undefined;
+    if (typeof seg === 'number') {
+      s = elementOf(s);
+      continue;
+    }
+    const obj = objectOf(s);
     const key = String(seg);
-    obj = Object.hasOwn(obj.shape, key) ? objectOf(obj.shape[key]) : undefined;
+    if (!obj || !Object.hasOwn(obj.shape, key)) return undefined;
+    s = obj.shape[key];
   }
+  const obj = objectOf(s);
   return obj ? { keys: Object.keys(obj.shape), info: sectionInfo(obj) ?? {} } : undefined;
 }
 
