@@ -1,7 +1,7 @@
 // Public surface of the DNS capability (R1 R4): the firewall's data plane and its node
 // parts, the warning page, block events. The codec (wire/) and the policy engine
 // (policy/) have their own surfaces; other capabilities import only this file.
-export { DnsFirewall, purposeOfKind, OBSERVATIONS_TOPIC, type DnsFirewallOptions, type DnsFirewallDeps } from './server/firewall.ts';
+export { DnsFirewall, purposeOfKind, OBSERVATIONS_TOPIC, DETECTION_ZONE, type DnsFirewallOptions, type DnsFirewallDeps } from './server/firewall.ts';
 export { DataPlane, type BlockEvent, type ListenSpec, type DataPlaneOptions } from './server/data-plane.ts';
 export { FileZoneSource, ZoneSet, zoneSpecFromFile, ZONE_KINDS, type ZoneKind, type ZoneSpec, type ZoneSource, type ZoneTarget, type ZoneSourceStatus } from './server/zones.ts';
 export { parseSince } from './server/firewall.ts';

@@ -55,6 +55,20 @@ export function chainHash(prevHash: string, seq: number, at: number, actor: stri
   return createHash('sha256').update(JSON.stringify([prevHash, seq, at, actor, action, purpose, subject, detail])).digest('hex');
 }
 
+/** Entries per INSERT statement (9 parameters each: well under both dialects' limits). */
+const INSERT_ROWS = 200;
+const insertTexts = new Map<number, string>();
+function insertText(n: number): string {
+  let t = insertTexts.get(n);
+  if (t === undefined) {
+    t = `INSERT INTO audit_log (seq, at, actor, action, purpose, subject, detail, prev_hash, hash) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+    // A batch is cut into full chunks and one tail: keep the full size, and only a few tail sizes.
+    if (insertTexts.size > 64) insertTexts.clear();
+    insertTexts.set(n, t);
+  }
+  return t;
+}
+
 export interface AuditLogOptions {
   clock?: Clock;
   /** How long entries may wait in the buffer before they are written. 0 writes each append at once. */
@@ -80,7 +94,11 @@ export class AuditLog {
   private readonly flushIntervalMs: number;
   private readonly maxBatch: number;
   private closed = false;
+  /** A batch is being written (entries appended meanwhile are taken by the same write loop). */
+  private writing = false;
   written = 0;
+  /** Batches (transactions) written: for tests and metrics. */
+  batches = 0;
 
   constructor(private readonly store: Store, private readonly opts: AuditLogOptions = {}) {
     this.clock = opts.clock ?? systemClock;
@@ -94,13 +112,20 @@ export class AuditLog {
     if (!isPurpose(entry.purpose)) return Promise.reject(new SakimoriError('AUDIT_BAD_PURPOSE', `audit entry has unknown purpose "${String(entry.purpose)}"`));
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ entry, at: this.clock.now(), resolve, reject });
-      if (this.queue.length >= this.maxBatch || this.flushIntervalMs === 0) void this.flush();
-      else if (!this.timer) {
-        // Not unref'd: a caller is awaiting this entry, and a short-lived process (a CLI
-        // command) would otherwise exit before the batch is written (exit code 13).
-        this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
-      }
+      // A write in progress takes what queues up meanwhile (writeQueued loops until
+      // the queue is empty): starting another flush per append would commit
+      // one tiny batch per entry while a batch is being written.
+      if (!this.writing) this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.queue.length >= this.maxBatch || this.flushIntervalMs === 0) void this.flush();
+    else if (!this.timer) {
+      // Not unref'd: a caller is awaiting this entry, and a short-lived process (a CLI
+      // command) would otherwise exit before the batch is written (exit code 13).
+      this.timer = setTimeout(() => void this.flush(), this.flushIntervalMs);
+    }
   }
 
   /** Appends without waiting; a failure reaches onError (the entry stays queued for retry). */
@@ -121,8 +146,27 @@ export class AuditLog {
   }
 
   private async writeQueued(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, this.maxBatch);
+    this.writing = true;
+    try {
+      await this.writeAll();
+    } finally {
+      this.writing = false;
+      // Entries appended after the loop's last look at the queue.
+      if (this.queue.length > 0 && !this.timer && !this.closed) this.schedule();
+    }
+  }
+
+  /**
+   * Writes the entries queued when it starts. Not until the queue is empty:
+   * callers keep appending while a batch is written (their awaits interleave
+   * with the write's), and chasing them would commit a batch of one or two
+   * entries per look-up; what arrives meanwhile waits for the next batch.
+   */
+  private async writeAll(): Promise<void> {
+    let left = this.queue.length;
+    while (left > 0 && this.queue.length > 0) {
+      const batch = this.queue.slice(0, Math.min(left, this.maxBatch));
+      left -= batch.length;
       try {
         await this.store.transaction((tx) => this.writeBatch(tx, batch));
       } catch (err) {
@@ -137,6 +181,7 @@ export class AuditLog {
       }
       this.queue.splice(0, batch.length);
       this.written += batch.length;
+      this.batches += 1;
       for (const p of batch) p.resolve();
     }
   }
@@ -155,8 +200,11 @@ export class AuditLog {
       rows.push([seq, at, entry.actor, entry.action, entry.purpose, entry.subject, detail, prev, hash]);
       prev = hash;
     }
-    for (const r of rows) {
-      await tx.run('INSERT INTO audit_log (seq, at, actor, action, purpose, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', r);
+    // Multi-row INSERTs: one statement (and on PostgreSQL one round trip) per
+    // INSERT_ROWS entries instead of one per entry; both texts stay prepared.
+    for (let at = 0; at < rows.length; at += INSERT_ROWS) {
+      const chunk = rows.slice(at, at + INSERT_ROWS);
+      await tx.run(insertText(chunk.length), chunk.flat());
     }
     await tx.run('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1', [seq, prev]);
   }

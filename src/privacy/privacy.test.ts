@@ -101,6 +101,23 @@ test('batched appends from concurrent callers form one gapless chain', async () 
   await store.close();
 });
 
+test('a caller that keeps appending while a batch is written joins the next batch, not a transaction per entry', async () => {
+  const store = await openStore('sqlite::memory:');
+  await store.migrate(privacyMigrations);
+  const audit = new AuditLog(store, { flushIntervalMs: 60_000, maxBatch: 100 });
+  // Like a look-up loop: one entry, a few awaits (the look-up), the next entry.
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < 1000; i++) {
+    pending.push(audit.append({ actor: 'loop', action: 'read', purpose: 'operations', subject: String(i) }));
+    for (let k = 0; k < 3; k++) await Promise.resolve();
+  }
+  await audit.close();
+  await Promise.all(pending);
+  assert.deepEqual(pick(await verifyAuditChain(store)), { ok: true, entries: 1000, headSeq: 1000 });
+  assert.ok(audit.batches <= 20, `1000 entries took ${audit.batches} transactions`);
+  await store.close();
+});
+
 test('retention purges only what is older than its purpose allows, and audits the purge', async () => {
   const { store, audit, clock } = await fresh();
   const records = new PurposeBoundRecords(store, audit, clock);

@@ -33,6 +33,7 @@ import {
   type QueryInfo,
 } from '../wire/index.ts';
 import type { Decision, PolicyEngine } from '../policy/index.ts';
+import type { DnsObservedQuery, PolicyKind } from '../detect/index.ts';
 import { Forwarder, type ForwarderOptions, type ReplyTarget } from './forwarder.ts';
 import { DataPlaneStats, NO_ANSWER, type StatsSnapshot, type Transport } from './stats.ts';
 
@@ -59,6 +60,13 @@ export interface DataPlaneOptions extends Omit<ForwarderOptions, 'log' | 'onServ
   /** Queries one TCP connection may have upstream at once before reading pauses. Default 64. */
   maxTcpInFlight?: number;
   onBlock: (e: BlockEvent) => void;
+  /**
+   * DNS detection (dns/detect): told once per answered (or given-up, or dropped) filtered
+   * query. The event object is reused for every query: copy what you keep.
+   */
+  observer?: QueryObserver;
+  /** The kind of each policy zone (by canonical name), for the observer's `matched`. */
+  zoneKinds?: ReadonlyMap<string, PolicyKind>;
   log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
   now?: () => number;
 }
@@ -69,6 +77,14 @@ export interface BoundListener {
   udp: dgram.Socket;
   tcp: net.Server;
 }
+
+export interface QueryObserver {
+  observe(e: DnsObservedQuery): void;
+}
+
+/** `matched` as a small number (carried through the forwarder's typed arrays). */
+const MARKS: readonly (PolicyKind | undefined)[] = [undefined, 'cc', 'malware-sites', 'dns-abuse', 'allow'];
+const NO_RCODE = -1;
 
 const EDE_BLOCKED = 15;
 const MAX_CLIENT_CACHE = 65536;
@@ -84,13 +100,19 @@ export class DataPlane {
   private readonly tcpClients = new Set<TcpClient>();
   private readonly warned = new Set<string>();
   private readonly now: () => number;
+  private readonly observer: QueryObserver | undefined;
+  private readonly marks = new Map<string, number>();
+  private readonly seen: DnsObservedQuery = { at: 0, client: '', qname: '', qtype: 0, rcode: undefined, responseSize: undefined, upstreamTimeout: false, matched: undefined };
 
   constructor(private readonly opts: DataPlaneOptions) {
     this.now = opts.now ?? Date.now;
+    this.observer = opts.observer;
+    for (const [zone, kind] of opts.zoneKinds ?? []) this.marks.set(zone, MARKS.indexOf(kind));
     this.forwarder = new Forwarder({
       ...opts,
       log: (level, msg, detail) => opts.log(level, msg, detail),
       onServfail: () => this.stats.servfail++,
+      ...(opts.observer ? { onRelayed: (qname: string, qtype: number, mark: number, address: string, rcode: number, size: number, timedOut: boolean) => this.observed(qname, qtype, mark, address, rcode, size, timedOut) } : {}),
     });
   }
 
@@ -206,23 +228,31 @@ export class DataPlane {
       return true;
     }
     const d = engine.decide(q.qname, engine.usesClientIp ? clientIp(address) : undefined, q.qtype);
+    const obs = this.observer !== undefined;
     switch (d.action) {
       case 'none':
-        this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+        if (obs) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, 0);
+        else this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
         return true;
       case 'passthru':
         this.stats.countPolicy(d);
-        this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+        if (obs) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.marks.get(d.zone) ?? 0);
+        else this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
         return true;
       case 'tcp-only':
         this.stats.countPolicy(d);
-        if (tcp) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
-        else this.reply(target, makeResponseFromQuery(msg, RCode.NOERROR, { info: q, tc: true })!, port, address, t, RCode.NOERROR);
+        if (tcp) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.marks.get(d.zone) ?? 0);
+        else {
+          const out = makeResponseFromQuery(msg, RCode.NOERROR, { info: q, tc: true })!;
+          this.reply(target, out, port, address, t, RCode.NOERROR);
+          if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, RCode.NOERROR, out.length, false);
+        }
         return true;
       case 'drop':
         this.block(d, q, address);
         this.stats.responses[t][NO_ANSWER]!++;
         target.skip?.();
+        if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, NO_RCODE, 0, false);
         return true;
       case 'nxdomain':
       case 'nodata': {
@@ -230,13 +260,29 @@ export class DataPlane {
         const rcode = d.action === 'nxdomain' ? RCode.NXDOMAIN : RCode.NOERROR;
         const out = makeResponseFromQuery(msg, rcode, q.edns ? { info: q, authority: d.authority, ednsOptions: this.edeFor(d.zone) } : { info: q, authority: d.authority })!;
         this.reply(target, out, port, address, t, rcode);
+        if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, rcode, out.length, false);
         return true;
       }
       case 'local-data':
         this.block(d, q, address);
         this.localData(msg, q, d, tcp, target, port, address);
+        if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, RCode.NOERROR, 0, false);
         return true;
     }
+  }
+
+  /** Tells detection about one answer, in the one reused event object (no allocation). */
+  private observed(qname: string, qtype: number, mark: number, address: string, rcode: number, size: number, timedOut: boolean): void {
+    const e = this.seen;
+    e.at = this.now();
+    e.client = plainAddress(address);
+    e.qname = qname;
+    e.qtype = qtype;
+    e.rcode = rcode === NO_RCODE ? undefined : rcode;
+    e.responseSize = size;
+    e.upstreamTimeout = timedOut;
+    e.matched = MARKS[mark];
+    this.observer!.observe(e);
   }
 
   private block(d: Decision, q: QueryInfo, address: string): void {

@@ -10,6 +10,10 @@
  * on PostgreSQL + NATS.
  */
 import type { FastifyInstance } from 'fastify';
+import { DnsDetection, type DetectOptionsInput } from '../detect/index.ts';
+import { NO_MATCH, RpzZone, type ZoneChange } from '../policy/index.ts';
+import { ObservedReplay } from './observed.ts';
+import { FileZoneSource as AllowFileSource } from './zones.ts';
 import { formatHostPort, isPurpose, makeObservation, SakimoriError, type Clock, type Endpoint, type HostPort, type IpPrefix, type Part, type PartHealth, type Purpose } from '../../core/index.ts';
 import type { AuditLog } from '../../privacy/index.ts';
 import type { Store } from '../../store/index.ts';
@@ -22,6 +26,12 @@ import { WorkerPlane } from './worker-plane.ts';
 import type { StatsSnapshot } from './stats.ts';
 
 export const OBSERVATIONS_TOPIC = 'observations';
+
+/**
+ * The dynamic dns-abuse zone DNS detection writes its mitigations into: no file reloads
+ * it, it comes after every configured zone and behind the never-block (allow) list.
+ */
+export const DETECTION_ZONE = 'dns-abuse.detect.invalid';
 
 export interface DnsFirewallOptions {
   listen: readonly HostPort[];
@@ -50,6 +60,11 @@ export interface DnsFirewallOptions {
    * keeps the store and the API. File zones only (sources need threads: 0).
    */
   threads?: number;
+  /**
+   * DNS detection (dns/detect, issue 5): defaults (PRSD mitigation on, amplification
+   * proposed, infected-client Observations on) when left out; false: off.
+   */
+  detect?: DetectOptionsInput | false;
 }
 
 /** The small ports the firewall needs from the platform. */
@@ -87,6 +102,12 @@ export class DnsFirewall implements Part {
   private consentMark = '';
   private consentError: string | undefined;
   private running = false;
+  /** DNS detection (one, on this thread, fed by every data-plane thread). */
+  readonly detection: DnsDetection | undefined;
+  /** The dynamic dns-abuse zone (threads: 0), or this thread's copy of the workers' ones. */
+  private readonly abuse: RpzZone | undefined;
+  /** threads > 0: the never-block list on this thread, for detection. */
+  private readonly allowSet: ZoneSet | undefined;
   private readonly log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
 
   constructor(private readonly opts: DnsFirewallOptions, private readonly deps: DnsFirewallDeps) {
@@ -123,10 +144,31 @@ export class DnsFirewall implements Part {
       probeIntervalMs: opts.probeIntervalMs ?? 1000,
       tcpIdleMs: opts.tcpIdleMs ?? 10_000,
     };
+    const detect = opts.detect === false ? undefined : (opts.detect ?? {});
+    const detecting = detect !== undefined && ((detect.prsd?.mode ?? 'on') !== 'off' || (detect.amplification?.mode ?? 'propose') !== 'off' || (detect.infection?.mode ?? 'on') !== 'off');
+    this.abuse = detect !== undefined && detecting ? new RpzZone(DETECTION_ZONE) : undefined;
+    if (this.abuse) this.kinds.set(this.abuse.name, 'dns-abuse');
+    const allowSpec = threads > 0 && this.abuse ? (opts.zones ?? []).find((z) => z.kind === 'allow') : undefined;
+    this.allowSet = allowSpec ? new ZoneSet([{ spec: allowSpec, source: new AllowFileSource(allowSpec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150 }) }]) : undefined;
+    this.detection = this.abuse
+      ? new DnsDetection(
+          {
+            clock: deps.clock,
+            ...(deps.bus ? { bus: deps.bus } : {}),
+            zone: threads > 0 ? { apply: (c) => this.applyAbuse(c) } : this.abuse,
+            neverBlock: (fqdn) => this.neverBlock(fqdn),
+            log: this.log,
+            nodeName: opts.nodeName ?? 'node',
+          },
+          detect,
+        )
+      : undefined;
     if (threads > 0) {
       this.plane = undefined;
       this.zones = undefined;
-      this.pool = new WorkerPlane(threads, { ...plane, zones: [...(opts.zones ?? [])], maxEventsPerSecond: Math.ceil(((opts.maxBufferedEvents ?? 2000) * 1000) / (opts.eventFlushIntervalMs ?? 1000) / threads) }, {
+      const replay = this.detection ? new ObservedReplay(this.detection) : undefined;
+      this.pool = new WorkerPlane(threads, { ...plane, zones: [...(opts.zones ?? [])], maxEventsPerSecond: Math.ceil(((opts.maxBufferedEvents ?? 2000) * 1000) / (opts.eventFlushIntervalMs ?? 1000) / threads), ...(this.abuse ? { detect: { zone: this.abuse.name, active: {} } } : {}) }, {
+        ...(replay ? { observed: (b) => replay.replay(b) } : {}),
         events: (batch, notKept) => {
           for (const e of batch) this.blocked(e, e.count);
           if (notKept > 0) this.events.lost(notKept);
@@ -136,8 +178,8 @@ export class DnsFirewall implements Part {
       });
     } else {
       this.pool = undefined;
-      this.zones = new ZoneSet(sources);
-      this.plane = new DataPlane({ ...plane, onBlock: (e) => this.blocked(e, 1), log: this.log, now: () => deps.clock.now() });
+      this.zones = new ZoneSet(sources, this.abuse ? [{ zone: this.abuse, kind: 'dns-abuse' }] : []);
+      this.plane = new DataPlane({ ...plane, onBlock: (e) => this.blocked(e, 1), log: this.log, now: () => deps.clock.now(), ...(this.detection ? { observer: this.detection, zoneKinds: this.zones.zoneKinds } : {}) });
     }
     if (deps.registry) {
       registerDnsMetrics(deps.registry, {
@@ -191,6 +233,8 @@ export class DnsFirewall implements Part {
       this.consentTimer.unref();
     }
     this.events.start();
+    await this.allowSet?.start();
+    this.detection?.start();
     this.running = true;
     if (process.platform === 'linux' && process.env['MALLOC_MMAP_THRESHOLD_'] === undefined && (this.opts.zones?.length ?? 0) > 0) {
       // Measured (bench/dns.ts): without it glibc keeps a replaced zone's tables (tens of MB
@@ -203,6 +247,9 @@ export class DnsFirewall implements Part {
 
   async stop(): Promise<void> {
     this.running = false;
+    // First, while the threads still run: withdraw every mitigation detection put in force.
+    this.detection?.stop();
+    await this.allowSet?.stop();
     this.stopConsent?.();
     if (this.consentTimer) clearInterval(this.consentTimer);
     for (const u of this.unwatch.splice(0)) u();
@@ -317,6 +364,27 @@ export class DnsFirewall implements Part {
   }
 
   // ---- internals ---------------------------------------------------------------------
+
+  /** threads > 0: a detection change, checked on this thread's copy, then sent to every thread. */
+  private applyAbuse(change: ZoneChange) {
+    const r = this.abuse!.apply(change);
+    if (r.ok) this.pool?.applyAbuse(change);
+    return r;
+  }
+
+  /** Triggers DNS detection has in the dns-abuse zone now (every thread holds the same). */
+  detectionTriggers(): number {
+    const s = this.abuse?.stats();
+    return s ? s.qname + s.wildcard : 0;
+  }
+
+  /** The never-block (allow) list decides, as the data plane's engine would. */
+  private neverBlock(fqdn: string): boolean {
+    const set = this.allowSet ?? this.zones;
+    if (!set) return false;
+    const d = set.engine.decide(fqdn, undefined, 1);
+    return d !== NO_MATCH && set.kindOf(d.zone) === 'allow';
+  }
 
   private blocked(e: BlockEvent, n: number): void {
     this.events.add(e, n);

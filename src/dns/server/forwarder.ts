@@ -45,6 +45,12 @@ export interface ForwarderOptions {
   log: (level: 'info' | 'warn', msg: string, detail?: Record<string, unknown>) => void;
   /** Counts answers synthesised here (SERVFAIL). */
   onServfail?: (transport: 'udp' | 'tcp') => void;
+  /**
+   * Called after a relayed query's answer (or SERVFAIL on give-up, `timedOut`) went to the
+   * client, with the `qname`/`qtype`/`mark` given to relay(); for DNS detection. Plain
+   * arguments: nothing is allocated per query.
+   */
+  onRelayed?: (qname: string, qtype: number, mark: number, address: string, rcode: number, size: number, timedOut: boolean) => void;
 }
 
 const SLOTS = 65536;
@@ -89,6 +95,10 @@ export class Forwarder {
   private readonly target: (ReplyTarget | undefined)[] = new Array(SLOTS).fill(undefined);
   private readonly address: (string | undefined)[] = new Array(SLOTS).fill(undefined);
   private readonly callback: (AnswerCallback | undefined)[] = new Array(SLOTS).fill(undefined);
+  // What onRelayed reports (only filled when it is set).
+  private readonly qname: (string | undefined)[] = new Array(SLOTS).fill(undefined);
+  private readonly qtype = new Uint16Array(SLOTS);
+  private readonly mark = new Uint8Array(SLOTS);
   private pending = 0;
   // Deadlines in send order (every attempt has the same timeout, so FIFO is deadline order).
   private dlId = new Int32Array(4096);
@@ -132,10 +142,19 @@ export class Forwarder {
    * Sends a client's query upstream and relays the answer to `target`. `query` is the
    * client's buffer: its ID is overwritten here (the original is kept and restored).
    */
-  relay(query: Buffer, questionEnd: number, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
+  relay(query: Buffer, questionEnd: number, tcp: boolean, target: ReplyTarget, port: number, address: string, qname?: string, qtype = 0, mark = 0): void {
     const id = this.take();
-    if (id < 0) return this.answerServfail(query, tcp, target, port, address);
+    if (id < 0) {
+      const size = this.answerServfail(query, tcp, target, port, address);
+      if (qname !== undefined && size > 0) this.opts.onRelayed?.(qname, qtype, mark, address, RCode.SERVFAIL, size, false);
+      return;
+    }
     this.kind[id] = RELAY;
+    if (qname !== undefined && this.opts.onRelayed) {
+      this.qname[id] = qname;
+      this.qtype[id] = qtype;
+      this.mark[id] = mark;
+    }
     this.target[id] = target;
     this.port[id] = port;
     this.address[id] = address;
@@ -182,6 +201,7 @@ export class Forwarder {
     this.target[id] = undefined;
     this.address[id] = undefined;
     this.callback[id] = undefined;
+    this.qname[id] = undefined;
     this.tries[id] = 0;
     this.pending--;
   }
@@ -264,8 +284,10 @@ export class Forwarder {
       const t = this.target[id]!;
       const port = this.port[id]!;
       const addr = this.address[id]!;
+      const qname = this.qname[id];
       this.release(id);
       t.send(msg, port, addr);
+      if (qname !== undefined) this.opts.onRelayed!(qname, this.qtype[id]!, this.mark[id]!, addr, msg[3]! & 0x0f, msg.length, false);
     } else {
       const cb = this.callback[id]!;
       this.release(id);
@@ -352,8 +374,10 @@ export class Forwarder {
       const port = this.port[id]!;
       const addr = this.address[id]!;
       const tcp = this.clientTcp[id] === 1;
+      const qname = this.qname[id];
       this.release(id);
-      this.answerServfail(q, tcp, t, port, addr);
+      const size = this.answerServfail(q, tcp, t, port, addr);
+      if (qname !== undefined) this.opts.onRelayed!(qname, this.qtype[id]!, this.mark[id]!, addr, RCode.SERVFAIL, size, true);
     } else {
       const cb = this.callback[id]!;
       this.release(id);
@@ -361,11 +385,13 @@ export class Forwarder {
     }
   }
 
-  private answerServfail(query: Buffer, tcp: boolean, t: ReplyTarget, port: number, address: string): void {
+  /** Returns the answer's size (0: none could be made). */
+  private answerServfail(query: Buffer, tcp: boolean, t: ReplyTarget, port: number, address: string): number {
     const r = makeResponseFromQuery(query, RCode.SERVFAIL);
-    if (r === undefined) return;
+    if (r === undefined) return 0;
     this.opts.onServfail?.(tcp ? 'tcp' : 'udp');
     t.send(r, port, address);
+    return r.length;
   }
 
   /** ". NS" without recursion: any answer at all shows the upstream is back. */

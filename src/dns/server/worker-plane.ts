@@ -12,7 +12,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { formatPrefix, SakimoriError, type IpPrefix } from '../../core/index.ts';
+import type { ZoneChange } from '../policy/index.ts';
 import type { BlockEvent, ListenSpec } from './data-plane.ts';
+import type { ObservedBatch } from './observed.ts';
 import { mergeSnapshots, type StatsSnapshot } from './stats.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
 import type { ZoneSourceStatus } from './zones.ts';
@@ -21,6 +23,8 @@ export interface WorkerPlaneHandlers {
   events(batch: (BlockEvent & { count: number })[], notKept: number): void;
   log(level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>): void;
   reloaded(zone: string, ok: boolean): void;
+  /** DNS detection events from a worker (init.detect set). */
+  observed?(batch: ObservedBatch): void;
 }
 
 const TSX_API = import.meta.resolve('tsx/esm/api');
@@ -83,6 +87,9 @@ export class WorkerPlane {
           case 'events':
             this.on.events(m.batch, m.notKept);
             break;
+          case 'observed':
+            this.on.observed?.(m.batch);
+            break;
           case 'stats':
             slot.snapshot = m.snapshot;
             break;
@@ -131,6 +138,12 @@ export class WorkerPlane {
 
   setOptOuts(prefixes: IpPrefix[]): void {
     const m: ToWorker = { type: 'optouts', prefixes: prefixes.map(formatPrefix) };
+    for (const s of this.slots) if (s.alive) s.worker.postMessage(m);
+  }
+
+  /** A DNS detection change to the dynamic dns-abuse zone, for every thread. */
+  applyAbuse(change: ZoneChange): void {
+    const m: ToWorker = { type: 'abuse-change', change };
     for (const s of this.slots) if (s.alive) s.worker.postMessage(m);
   }
 

@@ -14,7 +14,9 @@ import net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseCidr, type HostPort, type IpPrefix } from '../../core/index.ts';
+import { RpzZone, type ZoneChange } from '../policy/index.ts';
 import { DataPlane, type BlockEvent, type BoundListener, type ListenSpec } from './data-plane.ts';
+import { ObservedBatcher, OBSERVED_FLUSH_MS, type ObservedBatch } from './observed.ts';
 import { FileZoneSource, ZoneSet, type ZoneSpec } from './zones.ts';
 import type { StatsSnapshot } from './stats.ts';
 
@@ -33,14 +35,17 @@ export interface WorkerInit {
   maxEventsPerSecond: number;
   /** Other workers: open these descriptors (from worker 0). */
   fds?: { spec: ListenSpec; udp: number; tcp: number }[];
+  /** DNS detection on: the name of the dynamic dns-abuse zone, and the triggers already in force. */
+  detect?: { zone: string; active: ZoneChange };
 }
 
-export type ToWorker = { type: 'optouts'; prefixes: string[] } | { type: 'reload'; zone: string } | { type: 'stop' };
+export type ToWorker = { type: 'optouts'; prefixes: string[] } | { type: 'reload'; zone: string } | { type: 'abuse-change'; change: ZoneChange } | { type: 'stop' };
 
 export type FromWorker =
   | { type: 'ready'; fds: { spec: ListenSpec; udp: number; tcp: number }[]; zones: ReturnType<ZoneSet['status']> }
   | { type: 'fatal'; message: string; code?: string; hint?: string }
   | { type: 'events'; batch: (BlockEvent & { count: number })[]; notKept: number }
+  | { type: 'observed'; batch: ObservedBatch }
   | { type: 'stats'; snapshot: StatsSnapshot }
   | { type: 'reloaded'; zone: string; ok: boolean; zones: ReturnType<ZoneSet['status']> }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; detail?: Record<string, unknown> }
@@ -76,8 +81,13 @@ function blocked(e: BlockEvent): void {
 }
 
 const sources = init.zones.map((spec) => new FileZoneSource(spec, { log, watch: false }));
-const zones = new ZoneSet(init.zones.map((spec, i) => ({ spec, source: sources[i]! })));
+// DNS detection: events go to the main thread in batches; its mitigations come back as changes to this zone.
+const abuse = init.detect ? new RpzZone(init.detect.zone) : undefined;
+if (abuse && init.detect) abuse.apply(init.detect.active);
+const observed = abuse ? new ObservedBatcher((batch, transfer) => port.postMessage({ type: 'observed', batch } satisfies FromWorker, transfer)) : undefined;
+const zones = new ZoneSet(init.zones.map((spec, i) => ({ spec, source: sources[i]! })), abuse ? [{ zone: abuse, kind: 'dns-abuse' }] : []);
 const plane = new DataPlane({
+  ...(observed ? { observer: observed, zoneKinds: zones.zoneKinds } : {}),
   upstreams: init.upstreams,
   timeoutMs: init.timeoutMs,
   downAfter: init.downAfter,
@@ -133,6 +143,7 @@ async function main(): Promise<void> {
     }
   }, 100);
   const stats = setInterval(() => post({ type: 'stats', snapshot: plane.snapshot() }), 500);
+  const flushObserved = observed ? setInterval(() => observed.flush(), OBSERVED_FLUSH_MS) : undefined;
   port.on('message', (m: ToWorker) => {
     if (m.type === 'optouts') plane.setOptOuts(prefixes(m.prefixes));
     else if (m.type === 'reload') {
@@ -142,9 +153,13 @@ async function main(): Promise<void> {
         const st = zones.status().find((z) => z.zone === m.zone);
         post({ type: 'reloaded', zone: m.zone, ok: st?.lastError === undefined, zones: zones.status() });
       });
+    } else if (m.type === 'abuse-change') {
+      const r = abuse?.apply(m.change);
+      if (r && !r.ok) log('error', `could not apply a DNS detection change to ${abuse!.name}: ${r.errors.join('; ')}`);
     } else if (m.type === 'stop') {
       clearInterval(tick);
       clearInterval(stats);
+      clearInterval(flushObserved);
       void plane
         .stop()
         .then(() => zones.stop())

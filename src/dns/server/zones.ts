@@ -181,7 +181,15 @@ export class ZoneSet {
   readonly engine = new PolicyEngine();
   private readonly kinds = new Map<string, ZoneKind>();
 
-  constructor(private readonly entries: readonly { spec: Pick<ZoneSpec, 'name' | 'kind'>; source: ZoneSource }[]) {
+  /**
+   * `dynamic`: zones no source loads (the dns-abuse zone DNS detection writes into), after
+   * the sourced zones, so a C&C listing is never hidden by their PASSTHRU exceptions; the
+   * allow list still comes first.
+   */
+  constructor(
+    private readonly entries: readonly { spec: Pick<ZoneSpec, 'name' | 'kind'>; source: ZoneSource }[],
+    dynamic: readonly { zone: RpzZone; kind: ZoneKind }[] = [],
+  ) {
     const zones: RpzZone[] = [];
     let allow: RpzZone | undefined;
     for (const { spec } of entries) {
@@ -256,3 +264,13 @@ export async function zoneSpecFromFile(file: string, format: 'rpz' | 'list' = 'r
   const kind: ZoneKind = first.startsWith('allow') ? 'allow' : first.startsWith('malware') ? 'malware-sites' : first.startsWith('dns-abuse') || first.startsWith('abuse') ? 'dns-abuse' : 'cc';
   return { name, file, kind, format };
 }
+    for (const d of dynamic) {
+      if (this.kinds.has(d.zone.name)) throw new SakimoriError('DNS_ZONE', `policy zone ${d.zone.name} is configured twice`, { hint: `${d.zone.name} is the zone DNS detection writes into: give the configured zone another name` });
+      zones.push(d.zone);
+      this.kinds.set(d.zone.name, d.kind);
+    }
+  /** Every zone's kind, by canonical name (the data plane's `zoneKinds`). */
+  get zoneKinds(): ReadonlyMap<string, ZoneKind> {
+    return this.kinds;
+  }
+
