@@ -33,6 +33,18 @@ http:
   # brackets: "[::1]:8080". Use 0.0.0.0:8080 to listen on every interface.
   # Default: 127.0.0.1:8080 (this machine only).
   listen: 127.0.0.1:8080
+  # Behind a reverse proxy (nginx, a load balancer): whose X-Forwarded-For
+  # header to believe, so the portal's rate limits and the audit log see the
+  # subscriber's or operator's address rather than the proxy's. One of:
+  #   false                          nobody: the address connecting is the client
+  #   true                           every hop (only if the proxy overwrites the header)
+  #   1                              this many proxy hops in front of Sakimori (only
+  #                                  if clients cannot reach Sakimori but through them:
+  #                                  a count cannot tell a proxy from a forger)
+  #   ["127.0.0.1", "10.0.0.0/8"]    the proxies' addresses or prefixes (also loopback,
+  #                                  linklocal, uniquelocal)
+  # Default: false.
+  trustProxy: false
 
 store:
   # Where Sakimori keeps its state.
@@ -165,11 +177,24 @@ dns:
   # RPZ master file) or list (one domain a line, covering its subdomains).
   # A file is reloaded when it changes; a file with an error is refused with
   # file:line and the previous version stays. For example:
+  # A zone may instead be pulled from a primary (primary: ADDR:PORT, never
+  # with file:): loaded by AXFR before DNS is answered (a start waits, logging
+  # each failed try, until the primary answers), then kept current by IXFR,
+  # applied in place, on NOTIFY and on the SOA refresh/retry timers. When the
+  # primary cannot be reached the version in force stays, also past the SOA
+  # expire time (logged as expired). Needs threads: 0. For example:
   #   zones:
   #     - { name: cc.rpz.example.net, file: /var/lib/sakimori/cc.rpz, kind: cc }
+  #     - { name: malware.rpz.example.net, primary: "192.0.2.53:53", kind: malware-sites }
   #     - { name: allow, file: /etc/sakimori/never-block.txt, kind: allow, format: list }
+  # A zone from a primary may name its own NOTIFY address (notifyListen:
+  # ADDR:PORT); else it uses notifyListen below.
   # Default: [] (no policy: every query is forwarded)
   zones: []
+  # Where zones from a primary take its NOTIFY (RFC 1996), over UDP, as
+  # ADDR:PORT; NOTIFY from any other address than the zone's primary is
+  # refused. "": no listener, zones refresh on their SOA timer only. Default: ""
+  notifyListen: ""
   events:
     # How often block events (time, client, FQDN, list, action) are written
     # to the store, in one batch. Default: 1s

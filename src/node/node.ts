@@ -43,7 +43,7 @@ export async function startNode(config: Config, opts: { logger: Logger; version:
     return { status: worstStatus(Object.values(parts).map((p) => p.status)), node: config.node.name, version: opts.version, startedAt, parts };
   };
   try {
-    http = new HttpServer({ listen, logger, registry: platform.registry, version: opts.version, health });
+    http = new HttpServer({ listen, logger, registry: platform.registry, version: opts.version, health, trustProxy: config.http.trustProxy });
     await http.prepare();
     const parts: Part[] = [new RetentionSchedule(platform.retention, config.privacy.purgeInterval, logger, purged), ...buildCapabilityParts(platform)];
     for (const part of parts) {

@@ -24,6 +24,24 @@ export interface HttpServerOptions {
   registry: Registry;
   version: string;
   health: () => Promise<HealthReport>;
+  /**
+   * http.trustProxy: whose X-Forwarded-For to believe (Fastify's trustProxy),
+   * so req.ip — which rate limits and audit entries use — is the real client
+   * behind a reverse proxy. Default false: the peer is the client.
+   */
+  trustProxy?: boolean | number | readonly string[];
+}
+
+/**
+ * Fastify's trustProxy from http.trustProxy. A hop count is given as a
+ * function: Fastify 5 now reads a number as "trust nobody", since a count
+ * cannot tell a proxy from a client that sent the header itself — which is
+ * why the example config says to use a count only when the node is reachable
+ * through its proxies alone.
+ */
+function trustFn(trust: boolean | number | readonly string[]): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  if (typeof trust === 'number') return (_addr, hop) => hop < trust;
+  return typeof trust === 'boolean' ? trust : [...trust];
 }
 
 export class HttpServer implements Part {
@@ -35,7 +53,7 @@ export class HttpServer implements Part {
 
   constructor(private readonly opts: HttpServerOptions) {
     this.address = opts.listen;
-    this.app = Fastify({ logger: false, disableRequestLogging: true, bodyLimit: 10 * 1024 * 1024 });
+    this.app = Fastify({ logger: false, disableRequestLogging: true, bodyLimit: 10 * 1024 * 1024, trustProxy: trustFn(opts.trustProxy ?? false) });
     this.requests = new Counter({
       name: 'sakimori_http_requests_total',
       help: 'HTTP requests answered, by route and status code',
