@@ -202,7 +202,17 @@ export class ZoneSet {
       } else zones.push(z);
       this.kinds.set(z.name, spec.kind);
     }
+    for (const d of dynamic) {
+      if (this.kinds.has(d.zone.name)) throw new SakimoriError('DNS_ZONE', `policy zone ${d.zone.name} is configured twice`, { hint: `${d.zone.name} is the zone DNS detection writes into: give the configured zone another name` });
+      zones.push(d.zone);
+      this.kinds.set(d.zone.name, d.kind);
+    }
     this.engine.configure({ zones, ...(allow ? { allow } : {}) });
+  }
+
+  /** Every zone's kind, by canonical name (the data plane's `zoneKinds`). */
+  get zoneKinds(): ReadonlyMap<string, ZoneKind> {
+    return this.kinds;
   }
 
   async start(): Promise<void> {
@@ -264,13 +274,3 @@ export async function zoneSpecFromFile(file: string, format: 'rpz' | 'list' = 'r
   const kind: ZoneKind = first.startsWith('allow') ? 'allow' : first.startsWith('malware') ? 'malware-sites' : first.startsWith('dns-abuse') || first.startsWith('abuse') ? 'dns-abuse' : 'cc';
   return { name, file, kind, format };
 }
-    for (const d of dynamic) {
-      if (this.kinds.has(d.zone.name)) throw new SakimoriError('DNS_ZONE', `policy zone ${d.zone.name} is configured twice`, { hint: `${d.zone.name} is the zone DNS detection writes into: give the configured zone another name` });
-      zones.push(d.zone);
-      this.kinds.set(d.zone.name, d.kind);
-    }
-  /** Every zone's kind, by canonical name (the data plane's `zoneKinds`). */
-  get zoneKinds(): ReadonlyMap<string, ZoneKind> {
-    return this.kinds;
-  }
-
