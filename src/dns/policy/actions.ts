@@ -190,6 +190,13 @@ export function actionOf(records: readonly PolicyRecord[]): { kind: Exclude<Poli
 }
 
 /** Interned record sets of one zone, by small integer id (what the name table stores). */
+/** One interned record set as ActionTable.snapshot gives it (structured-clonable). */
+export interface ActionSnapshot {
+  id: number;
+  refs: number;
+  records: readonly PolicyRecord[];
+}
+
 export class ActionTable {
   private readonly entries: (ActionEntry | undefined)[] = [];
   private readonly byKey = new Map<string, number>();
@@ -275,6 +282,29 @@ export class ActionTable {
     this.entries[id] = undefined;
     this.freeIds.push(id);
     if (id === this.lastId) this.lastId = -1;
+  }
+
+  /** Every live set with its id and refcount, for another thread to rebuild the same table (fromSnapshot). */
+  snapshot(): ActionSnapshot[] {
+    const out: ActionSnapshot[] = [];
+    for (const e of this.entries) if (e) out.push({ id: e.id, refs: e.refs, records: e.records });
+    return out;
+  }
+
+  /** The table a snapshot was taken of, with the same ids (the name tables refer to them). */
+  static fromSnapshot(snap: readonly ActionSnapshot[]): ActionTable {
+    const t = new ActionTable();
+    for (const { id, refs, records } of snap) {
+      const a = actionOf(records);
+      let ttl = records[0]!.ttl;
+      for (const r of records) if (r.ttl < ttl) ttl = r.ttl;
+      const e = new ActionEntry(id, setKey(records), a.kind, records, ttl, a.cnameSuffix);
+      e.refs = refs;
+      t.entries[id] = e;
+      t.byKey.set(e.key, id);
+    }
+    for (let id = 0; id < t.entries.length; id++) if (t.entries[id] === undefined) t.freeIds.push(id);
+    return t;
   }
 
   /** Drops cached decisions (after the zone's SOA changed). */

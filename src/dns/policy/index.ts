@@ -4,6 +4,7 @@ export { PolicyEngine, type PolicyEngineOptions, type PolicySlot, type ZoneOverr
 export { Decision, NO_MATCH, type PolicyAction, type MatchedTrigger, type PolicyRecord } from './actions.ts';
 export {
   RpzZone,
+  type SharedRpzZone,
   type ZoneChange,
   type ApplyResult,
   type TriggerRule,

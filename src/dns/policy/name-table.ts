@@ -31,6 +31,12 @@
  * caller and compare characters against the arena: no allocation on hit or miss. The
  * hash is FNV-1a over the characters from the END of the name backwards, so one backward
  * pass over a query name yields the hash of every suffix at its label boundaries.
+ *
+ * Sharing between threads (toShared / fromShared): the arena, the slots and the filters
+ * move into SharedArrayBuffers that every thread reads and none writes. The first change
+ * a thread makes to a shared table copies it into private memory first (copy-on-write of
+ * the whole table, once; entry numbers stay valid), so a change is seen by the thread that
+ * made it only, and the other threads keep reading the unchanged shared copy.
  */
 
 // Everything the hot path reads is an int32 (hashes, ids, NONE = -1): a uint32 above
@@ -73,6 +79,35 @@ export function labelCount(key: string): number {
 
 const recordBytes = (len: number) => (HEADER + len + 3) & ~3;
 
+/** A NameTable as threads share it (structured-clonable; the buffers are shared, not copied, by postMessage). */
+export interface SharedNameTable {
+  readonly arena: SharedArrayBuffer;
+  readonly slots: SharedArrayBuffer;
+  readonly exactBits: SharedArrayBuffer;
+  readonly wildBits: SharedArrayBuffer;
+  readonly used: number;
+  readonly garbage: number;
+  readonly bitShift: number;
+  readonly live: number;
+  readonly tombs: number;
+  readonly exactCount: number;
+  readonly wildCount: number;
+  readonly wildByLabels: Uint32Array;
+}
+
+function toSab(from: Uint8Array): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(from.byteLength);
+  new Uint8Array(sab).set(from);
+  return sab;
+}
+
+/** A private copy of a (shared) buffer's bytes. */
+function toPrivate(from: ArrayBufferLike): ArrayBuffer {
+  const ab = new ArrayBuffer(from.byteLength);
+  new Uint8Array(ab).set(new Uint8Array(from));
+  return ab;
+}
+
 export class NameTable {
   private u8: Uint8Array;
   private i32: Int32Array;
@@ -90,6 +125,8 @@ export class NameTable {
   // right after does not hash the key again.
   private lastE = -1;
   private lastH = 0;
+  /** The buffers are SharedArrayBuffers other threads read: copy them before any write. */
+  private shared = false;
   exactCount = 0;
   wildCount = 0;
   /** Wildcard triggers per label count of their suffix: lookups skip lengths with none. */
@@ -111,6 +148,76 @@ export class NameTable {
     this.bitShift = 0;
     this.exactBits = this.wildBits = new Int32Array(0);
     this.sizeFilters(size);
+  }
+
+  /**
+   * The table as other threads can share it. The first call moves the table itself into
+   * SharedArrayBuffers (one copy, trimmed; the private buffers are dropped), so the thread
+   * that shares holds no second copy; later calls return the same buffers until a change.
+   */
+  toShared(): SharedNameTable {
+    if (!this.shared) {
+      this.trim();
+      const arena = toSab(this.u8.subarray(0, this.used));
+      this.u8 = new Uint8Array(arena);
+      this.i32 = new Int32Array(arena);
+      this.slots = new Int32Array(toSab(new Uint8Array(this.slots.buffer)));
+      this.exactBits = new Int32Array(toSab(new Uint8Array(this.exactBits.buffer)));
+      this.wildBits = new Int32Array(toSab(new Uint8Array(this.wildBits.buffer)));
+      this.shared = true;
+    }
+    return {
+      arena: this.u8.buffer as SharedArrayBuffer,
+      slots: this.slots.buffer as SharedArrayBuffer,
+      exactBits: this.exactBits.buffer as SharedArrayBuffer,
+      wildBits: this.wildBits.buffer as SharedArrayBuffer,
+      used: this.used,
+      garbage: this.garbage,
+      bitShift: this.bitShift,
+      live: this.live,
+      tombs: this.tombs,
+      exactCount: this.exactCount,
+      wildCount: this.wildCount,
+      wildByLabels: this.wildByLabels.slice(),
+    };
+  }
+
+  /** A table reading another thread's shared buffers (no copy until this thread changes it). */
+  static fromShared(s: SharedNameTable): NameTable {
+    const t = new NameTable(0);
+    t.u8 = new Uint8Array(s.arena);
+    t.i32 = new Int32Array(s.arena);
+    t.slots = new Int32Array(s.slots);
+    t.mask = s.slots.byteLength / 8 - 1;
+    t.exactBits = new Int32Array(s.exactBits);
+    t.wildBits = new Int32Array(s.wildBits);
+    t.used = s.used;
+    t.garbage = s.garbage;
+    t.bitShift = s.bitShift;
+    t.live = s.live;
+    t.tombs = s.tombs;
+    t.exactCount = s.exactCount;
+    t.wildCount = s.wildCount;
+    t.wildByLabels.set(s.wildByLabels);
+    t.shared = true;
+    return t;
+  }
+
+  /** True while the buffers are shared with other threads (no change made here since). */
+  get isShared(): boolean {
+    return this.shared;
+  }
+
+  /** Copy-on-write: before the first change to a shared table, take a private copy. */
+  private own(): void {
+    if (!this.shared) return;
+    const arena = toPrivate(this.u8.buffer);
+    this.u8 = new Uint8Array(arena);
+    this.i32 = new Int32Array(arena);
+    this.slots = new Int32Array(toPrivate(this.slots.buffer));
+    this.exactBits = new Int32Array(toPrivate(this.exactBits.buffer));
+    this.wildBits = new Int32Array(toPrivate(this.wildBits.buffer));
+    this.shared = false;
   }
 
   /** False when no exact trigger has hash h (Bloom filter: true may still miss). */
@@ -202,6 +309,7 @@ export class NameTable {
     this.lastH = h;
     const found = this.find(key, 0, key.length, h);
     if (found >= 0) return (this.lastE = found);
+    this.own();
     if ((this.live + this.tombs + 1) * 4 > (this.mask + 1) * 3) this.resize();
     const e = this.newRecord(key);
     this.place(h, e);
@@ -210,6 +318,7 @@ export class NameTable {
   }
 
   setExact(e: number, id: number): void {
+    this.own();
     const was = this.i32[e]!;
     if (id !== NONE) NameTable.mark(this.exactBits, this.bitShift, e === this.lastE ? this.lastH : this.hashAt(e));
     if (was === NONE && id !== NONE) this.exactCount++;
@@ -218,6 +327,7 @@ export class NameTable {
   }
 
   setWild(e: number, id: number): void {
+    this.own();
     const was = this.i32[e + 1]!;
     if (id !== NONE) NameTable.mark(this.wildBits, this.bitShift, e === this.lastE ? this.lastH : this.hashAt(e));
     if (was === NONE && id !== NONE) {
@@ -233,6 +343,7 @@ export class NameTable {
   /** Deletes the entry when it has neither trigger left. Entry numbers may change after this. */
   dropIfEmpty(e: number): void {
     if (this.i32[e] !== NONE || this.i32[e + 1] !== NONE) return;
+    this.own();
     const h = this.hashAt(e);
     let i = slotOf(h, this.mask);
     while (this.slots[2 * i + 1] !== e + 1) i = (i + 1) & this.mask;
@@ -263,6 +374,7 @@ export class NameTable {
 
   /** After a bulk load: gives back the arena's growth slack. */
   trim(): void {
+    if (this.shared) return; // already trimmed when it was shared
     if (this.garbage > 0) this.compact(this.used - this.garbage);
     else if (this.u8.length > this.used + 4096) this.realloc(this.used);
   }

@@ -8,9 +8,9 @@
  */
 import { PrefixMap, SakimoriError, type IpAddress, type IpPrefix } from '../../core/index.ts';
 import { compileRecords, RRType, type CompiledRecords } from '../wire/index.ts';
-import { ActionTable, compileAnswers, sameRecord, T_CLIENT, T_QNAME, T_RESPONSE, T_WILD, type Decision, type PolicyRecord } from './actions.ts';
+import { ActionTable, compileAnswers, type ActionSnapshot, sameRecord, T_CLIENT, T_QNAME, T_RESPONSE, T_WILD, type Decision, type PolicyRecord } from './actions.ts';
 import { canonicalAbsolute, typeName, type ZoneRecord } from './master-file.ts';
-import { EMPTY_NAME_HASH, NameTable, NONE } from './name-table.ts';
+import { EMPTY_NAME_HASH, NameTable, NONE, type SharedNameTable } from './name-table.ts';
 import { lastSeparator, parseTrigger, relativeName, triggerText, type IpTrigger, type Trigger } from './triggers.ts';
 
 // ---- the query name, taken apart once per decide() and shared by every zone ------------
@@ -110,6 +110,21 @@ export interface ZoneStats {
   tableBytes: number;
 }
 
+/**
+ * A zone as worker threads share it (RpzZone.toShared): the name tables, which hold
+ * nearly all of a large zone, in SharedArrayBuffers; the rest (actions, IP triggers, SOA:
+ * small) as plain data each thread rebuilds. Structured-clonable: post it as it is.
+ */
+export interface SharedRpzZone {
+  readonly name: string;
+  readonly soa: PolicyRecord | undefined;
+  readonly names: SharedNameTable;
+  readonly nsd: SharedNameTable | undefined;
+  /** IP triggers as relative trigger text ("32.2.0.0.127.rpz-client-ip") and action id. */
+  readonly ipTriggers: readonly (readonly [string, number])[];
+  readonly actions: readonly ActionSnapshot[];
+}
+
 interface IpRule {
   prefix: IpPrefix;
   id: number;
@@ -137,12 +152,12 @@ export class RpzZone {
   readonly name: string;
   private soa: PolicyRecord | undefined;
   private authority: CompiledRecords | undefined;
-  private readonly names: NameTable;
+  private names: NameTable;
   private nsd: NameTable | undefined;
   private readonly clientIp = ipTriggers();
   private readonly responseIp = ipTriggers();
   private readonly nsIp = ipTriggers();
-  private readonly actions = new ActionTable();
+  private actions = new ActionTable();
 
   /**
    * An empty zone, e.g. for dynamic `dns-abuse` entries. Throws SakimoriError on an
@@ -153,6 +168,47 @@ export class RpzZone {
     if (typeof n !== 'string') throw new SakimoriError('RPZ_ZONE_NAME', `policy zone name "${name}" is not a valid domain name: ${n.error}`);
     this.name = n;
     this.names = new NameTable(opts.expectedNames ?? 0);
+  }
+
+  /**
+   * The zone for other threads: its name tables move into SharedArrayBuffers (this zone
+   * then reads them too, so the process holds one copy however many threads share it).
+   * Sharing is read-only: a later apply() or addRecord() here, or in a thread that took
+   * fromShared(), first copies the touched name table into that thread's private memory
+   * (copy-on-write, once per table), so each thread sees its own changes and the others
+   * keep the shared version. For a change every thread needs (an IXFR of a large zone),
+   * apply it in one thread, share again, and replace the zone everywhere.
+   */
+  toShared(): SharedRpzZone {
+    const ip: [string, number][] = [];
+    // An IP rule's key is its trigger text (triggers.ts), which parseTrigger takes back.
+    for (const ips of [this.clientIp, this.responseIp, this.nsIp]) for (const [key, rule] of ips.rules) ip.push([key, rule.id]);
+    return { name: this.name, soa: this.soa, names: this.names.toShared(), nsd: this.nsd?.toShared(), ipTriggers: ip, actions: this.actions.snapshot() };
+  }
+
+  /** The zone toShared() gave, in this thread: decides exactly as the original. Throws SakimoriError on data that is not a shared zone. */
+  static fromShared(shared: SharedRpzZone): RpzZone {
+    const z = new RpzZone(shared.name);
+    z.names = NameTable.fromShared(shared.names);
+    z.nsd = shared.nsd && NameTable.fromShared(shared.nsd);
+    z.actions = ActionTable.fromSnapshot(shared.actions);
+    for (const [text, id] of shared.ipTriggers) {
+      const t = parseTrigger(text);
+      if ('error' in t || t.kind === 'qname' || t.kind === 'wildcard' || t.kind === 'nsdname' || t.kind === 'nsdname-wildcard') {
+        throw new SakimoriError('RPZ_SHARED_ZONE', `shared zone ${shared.name}: "${text}" is not an IP trigger`);
+      }
+      z.setAction(t, id);
+    }
+    if (shared.soa) {
+      const bad = z.setSoa(shared.soa);
+      if (bad) throw new SakimoriError('RPZ_SHARED_ZONE', `shared zone ${shared.name}: SOA: ${bad}`);
+    }
+    return z;
+  }
+
+  /** True while the QNAME table is shared with other threads (no change made in this thread since). */
+  get isShared(): boolean {
+    return this.names.isShared;
   }
 
   /** SOA serial, when the zone has an SOA. */
