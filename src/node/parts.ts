@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import type { Part } from '../core/index.ts';
 import { createCases, createCasesParts, type Cases, type LocateResult, type Mailer, type SubscriberLocator } from '../cases/index.ts';
 import { Attribution, attributionMigrations, attributionPart, SessionIndex } from '../attribution/index.ts';
@@ -44,6 +45,8 @@ export function portalAndConsole(platform: Platform, cases: Cases, lookup: Addre
     portalUrl: config.notify.portalUrl,
     support: config.web.portal.support,
     tokenFile: config.web.console.tokenFile,
+    // The portal's form key lives beside the console's token file (the node's data directory).
+    formKeyFile: join(dirname(config.web.console.tokenFile), 'portal-form-key'),
   });
 }
 

@@ -4,6 +4,7 @@ import { tokenHash, type Case, type CaseBook, type NoticeBook, type SubscriberDi
 import type { Logger } from '../../telemetry/index.ts';
 import { FormTokens, parseForm, sameOriginRequest, seeOther, sendPage } from '../page/security.ts';
 import { RateLimiter } from '../page/rate-limit.ts';
+import { loadFormKey } from './form-key.ts';
 import { DnsProtectionSwitch, type ConsentPort, type SubscriberAddresses, type SubscriberFollower } from './dns-protection.ts';
 import { invalidLinkPage, portalErrorPage, portalPage, tooManyPage, type PortalFlash } from './views.ts';
 
@@ -35,6 +36,12 @@ export interface PortalDeps {
   invalidLinkLimit?: { limit: number; windowMs: number };
   /** The form-token key (default: random per process). */
   formKey?: Buffer;
+  /**
+   * A file holding the form-token key (created, mode 0600, when missing), so
+   * forms survive a restart and every node process sharing the file accepts
+   * them. Read at start; wins over formKey.
+   */
+  formKeyFile?: string | undefined;
 }
 
 const TOKEN_PARAM = { type: 'object', required: ['token'], properties: { token: { type: 'string', maxLength: 100, description: 'the token of a notice link' } } } as const;
@@ -44,7 +51,7 @@ const FLASHES: readonly PortalFlash[] = ['fixed', 'nothing-to-fix', 'dns-off', '
 export class SubscriberPortal implements Part {
   readonly name = 'portal';
   private readonly clock: Clock;
-  private readonly forms: FormTokens;
+  private forms: FormTokens;
   private readonly invalid: RateLimiter;
   private readonly dns: DnsProtectionSwitch;
   private readonly stats = { pages: 0, acknowledged: 0, optOuts: 0, optIns: 0, invalidLinks: 0, limited: 0, errors: 0 };
@@ -57,6 +64,7 @@ export class SubscriberPortal implements Part {
   }
 
   async start(): Promise<void> {
+    if (this.deps.formKeyFile) this.forms = new FormTokens(await loadFormKey(this.deps.formKeyFile, this.deps.logger));
     if (!this.deps.addresses && !this.deps.follower) this.deps.logger.warn('portal: no source of subscribers\' current addresses is wired; a DNS-protection choice made on the portal is recorded for the subscriber only');
   }
 
