@@ -119,4 +119,15 @@ describe('ConsentFollower (R1: the opt-out follows the subscriber onto new addre
     const h = await follower.health();
     assert.equal(h.status, 'ok');
   });
+
+  it('another subscriber\'s Start on a followed address (the Stop of the session that held it was lost) ends the opt-out there', async () => {
+    held.set('S9', [{ address: '198.51.100.10', nas: 'dhcp', sessionId: 'lease-2' }]);
+    follower.sessionChanged({ kind: 'start', nas: 'dhcp', sessionId: 'lease-2', login: 'S9', addresses: ['198.51.100.10'] });
+    await follower.idle();
+    assert.ok((await optOuts()).includes('198.51.100.10/32'));
+    follower.sessionChanged({ kind: 'start', nas: 'dhcp', sessionId: 'lease-3', login: 'taro@isp', addresses: ['198.51.100.10'] });
+    await follower.idle();
+    assert.ok(!(await optOuts()).includes('198.51.100.10/32'), 'taro is filtered as his own (default) choice says');
+    assert.match((await consent.history({ scope: 'client', subject: '198.51.100.10/32' })).at(-1)!.reason!, /another subscriber/);
+  });
 });

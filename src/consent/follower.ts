@@ -72,6 +72,8 @@ export class ConsentFollower implements Part {
   /** Logins of opted-out subscribers, and the sessions the follower covers: the live stream is checked against these in memory, so the accounting path of everyone else costs no query. */
   private optedOutLogins = new Map<string, string>();
   private followedSessions = new Set<string>();
+  /** Followed addresses and whose opt-out they carry: another login's Start on one ends it (the Stop of the session that held it was lost). */
+  private followedSubjects = new Map<string, string>();
 
   constructor(private readonly deps: ConsentFollowerDeps) {}
 
@@ -109,7 +111,10 @@ export class ConsentFollower implements Part {
 
   /** A recorded session change (attribution's live stream). Does not block the caller; changes are applied in order. */
   sessionChanged(c: FollowedSessionChange): void {
-    if ((c.kind === 'start' || c.kind === 'interim') && !(c.login && this.optedOutLogins.has(c.login))) return;
+    if ((c.kind === 'start' || c.kind === 'interim') && !(c.login && this.optedOutLogins.has(c.login))) {
+      if (this.followedSubjects.size > 0 && c.addresses.some((a) => this.takenFromFollowed(a, c.login))) void this.enqueue(() => this.onTakenOver(c)).catch(() => undefined);
+      return;
+    }
     if (c.kind === 'stop' && !this.followedSessions.has(sessionKey(c.nas, c.sessionId ?? ''))) return;
     void this.enqueue(() => this.onSession(c)).catch(() => undefined);
   }
@@ -138,8 +143,9 @@ export class ConsentFollower implements Part {
            (SELECT 1 FROM consent_state s WHERE s.scope = 'subscriber' AND s.subject = f.subscriber AND s.service = f.service AND s.choice = 'opt-out')`,
       );
       for (const r of stale) await this.releaseNow(r.subscriber);
-      const sessions = await this.deps.store.all<{ nas: string; session_id: string }>('SELECT DISTINCT nas, session_id FROM consent_follow');
-      this.followedSessions = new Set(sessions.map((x) => sessionKey(x.nas, x.session_id)));
+      const followed = await this.deps.store.all<{ subject: string; subscriber: string; nas: string; session_id: string }>('SELECT subject, subscriber, nas, session_id FROM consent_follow');
+      this.followedSessions = new Set(followed.map((x) => sessionKey(x.nas, x.session_id)));
+      this.followedSubjects = new Map(followed.map((x) => [x.subject, x.subscriber]));
     });
   }
 
@@ -171,6 +177,22 @@ export class ConsentFollower implements Part {
     if (!subscriber || c.addresses.length === 0) return;
     if ((await this.deps.consent.choiceOf('subscriber', subscriber)) !== 'opt-out') return;
     for (const a of c.addresses) await this.cover(subscriber, a, c.nas, c.sessionId ?? '', `subscriber ${subscriber} is opted out and session ${c.sessionId} took this address`);
+  }
+
+  private takenFromFollowed(address: string, login: string | undefined): boolean {
+    const subject = this.subjectOf(address);
+    const owner = subject ? this.followedSubjects.get(subject) : undefined;
+    return owner !== undefined && this.optedOutLogins.get(login ?? '') !== owner;
+  }
+
+  /** Another subscriber's session took an address the follower had opted out: it is theirs now, filtered as their choice says. */
+  private async onTakenOver(c: FollowedSessionChange): Promise<void> {
+    for (const a of c.addresses) {
+      const subject = this.subjectOf(a);
+      if (!subject || !this.followedSubjects.has(subject)) continue;
+      const row = await this.deps.store.get<FollowRow>("SELECT subject, subscriber, nas, session_id, event_id FROM consent_follow WHERE subject = ? AND service = 'dns-protection'", [subject]);
+      if (row) await this.undo(row, `session ${c.sessionId} of another subscriber took the address`);
+    }
   }
 
   private async followNow(subscriberId: string, opts: { quiet?: boolean } = {}): Promise<string[]> {
@@ -220,12 +242,14 @@ export class ConsentFollower implements Part {
       if (mine && (mine.nas !== nas || mine.session_id !== sessionId || mine.subscriber !== subscriberId)) {
         await this.deps.store.run("UPDATE consent_follow SET subscriber = ?, nas = ?, session_id = ? WHERE subject = ? AND service = 'dns-protection'", [subscriberId, nas, sessionId, subject]);
         this.followedSessions.add(sessionKey(nas, sessionId));
+        this.followedSubjects.set(subject, subscriberId);
       }
       return false;
     }
     const e = await this.deps.consent.set({ scope: 'client', subject, choice: 'opt-out', actor: FOLLOWER_ACTOR, via: 'session', reason });
     await this.remember(e, subscriberId, nas, sessionId);
     this.followedSessions.add(sessionKey(nas, sessionId));
+    this.followedSubjects.set(e.subject, subscriberId);
     this.stats.applied++;
     return true;
   }
@@ -237,6 +261,7 @@ export class ConsentFollower implements Part {
       [r.subject],
     );
     await this.deps.store.run("DELETE FROM consent_follow WHERE subject = ? AND service = 'dns-protection' AND event_id = ?", [r.subject, r.event_id]);
+    if (this.followedSubjects.get(r.subject) === r.subscriber) this.followedSubjects.delete(r.subject);
     if (current?.event_id !== r.event_id || current.choice !== 'opt-out') return false;
     await this.deps.consent.set({ scope: 'client', subject: r.subject, choice: 'opt-in', actor: FOLLOWER_ACTOR, via: 'session', reason: `${why} (the opt-out followed subscriber ${r.subscriber})` });
     this.stats.released++;

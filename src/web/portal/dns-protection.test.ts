@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { openStore, type Store } from '../../store/index.ts';
 import { AuditLog, privacyMigrations } from '../../privacy/index.ts';
-import { ConsentRegistry, consentMigrations, type ConsentEvent } from '../../consent/index.ts';
+import { ConsentFollower, ConsentRegistry, consentMigrations, FOLLOWER_ACTOR, type ConsentEvent } from '../../consent/index.ts';
 import { formatPrefix, ManualClock } from '../../core/index.ts';
 import { silentLogger } from '../../telemetry/index.ts';
 import { DnsProtectionSwitch } from './dns-protection.ts';
@@ -90,5 +90,40 @@ describe('DnsProtectionSwitch (R1: opt out at any time, applied at once to the a
     const r = await sw.set({ id: 'S3', login: 'x' }, 'opt-out');
     assert.deepEqual(r.applied, ['203.0.113.5/32']);
     assert.equal(warnings.length, 1);
+  });
+});
+
+describe('DnsProtectionSwitch with the consent follower (R1: the choice follows the subscriber)', () => {
+  it('the switch records the subscriber\'s choice; the follower covers the addresses held now, and releases them at opt-in', async () => {
+    const store = await openStore('sqlite::memory:');
+    await store.migrate([...privacyMigrations, ...consentMigrations]);
+    const clock = new ManualClock(Date.parse('2025-01-06T00:00:00Z'));
+    const audit = new AuditLog(store, { clock, flushIntervalMs: 0 });
+    const consent = new ConsentRegistry(store, audit, { clock });
+    const follower = new ConsentFollower({
+      consent,
+      store,
+      audit,
+      loginOf: async (id) => (id === 'S1' ? 'hanako@isp' : undefined),
+      holdingsOf: async (login) => (login === 'hanako@isp' ? [{ address: '192.0.2.10', nas: 'bras1', sessionId: 'A' }] : []),
+      logger: silentLogger,
+    });
+    try {
+      const sw = new DnsProtectionSwitch(consent, undefined, silentLogger, follower);
+      const off = await sw.set({ id: 'S1', login: 'hanako@isp' }, 'opt-out');
+      assert.deepEqual([off.unchanged, off.applied], [false, ['192.0.2.10/32']]);
+      const e = (await consent.history({ scope: 'client', subject: '192.0.2.10/32' })).at(-1)!;
+      assert.deepEqual([e.choice, e.actor, e.via], ['opt-out', FOLLOWER_ACTOR, 'session']);
+      assert.deepEqual((await sw.set({ id: 'S1', login: 'hanako@isp' }, 'opt-out')).unchanged, true);
+      clock.advance(1000);
+      const on = await sw.set({ id: 'S1', login: 'hanako@isp' }, 'opt-in');
+      assert.deepEqual(on.applied, ['192.0.2.10/32']);
+      assert.deepEqual(await consent.clientOptOuts(), []);
+      assert.deepEqual((await sw.state('S1')).history.map((x) => [x.choice, x.actor]), [['opt-out', 'subscriber:S1'], ['opt-in', 'subscriber:S1']]);
+    } finally {
+      await follower.stop();
+      await audit.close();
+      await store.close();
+    }
   });
 });

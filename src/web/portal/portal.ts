@@ -115,6 +115,7 @@ export class SubscriberPortal implements Part {
           fixable: fixable(found.notice.id, found.cases),
           dns,
           appliesToAddresses: this.deps.addresses !== undefined || this.deps.follower !== undefined,
+          followsNewAddresses: this.deps.follower !== undefined,
           ...(req.validationError === undefined && done ? { flash: done } : {}),
         }));
       });

@@ -47,6 +47,8 @@ export interface PortalView {
   dns: DnsProtectionState;
   /** Whether an opt-out reaches the subscriber's addresses at once (the node wired attribution's current addresses). */
   appliesToAddresses: boolean;
+  /** Whether it also follows the subscriber onto the addresses a reconnection gives them (the consent follower). */
+  followsNewAddresses?: boolean;
   flash?: PortalFlash;
 }
 
@@ -154,7 +156,7 @@ ${dnsOff
     : html`<ul>
 <li><strong>止まること</strong>: お客様の回線からの DNS の問い合わせの確認と、C&amp;C サーバーの遮断・警告ページの表示。<div class="en"><strong>What stops</strong>: the check of DNS look-ups from your connection, the blocking of C&amp;C servers and the warning page.</div></li>
 <li><strong>変わらないこと</strong>: インターネット接続、料金、そのほかのご契約条件はすべてそのままです。ほかの方法（セキュリティ機関からの報告など）で問題が見つかったときのメールでのお知らせも続きます。<div class="en"><strong>What continues</strong>: your Internet connection, its price and every other term of your contract stay the same. We still tell you by e-mail about problems found in other ways (for example, reports from security organisations).</div></li>
-<li><strong>反映</strong>: 押すとすぐに${v.appliesToAddresses ? '、お客様の回線がいま使っている IP アドレスに' : ''}反映されます。いつでも、このページから再開できます。<div class="en"><strong>When</strong>: at once${v.appliesToAddresses ? ', for the IP addresses your connection uses now' : ''}. You can turn it back on here at any time.</div></li>
+<li><strong>反映</strong>: 押すとすぐに${v.followsNewAddresses ? '、お客様の回線がいま使っている IP アドレスと、再接続で変わったあとの IP アドレスに' : v.appliesToAddresses ? '、お客様の回線がいま使っている IP アドレスに' : ''}反映されます。いつでも、このページから再開できます。<div class="en"><strong>When</strong>: at once${v.followsNewAddresses ? ', for the IP addresses your connection uses now and those it gets when it reconnects' : v.appliesToAddresses ? ', for the IP addresses your connection uses now' : ''}. You can turn it back on here at any time.</div></li>
 <li>当社以外の DNS サーバーをお使いいただくことでも、この保護を受けないようにできます。<div class="en">Using a DNS server other than ours also keeps you out of this protection.</div></li>
 </ul>`}
 <form method="post" action="${base}/dns-protection">
