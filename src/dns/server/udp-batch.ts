@@ -1,0 +1,426 @@
+/**
+ * Batched UDP for the DNS data plane (issue 3, performance). Node's dgram costs, per
+ * packet, one recvmsg and one sendmsg syscall, a JS callback, a Buffer, an rinfo object,
+ * and for a string address a dns.lookup plus a nextTick. The native addon in
+ * `native/udp-batch/` reads up to `batch` datagrams with one recvmmsg into one shared
+ * buffer, calls `onBatch` once, and sends the replies queued during the call with one
+ * sendmmsg. When the addon is not built, the same interface runs over dgram (one
+ * datagram per call), with a synchronous lookup so no dns.lookup or nextTick happens.
+ *
+ * A `Datagrams` view is valid only during its `onBatch` call: the next batch overwrites
+ * it. Copy what must outlive the call (e.g. `peerAddress(i)` for a forwarded query).
+ */
+import dgram from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6, SakimoriError } from '../../core/index.ts';
+
+/** The datagrams of one batch. Index i runs from 0 to count - 1. */
+export interface Datagrams {
+  readonly count: number;
+  /** Holds every datagram of the batch; datagram i is data[offset(i) .. offset(i) + length(i)). */
+  readonly data: Uint8Array;
+  offset(i: number): number;
+  /** Bytes stored (at most `slot`). */
+  length(i: number): number;
+  /** True when the datagram was longer than `slot` and only its first `slot` bytes are here. */
+  truncated(i: number): boolean;
+  /** The datagram's length on the wire. */
+  wireLength(i: number): number;
+  peerPort(i: number): number;
+  peerFamily(i: number): 4 | 6;
+  /** The sender's address as text (allocates a string). */
+  peerAddress(i: number): string;
+  /** Queues `bytes[start, end)` to the sender of datagram i; sent when onBatch returns. */
+  reply(i: number, bytes: Uint8Array, start?: number, end?: number): void;
+}
+
+export interface UdpBatchStats {
+  received: number;
+  /** Datagrams longer than `slot`. */
+  truncated: number;
+  sent: number;
+  /** Replies the kernel could not take at once (EAGAIN), kept and sent when writable. */
+  queued: number;
+  /** Replies waiting for writability now. */
+  pending: number;
+  /** Replies given up: waiting queue over its bound, or the socket closed with replies waiting. */
+  dropped: number;
+  /** Replies the kernel refused (e.g. EMSGSIZE, unreachable address family). */
+  sendErrors: number;
+  recvErrors: number;
+  /** errno of the last send/receive error, 0 if none. */
+  lastErrno: number;
+}
+
+export interface UdpBatchSocket {
+  readonly impl: 'native' | 'dgram';
+  readonly host: string;
+  readonly port: number;
+  /** Sends outside a batch (e.g. an upstream's answer); coalesced into one sendmmsg per microtask. */
+  send(bytes: Uint8Array, port: number, address: string): void;
+  stats(): UdpBatchStats;
+  ref(): void;
+  unref(): void;
+  close(): Promise<void>;
+}
+
+export interface UdpBatchOptions {
+  /** An IPv4 or IPv6 address literal. */
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** SO_REUSEPORT: each worker thread binds its own socket to the same port and the kernel spreads the load. Native only. */
+  reusePort?: boolean;
+  /** Datagrams read per recvmmsg. Default 64. */
+  batch?: number;
+  /** Bytes kept per datagram; longer ones are marked truncated. Default 4096. */
+  slot?: number;
+  /** Socket buffer sizes (SO_RCVBUF/SO_SNDBUF). Default 4 MiB each, as the data plane's dgram sockets. */
+  recvBufferSize?: number;
+  sendBufferSize?: number;
+  /** Bound on replies kept while the socket is not writable. Default 16 MiB. */
+  maxPendingBytes?: number;
+  /** 'auto' (default): the addon if built, else dgram. SAKIMORI_UDP_BATCH=dgram forces dgram. */
+  impl?: 'auto' | 'native' | 'dgram';
+  onBatch(d: Datagrams): void;
+  log?: (level: 'info' | 'warn', msg: string) => void;
+}
+
+// ---- the addon ------------------------------------------------------------------------------
+
+interface Addon {
+  open(
+    host: string,
+    port: number,
+    opts: Record<string, number | boolean>,
+    onBatch: (count: number) => number,
+  ): { handle: unknown; port: number; rx: ArrayBuffer; rxMeta: ArrayBuffer; tx: ArrayBuffer; txMeta: ArrayBuffer };
+  flush(handle: unknown, count: number): number;
+  close(handle: unknown): void;
+  ref(handle: unknown, on: boolean): void;
+  stats(handle: unknown): UdpBatchStats;
+}
+
+export const ADDON_PATH = fileURLToPath(new URL('../../../native/udp-batch/build/Release/udp_batch.node', import.meta.url));
+let addon: Addon | undefined;
+let addonError: string | undefined;
+let fallbackLogged = false;
+
+/** The addon, or why it is not there (the path, and how to build it). */
+export function nativeUdpBatch(): { addon: Addon } | { error: string } {
+  if (addon) return { addon };
+  if (addonError === undefined) {
+    if (!existsSync(ADDON_PATH)) {
+      addonError = `${ADDON_PATH} not built (run: node native/udp-batch/build.js; needs a C compiler and python3)`;
+    } else {
+      try {
+        addon = createRequire(import.meta.url)(ADDON_PATH) as Addon;
+        return { addon };
+      } catch (err) {
+        addonError = `${ADDON_PATH} failed to load: ${(err as Error).message} (rebuild: node native/udp-batch/build.js)`;
+      }
+    }
+  }
+  return { error: addonError! };
+}
+
+/** Record layout shared with udp_batch.c: 32 bytes per datagram. */
+const REC = 32;
+
+export async function openUdpBatch(o: UdpBatchOptions): Promise<UdpBatchSocket> {
+  const want = process.env.SAKIMORI_UDP_BATCH === 'dgram' ? 'dgram' : (o.impl ?? 'auto');
+  if (want !== 'dgram') {
+    const n = nativeUdpBatch();
+    if ('addon' in n) return new NativeSocket(n.addon, o);
+    if (want === 'native') throw new SakimoriError('EUDPBATCH', `udp-batch: native addon requested but ${n.error}`);
+    if (!fallbackLogged) {
+      fallbackLogged = true;
+      (o.log ?? defaultLog)('warn', `udp-batch: ${n.error}; UDP uses Node's dgram (one syscall per datagram, slower)`);
+    }
+  }
+  return DgramSocket.open(o);
+}
+
+const defaultLog = (level: 'info' | 'warn', msg: string) => process.stderr.write(`${level}: ${msg}\n`);
+
+class NativeSocket implements UdpBatchSocket, Datagrams {
+  readonly impl = 'native' as const;
+  readonly host: string;
+  readonly port: number;
+  count = 0;
+  readonly data: Uint8Array;
+  private readonly handle: unknown;
+  private readonly rm8: Uint8Array;
+  private readonly rm16: Uint16Array;
+  private readonly rm32: Uint32Array;
+  private readonly tx: Uint8Array;
+  private readonly tm8: Uint8Array;
+  private readonly tm16: Uint16Array;
+  private readonly tm32: Uint32Array;
+  private readonly slot: number;
+  private readonly txSlots: number;
+  private txCount = 0;
+  private txUsed = 0;
+  private inBatch = false;
+  private flushScheduled = false;
+  private closed = false;
+  private readonly onBatch: (d: Datagrams) => void;
+
+  constructor(
+    private readonly addon: Addon,
+    o: UdpBatchOptions,
+  ) {
+    const batch = o.batch ?? 64;
+    this.slot = o.slot ?? 4096;
+    this.txSlots = batch * 2;
+    this.onBatch = o.onBatch;
+    const r = addon.open(
+      o.host,
+      o.port,
+      {
+        reusePort: !!o.reusePort,
+        batch,
+        slot: this.slot,
+        txSlots: this.txSlots,
+        // Room for a full batch of replies at the EDNS sizes clients ask for (<= 4096).
+        txBytes: this.txSlots * 4096,
+        rcvbuf: o.recvBufferSize ?? 4 << 20,
+        sndbuf: o.sendBufferSize ?? 4 << 20,
+        maxPendingBytes: o.maxPendingBytes ?? 16 << 20,
+      },
+      (count) => this.batch(count),
+    );
+    this.handle = r.handle;
+    this.host = o.host;
+    this.port = r.port;
+    this.data = new Uint8Array(r.rx);
+    this.rm8 = new Uint8Array(r.rxMeta);
+    this.rm16 = new Uint16Array(r.rxMeta);
+    this.rm32 = new Uint32Array(r.rxMeta);
+    this.tx = new Uint8Array(r.tx);
+    this.tm8 = new Uint8Array(r.txMeta);
+    this.tm16 = new Uint16Array(r.txMeta);
+    this.tm32 = new Uint32Array(r.txMeta);
+  }
+
+  /** Called by the addon once per recvmmsg; returns how many replies to sendmmsg. */
+  private batch(count: number): number {
+    this.count = count;
+    this.inBatch = true;
+    try {
+      this.onBatch(this);
+    } finally {
+      this.inBatch = false;
+    }
+    const n = this.txCount;
+    this.txCount = 0;
+    this.txUsed = 0;
+    return this.closed ? 0 : n;
+  }
+
+  offset(i: number): number {
+    return i * this.slot;
+  }
+  length(i: number): number {
+    return this.rm32[i * 8]!;
+  }
+  truncated(i: number): boolean {
+    return this.rm8[i * REC + 7] !== 0;
+  }
+  wireLength(i: number): number {
+    return this.rm32[i * 8 + 7]!;
+  }
+  peerPort(i: number): number {
+    return this.rm16[i * 16 + 2]!;
+  }
+  peerFamily(i: number): 4 | 6 {
+    return this.rm8[i * REC + 6] === 6 ? 6 : 4;
+  }
+  peerAddress(i: number): string {
+    return this.rm8[i * REC + 6] === 6 ? formatIPv6(this.rm8, i * REC + 8) : formatIPv4(this.rm8, i * REC + 8);
+  }
+
+  reply(i: number, bytes: Uint8Array, start = 0, end = bytes.length): void {
+    const t = this.slotFor(end - start);
+    if (t < 0) return;
+    // Port, family, address and scope: the 6 words after the length, as received.
+    const s = i * 8;
+    const d = t * 8;
+    const m = this.rm32;
+    const tm = this.tm32;
+    tm[d + 1] = m[s + 1]!;
+    tm[d + 2] = m[s + 2]!;
+    tm[d + 3] = m[s + 3]!;
+    tm[d + 4] = m[s + 4]!;
+    tm[d + 5] = m[s + 5]!;
+    tm[d + 6] = m[s + 6]!;
+    this.put(t, bytes, start, end);
+  }
+
+  send(bytes: Uint8Array, port: number, address: string): void {
+    const t = this.slotFor(bytes.length);
+    if (t < 0) return;
+    const b = t * REC;
+    this.tm8.fill(0, b + 4, b + 28);
+    if (parseIPv4(address, this.tm8, b + 8)) this.tm8[b + 6] = 4;
+    else if (parseIPv6(address, this.tm8, b + 8)) this.tm8[b + 6] = 6;
+    else throw new SakimoriError('EUDPBATCH', `udp-batch send: "${address}" is not an IP address`);
+    this.tm16[t * 16 + 2] = port;
+    this.put(t, bytes, 0, bytes.length);
+    if (!this.inBatch && !this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        if (!this.inBatch) this.flushNow();
+      });
+    }
+  }
+
+  /** A tx record for `len` bytes, flushing first when the buffer is full; -1 when closed. */
+  private slotFor(len: number): number {
+    if (this.closed) return -1;
+    if (len > this.tx.length) throw new SakimoriError('EUDPBATCH', `udp-batch: a ${len}-byte datagram exceeds the ${this.tx.length}-byte send buffer`);
+    if (this.txCount === this.txSlots || this.txUsed + len > this.tx.length) this.flushNow();
+    return this.txCount;
+  }
+
+  private put(t: number, bytes: Uint8Array, start: number, end: number): void {
+    const len = end - start;
+    this.tx.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), this.txUsed);
+    this.tm32[t * 8] = len;
+    this.tm32[t * 8 + 7] = this.txUsed;
+    this.txUsed += len;
+    this.txCount++;
+  }
+
+  private flushNow(): void {
+    if (this.txCount && !this.closed) this.addon.flush(this.handle, this.txCount);
+    this.txCount = 0;
+    this.txUsed = 0;
+  }
+
+  stats(): UdpBatchStats {
+    return this.addon.stats(this.handle);
+  }
+  ref(): void {
+    if (!this.closed) this.addon.ref(this.handle, true);
+  }
+  unref(): void {
+    if (!this.closed) this.addon.ref(this.handle, false);
+  }
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.inBatch) this.flushNow();
+    this.closed = true;
+    this.addon.close(this.handle);
+  }
+}
+
+/** The same interface over dgram: one datagram per onBatch call. */
+class DgramSocket implements UdpBatchSocket, Datagrams {
+  readonly impl = 'dgram' as const;
+  readonly count = 1;
+  data: Uint8Array = new Uint8Array(0);
+  private rport = 0;
+  private raddr = '';
+  private rfamily: 4 | 6 = 4;
+  private readonly counts: UdpBatchStats = { received: 0, truncated: 0, sent: 0, queued: 0, pending: 0, dropped: 0, sendErrors: 0, recvErrors: 0, lastErrno: 0 };
+  private closed = false;
+
+  private constructor(
+    private readonly sock: dgram.Socket,
+    readonly host: string,
+    readonly port: number,
+    private readonly slot: number,
+  ) {}
+
+  static async open(o: UdpBatchOptions): Promise<DgramSocket> {
+    if (o.reusePort) throw new SakimoriError('EUDPBATCH', 'udp-batch: reusePort needs the native addon (Node 20 dgram has no SO_REUSEPORT); build it with: node native/udp-batch/build.js');
+    const v6 = o.host.includes(':');
+    const sock = dgram.createSocket({
+      type: v6 ? 'udp6' : 'udp4',
+      recvBufferSize: o.recvBufferSize ?? 4 << 20,
+      sendBufferSize: o.sendBufferSize ?? 4 << 20,
+      ...(v6 ? { ipv6Only: true } : {}),
+      // Addresses given to send() are literals: answer at once, without dns.lookup and its nextTick.
+      lookup: ((address: string, _family: unknown, cb: (err: Error | null, address: string, family: number) => void) => cb(null, address, v6 ? 6 : 4)) as never,
+    });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', reject);
+      sock.bind(o.port, o.host, () => {
+        sock.off('error', reject);
+        resolve();
+      });
+    });
+    const s = new DgramSocket(sock, o.host, sock.address().port, o.slot ?? 4096);
+    const log = o.log ?? defaultLog;
+    sock.on('message', (msg, rinfo) => {
+      s.counts.received++;
+      if (msg.length > s.slot) s.counts.truncated++;
+      s.data = msg;
+      s.rport = rinfo.port;
+      s.raddr = rinfo.address;
+      s.rfamily = rinfo.family === 'IPv6' ? 6 : 4;
+      o.onBatch(s);
+    });
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.syscall === 'send') s.counts.sendErrors++;
+      else s.counts.recvErrors++;
+      s.counts.lastErrno = -(err.errno ?? 0);
+      log('warn', `udp-batch ${o.host}:${s.port}: ${err.message}`);
+    });
+    return s;
+  }
+
+  offset(): number {
+    return 0;
+  }
+  length(): number {
+    return Math.min(this.data.length, this.slot);
+  }
+  truncated(): boolean {
+    return this.data.length > this.slot;
+  }
+  wireLength(): number {
+    return this.data.length;
+  }
+  peerPort(): number {
+    return this.rport;
+  }
+  peerFamily(): 4 | 6 {
+    return this.rfamily;
+  }
+  peerAddress(): string {
+    return this.raddr;
+  }
+  reply(_i: number, bytes: Uint8Array, start = 0, end = bytes.length): void {
+    this.out(bytes, start, end, this.rport, this.raddr);
+  }
+  send(bytes: Uint8Array, port: number, address: string): void {
+    this.out(bytes, 0, bytes.length, port, address);
+  }
+  private out(bytes: Uint8Array, start: number, end: number, port: number, address: string): void {
+    if (this.closed) return;
+    // dgram may keep the bytes until the send completes: copy, the caller may reuse its buffer
+    // (the native path copies into its send buffer too). No callback: it costs a request
+    // object per datagram; send errors arrive as 'error' events, counted there.
+    this.sock.send(Buffer.from(bytes.subarray(start, end)), port, address);
+    this.counts.sent++;
+  }
+  stats(): UdpBatchStats {
+    return { ...this.counts };
+  }
+  ref(): void {
+    this.sock.ref();
+  }
+  unref(): void {
+    this.sock.unref();
+  }
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => this.sock.close(() => resolve()));
+  }
+}
