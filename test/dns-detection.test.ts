@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemClock } from '../src/core/index.ts';
 import { MemoryBus } from '../src/bus/index.ts';
-import { DETECTION_ZONE, DnsFirewall, dnsMigrations } from '../src/dns/index.ts';
+import { DETECTION_ZONE, DnsFirewall, dnsMigrations, listDetections } from '../src/dns/index.ts';
 import type { DetectOptionsInput } from '../src/dns/detect/index.ts';
 import { AuditLog, privacyMigrations } from '../src/privacy/index.ts';
 import { openStore, type Store } from '../src/store/index.ts';
@@ -190,14 +190,25 @@ describe('DNS detection in the firewall (dig-free raw UDP client, real Unbound)'
         } finally {
           c.close();
         }
-        const byAbuse = Object.entries(fw.snapshot().policy).filter(([k]) => k.startsWith(`${DETECTION_ZONE}\0`));
-        assert.ok(byAbuse.reduce((n, [, v]) => n + v, 0) > 0, JSON.stringify(fw.snapshot().policy));
+        // Worker threads post their counters twice a second.
+        const byAbuse = () => Object.entries(fw.snapshot().policy).filter(([k]) => k.startsWith(`${DETECTION_ZONE}\0`)).reduce((n, [, v]) => n + v, 0);
+        for (let i = 0; i < 30 && byAbuse() === 0; i++) await sleep(100);
+        assert.ok(byAbuse() > 0, JSON.stringify(fw.snapshot().policy));
         assert.ok(fw.detectionTriggers() > 0);
       } finally {
         await fw.stop();
       }
       assert.equal(fw.detectionTriggers(), 0, 'stop left triggers in the dns-abuse zone');
       assert.equal(fw.detection!.book.list({ active: true }).filter((x) => x.kind === 'prsd').length, 0);
+      // Written through to the store (stop flushes): what `sakimori dns detections` reads, audited.
+      const rows = await listDetections(store, audit, { actor: 'test', kind: 'prsd' });
+      const row = rows.find((r) => r.subject === 'victim.example' && r.source === 'dns@test');
+      assert.ok(row, JSON.stringify(rows));
+      assert.equal(row.purpose, 'dns-abuse-mitigation');
+      assert.ok(row.endedAt, 'the stored detection does not show its end');
+      await audit.flush();
+      const reads = await store.all<{ n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = 'dns_detections' AND purpose = 'dns-abuse-mitigation'");
+      assert.ok(Number(reads[0]!.n) > 0, 'the read was not audited');
     });
   }
 

@@ -15,6 +15,66 @@ function retentionLines(): string {
   return PURPOSE_NAMES.map((p) => `    # ${PURPOSES[p]}\n    ${p}: ${DEFAULT_RETENTION[p]}`).join('\n');
 }
 
+/** The detect: block, under dns: (the firewall) and under dnstap: (the collector). */
+function detectLines(prsdMode: 'on' | 'dry-run', where: string): string {
+  return `  detect:
+    # DNS abuse detection (R4 R5 R6) on ${where}: random-subdomain
+    # ("water torture") attacks per zone, names abused for amplification, and
+    # infected subscribers' evidence (C&C lookups, NXDOMAIN bursts, DGA-like
+    # names). Detections are listed by \`sakimori dns detections\`, the API
+    # (GET /api/v1/dns/detections) and the console, and go to the cases
+    # pipeline as Observations. Only short sliding windows are kept (R16).
+    prsd:
+      # Random-subdomain attacks: "on" answers the attacked zone's random
+      # children locally (names that resolved before the attack and the
+      # never-block list keep resolving); "dry-run" only reports what would
+      # have been blocked; "off".${prsdMode === 'dry-run' ? ' The collector has no data plane to\n      # mitigate in, so its "on" also only reports.' : ''} Default: ${prsdMode}
+      mode: ${prsdMode}
+      # Queries per second for one zone before it can be under attack. Default: 100
+      minQps: 100
+      # Failed answers (NXDOMAIN, SERVFAIL, no answer) per second. Default: 50
+      minFailQps: 50
+      # Distinct failed names per second (random children). Default: 50
+      minDistinctQps: 50
+      # How random children are answered: nxdomain, nodata or drop. Default: nxdomain
+      action: nxdomain
+      # A mitigation ends this long after the attack was last seen. Default: 5m
+      hold: 5m
+    amplification:
+      # Names whose large answers are asked for at a high rate from many
+      # sources: "propose" lists them for review, "apply" puts them into the
+      # dns-abuse zone at once (behind the never-block list), "off". Default: propose
+      mode: propose
+      # Large answers per second for one name. Default: 20
+      minQps: 20
+      # Distinct client addresses asking for it. Default: 20
+      minSources: 20
+      # An answer of at least this many bytes counts as large. Default: 1000
+      minBytes: 1000
+      # The RPZ action for such a name: tcp-only (spoofed UDP gets a small
+      # truncated reply, real clients retry over TCP), drop or nxdomain. Default: tcp-only
+      action: tcp-only
+      # An entry stays this long after the abuse was last seen. Default: 1h
+      hold: 1h
+    infection:
+      # Infected-client evidence: "on" emits one suspected-infection
+      # Observation per client (a summary, never the query log) for the cases
+      # pipeline; "off". Default: on
+      mode: on
+      # The evidence score that makes a report (4 per C&C-listed name, 0.35
+      # per NXDOMAIN domain, up to 1 more per DGA-like one). Default: 8
+      threshold: 8
+      # How long a client's evidence is kept, then forgotten. Default: 10m
+      window: 10m
+      # A client reported once is not reported again for this long. Default: 24h
+      cooldown: 24h
+    # Ended detections are kept this long (in memory and in the store). Default: 7d
+    retention: 7d
+    # Events one detector looks at per second; past it, it samples (a flood
+    # never makes detection the bottleneck). Default: 250000
+    maxEventsPerSecond: 250000`;
+}
+
 export function exampleConfigYaml(): string {
   return `# Sakimori configuration. Every key is shown with its default; a key you leave
 # out keeps its default, and a file with nothing in it runs on the defaults.
@@ -194,6 +254,7 @@ dns:
   # At most one observation per client and list in this time is passed to the
   # cases pipeline, so infected subscribers are warned (R1, R5). Default: 5m
   observationInterval: 5m
+${detectLines('on', "the firewall's own queries")}
   warningPage:
     # Where the warning page listens, as ADDR:PORT. In production: port 80 on
     # the address the malware-sites zone points lookups to. Default: 127.0.0.1:8081
@@ -276,5 +337,6 @@ dnstap:
   # How often one summary line (frames, queries, responses, sampling) is logged.
   # Default: 1m
   summaryInterval: 1m
+${detectLines('dry-run', "the resolvers' dnstap")}
 `;
 }

@@ -6,7 +6,8 @@ export { DataPlane, type BlockEvent, type ListenSpec, type DataPlaneOptions } fr
 export { FileZoneSource, ZoneSet, zoneSpecFromFile, ZONE_KINDS, type ZoneKind, type ZoneSpec, type ZoneSource, type ZoneTarget, type ZoneSourceStatus } from './server/zones.ts';
 export { parseSince } from './server/firewall.ts';
 export { BlockEventLog, dnsMigrations, dnsRetentionRules, type BlockEventRecord, type BlockEventQuery } from './server/events.ts';
+export { DetectionLog, listDetections, detectionRoutes, registerDetectionMetrics, isDetectionKind, DETECTION_KINDS, type DetectionRecord, type DetectionListQuery } from './server/detections.ts';
 export { type StatsSnapshot, type UpstreamStats } from './server/stats.ts';
 export { WarningPage } from './warning-page/server.ts';
 export { warningPageHtml, type WarningPageText } from './warning-page/page.ts';
-export { dnsParts, resolveUpstreams, loopbackResolver, firewallOptions, hostPort, type DnsConfig, type DnsPartsDeps } from './server/node-parts.ts';
+export { dnsParts, resolveUpstreams, loopbackResolver, firewallOptions, detectOptions, hostPort, type DnsConfig, type DnsPartsDeps } from './server/node-parts.ts';

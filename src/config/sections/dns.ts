@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration, kindOf, listenAddress, section } from '../fields.ts';
+import { dnsDetect } from './dns-detect.ts';
 
 /**
  * The DNS firewall (R1, R4): where it listens, the resolvers it forwards to, the policy
@@ -48,6 +49,7 @@ export const dns = section({
     maxBuffered: count(100, 10_000_000, 'a whole number of events, such as 2000').prefault(2000),
   }),
   observationInterval: duration().prefault('5m'),
+  detect: dnsDetect,
   warningPage: section({
     listen: listenAddress().prefault('127.0.0.1:8081'),
     organization: text('the ISP name subscribers know').prefault('Sakimori'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseCidr } from '../../core/ip.ts';
 import { duration, kindOf, parseListenAddress, section } from '../fields.ts';
+import { dnstapDetect } from './dns-detect.ts';
 
 /**
  * The dnstap collector (R4 R5 R6, issue 5 item 4): for ISPs that keep BIND or Unbound as
@@ -44,4 +45,6 @@ export const dnstap = section({
   maxFrameSize: count(1024, 16_777_216, 'a number of bytes from 1024 to 16777216').prefault(262_144),
   queue: count(16, 16_777_216, 'a whole number of events from 16 to 16777216').prefault(65_536),
   summaryInterval: duration().prefault('1m'),
+  /** The detectors the events feed (no data plane to mitigate in: PRSD reports, amplification proposes). */
+  detect: dnstapDetect,
 });

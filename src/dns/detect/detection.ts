@@ -84,6 +84,8 @@ export class DnsDetection {
   private skipped = 0;
   private stride = 1;
   private sampledOut = 0;
+  /** Detections started, by `kind\0action` (for /metrics). */
+  readonly counts = new Map<string, number>();
   /** Changes in force in the zone, by detection id (to withdraw and to re-apply). */
   private readonly applied = new Map<string, { change: ZoneChange; undo: ZoneChange }>();
 
@@ -221,6 +223,8 @@ export class DnsDetection {
       confidence: o.confidence,
       ...(error ? { error } : {}),
     });
+    const key = `${o.kind}\0${action}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
     if (action === 'mitigated' && o.change && o.undo) this.applied.set(d.id, { change: o.change, undo: o.undo });
     this.log(o.kind === 'suspected-infection' ? 'info' : 'warn', `${o.kind} detected: ${o.subject} (${action})`, { id: d.id, ...o.evidence });
     const obs = this.observation(o, action);

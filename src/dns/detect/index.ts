@@ -4,7 +4,7 @@
 export { DnsDetection, neverBlockFrom, OBSERVATIONS_TOPIC, type DnsDetectionDeps, type DetectionStats, type ObservationPublisher, type PolicyZoneTarget, type DetectLog } from './detection.ts';
 export { DetectionBook, purposeOfDetection, type Detection, type DetectionAction, type DetectionQuery } from './book.ts';
 export { RCODE_NOERROR, RCODE_NXDOMAIN, RCODE_SERVFAIL, type DnsObservedQuery, type PolicyKind } from './event.ts';
-export { DEFAULT_OPTIONS, resolveOptions, type DetectOptions, type DetectOptionsInput, type PrsdOptions, type AmplificationOptions, type InfectionOptions } from './options.ts';
+export { DEFAULT_OPTIONS, resolveOptions, optionsFromConfig, detectionOff, type DetectConfigSection, type DetectOptions, type DetectOptionsInput, type PrsdOptions, type AmplificationOptions, type InfectionOptions } from './options.ts';
 export type { DetectorOutput, DetectionKind } from './outputs.ts';
 export { PrsdDetector } from './prsd.ts';
 export { AmplificationDetector } from './amplification.ts';

@@ -165,3 +165,29 @@ export function resolveOptions(input: DetectOptionsInput = {}): DetectOptions {
     maxEventsPerSecond: input.maxEventsPerSecond ?? DEFAULT_OPTIONS.maxEventsPerSecond,
   };
 }
+
+/** The `dns.detect` / `dnstap.detect` config section as parsed (durations in ms). */
+export interface DetectConfigSection {
+  prsd: { mode: PrsdOptions['mode']; minQps: number; minFailQps: number; minDistinctQps: number; action: PrsdOptions['action']; hold: number };
+  amplification: { mode: AmplificationOptions['mode']; minQps: number; minSources: number; minBytes: number; action: AmplificationOptions['action']; hold: number };
+  infection: { mode: InfectionOptions['mode']; threshold: number; window: number; cooldown: number };
+  retention: number;
+  maxEventsPerSecond: number;
+}
+
+/** Detector options from the config section; whatever it does not name keeps its default. */
+export function optionsFromConfig(c: DetectConfigSection): DetectOptionsInput {
+  const s = (ms: number) => Math.max(1, Math.round(ms / 1000));
+  return {
+    prsd: { mode: c.prsd.mode, minQps: c.prsd.minQps, minFailQps: c.prsd.minFailQps, minDistinctQps: c.prsd.minDistinctQps, action: c.prsd.action, holdSeconds: s(c.prsd.hold) },
+    amplification: { mode: c.amplification.mode, minQps: c.amplification.minQps, minSources: c.amplification.minSources, minBytes: c.amplification.minBytes, action: c.amplification.action, holdSeconds: s(c.amplification.hold) },
+    infection: { mode: c.infection.mode, threshold: c.infection.threshold, windowSeconds: s(c.infection.window), cooldownSeconds: s(c.infection.cooldown) },
+    retentionSeconds: s(c.retention),
+    maxEventsPerSecond: c.maxEventsPerSecond,
+  };
+}
+
+/** Every detector off. */
+export function detectionOff(o: DetectOptionsInput): boolean {
+  return (o.prsd?.mode ?? DEFAULT_OPTIONS.prsd.mode) === 'off' && (o.amplification?.mode ?? DEFAULT_OPTIONS.amplification.mode) === 'off' && (o.infection?.mode ?? DEFAULT_OPTIONS.infection.mode) === 'off';
+}

@@ -13,6 +13,7 @@ import { newId, type Clock, type Purpose } from '../../core/index.ts';
 import type { AuditLog, RetentionRule } from '../../privacy/index.ts';
 import type { Migration, Store } from '../../store/index.ts';
 import type { BlockEvent } from './data-plane.ts';
+import { detectionMigrations, detectionRetentionRules } from './detections.ts';
 
 export const dnsMigrations: Migration[] = [
   {
@@ -32,10 +33,11 @@ export const dnsMigrations: Migration[] = [
       CREATE INDEX dns_block_events_by_client ON dns_block_events (client, at);
     `,
   },
+  ...detectionMigrations,
 ];
 
 /** Each row is purged when its purpose's retention (privacy.retention) ends. */
-export const dnsRetentionRules: RetentionRule[] = [{ name: 'dns block events', table: 'dns_block_events', key: 'id', timeColumn: 'at', purposeColumn: 'purpose' }];
+export const dnsRetentionRules: RetentionRule[] = [{ name: 'dns block events', table: 'dns_block_events', key: 'id', timeColumn: 'at', purposeColumn: 'purpose' }, ...detectionRetentionRules];
 
 /** A stored block event: `count` identical lookups within one flush interval, from `at` on. */
 export interface BlockEventRecord extends BlockEvent {

@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify';
 import { DnsDetection, type DetectOptionsInput } from '../detect/index.ts';
 import { NO_MATCH, RpzZone, type ZoneChange } from '../policy/index.ts';
 import { ObservedReplay } from './observed.ts';
+import { DetectionLog, detectionRoutes, registerDetectionMetrics } from './detections.ts';
 import { FileZoneSource as AllowFileSource } from './zones.ts';
 import { formatHostPort, isPurpose, makeObservation, SakimoriError, type Clock, type Endpoint, type HostPort, type IpPrefix, type Part, type PartHealth, type Purpose } from '../../core/index.ts';
 import type { AuditLog } from '../../privacy/index.ts';
@@ -106,6 +107,8 @@ export class DnsFirewall implements Part {
   readonly detection: DnsDetection | undefined;
   /** The dynamic dns-abuse zone (threads: 0), or this thread's copy of the workers' ones. */
   private readonly abuse: RpzZone | undefined;
+  /** The detections, written through to the store for the CLI, the API and the console. */
+  readonly detections: DetectionLog | undefined;
   /** threads > 0: the never-block list on this thread, for detection. */
   private readonly allowSet: ZoneSet | undefined;
   private readonly log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
@@ -159,10 +162,13 @@ export class DnsFirewall implements Part {
             neverBlock: (fqdn) => this.neverBlock(fqdn),
             log: this.log,
             nodeName: opts.nodeName ?? 'node',
+            onDetection: (d) => this.detections?.changed(d),
           },
           detect,
         )
       : undefined;
+    this.detections = this.detection ? new DetectionLog(deps.store, deps.audit, { source: `dns@${opts.nodeName ?? 'node'}`, log: this.log }) : undefined;
+    if (this.detection && deps.registry) registerDetectionMetrics(deps.registry, 'dns', this.detection);
     if (threads > 0) {
       this.plane = undefined;
       this.zones = undefined;
@@ -234,6 +240,7 @@ export class DnsFirewall implements Part {
     }
     this.events.start();
     await this.allowSet?.start();
+    this.detections?.start();
     this.detection?.start();
     this.running = true;
     if (process.platform === 'linux' && process.env['MALLOC_MMAP_THRESHOLD_'] === undefined && (this.opts.zones?.length ?? 0) > 0) {
@@ -250,6 +257,7 @@ export class DnsFirewall implements Part {
     // First, while the threads still run: withdraw every mitigation detection put in force.
     this.detection?.stop();
     await this.allowSet?.stop();
+    await this.detections?.stop();
     this.stopConsent?.();
     if (this.consentTimer) clearInterval(this.consentTimer);
     for (const u of this.unwatch.splice(0)) u();
@@ -283,6 +291,7 @@ export class DnsFirewall implements Part {
       ...(this.events.error ? [`block events: ${this.events.error}`] : []),
       ...(this.consentError ? [`consent: ${this.consentError}`] : []),
       ...(this.pool?.crashed ? [`data plane: ${this.pool.crashed}`] : []),
+      ...(this.detections?.error ? [`detections: ${this.detections.error}`] : []),
     ];
     return {
       status: !this.running ? 'down' : problems.length ? 'degraded' : 'ok',
@@ -292,6 +301,7 @@ export class DnsFirewall implements Part {
         zones,
         queries: snap.queries,
         events: { ...this.events.counts, buffered: this.events.buffered },
+        ...(this.detection ? { detection: this.detection.stats() } : {}),
         ...(problems.length ? { problems } : {}),
       },
     };
@@ -305,6 +315,7 @@ export class DnsFirewall implements Part {
   }
 
   routes(app: FastifyInstance): void {
+    detectionRoutes(app, { store: this.deps.store, audit: this.deps.audit, clock: this.deps.clock, parseSince });
     app.get(
       '/api/v1/dns/events',
       {

@@ -14,6 +14,14 @@ import { parseListenAddress, SakimoriError, type Endpoint, type HostPort, type P
 import { WarningPage } from '../warning-page/server.ts';
 import { DnsFirewall, type DnsFirewallDeps, type DnsFirewallOptions } from './firewall.ts';
 import type { ZoneSpec } from './zones.ts';
+import { detectionOff, optionsFromConfig, type DetectConfigSection, type DetectOptionsInput } from '../detect/index.ts';
+
+/** Detector options from dns.detect (or dnstap.detect); false when every detector is off. */
+export function detectOptions(cfg: DetectConfigSection | undefined): DetectOptionsInput | false {
+  if (cfg === undefined) return {};
+  const o = optionsFromConfig(cfg);
+  return detectionOff(o) ? false : o;
+}
 
 /** The dns section of the config, as parsed (durations in ms). */
 export interface DnsConfig {
@@ -30,6 +38,8 @@ export interface DnsConfig {
   events: { flushInterval: number; maxBuffered: number };
   observationInterval: number;
   warningPage: { listen: string; organization: string; contact: string; optOutUrl: string };
+  /** DNS detection (issue 5); all modes off: none. */
+  detect: DetectConfigSection;
 }
 
 export function hostPort(s: string, key: string): HostPort {
@@ -77,6 +87,7 @@ export function firewallOptions(cfg: DnsConfig, upstreams: HostPort[], nodeName:
     eventFlushIntervalMs: cfg.events.flushInterval,
     maxBufferedEvents: cfg.events.maxBuffered,
     observationIntervalMs: cfg.observationInterval,
+    detect: detectOptions(cfg.detect),
     nodeName,
   };
 }
