@@ -237,11 +237,24 @@ dns:
   # RPZ master file) or list (one domain a line, covering its subdomains).
   # A file is reloaded when it changes; a file with an error is refused with
   # file:line and the previous version stays. For example:
+  # A zone may instead be pulled from a primary (primary: ADDR:PORT, never
+  # with file:): loaded by AXFR before DNS is answered (a start waits, logging
+  # each failed try, until the primary answers), then kept current by IXFR,
+  # applied in place, on NOTIFY and on the SOA refresh/retry timers. When the
+  # primary cannot be reached the version in force stays, also past the SOA
+  # expire time (logged as expired). Needs threads: 0. For example:
   #   zones:
   #     - { name: cc.rpz.example.net, file: /var/lib/sakimori/cc.rpz, kind: cc }
+  #     - { name: malware.rpz.example.net, primary: "192.0.2.53:53", kind: malware-sites }
   #     - { name: allow, file: /etc/sakimori/never-block.txt, kind: allow, format: list }
+  # A zone from a primary may name its own NOTIFY address (notifyListen:
+  # ADDR:PORT); else it uses notifyListen below.
   # Default: [] (no policy: every query is forwarded)
   zones: []
+  # Where zones from a primary take its NOTIFY (RFC 1996), over UDP, as
+  # ADDR:PORT; NOTIFY from any other address than the zone's primary is
+  # refused. "": no listener, zones refresh on their SOA timer only. Default: ""
+  notifyListen: ""
   events:
     # How often block events (time, client, FQDN, list, action) are written
     # to the store, in one batch. Default: 1s

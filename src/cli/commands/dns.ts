@@ -13,6 +13,8 @@ interface ServeOptions {
   listen?: string[];
   upstream?: string[];
   rpz?: string[];
+  rpzPrimary?: string[];
+  notifyListen?: string;
   allow?: string;
   unfilteredListen?: string[];
   warningPage?: string;
@@ -48,6 +50,8 @@ export function registerDns(program: Command): void {
     .option('--listen <addr:port>', 'where to answer DNS over UDP and TCP; repeat for more (default: dns.listen)', collect)
     .option('--upstream <addr:port>', 'a recursive resolver to forward to; repeat for fail-over, in order of preference (default: dns.upstreams)', collect)
     .option('--rpz <[name=]file>', 'an RPZ zone file, in order of precedence; repeat for more. The zone name comes from NAME=, else the file\'s $ORIGIN or SOA, else the file name (default: dns.zones)', collect)
+    .option('--rpz-primary <name=addr:port>', 'an RPZ zone pulled from a primary by AXFR, then IXFR on NOTIFY and on its SOA refresh timer; repeat for more, after the --rpz zones in precedence. DNS is answered once every zone is loaded (default: dns.zones entries with primary:)', collect)
+    .option('--notify-listen <addr:port>', 'where the primaries\' NOTIFY is taken, over UDP (default: dns.notifyListen; none: the SOA refresh timer only)')
     .option('--allow <file>', 'a never-block list: one domain a line, each covering its subdomains; wins over every zone')
     .option('--unfiltered-listen <addr:port>', 'a listener answered without filtering (the "use another resolver" opt-out, R1); repeat for more', collect)
     .option('--warning-page <addr:port>', 'also serve the warning page here (default: not in dns serve)')
@@ -58,7 +62,10 @@ A zone's kind follows its name's first label: allow... (never block), malware...
 page: the zone's local data points at it), dns-abuse... or abuse... (R4, kept under the
 purpose dns-abuse-mitigation); any other name is a C&C list (cc-blocking). A changed zone
 file is reloaded within a second; a file with an error is refused (file:line is logged)
-and the previous version stays in force. Run it with MALLOC_MMAP_THRESHOLD_=131072 in the
+and the previous version stays in force. A zone from a primary (--rpz-primary) is loaded
+by AXFR before DNS is answered, then kept current by IXFR on NOTIFY (--notify-listen) and
+on its SOA refresh timer; when the primary cannot be reached the version in force stays,
+also past the SOA expire time (logged as expired). Run it with MALLOC_MMAP_THRESHOLD_=131072 in the
 environment so a replaced zone's memory goes back to the system.
 
 Examples:
@@ -71,13 +78,15 @@ Examples:
       const { config, logger } = await commandConfig(cmd);
       const zones: ZoneSpec[] = [];
       for (const r of opts.rpz ?? []) zones.push(await zoneFromOption(r));
+      for (const p of opts.rpzPrimary ?? []) zones.push((await import('../../dns/index.ts')).zoneSpecFromPrimary(p));
       if (opts.allow) zones.push({ ...(await zoneSpecFromFile(opts.allow, 'list')), name: 'allow', kind: 'allow', format: 'list' });
       const cfg: DnsConfig = {
         ...config.dns,
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.upstream ? { upstreams: opts.upstream } : {}),
         ...(opts.unfilteredListen ? { unfilteredListen: opts.unfilteredListen } : {}),
-        ...(opts.rpz || opts.allow ? { zones } : {}),
+        ...(opts.rpz || opts.rpzPrimary || opts.allow ? { zones } : {}),
+        ...(opts.notifyListen !== undefined ? { notifyListen: opts.notifyListen } : {}),
         ...(opts.threads !== undefined ? { threads: threadsOption(opts.threads) } : {}),
       };
       const up = resolveUpstreams(cfg);

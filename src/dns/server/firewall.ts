@@ -22,7 +22,7 @@ import type { Logger, Registry } from '../../telemetry/index.ts';
 import { DataPlane, type BlockEvent, type ListenSpec } from './data-plane.ts';
 import { BlockEventLog, type BlockEventRecord } from './events.ts';
 import { registerDnsMetrics } from './metrics.ts';
-import { FileZoneSource, watchZoneFile, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSourceStatus, type ZoneSpec } from './zones.ts';
+import { FileZoneSource, watchZoneFile, zoneSource, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSourceStatus, type ZoneSpec } from './zones.ts';
 import { WorkerPlane } from './worker-plane.ts';
 import type { StatsSnapshot } from './stats.ts';
 
@@ -125,12 +125,12 @@ export class DnsFirewall implements Part {
     const sources = [
       ...(opts.zones ?? []).map((spec) => ({
         spec,
-        source: new FileZoneSource(spec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150, onReload: (zone, ok) => this.countReload(zone, ok) }) as ZoneSource,
+        source: zoneSource(spec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150, onReload: (zone, ok) => this.countReload(zone, ok) }),
       })),
       ...(opts.sources ?? []),
     ];
     for (const { spec } of sources) this.kinds.set(spec.name.toLowerCase().replace(/\.$/, ''), spec.kind);
-    if (threads > 0 && (opts.sources?.length ?? 0) > 0) {
+    if (threads > 0 && ((opts.sources?.length ?? 0) > 0 || (opts.zones ?? []).some((z) => z.primary))) {
       throw new SakimoriError('DNS_THREADS', 'zones from other sources (AXFR/IXFR) need the data plane on the main thread', { hint: 'set dns.threads to 0' });
     }
     this.events = new BlockEventLog(deps.store, deps.audit, {

@@ -35,6 +35,8 @@ export interface DnsConfig {
   tcpIdleTimeout: number;
   threads: number;
   zones: readonly ZoneSpec[];
+  /** Where zones from a primary take NOTIFY when they name no address of their own; '' none. */
+  notifyListen?: string;
   events: { flushInterval: number; maxBuffered: number };
   observationInterval: number;
   warningPage: { listen: string; organization: string; contact: string; optOutUrl: string };
@@ -83,7 +85,8 @@ export function firewallOptions(cfg: DnsConfig, upstreams: HostPort[], nodeName:
     probeIntervalMs: cfg.probeInterval,
     tcpIdleMs: cfg.tcpIdleTimeout,
     threads: cfg.threads,
-    zones: cfg.zones,
+    // dns.notifyListen is where every zone from a primary takes NOTIFY, unless it names its own.
+    zones: cfg.zones.map((z) => (z.primary && !z.notifyListen && cfg.notifyListen ? { ...z, notifyListen: cfg.notifyListen } : z)),
     eventFlushIntervalMs: cfg.events.flushInterval,
     maxBufferedEvents: cfg.events.maxBuffered,
     observationIntervalMs: cfg.observationInterval,

@@ -4,7 +4,8 @@
  * A ZoneSource keeps one zone current in a ZoneTarget: a whole new version (a file
  * reloaded, an AXFR) with `replace`, or a change (an IXFR, the API) with `apply`. The file
  * source is here; the RPZ client (src/dns/rpz-provider) implements the same interface to
- * pull a zone from a primary by AXFR/IXFR.
+ * pull a zone from a primary by AXFR/IXFR (PrimaryZoneSource below; `zoneSource(spec)`
+ * picks one or the other).
  *
  * Files are watched (their directory, so editors that write a new file and rename it over
  * the old one are seen) and reloaded after a short quiet time (debounce). The new zone is
@@ -16,7 +17,8 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { SakimoriError } from '../../core/index.ts';
+import { formatHostPort, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
+import { NotifyListener, SecondaryZone, type XfrLogger } from '../zone-transfer/index.ts';
 import { collectGarbage } from './gc.ts';
 import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, type ApplyResult, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
 
@@ -27,7 +29,12 @@ export type ZoneKind = (typeof ZONE_KINDS)[number];
 export interface ZoneSpec {
   /** The zone's name (its origin), e.g. "cc.rpz.example"; block events name it as the list. */
   name: string;
+  /** The master file; '' for a zone pulled from a primary. */
   file: string;
+  /** "ADDR:PORT": the zone is pulled from this primary by AXFR/IXFR instead of read from a file. */
+  primary?: string;
+  /** Where the primary's NOTIFY is taken (UDP "ADDR:PORT"); zones sharing an address share the socket. */
+  notifyListen?: string;
   kind: ZoneKind;
   /** 'rpz': a master file (RPZ); 'list': one domain a line, each covering its subdomains. */
   format: 'rpz' | 'list';
@@ -143,6 +150,132 @@ export class FileZoneSource implements ZoneSource {
     const s = r.zone.stats();
     const { lastError: _dropped, ...rest } = this.st;
     this.st = { ...rest, loadedAt: new Date().toISOString(), names: s.qname + s.wildcard + s.clientIp, reloads: this.st.reloads + 1, ...(r.zone.serial !== undefined ? { serial: r.zone.serial } : {}) };
+  }
+}
+
+function address(s: string, key: string): HostPort {
+  const r = parseListenAddress(s);
+  if ('error' in r) throw new SakimoriError('DNS_ZONE', `${key} "${s}" ${r.error}`, { hint: 'write ADDR:PORT, e.g. 192.0.2.53:53' });
+  return r;
+}
+
+/** The source a zone spec names: its file, or its primary (AXFR/IXFR). */
+export function zoneSource(spec: ZoneSpec, opts: { debounceMs?: number; log: Log; onReload?: (zone: string, ok: boolean) => void }): ZoneSource {
+  if (spec.primary !== undefined && spec.primary !== '') return new PrimaryZoneSource(spec, opts);
+  return new FileZoneSource(spec, opts);
+}
+
+/** NOTIFY sockets, one per listen address, shared by the zones that take NOTIFY there. */
+const notifyHubs = new Map<string, { listener: NotifyListener; zones: Set<SecondaryZone>; ready: Promise<void> }>();
+
+async function joinNotify(listen: HostPort, zone: SecondaryZone, log: XfrLogger): Promise<() => Promise<void>> {
+  const key = formatHostPort(listen);
+  let hub = notifyHubs.get(key);
+  if (!hub) {
+    const zones = new Set<SecondaryZone>();
+    const listener = new NotifyListener(listen, () => zones, log);
+    hub = { listener, zones, ready: listener.start() };
+    notifyHubs.set(key, hub);
+    hub.ready.catch(() => notifyHubs.delete(key));
+  }
+  const h = hub;
+  await h.ready;
+  h.zones.add(zone);
+  return async () => {
+    h.zones.delete(zone);
+    if (h.zones.size === 0 && notifyHubs.get(key) === h) {
+      notifyHubs.delete(key);
+      await h.listener.stop();
+    }
+  };
+}
+
+/**
+ * A zone pulled from a primary (SecondaryZone: AXFR first, then IXFR on NOTIFY and on the
+ * SOA refresh/retry timers, each IXFR applied in place with `target.apply`).
+ *
+ * The first load decides when the firewall starts answering: start() resolves only once
+ * the zone has been transferred, retrying on the retry timer and logging every failure at
+ * error level, so the firewall never answers with the zone silently empty. There is no
+ * local copy: a restart while the primary is unreachable waits for it.
+ *
+ * Past the SOA expire time without reaching the primary the zone is logged as expired
+ * (error, once) and its last policy stays enforced: dropping every block because the feed
+ * is down is the worse failure for a firewall (BIND would stop serving the zone).
+ */
+export class PrimaryZoneSource implements ZoneSource {
+  readonly zone: string;
+  readonly secondary: SecondaryZone;
+  private leaveNotify: (() => Promise<void>) | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly spec: ZoneSpec, private readonly opts: { log: Log; onReload?: (zone: string, ok: boolean) => void }) {
+    this.zone = spec.name;
+    const log = opts.log;
+    const logger: XfrLogger = {
+      debug: () => undefined,
+      info: (o, m) => log('info', m ?? '', { ...o, zone: spec.name }),
+      warn: (o, m) => log('warn', m ?? '', { ...o, zone: spec.name }),
+      error: (o, m) => log('error', m ?? '', { ...o, zone: spec.name }),
+    };
+    this.secondary = new SecondaryZone({
+      zone: spec.name,
+      primary: address(spec.primary ?? '', `primary of policy zone ${spec.name}`),
+      logger,
+      onUpdate: (u) => {
+        if (u.kind !== 'up-to-date') opts.onReload?.(spec.name, true);
+        this.wake?.();
+      },
+    });
+  }
+
+  async start(target: ZoneTarget): Promise<void> {
+    const primary = formatHostPort(this.secondary.primary);
+    const log = this.opts.log;
+    if (this.spec.notifyListen) {
+      const listen = address(this.spec.notifyListen, `NOTIFY listen address of policy zone ${this.spec.name}`);
+      const logger: XfrLogger = { debug: () => undefined, info: (o, m) => log('info', m ?? '', { ...o }), warn: (o, m) => log('warn', m ?? '', { ...o }), error: (o, m) => log('error', m ?? '', { ...o }) };
+      try {
+        this.leaveNotify = await joinNotify(listen, this.secondary, logger);
+      } catch (err) {
+        throw new SakimoriError('DNS_ZONE', `policy zone ${this.spec.name}: cannot take NOTIFY on ${formatHostPort(listen)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
+          hint: 'pick a free address for dns.notifyListen (or the zone\'s notifyListen)',
+        });
+      }
+    }
+    await this.secondary.start(target);
+    let failed = -1;
+    while (this.secondary.status().serial === undefined) {
+      if (this.stopped) return;
+      const st = this.secondary.status();
+      if (st.transfers.failed !== failed) {
+        failed = st.transfers.failed;
+        log('error', `policy zone ${this.spec.name}: not answering DNS yet — waiting for the first transfer from ${primary}: ${st.lastError?.join('; ') ?? 'no answer'}; retrying`, { zone: this.spec.name, primary });
+        this.opts.onReload?.(this.spec.name, false);
+      }
+      // A ref'd timer: while the first load is awaited nothing else may keep the process alive.
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+        setTimeout(resolve, 500);
+      });
+      this.wake = undefined;
+    }
+    const st = this.secondary.status();
+    log('info', `policy zone ${this.spec.name} loaded from primary ${primary} by AXFR: serial ${st.serial}, ${st.names ?? 0} names${this.spec.notifyListen ? `; NOTIFY taken on ${this.spec.notifyListen}` : '; no NOTIFY listener: refreshed on the SOA timer only'}`, { zone: this.spec.name, primary });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.secondary.stop();
+    await this.leaveNotify?.();
+    this.leaveNotify = undefined;
+  }
+
+  status(): ZoneSourceStatus {
+    const { zone, source, loadedAt, names, serial, reloads, lastError } = this.secondary.status();
+    return { zone, source, reloads, ...(loadedAt ? { loadedAt } : {}), ...(names !== undefined ? { names } : {}), ...(serial !== undefined ? { serial } : {}), ...(lastError ? { lastError } : {}) };
   }
 }
 
@@ -270,7 +403,21 @@ export async function zoneSpecFromFile(file: string, format: 'rpz' | 'list' = 'r
     if (origin && origin !== '@') name = origin.replace(/\.$/, '');
   }
   name ??= basename(file).replace(/\.(rpz|zone|db|txt|list)$/i, '');
+  return { name, file, kind: kindOfZoneName(name), format };
+}
+
+/** A zone's kind from its name's first label: allow..., malware..., dns-abuse... / abuse...; else C&C. */
+export function kindOfZoneName(name: string): ZoneKind {
   const first = name.toLowerCase().split('.')[0] ?? '';
-  const kind: ZoneKind = first.startsWith('allow') ? 'allow' : first.startsWith('malware') ? 'malware-sites' : first.startsWith('dns-abuse') || first.startsWith('abuse') ? 'dns-abuse' : 'cc';
-  return { name, file, kind, format };
+  return first.startsWith('allow') ? 'allow' : first.startsWith('malware') ? 'malware-sites' : first.startsWith('dns-abuse') || first.startsWith('abuse') ? 'dns-abuse' : 'cc';
+}
+
+/** A zone spec for `--rpz-primary NAME=ADDR:PORT` (the kind from the name, as for files). */
+export function zoneSpecFromPrimary(option: string, notifyListen?: string): ZoneSpec {
+  const eq = option.indexOf('=');
+  const name = option.slice(0, Math.max(eq, 0)).trim().replace(/\.$/, '');
+  if (eq <= 0 || name === '') throw new SakimoriError('BAD_OPTION', `--rpz-primary ${option} has no zone name`, { hint: 'write --rpz-primary NAME=ADDR:PORT, e.g. --rpz-primary cc.rpz.example.net=192.0.2.53:53' });
+  const primary = option.slice(eq + 1);
+  address(primary, `--rpz-primary ${name}=`);
+  return { name, file: '', primary, kind: kindOfZoneName(name), format: 'rpz', ...(notifyListen ? { notifyListen } : {}) };
 }
