@@ -15,6 +15,12 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm ci --no-audit --no-fund
 fi
 
+# npm ci builds the udp-batch addon (package.json "install"); a tree installed before it
+# existed, or a failed build, gets one more try here (its tests need it).
+if [ ! -f native/udp-batch/build/Release/udp_batch.node ]; then
+  node native/udp-batch/build.js
+fi
+
 echo "== type check" >&2
 npx tsc --noEmit -p tsconfig.json
 

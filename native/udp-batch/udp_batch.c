@@ -62,6 +62,7 @@ typedef struct {
   int finalized;     /* the JS handle (external) was garbage-collected */
   napi_async_cleanup_hook_handle hook;      /* registered while open */
   napi_async_cleanup_hook_handle hookDone;  /* set when teardown closed us */
+  uint32_t injectEagain, flushes; /* tests: every Nth flush acts as if the kernel said EAGAIN */
   double received, truncated, sent, queued, dropped, sendErrors, recvErrors;
   int lastErrno;
 } sock_t;
@@ -220,7 +221,8 @@ static void drain_pending(sock_t *s) {
 static uint32_t flush_tx(sock_t *s, uint32_t count) {
   if (count > s->txSlots) count = s->txSlots;
   uint32_t taken = 0, i = 0;
-  if (!s->pendCount) {
+  int injected = s->injectEagain && ++s->flushes % s->injectEagain == 0;
+  if (!s->pendCount && !injected) {
     while (i < count) {
       unsigned n = 0;
       for (uint32_t j = i; j < count; j++, n++) {
@@ -262,7 +264,7 @@ static uint32_t flush_tx(sock_t *s, uint32_t count) {
     socklen_t alen = rec_to_addr(r, &ss);
     pend_push(s, s->tx + off, len, &ss, alen);
   }
-  if (s->pendCount) drain_pending(s);
+  if (s->pendCount && !injected) drain_pending(s);
   update_events(s);
   return taken;
 }
@@ -471,6 +473,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uint32_t rcvbuf = opt_u32(env, argv[2], "rcvbuf", 0);
   uint32_t sndbuf = opt_u32(env, argv[2], "sndbuf", 0);
   uint32_t maxPend = opt_u32(env, argv[2], "maxPendingBytes", 16u << 20);
+  uint32_t injectEagain = opt_u32(env, argv[2], "injectEagainEvery", 0);
   if (batch < 1 || batch > 1024 || slot < 512 || slot > 65536 || txSlots < 1 || txSlots > 4096 || txBytes < 512) {
     napi_throw_range_error(env, "EUDPBATCH", "batch 1-1024, slot 512-65536, txSlots 1-4096, txBytes >= 512");
     return NULL;
@@ -531,6 +534,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->txSlots = txSlots;
   s->txBytes = txBytes;
   s->maxPendingBytes = maxPend;
+  s->injectEagain = injectEagain;
   s->rmsg = calloc(batch, sizeof(struct mmsghdr));
   s->riov = calloc(batch, sizeof(struct iovec));
   s->raddr = calloc(batch, sizeof(struct sockaddr_storage));

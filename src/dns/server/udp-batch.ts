@@ -82,6 +82,8 @@ export interface UdpBatchOptions {
   sendBufferSize?: number;
   /** Bound on replies kept while the socket is not writable. Default 16 MiB. */
   maxPendingBytes?: number;
+  /** Tests only (native): every Nth batch of replies is treated as if sendmmsg said EAGAIN, so the wait-for-writable path runs (loopback UDP almost never pushes back). */
+  injectEagainEvery?: number;
   /** 'auto' (default): the addon if built, else dgram. SAKIMORI_UDP_BATCH=dgram forces dgram. */
   impl?: 'auto' | 'native' | 'dgram';
   onBatch(d: Datagrams): void;
@@ -189,6 +191,7 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
         rcvbuf: o.recvBufferSize ?? 4 << 20,
         sndbuf: o.sendBufferSize ?? 4 << 20,
         maxPendingBytes: o.maxPendingBytes ?? 16 << 20,
+        injectEagainEvery: o.injectEagainEvery ?? 0,
       },
       (count) => this.batch(count),
     );
