@@ -116,6 +116,19 @@ describe('the DNS-protection opt-out follows the subscriber onto new addresses (
     await radclient([packet('Stop', 'F-2', '127.0.0.22', 'Acct-Session-Time = 60')]);
     await until('127.0.0.22', 'NXDOMAIN');
 
+    // A session imported by another process (a FreeRADIUS detail file) is followed as soon as the import is done.
+    const t = Math.floor(Date.now() / 1000);
+    const detail = (status: string, at: number) =>
+      `${new Date(at * 1000).toUTCString()}\n\tAcct-Session-Id = "I-1"\n\tAcct-Status-Type = ${status}\n\tUser-Name = "hanako@isp.example"\n\tNAS-IP-Address = 192.0.2.9\n\tFramed-IP-Address = 127.0.0.24\n${status === 'Stop' ? '\tAcct-Session-Time = 5\n' : ''}\tTimestamp = ${at}\n\n`;
+    writeFileSync(join(dir, 'detail-start'), detail('Start', t));
+    const imp1 = await sakimori(['sessions', 'import', join(dir, 'detail-start'), '--format', 'detail']);
+    assert.equal(imp1.code, 0, imp1.err);
+    assert.match(await until('127.0.0.24', 'NOERROR'), /192\.0\.2\.66/, 'an imported session of the opted-out subscriber');
+    writeFileSync(join(dir, 'detail-stop'), detail('Stop', t + 5));
+    const imp2 = await sakimori(['sessions', 'import', join(dir, 'detail-stop'), '--format', 'detail']);
+    assert.equal(imp2.code, 0, imp2.err);
+    await until('127.0.0.24', 'NXDOMAIN');
+
     // The history says what happened, by whom and why.
     const h = await sakimori(['consent', 'history', '--json']);
     assert.equal(h.code, 0, h.err);
@@ -126,6 +139,8 @@ describe('the DNS-protection opt-out follows the subscriber onto new addresses (
       ['client', '127.0.0.21/32', 'opt-in', 'consent-follower'],
       ['client', '127.0.0.22/32', 'opt-out', 'consent-follower'],
       ['client', '127.0.0.22/32', 'opt-in', 'consent-follower'],
+      ['client', '127.0.0.24/32', 'opt-out', 'consent-follower'],
+      ['client', '127.0.0.24/32', 'opt-in', 'consent-follower'],
     ]);
     assert.ok(events.slice(1).every((e) => e.via === 'session' && e.reason));
     const audit = await sakimori(['audit', 'list', '--json']);

@@ -22,8 +22,10 @@ import { canonicalSubject, type ConsentEvent, type ConsentRegistry } from './con
  *
  * Subscriber choices made elsewhere (`sakimori consent optout --subscriber`
  * in another process, another node's portal) are picked up by reading
- * consent_state twice a second; sessions written by imports (another
- * process) are picked up by a reconciliation every `reconcileMs`.
+ * consent_state twice a second; sessions written by an import in another
+ * process are picked up as soon as the import's audit entry appears (the
+ * same poll), and a reconciliation every `reconcileMs` catches anything else
+ * (a Stop missed while the node was down).
  */
 export const FOLLOWER_ACTOR = 'consent-follower';
 
@@ -67,6 +69,8 @@ export class ConsentFollower implements Part {
   private pollTimer: NodeJS.Timeout | undefined;
   private reconcileTimer: NodeJS.Timeout | undefined;
   private mark = { since: -1, ids: new Set<string>() };
+  /** The audit log's head when last looked at: an import of sessions (another process) is audited as a write to attribution_sessions. */
+  private auditMark: number | undefined;
   private readonly stats = { applied: 0, released: 0, failed: 0, lastError: undefined as string | undefined };
 
   /** Logins of opted-out subscribers, and the sessions the follower covers: the live stream is checked against these in memory, so the accounting path of everyone else costs no query. */
@@ -285,9 +289,27 @@ export class ConsentFollower implements Part {
     }
   }
 
+  /**
+   * Sessions imported by another process (`sakimori sessions import`, which
+   * audits each import as a write to attribution_sessions): reconcile the
+   * opted-out subscribers at once rather than at the next round.
+   */
+  private async importedSinceLastLook(): Promise<boolean> {
+    const head = Number((await this.deps.store.get<{ seq: number }>('SELECT seq FROM audit_head WHERE id = 1'))?.seq ?? 0);
+    const from = this.auditMark;
+    this.auditMark = head;
+    if (from === undefined || head <= from || this.optedOutLogins.size === 0) return false;
+    const hit = await this.deps.store.get<{ seq: number }>(
+      "SELECT seq FROM audit_log WHERE seq > ? AND seq <= ? AND action = 'write' AND subject = 'attribution_sessions' LIMIT 1",
+      [from, head],
+    );
+    return hit !== undefined;
+  }
+
   /** Subscriber choices recorded since the last look (by any process): follow an opt-out, release on an opt-in. */
   private async poll(): Promise<void> {
     try {
+      if (await this.importedSinceLastLook()) await this.reconcile();
       const rows = await this.deps.store.all<{ subject: string; choice: string; since: number; event_id: string }>(
         "SELECT subject, choice, since, event_id FROM consent_state WHERE scope = 'subscriber' AND service = 'dns-protection' AND since >= ? ORDER BY since",
         [this.mark.since],
