@@ -24,6 +24,11 @@ fi
 echo "== type check" >&2
 npx tsc --noEmit -p tsconfig.json
 
+# dist/ as production runs it (bin/sakimori.js runs dist/ when it is current, else the
+# sources); the CLI tests then run the compiled code unless a source changes meanwhile.
+echo "== build" >&2
+node scripts/build.mjs
+
 echo "== tests" >&2
 mapfile -t files < <(find src test bench -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 exec node --import tsx --test --test-reporter=spec --test-concurrency=2 --test-timeout=300000 "${files[@]}"
