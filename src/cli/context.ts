@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { loadConfig, type Config } from '../config/index.ts';
-import { createLogger, type Logger } from '../telemetry/index.ts';
-import { openPlatform, type Platform } from '../node/index.ts';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../telemetry/index.ts';
+import type { Platform } from '../node/index.ts';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -19,6 +19,7 @@ export function globalOptions(cmd: Command): GlobalOptions {
 
 /** Loads the config the command names (or the default), applying --store and --log-level overrides. */
 export async function commandConfig(cmd: Command): Promise<{ config: Config; source: string; logger: Logger }> {
+  const [{ loadConfig }, { createLogger }] = await Promise.all([import('../config/index.ts'), import('../telemetry/index.ts')]);
   const g = globalOptions(cmd);
   const { config, source } = await loadConfig({ ...(g.config ? { file: g.config } : {}), overrides: { 'store.url': g.store, 'log.level': g.logLevel } });
   const logger = createLogger({ level: config.log.level, name: 'sakimori' });
@@ -27,6 +28,8 @@ export async function commandConfig(cmd: Command): Promise<{ config: Config; sou
 
 /** Opens the store (migrated) and audit log for a command, runs fn, and always closes them. */
 export async function withPlatform<T>(cmd: Command, fn: (p: Platform) => Promise<T>): Promise<T> {
+  // platform.ts, not node/index.ts: the node's HTTP server (fastify) is not needed here.
+  const { openPlatform } = await import('../node/platform.ts');
   const { config, logger } = await commandConfig(cmd);
   const platform = await openPlatform(config, { logger });
   try {

@@ -1,23 +1,51 @@
 import { Command, CommanderError, Option } from 'commander';
 import { errorMessage, SakimoriError } from '../core/index.ts';
 import { VERSION } from './context.ts';
-import { registerStart } from './commands/start.ts';
-import { registerConfig } from './commands/config.ts';
-import { registerAudit } from './commands/audit.ts';
-import { registerPrivacy } from './commands/privacy.ts';
-import { registerStore } from './commands/store.ts';
-import { registerConsent } from './commands/consent.ts';
-import { registerCases } from './commands/cases.ts';
-import { registerRpz } from './commands/rpz.ts';
-import { registerDns } from './commands/dns.ts';
-import { registerDnstap } from './commands/dnstap.ts';
-import { registerSessions } from './commands/sessions.ts';
+
+/**
+ * Each command module, with the top-level commands it registers, loaded only when needed:
+ * `sakimori dns serve` loads the DNS commands alone, and each command module loads its
+ * implementation only when an action runs, so a command costs only the memory and
+ * start-up time of what it uses. In the order `--help` lists them.
+ */
+type Register = (program: Command) => void;
+const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] = [
+  { commands: ['start'], load: async () => (await import('./commands/start.ts')).registerStart },
+  { commands: ['config'], load: async () => (await import('./commands/config.ts')).registerConfig },
+  { commands: ['audit'], load: async () => (await import('./commands/audit.ts')).registerAudit },
+  { commands: ['privacy'], load: async () => (await import('./commands/privacy.ts')).registerPrivacy },
+  { commands: ['consent'], load: async () => (await import('./commands/consent.ts')).registerConsent },
+  { commands: ['subscribers', 'reports', 'findings', 'cases'], load: async () => (await import('./commands/cases.ts')).registerCases },
+  { commands: ['rpz'], load: async () => (await import('./commands/rpz.ts')).registerRpz },
+  { commands: ['dns'], load: async () => (await import('./commands/dns.ts')).registerDns },
+  { commands: ['dnstap'], load: async () => (await import('./commands/dnstap.ts')).registerDnstap },
+  { commands: ['sessions'], load: async () => (await import('./commands/sessions.ts')).registerSessions },
+  { commands: ['store'], load: async () => (await import('./commands/store.ts')).registerStore },
+];
+
+/** Root options that take a value (the word after them is not the command). */
+const VALUE_OPTIONS = new Set(['-c', '--config', '--store', '--log-level']);
+
+/** The modules to load for argv: the one registering the command it names, else all (help, suggestions). */
+function modulesFor(argv: readonly string[]): typeof MODULES {
+  for (let i = 2; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-')) {
+      const m = MODULES.find((x) => x.commands.includes(a));
+      return m ? [m] : MODULES;
+    }
+  }
+  return MODULES;
+}
 
 /**
  * The `sakimori` command: one binary, subcommands grouped by role. A new
- * capability adds one register function here.
+ * capability adds one entry to MODULES. Registers only the command argv names when it
+ * names one; with none (or an unknown word) every command, so `--help` and suggestions
+ * are whole.
  */
-export function buildProgram(): Command {
+export async function buildProgram(argv: readonly string[] = []): Promise<Command> {
   const program = new Command('sakimori')
     .version(VERSION, '-V, --version', 'print the version')
     .description(
@@ -39,22 +67,12 @@ Getting started:
 
 Every command reads the same store as a running node, so they can run side by side.
 Run \`sakimori COMMAND --help\` for each command's options and examples.`);
-  registerStart(program);
-  registerConfig(program);
-  registerAudit(program);
-  registerPrivacy(program);
-  registerConsent(program);
-  registerCases(program);
-  registerRpz(program);
-  registerDns(program);
-  registerDnstap(program);
-  registerSessions(program);
-  registerStore(program);
+  for (const register of await Promise.all(modulesFor(argv).map((m) => m.load()))) register(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+  const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;

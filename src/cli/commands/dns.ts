@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { SakimoriError } from '../../core/index.ts';
-import { BlockEventLog, DnsFirewall, parseSince, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile, type DnsConfig, type ZoneSpec } from '../../dns/index.ts';
-import { openPlatform } from '../../node/index.ts';
-import { HttpServer } from '../../web/index.ts';
+// The implementation is imported when an action runs (src/cli/main.ts): --help needs none of it.
+import type { DnsConfig, ZoneSpec } from '../../dns/index.ts';
 import { commandConfig, printJson, VERSION, withPlatform, untilStopSignal, collect } from '../context.ts';
 
 
@@ -24,6 +23,7 @@ interface ServeOptions {
 
 /** `--rpz [NAME=]FILE`: the zone name from NAME, else from the file ($ORIGIN, SOA, file name). */
 async function zoneFromOption(v: string): Promise<ZoneSpec> {
+  const { zoneSpecFromFile } = await import('../../dns/index.ts');
   const eq = v.indexOf('=');
   if (eq > 0 && !v.slice(0, eq).includes('/')) {
     const spec = await zoneSpecFromFile(v.slice(eq + 1));
@@ -75,6 +75,7 @@ Examples:
       --unfiltered-listen 192.0.2.99:53
   dig -p 5353 @127.0.0.1 example.com`)
     .action(async (opts: ServeOptions, cmd: Command) => {
+      const [{ DnsFirewall, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile }, { openPlatform }] = await Promise.all([import('../../dns/index.ts'), import('../../node/platform.ts')]);
       const { config, logger } = await commandConfig(cmd);
       const zones: ZoneSpec[] = [];
       for (const r of opts.rpz ?? []) zones.push(await zoneFromOption(r));
@@ -109,6 +110,7 @@ Examples:
           lines.push(`  warning page: ${page.url}`);
         }
         if (opts.http) {
+          const { HttpServer } = await import('../../web/index.ts');
           const http = new HttpServer({
             listen: hostPort(opts.http, '--http'),
             logger,
@@ -145,6 +147,7 @@ Examples:
     .option('--limit <n>', 'at most this many', '100')
     .option('--json', 'print JSON')
     .action(async (opts: { purpose: 'cc-blocking' | 'dns-abuse-mitigation'; since?: string; client?: string; list?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const { BlockEventLog, parseSince } = await import('../../dns/index.ts');
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new SakimoriError('BAD_OPTION', `--limit ${opts.limit} is not a positive whole number`);
       const rows = await withPlatform(cmd, async (p) => {
