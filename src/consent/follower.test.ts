@@ -131,4 +131,15 @@ describe('ConsentFollower (R1: the opt-out follows the subscriber onto new addre
     assert.ok(!(await optOuts()).includes('198.51.100.10/32'), 'taro is filtered as his own (default) choice says');
     assert.match((await consent.history({ scope: 'client', subject: '198.51.100.10/32' })).at(-1)!.reason!, /another subscriber/);
   });
+
+  it('a Stop handed over right behind its Start (one batch) still takes the opt-out off', async () => {
+    clock.advance(1000);
+    held.set('S9', [{ address: '198.51.100.11', nas: 'bras9', sessionId: 'Q' }]);
+    follower.sessionChanged({ kind: 'start', nas: 'bras9', sessionId: 'Q', login: 'S9', addresses: ['198.51.100.11'] });
+    follower.sessionChanged({ kind: 'stop', nas: 'bras9', sessionId: 'Q', login: 'S9', addresses: ['198.51.100.11'] });
+    await follower.idle();
+    const h = await consent.history({ scope: 'client', subject: '198.51.100.11/32' });
+    assert.deepEqual(h.map((e) => e.choice).sort(), ['opt-in', 'opt-out']);
+    assert.ok(!(await optOuts()).includes('198.51.100.11/32'));
+  });
 });

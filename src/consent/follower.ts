@@ -76,6 +76,8 @@ export class ConsentFollower implements Part {
   /** Logins of opted-out subscribers, and the sessions the follower covers: the live stream is checked against these in memory, so the accounting path of everyone else costs no query. */
   private optedOutLogins = new Map<string, string>();
   private followedSessions = new Set<string>();
+  /** Sessions of opted-out logins whose Start is queued, not yet applied: their Stop must queue behind it. */
+  private pendingSessions = new Map<string, number>();
   /** Followed addresses and whose opt-out they carry: another login's Start on one ends it (the Stop of the session that held it was lost). */
   private followedSubjects = new Map<string, string>();
 
@@ -119,8 +121,20 @@ export class ConsentFollower implements Part {
       if (this.followedSubjects.size > 0 && c.addresses.some((a) => this.takenFromFollowed(a, c.login))) void this.enqueue(() => this.onTakenOver(c)).catch(() => undefined);
       return;
     }
-    if (c.kind === 'stop' && !this.followedSessions.has(sessionKey(c.nas, c.sessionId ?? ''))) return;
-    void this.enqueue(() => this.onSession(c)).catch(() => undefined);
+    const key = sessionKey(c.nas, c.sessionId ?? '');
+    if (c.kind === 'stop' && !this.followedSessions.has(key) && !this.pendingSessions.has(key)) return;
+    if (c.kind !== 'start' && c.kind !== 'interim') {
+      void this.enqueue(() => this.onSession(c)).catch(() => undefined);
+      return;
+    }
+    this.pendingSessions.set(key, (this.pendingSessions.get(key) ?? 0) + 1);
+    void this.enqueue(() => this.onSession(c))
+      .catch(() => undefined)
+      .finally(() => {
+        const n = (this.pendingSessions.get(key) ?? 1) - 1;
+        if (n > 0) this.pendingSessions.set(key, n);
+        else this.pendingSessions.delete(key);
+      });
   }
 
   /** Applies a subscriber's opt-out to what the subscriber holds now; returns every address the follower covers for them. */
