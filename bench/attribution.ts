@@ -17,9 +17,10 @@
  *
  *   npx tsx bench/attribution.ts --side sakimori --sqlite sqlite:/tmp/a.db --postgres postgres://... --sessions N
  *   npx tsx bench/attribution.ts --side radacct --postgres postgres://... --sessions N
+ *   npx tsx bench/attribution.ts --side csv --out radacct.csv --sessions N   (the CSV the import is timed on)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,7 +28,7 @@ import pg from 'pg';
 import { findPostgresBin, startPostgres } from '../test/peers/postgres.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { AuditLog, privacyMigrations } from '../src/privacy/index.ts';
-import { Attribution, attributionMigrations, importFile, keyOf, parseNetwork, PostgresCopyWriter, SessionIndex, UPSERT_TAIL, type SessionRecord } from '../src/attribution/index.ts';
+import { Attribution, attributionMigrations, importFile, parseNetwork, PostgresCopyWriter, SessionIndex, UPSERT_TAIL } from '../src/attribution/index.ts';
 import { runBench } from './run.ts';
 
 /**
@@ -81,7 +82,6 @@ const ANCHOR_QUERY = `SELECT username, acctsessionid, nasipaddress, acctstarttim
 
 const T0 = Date.UTC(2025, 0, 6);
 const HOUR = 3_600_000;
-const HEX = '0123456789abcdef';
 
 /** Deterministic 32-bit mixing, so every side and every round sees the same sessions. */
 function mix(x: number): number {
@@ -127,18 +127,7 @@ function session(i: number, n: number): Gen {
 }
 
 const v4Text = (a: number) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
-const v4Key = (a: number) => {
-  let k = '4';
-  for (let s = 28; s >= 0; s -= 4) k += HEX[(a >>> s) & 15]!;
-  return k;
-};
 
-function records(g: Gen): SessionRecord[] {
-  const base = { nas: g.nas, sessionId: g.sessionId, subscriber: g.subscriber, portStart: 0, portEnd: 65535, start: g.start, startInferred: false, end: g.end, endInferred: false, lastSeen: g.end, source: 'radius' as const };
-  const out: SessionRecord[] = [{ ...base, addrKey: v4Key(g.addr), role: 'ipv4' }];
-  if (g.pd) out.push({ ...base, addrKey: keyOf(g.pd)!, role: 'ipv6-delegated' });
-  return out;
-}
 
 /** Look-up i: a random session and a time inside it (80 %), or a time in the gap after it (20 %). */
 function question(i: number, n: number): { g: Gen; at: number; inside: boolean } {
@@ -148,6 +137,27 @@ function question(i: number, n: number): { g: Gen; at: number; inside: boolean }
   const slotEnd = T0 + (Math.floor((g.start - T0) / (12 * HOUR)) + 1) * 12 * HOUR;
   const at = inside ? g.start + (mix(i) % (g.end - g.start)) : g.end + 1000 + (mix(i) % Math.min(HOUR, slotEnd - g.end - 2000));
   return { g, at, inside };
+}
+
+const RADACCT_CSV_HEADER = 'radacctid,acctsessionid,acctuniqueid,username,realm,nasipaddress,nasportid,nasporttype,acctstarttime,acctupdatetime,acctstoptime,acctinterval,acctsessiontime,acctauthentic,connectinfo_start,connectinfo_stop,acctinputoctets,acctoutputoctets,calledstationid,callingstationid,acctterminatecause,servicetype,framedprotocol,framedipaddress,framedipv6address,framedipv6prefix,framedinterfaceid,delegatedipv6prefix,class';
+
+/** Sessions first..first+count of a set of `total`, as a radacct CSV export (psql \\copy ... CSV HEADER), written in chunks. */
+function writeRadacctCsv(file: string, first: number, count: number, total: number): void {
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, RADACCT_CSV_HEADER + '\n');
+    const t = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('.000Z', '+00');
+    for (let at = 0; at < count; at += 100_000) {
+      const lines: string[] = [];
+      for (let i = at; i < Math.min(count, at + 100_000); i++) {
+        const g = session(first + i, total);
+        lines.push(`${i + 1},${g.sessionId},u${g.sessionId},${g.subscriber},,${g.nas},,Virtual,${t(g.start)},,${t(g.end)},,${Math.round((g.end - g.start) / 1000)},RADIUS,,,1,2,,,User-Request,Framed-User,PPP,${v4Text(g.addr)},,,,${g.pd ?? ''},`);
+      }
+      writeSync(fd, lines.join('\n') + '\n');
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function metric(name: string, value: number, higherIsBetter: boolean, unit?: string): void {
@@ -163,36 +173,34 @@ const log = (s: string) => process.stderr.write(`  ${s}\n`);
 // ---------------------------------------------------------------- Sakimori's side
 
 async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: number, lookups: number, csvLines: number, batchRows: number): Promise<void> {
-  const store: Store = await openStore(url);
+  let store: Store = await openStore(url);
   await store.migrate([...privacyMigrations, ...attributionMigrations]);
   const copy = store.dialect === 'postgres' ? new PostgresCopyWriter(url, UPSERT_TAIL) : undefined;
-  const index = new SessionIndex(store, copy ? { bulk: copy } : {});
-  await index.prepareBulkWrites();
+  let index = new SessionIndex(store, copy ? { bulk: copy } : {});
   try {
-    // Import: the bulk path every importer ends in, --batch rows per transaction (the importers' default: 20,000).
-    const w0 = performance.now();
-    let batch: SessionRecord[] = [];
-    let rows = 0;
-    // As ImportRun does: the next batch is built while the previous one is written.
-    let writing: Promise<void> = Promise.resolve();
-    const flush = async (b: SessionRecord[]) => {
-      const previous = writing;
-      writing = previous.then(async () => void (rows += await index.write(b)));
-      await previous;
-    };
-    for (let i = 0; i < n; i++) {
-      for (const r of records(session(i, n))) batch.push(r);
-      if (batch.length >= batchRows) {
-        await flush(batch);
-        batch = [];
-        if ((i & 0xfffff) < 20_000) log(`${label}: ${i.toLocaleString('en-US')} sessions written, ${Math.round(i / ((performance.now() - w0) / 1000)).toLocaleString('en-US')}/s`);
-      }
+    // Import: `sakimori sessions import FILE --format radacct`, the command an operator runs, on a
+    // radacct CSV export of all N sessions; its own report gives the time (read, parse, write, index).
+    const dir = mkdtempSync(join(tmpdir(), 'sakimori-bench-import-'));
+    try {
+      const file = join(dir, 'radacct.csv');
+      writeRadacctCsv(file, 0, n, n);
+      await store.close();
+      const w0 = performance.now();
+      const out = execFileSync(process.execPath, [join(import.meta.dirname, '../bin/sakimori.js'), '--store', url, 'sessions', 'import', file, '--format', 'radacct', '--batch', String(batchRows), '--json'], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const wall = (performance.now() - w0) / 1000;
+      const report = JSON.parse(out) as { sessions: number; badLines: number; seconds: number; lines: number };
+      if (report.badLines !== 0 || report.lines !== n + 1) throw new Error(`${label}: import report ${out}`);
+      metric(`${label}: import (sessions/s)`, n / report.seconds, true, 'sessions/s');
+      log(`${label}: sessions import of ${n.toLocaleString('en-US')} sessions (${report.sessions.toLocaleString('en-US')} rows): ${report.seconds.toFixed(1)} s by its report, ${wall.toFixed(1)} s with process start-up`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-    await flush(batch);
-    await writing;
-    const importSeconds = (performance.now() - w0) / 1000;
-    metric(`${label}: import (sessions/s)`, n / importSeconds, true, 'sessions/s');
-    log(`${label}: ${n.toLocaleString('en-US')} sessions (${rows.toLocaleString('en-US')} rows) in ${importSeconds.toFixed(1)} s`);
+    store = await openStore(url);
+    index = new SessionIndex(store, copy ? { bulk: copy } : {});
 
     // Look-ups through the audited, purpose-bound path (R16), one caller awaiting each.
     const audit = new AuditLog(store, { flushIntervalMs: 200 });
@@ -254,13 +262,8 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
       const dir = mkdtempSync(join(tmpdir(), 'sakimori-bench-csv-'));
       try {
         const file = join(dir, 'radacct.csv');
-        const lines = ['radacctid,acctsessionid,acctuniqueid,username,realm,nasipaddress,nasportid,nasporttype,acctstarttime,acctupdatetime,acctstoptime,acctinterval,acctsessiontime,acctauthentic,connectinfo_start,connectinfo_stop,acctinputoctets,acctoutputoctets,calledstationid,callingstationid,acctterminatecause,servicetype,framedprotocol,framedipaddress,framedipv6address,framedipv6prefix,framedinterfaceid,delegatedipv6prefix,class'];
-        for (let i = 0; i < csvLines; i++) {
-          const g = session(n + i, n + csvLines);
-          const t = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('.000Z', '+00');
-          lines.push(`${i + 1},csv${g.sessionId},u${g.sessionId},${g.subscriber},,${g.nas},,Virtual,${t(g.start)},,${t(g.end)},,${Math.round((g.end - g.start) / 1000)},RADIUS,,,1,2,,,User-Request,Framed-User,PPP,${v4Text(g.addr)},,,,${g.pd ?? ''},`);
-        }
-        writeFileSync(file, lines.join('\n') + '\n');
+        writeRadacctCsv(file, n, csvLines, n + csvLines);
+        await index.prepareBulkWrites();
         const r = await importFile(index, file, 'radacct', {}, {}, { batchSize: batchRows });
         if (r.badLines !== 0) throw new Error(`${label}: ${r.badLines} bad lines in the generated CSV`);
         metric(`${label}: radacct CSV file import (sessions/s)`, csvLines / r.seconds, true, 'sessions/s');
@@ -359,6 +362,7 @@ class PostgresCopyWriterForText {
 const { values: args } = parseArgs({
   options: {
     side: { type: 'string' },
+    out: { type: 'string' },
     sqlite: { type: 'string' },
     postgres: { type: 'string' },
     sessions: { type: 'string', default: '1000000' },
@@ -376,6 +380,9 @@ const LOOKUPS = Number(args.lookups);
 if (args.side === 'sakimori') {
   if (args.sqlite) await sakimoriSide('SQLite', args.sqlite, N, LOOKUPS, Number(args['csv-lines']), Number(args.batch));
   if (args.postgres) await sakimoriSide('PostgreSQL', args.postgres, N, LOOKUPS, Number(args['csv-lines']), Number(args.batch));
+} else if (args.side === 'csv') {
+  // The file the import is measured on, to run `sakimori sessions import` on by hand.
+  writeRadacctCsv(args.out!, 0, N, N);
 } else if (args.side === 'radacct') {
   await radacctSide(args.postgres!, N, Number(args['anchor-lookups']));
 } else {

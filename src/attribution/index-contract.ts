@@ -45,6 +45,53 @@ export async function openIndex(store: Store, clock = new ManualClock(T0)): Prom
   return { index, audit, attribution: new Attribution(index, audit, { clockSkewMs: 0 }) };
 }
 
+/** Two write batches with what a load must merge: a session written open then closed, exact repeats, a derived end then the reported one. */
+function loadBatches(): SessionRecord[][] {
+  const k = (ip: string) => keyOf(ip)!;
+  const a = record({ addrKey: k('198.51.100.70'), subscriber: 'ann', start: T0, end: null, nas: 'n', sessionId: 'a1', source: 'radius' });
+  const b = record({ addrKey: k('198.51.100.71'), subscriber: 'bob', start: T0, end: T0 + MIN, nas: 'n', sessionId: 'b1' });
+  const c = record({ addrKey: k('198.51.100.72'), subscriber: 'cid', start: T0, end: T0 + 5 * MIN, endInferred: true, nas: 'n', sessionId: 'c1' });
+  const d = record({ addrKey: k('2001:db8:70::/56'), role: 'ipv6-delegated', subscriber: 'ann', start: T0, end: T0 + 9 * MIN, nas: 'n', sessionId: 'a1' });
+  return [
+    [a, b, b, c, d],
+    [{ ...a, end: T0 + 3 * MIN, lastSeen: T0 + 3 * MIN }, { ...c, end: T0 + 4 * MIN, endInferred: false, lastSeen: T0 + 4 * MIN }, b],
+  ];
+}
+
+async function allRows(store: Store): Promise<unknown[]> {
+  const rows = await store.all('SELECT addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags FROM attribution_sessions ORDER BY addr_key, port_start, start_at');
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([key, v]) => [key, typeof v === 'string' && /^\d+$/.test(v) && key !== 'addr_key' && key !== 'subscriber' && key !== 'session_id' ? Number(v) : v])));
+}
+
+/**
+ * A bulk load into an empty index ends with exactly the rows that upserts
+ * leave, with its indexes back (a repeat write merges); into an index that
+ * holds sessions it does nothing; a rolled-back load leaves it empty.
+ */
+export async function bulkLoadContract(load: { store: Store; index: SessionIndex }, reference: { store: Store; index: SessionIndex }): Promise<void> {
+  const batches = loadBatches();
+  assert.equal(await load.index.beginBulkLoad(), true);
+  for (const b of batches) await load.index.write(b);
+  await load.index.finishBulkLoad();
+  for (const b of batches) await reference.index.write(b);
+  assert.deepEqual(await allRows(load.store), await allRows(reference.store));
+  assert.deepEqual(await load.index.count(), { sessions: 4, open: 0 });
+  await load.index.write(batches[0]!);
+  assert.deepEqual(await load.index.count(), { sessions: 4, open: 0 }, 'the unique lookup index is back');
+  const r = await load.index.holderAt(parseNetwork('198.51.100.72')!, { at: T0 + 2 * MIN, skewMs: 0 });
+  assert.ok(r.result === 'found' && r.subscriber === 'cid' && r.session.end === new Date(T0 + 4 * MIN).toISOString(), JSON.stringify(r));
+  assert.equal(await load.index.beginBulkLoad(), false, 'not into an index that holds sessions');
+  await load.index.write(batches[1]!);
+
+  await reference.store.run('DELETE FROM attribution_sessions');
+  assert.equal(await reference.index.beginBulkLoad(), true);
+  await reference.index.write(batches[0]!);
+  await reference.index.abortBulkLoad();
+  assert.deepEqual(await reference.index.count(), { sessions: 0, open: 0 });
+  await reference.index.write([...batches[0]!, ...batches[0]!]);
+  assert.deepEqual(await reference.index.count(), { sessions: 4, open: 1 }, 'the rolled-back load left the indexes in place');
+}
+
 export function sessionIndexContract(name: string, open: () => Promise<Store>): void {
   describe(`attribution index: ${name}`, () => {
     const withIndex = async (fn: (x: Awaited<ReturnType<typeof openIndex>> & { store: Store }) => Promise<void>) => {
@@ -198,6 +245,23 @@ export function sessionIndexContract(name: string, open: () => Promise<Store>): 
         assert.deepEqual(await attribution.currentAddresses('nobody', { purpose: 'consent', actor: 'portal' }), []);
         await assert.rejects(attribution.currentAddresses('nora', { purpose: 'hub-sharing', actor: 'portal' }), PurposeMismatchError);
       }));
+
+    it('a bulk load into an empty index leaves what upserts leave, builds its indexes at the end, and rolls back whole', async () => {
+      const a = await open();
+      const b = await open();
+      try {
+        const x = await openIndex(a);
+        const y = await openIndex(b);
+        if (a.dialect === 'postgres') {
+          assert.equal(await x.index.beginBulkLoad(), false, 'on PostgreSQL only through the COPY writer (session-index.test.ts)');
+          return;
+        }
+        await bulkLoadContract({ store: a, index: x.index }, { store: b, index: y.index });
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
 
     it('retention deletes sessions whose last event is older than the subscriber-attribution retention, never open ones', () =>
       withIndex(async ({ store, index, audit }) => {

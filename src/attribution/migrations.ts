@@ -36,10 +36,18 @@ const columns = (key: string, id: string) => `
   session_id TEXT NOT NULL,
   flags BIGINT NOT NULL`;
 
+/**
+ * The two indexes that take every row of a closed session. A bulk load into
+ * an empty index (SessionIndex.beginBulkLoad) drops them and builds them once
+ * at its end, sorting instead of inserting at random.
+ */
+export const LOOKUP_INDEX = 'CREATE UNIQUE INDEX attribution_sessions_lookup ON attribution_sessions (addr_key, port_start, start_at, sid_hash)';
+export const SEEN_INDEX = 'CREATE INDEX attribution_sessions_seen ON attribution_sessions (last_seen)';
+
 const indexes = `
-CREATE UNIQUE INDEX attribution_sessions_lookup ON attribution_sessions (addr_key, port_start, start_at, sid_hash);
+${LOOKUP_INDEX};
 CREATE INDEX attribution_sessions_open ON attribution_sessions (nas, session_id) WHERE end_at IS NULL;
-CREATE INDEX attribution_sessions_seen ON attribution_sessions (last_seen);
+${SEEN_INDEX};
 CREATE TABLE attribution_prefix_lengths (family BIGINT NOT NULL, len BIGINT NOT NULL, PRIMARY KEY (family, len));`;
 
 /**

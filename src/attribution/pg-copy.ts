@@ -14,12 +14,20 @@
  */
 import pg from 'pg';
 import { SakimoriError, errorMessage } from '../core/index.ts';
-import type { SqlValue } from '../store/index.ts';
+import type { Queryable, Row, SqlValue } from '../store/index.ts';
 
 /** Where the bulk rows go; SessionIndex uses it instead of Store.runMany when given. */
 export interface BulkWriter {
   /** Rows in recordParams() order, no two with the same lookup key. */
   write(rows: readonly (readonly SqlValue[])[]): Promise<void>;
+  /**
+   * Opens one transaction on the writer's connection that lasts until
+   * endLoad(): writes join it instead of committing each, and the returned
+   * Queryable runs statements in it (SessionIndex's bulk load).
+   */
+  beginLoad(): Promise<Queryable>;
+  /** Commits (or rolls back) what beginLoad() opened. */
+  endLoad(commit: boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +100,12 @@ function copyField(v: SqlValue): string {
   return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : v;
 }
 
+/** `?` placeholders as PostgreSQL numbers them (the attribution statements hold no `?` in literals). */
+function dollarPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
 const COLUMNS = 'addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags';
 
 export class PostgresCopyWriter implements BulkWriter {
@@ -103,6 +117,8 @@ export class PostgresCopyWriter implements BulkWriter {
    * every later batch of this import.
    */
   private direct = true;
+  /** Between beginLoad() and endLoad(). */
+  private loading = false;
 
   /** `upsertSet`: the ON CONFLICT ... DO UPDATE SET clause the index uses, so both paths merge alike. */
   constructor(
@@ -131,27 +147,56 @@ export class PostgresCopyWriter implements BulkWriter {
     const lines = new Array<string>(rows.length);
     for (let i = 0; i < rows.length; i++) lines[i] = rows[i]!.map(copyField).join('\t');
     const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
-    await c.query('BEGIN');
+    // Inside a load the batch joins its transaction; otherwise it is one.
+    if (!this.loading) await c.query('BEGIN');
     try {
-      if (this.direct) {
-        await c.query('SAVEPOINT attribution_direct');
-        try {
-          await copyIn(c, `COPY attribution_sessions (${COLUMNS}) FROM STDIN`, data);
-          await c.query('COMMIT');
-          return;
-        } catch (err) {
-          if ((err as { code?: unknown }).code !== '23505') throw err;
-          await c.query('ROLLBACK TO SAVEPOINT attribution_direct');
-          this.direct = false;
-        }
-      }
-      await copyIn(c, `COPY attribution_import (${COLUMNS}) FROM STDIN`, data);
-      await c.query(`INSERT INTO attribution_sessions (${COLUMNS}) SELECT ${COLUMNS} FROM attribution_import ${this.upsertTail}`);
-      await c.query('COMMIT');
+      await this.writeIn(c, data);
+      if (!this.loading) await c.query('COMMIT');
     } catch (err) {
-      await c.query('ROLLBACK').catch(() => undefined);
+      if (!this.loading) await c.query('ROLLBACK').catch(() => undefined);
       throw err;
     }
+  }
+
+  private async writeIn(c: pg.Client, data: Buffer): Promise<void> {
+    if (this.direct) {
+      await c.query('SAVEPOINT attribution_direct');
+      try {
+        await copyIn(c, `COPY attribution_sessions (${COLUMNS}) FROM STDIN`, data);
+        await c.query('RELEASE SAVEPOINT attribution_direct');
+        return;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '23505') throw err;
+        await c.query('ROLLBACK TO SAVEPOINT attribution_direct');
+        this.direct = false;
+      }
+    }
+    await copyIn(c, `COPY attribution_import (${COLUMNS}) FROM STDIN`, data);
+    await c.query(`INSERT INTO attribution_sessions (${COLUMNS}) SELECT ${COLUMNS} FROM attribution_import ${this.upsertTail}`);
+    // ON COMMIT DELETE ROWS empties it at the end of a transaction; a load is one long one.
+    if (this.loading) await c.query('TRUNCATE attribution_import');
+  }
+
+  async beginLoad(): Promise<Queryable> {
+    const c = await this.connect();
+    await c.query('BEGIN');
+    this.loading = true;
+    // Into a table without its unique index (a bulk load) COPY cannot conflict.
+    this.direct = true;
+    const run = async (sql: string, params?: readonly SqlValue[]) => c.query(dollarPlaceholders(sql), params as unknown[] | undefined);
+    return {
+      all: async <T = Row>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows as T[],
+      get: async <T = Row>(sql: string, params?: readonly SqlValue[]) => (await run(sql, params)).rows[0] as T | undefined,
+      run: async (sql: string, params?: readonly SqlValue[]) => ({ changes: (await run(sql, params)).rowCount ?? 0 }),
+    };
+  }
+
+  async endLoad(commit: boolean): Promise<void> {
+    if (!this.loading) return;
+    this.loading = false;
+    const c = await this.connect();
+    if (commit) await c.query('COMMIT');
+    else await c.query('ROLLBACK').catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startPostgres, type PostgresPeer } from '../../test/peers/postgres.ts';
 import { openStore } from '../store/index.ts';
 import { keyOf, parseNetwork } from './address.ts';
-import { MIN, openIndex, record, sessionIndexContract, T0 } from './index-contract.ts';
+import { bulkLoadContract, MIN, openIndex, record, sessionIndexContract, T0 } from './index-contract.ts';
 import { PostgresCopyWriter } from './pg-copy.ts';
 import { SessionIndex, UPSERT_TAIL } from './session-index.ts';
 
@@ -39,6 +39,25 @@ describe('PostgreSQL bulk path (COPY into a staging table, then one upsert)', ()
     } finally {
       await copy.close();
       await store.close();
+    }
+  });
+
+  it('a bulk load through COPY into an empty index leaves what upserts leave, and rolls back whole', async () => {
+    const [u1, u2] = [await (await started).createDatabase(), await (await started).createDatabase()];
+    const [s1, s2] = [await openStore(u1), await openStore(u2)];
+    const [c1, c2] = [new PostgresCopyWriter(u1, UPSERT_TAIL), new PostgresCopyWriter(u2, UPSERT_TAIL)];
+    try {
+      await openIndex(s1);
+      await openIndex(s2);
+      await bulkLoadContract(
+        { store: s1, index: new SessionIndex(s1, { bulk: c1, prefixLengthsTtlMs: 0 }) },
+        { store: s2, index: new SessionIndex(s2, { bulk: c2, prefixLengthsTtlMs: 0 }) },
+      );
+    } finally {
+      await c1.close();
+      await c2.close();
+      await s1.close();
+      await s2.close();
     }
   });
 });

@@ -5,11 +5,12 @@
  * in lookup.ts; this file only fetches candidate rows.
  */
 import { systemClock, type Clock } from '../core/index.ts';
-import type { Queryable, SqlValue, Store } from '../store/index.ts';
+import { isUniqueViolation, type Queryable, type SqlValue, type Store } from '../store/index.ts';
 import { candidateKeys, keyShape, parseNetwork, type Network, type PrefixLengths } from './address.ts';
 import { recordsOf, type PendingOp, type SessionState } from './events.ts';
 import { decide, type LookupOutcome, type LookupQuery, type StoredSession } from './lookup.ts';
 import type { BulkWriter } from './pg-copy.ts';
+import { LOOKUP_INDEX, SEEN_INDEX } from './migrations.ts';
 import { FLAG_END_INFERRED, FLAG_START_INFERRED, packFlags, sessionHash, type SessionRecord } from './session.ts';
 
 const T = 'attribution_sessions';
@@ -37,6 +38,12 @@ export const UPSERT_TAIL = `ON CONFLICT (addr_key, port_start, start_at, sid_has
 const UPSERT = `INSERT INTO ${T} (addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ${UPSERT_TAIL}`;
+
+const INSERT_COLS = 'addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags';
+/** Rows per plain INSERT during a bulk load (11 parameters each). */
+const LOAD_ROWS = 64;
+const loadInsert = (n: number) => `INSERT INTO ${T} (${INSERT_COLS}) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+const LOAD_INSERT_FULL = loadInsert(LOAD_ROWS);
 
 const SELECT_OPEN = `SELECT id, addr_key, port_start, start_at, flags FROM ${T} WHERE nas = ? AND session_id = ? AND end_at IS NULL`;
 const FIX_START = `UPDATE ${T} SET start_at = ?, flags = flags & ~${FLAG_START_INFERRED} WHERE id = ?`;
@@ -114,6 +121,8 @@ export class SessionIndex {
   private readonly knownShapes = new Set<string>(['4/32']);
   /** Shared (CGNAT) public addresses this process has registered or seen. */
   private readonly knownShared = new Set<string>();
+  /** A bulk load in progress (beginBulkLoad): its transaction, and whether the two big indexes are still to be built. */
+  private load: { q: Queryable; unindexed: boolean; end: (commit: boolean) => Promise<void> } | undefined;
 
   constructor(
     readonly store: Store,
@@ -137,12 +146,139 @@ export class SessionIndex {
   }
 
   /**
+   * Starts a bulk load if the index is empty (a history import before the
+   * node goes live): everything written until finishBulkLoad() is one
+   * transaction, and the lookup and last-seen indexes are dropped and built
+   * once at its end, a sort instead of ~10^7 inserts at random places (which
+   * rewrite pages all over the index at every commit). Sessions written
+   * twice are merged when the index is built, by the same rules as the
+   * upsert. Returns false, changing nothing, if the index holds sessions.
+   *
+   * Meanwhile other writers wait (SQLite: the write lock; PostgreSQL: the
+   * table lock), and look-ups see the index as it was before (SQLite) or
+   * wait (PostgreSQL). On SQLite only with no other transaction of this
+   * store in flight; on PostgreSQL only with a bulk writer (COPY).
+   */
+  async beginBulkLoad(): Promise<boolean> {
+    if (this.load) return true;
+    let q: Queryable;
+    let end: (commit: boolean) => Promise<void>;
+    if (this.bulk) {
+      q = await this.bulk.beginLoad();
+      const bulk = this.bulk;
+      end = (commit) => bulk.endLoad(commit);
+      // Keeps other writers out between the emptiness check and the end; DROP INDEX then takes the table whole.
+      await q.run(`LOCK TABLE ${T} IN SHARE ROW EXCLUSIVE MODE`);
+    } else if (this.store.dialect === 'sqlite') {
+      ({ q, end } = await holdTransaction(this.store));
+    } else {
+      return false;
+    }
+    try {
+      if (await q.get(`SELECT 1 AS x FROM ${T} LIMIT 1`)) {
+        await end(true);
+        return false;
+      }
+      await q.run('DROP INDEX attribution_sessions_lookup');
+      await q.run('DROP INDEX attribution_sessions_seen');
+    } catch (err) {
+      await end(false);
+      throw err;
+    }
+    this.load = { q, unindexed: true, end };
+    return true;
+  }
+
+  /** Builds the indexes a bulk load dropped and commits it. */
+  async finishBulkLoad(): Promise<void> {
+    const load = this.load;
+    if (!load) return;
+    try {
+      await this.buildIndexes(load);
+    } catch (err) {
+      this.load = undefined;
+      await load.end(false);
+      throw err;
+    }
+    this.load = undefined;
+    await load.end(true);
+  }
+
+  /** Rolls a bulk load back (the import failed): the index is empty again, with its indexes. */
+  async abortBulkLoad(): Promise<void> {
+    const load = this.load;
+    this.load = undefined;
+    await load?.end(false);
+  }
+
+  /**
+   * The lookup index, unique: if the load wrote a session twice, its rows
+   * are taken out, the index is built, and they go back in through the
+   * upsert in the order they were written, merging as live writes do.
+   */
+  private async buildIndexes(load: NonNullable<SessionIndex['load']>): Promise<void> {
+    if (!load.unindexed) return;
+    const q = load.q;
+    if (this.store.dialect === 'postgres') await q.run("SET LOCAL maintenance_work_mem = '512MB'");
+    else await q.all('PRAGMA threads = 2'); // CREATE INDEX may sort in a helper thread
+    // Built at once if no session was written twice (the usual case); else the duplicates are found first.
+    await q.run('SAVEPOINT attribution_index');
+    try {
+      await q.run(LOOKUP_INDEX);
+      await q.run('RELEASE SAVEPOINT attribution_index');
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await q.run('ROLLBACK TO SAVEPOINT attribution_index');
+      await q.run('RELEASE SAVEPOINT attribution_index');
+      await this.rebuildWithDuplicates(q);
+    }
+    await q.run(SEEN_INDEX);
+    load.unindexed = false;
+  }
+
+  private async rebuildWithDuplicates(q: Queryable): Promise<void> {
+    const dups = await q.all<Row & { id: number; sid_hash: number }>(
+      `SELECT d.id, d.addr_key, d.port_start, d.port_end, d.start_at, d.end_at, d.last_seen, d.subscriber, d.nas, d.session_id, d.flags, d.sid_hash FROM ${T} d
+       JOIN (SELECT addr_key, port_start, start_at, sid_hash FROM ${T} GROUP BY addr_key, port_start, start_at, sid_hash HAVING COUNT(*) > 1) g
+       ON d.addr_key = g.addr_key AND d.port_start = g.port_start AND d.start_at = g.start_at AND d.sid_hash = g.sid_hash ORDER BY d.id`,
+    );
+    for (let i = 0; i < dups.length; i += 500) {
+      const ids = dups.slice(i, i + 500).map((r) => Number(r.id));
+      await q.run(`DELETE FROM ${T} WHERE id IN (${ids.map(() => '?').join(', ')})`, ids);
+    }
+    await q.run(LOOKUP_INDEX);
+    for (const r of dups) {
+      await q.run(UPSERT, [r.addr_key, Number(r.port_start), Number(r.port_end), Number(r.start_at), r.end_at === null ? null : Number(r.end_at), Number(r.last_seen), Number(r.sid_hash), r.subscriber, r.nas, r.session_id, Number(r.flags)]);
+    }
+  }
+
+  /**
    * Writes finished or open sessions in one transaction (the import fast
    * path). Writing a session again merges into its row.
    */
   async write(records: readonly SessionRecord[]): Promise<number> {
     if (records.length === 0) return 0;
     await this.registerShapes(records);
+    const load = this.load;
+    if (load?.unindexed && !this.bulk) {
+      // SQLite bulk load: plain multi-row INSERTs, duplicates merged at the end.
+      const flat: SqlValue[] = [];
+      let n = 0;
+      for (const r of records) {
+        flat.push(...recordParams(r));
+        if (++n === LOAD_ROWS) {
+          await load.q.run(LOAD_INSERT_FULL, flat);
+          flat.length = 0;
+          n = 0;
+        }
+      }
+      if (n > 0) await load.q.run(loadInsert(n), flat);
+      return records.length;
+    }
+    if (load && !this.bulk) {
+      for (const r of records) await load.q.run(UPSERT, recordParams(r));
+      return records.length;
+    }
     let rows: SqlValue[][];
     if (this.store.dialect === 'postgres' || this.bulk) {
       // One multi-row upsert may not touch a row twice: merge such pairs first.
@@ -166,6 +302,13 @@ export class SessionIndex {
   async resolve(ops: readonly PendingOp[]): Promise<void> {
     if (ops.length === 0) return;
     await this.registerHeld(ops);
+    const load = this.load;
+    if (load) {
+      // Matching Stops and Interims needs the lookup index: a bulk load builds it now and goes on with upserts.
+      await this.buildIndexes(load);
+      for (const op of ops) await this.resolveOne(load.q, op);
+      return;
+    }
     await this.store.transaction(async (tx) => {
       for (const op of ops) await this.resolveOne(tx, op);
     });
@@ -253,13 +396,15 @@ export class SessionIndex {
   }
 
   private async addShapes(shapes: string[], shared: string[]): Promise<void> {
+    // During a SQLite bulk load the store's write turn is the load's own transaction.
+    const q: Queryable = this.load && !this.bulk ? this.load.q : this.store;
     for (const shape of new Set(shapes)) {
       const [family, len] = shape.split('/').map(Number) as [number, number];
-      await this.store.run('INSERT INTO attribution_prefix_lengths (family, len) VALUES (?, ?) ON CONFLICT (family, len) DO NOTHING', [family, len]);
+      await q.run('INSERT INTO attribution_prefix_lengths (family, len) VALUES (?, ?) ON CONFLICT (family, len) DO NOTHING', [family, len]);
       this.knownShapes.add(shape);
     }
     for (const key of new Set(shared)) {
-      await this.store.run('INSERT INTO attribution_shared_addresses (addr_key) VALUES (?) ON CONFLICT (addr_key) DO NOTHING', [key]);
+      await q.run('INSERT INTO attribution_shared_addresses (addr_key) VALUES (?) ON CONFLICT (addr_key) DO NOTHING', [key]);
       this.knownShared.add(key);
     }
     this.layout = undefined;
@@ -389,6 +534,33 @@ export class SessionIndex {
 }
 
 const MAX_BLOCKS_LISTED = 256;
+
+/**
+ * A store transaction held open across calls: `q` runs in it, `end` commits
+ * or rolls it back. For a bulk load, which spans many import batches.
+ */
+async function holdTransaction(store: Store): Promise<{ q: Queryable; end: (commit: boolean) => Promise<void> }> {
+  let finish!: (commit: boolean) => void;
+  const decided = new Promise<boolean>((resolve) => (finish = resolve));
+  let opened!: (q: Queryable) => void;
+  const ready = new Promise<Queryable>((resolve) => (opened = resolve));
+  const done = store.transaction(async (tx) => {
+    opened(tx);
+    if (!(await decided)) throw new RolledBack();
+  });
+  const q = await Promise.race([ready, done.then(() => { throw new Error('the bulk-load transaction ended before it began'); })]);
+  return {
+    q,
+    end: async (commit) => {
+      finish(commit);
+      await done.catch((err: unknown) => {
+        if (!(err instanceof RolledBack)) throw err;
+      });
+    },
+  };
+}
+
+class RolledBack extends Error {}
 
 function coversPort(rows: StoredSession[], q: HolderQuery): boolean {
   return rows.some((r) => r.portStart <= q.port! && q.port! <= r.portEnd && r.start - q.skewMs <= q.at && (r.end === null || r.end + q.skewMs >= q.at));

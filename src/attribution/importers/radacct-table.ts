@@ -52,27 +52,32 @@ export async function importRadacctTable(index: SessionIndex, url: string, table
     let after = range.lo === null ? '0' : String(BigInt(range.lo) - 1n);
     let rows = 0;
     const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
-    for (;;) {
-      const page = await client.query(sql, [after, pageSize]);
-      if (page.rows.length === 0) break;
-      for (const r of page.rows as Array<Record<string, unknown>>) {
-        rows++;
-        radacctRow(
-          {
-            acctsessionid: String(r.acctsessionid ?? ''), username: String(r.username ?? ''), nasipaddress: String(r.nasipaddress ?? '').replace(/\/(32|128)$/, ''),
-            acctstarttime: num(r.acctstarttime), acctupdatetime: num(r.acctupdatetime), acctstoptime: num(r.acctstoptime), acctsessiontime: num(r.acctsessiontime),
-            framedipaddress: String(r.framedipaddress ?? ''), framedipv6address: String(r.framedipv6address ?? ''),
-            framedipv6prefix: String(r.framedipv6prefix ?? ''), delegatedipv6prefix: String(r.delegatedipv6prefix ?? ''),
-          },
-          Number(r.radacctid),
-          run.sink,
-        );
+    try {
+      for (;;) {
+        const page = await client.query(sql, [after, pageSize]);
+        if (page.rows.length === 0) break;
+        for (const r of page.rows as Array<Record<string, unknown>>) {
+          rows++;
+          radacctRow(
+            {
+              acctsessionid: String(r.acctsessionid ?? ''), username: String(r.username ?? ''), nasipaddress: String(r.nasipaddress ?? '').replace(/\/(32|128)$/, ''),
+              acctstarttime: num(r.acctstarttime), acctupdatetime: num(r.acctupdatetime), acctstoptime: num(r.acctstoptime), acctsessiontime: num(r.acctsessiontime),
+              framedipaddress: String(r.framedipaddress ?? ''), framedipv6address: String(r.framedipv6address ?? ''),
+              framedipv6prefix: String(r.framedipv6prefix ?? ''), delegatedipv6prefix: String(r.delegatedipv6prefix ?? ''),
+            },
+            Number(r.radacctid),
+            run.sink,
+          );
+        }
+        after = String((page.rows[page.rows.length - 1] as { radacctid: string | number }).radacctid);
+        await run.maybeFlush();
+        hooks.onProgress?.(Number(after) - lo + 1, hi - lo + 1, run.sessions, run.badLines);
       }
-      after = String((page.rows[page.rows.length - 1] as { radacctid: string | number }).radacctid);
-      await run.maybeFlush();
-      hooks.onProgress?.(Number(after) - lo + 1, hi - lo + 1, run.sessions, run.badLines);
+      return await run.finish(rows);
+    } catch (err) {
+      await run.abort();
+      throw err;
     }
-    return await run.finish(rows);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -52,6 +52,8 @@ export interface ImportRunOptions {
   batchSize?: number;
   /** Sessions waiting for their Stop, kept in memory before the oldest are written open. */
   maxOpen?: number;
+  /** Into an empty index, load everything in one transaction and build the indexes at the end (default true). */
+  bulkLoad?: boolean;
 }
 
 /** The write side of one import: collects what parsers emit and writes it in batches. */
@@ -65,6 +67,9 @@ export class ImportRun {
   private readonly skipped: Record<string, number> = {};
   private readonly started = performance.now();
   private writing: Promise<void> = Promise.resolve();
+  private readonly bulkLoad: boolean;
+  private loadTried = false;
+  private loading = false;
 
   constructor(
     private readonly index: SessionIndex,
@@ -74,6 +79,7 @@ export class ImportRun {
     opts: ImportRunOptions = {},
   ) {
     this.batchSize = opts.batchSize ?? 20_000;
+    this.bulkLoad = opts.bulkLoad ?? true;
     this.assembler = new SessionAssembler(opts.maxOpen);
     const a = this.assembler;
     this.sink = {
@@ -87,6 +93,15 @@ export class ImportRun {
         this.skipped[reason] = (this.skipped[reason] ?? 0) + 1;
       },
     };
+  }
+
+  /** The import failed: a bulk load in progress is rolled back (nothing of it stays). */
+  async abort(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    if (this.loading) {
+      this.loading = false;
+      await this.index.abortBulkLoad();
+    }
   }
 
   get badLines(): number {
@@ -113,6 +128,11 @@ export class ImportRun {
     const previous = this.writing;
     this.writing = (async () => {
       await previous;
+      if (!this.loadTried && (records.length || ops.length)) {
+        // Into an empty index the whole import is one bulk load (SessionIndex.beginBulkLoad).
+        this.loadTried = true;
+        if (this.bulkLoad) this.loading = await this.index.beginBulkLoad();
+      }
       if (records.length) this.written += await this.index.write(records);
       if (ops.length) {
         await this.index.resolve(ops);
@@ -126,6 +146,10 @@ export class ImportRun {
     this.assembler.finish();
     await this.flush();
     await this.writing;
+    if (this.loading) {
+      this.loading = false;
+      await this.index.finishBulkLoad();
+    }
     const seconds = (performance.now() - this.started) / 1000;
     return {
       file: this.file,
@@ -148,17 +172,23 @@ export async function importFile(index: SessionIndex, path: string, formatName: 
   const parser = format.open({ file: basename(path), options, sink: run.sink });
   const total = path.endsWith('.gz') ? 0 : fileSize(path);
   let bytes = 0;
-  const lines = await forEachLine(
-    path,
-    async ({ lines: batch, firstLine }) => {
-      for (let i = 0; i < batch.length; i++) parser.line(batch[i]!, firstLine + i);
-      await run.maybeFlush();
-      hooks.onProgress?.(bytes, total, run.sessions, run.badLines);
-    },
-    (b) => (bytes = b),
-  );
-  parser.end();
-  const report = await run.finish(lines);
+  let report: ImportReport;
+  try {
+    const lines = await forEachLine(
+      path,
+      async ({ lines: batch, firstLine }) => {
+        for (let i = 0; i < batch.length; i++) parser.line(batch[i]!, firstLine + i);
+        await run.maybeFlush();
+        hooks.onProgress?.(bytes, total, run.sessions, run.badLines);
+      },
+      (b) => (bytes = b),
+    );
+    parser.end();
+    report = await run.finish(lines);
+  } catch (err) {
+    await run.abort();
+    throw err;
+  }
   hooks.onProgress?.(total || bytes, total || bytes, report.sessions, report.badLines);
   return report;
 }
