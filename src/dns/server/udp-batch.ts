@@ -315,7 +315,8 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
   }
   async close(): Promise<void> {
     if (this.closed) return;
-    if (!this.inBatch) this.flushNow();
+    // Replies queued so far (even from inside onBatch) go out before the socket closes.
+    this.flushNow();
     this.closed = true;
     this.addon.close(this.handle);
   }
