@@ -3,10 +3,25 @@ import { Option } from 'commander';
 import { SakimoriError } from '../../core/index.ts';
 // The implementation is imported when an action runs (src/cli/main.ts): --help needs none of it.
 import type { DnsConfig, ZoneSpec } from '../../dns/index.ts';
+import type { DetectConfigSection } from '../../dns/detect/index.ts';
 import { commandConfig, printJson, VERSION, withPlatform, untilStopSignal, collect } from '../context.ts';
 
 
 const GROUP = 'DNS firewall:';
+
+export type DetectMode = 'on' | 'dry-run' | 'off';
+
+/** `--detect on|dry-run|off` for the commands that run detectors (default: the config's modes). */
+export function detectModeOption(key: string): Option {
+  return new Option('--detect <mode>', `DNS abuse detection: on (the config's modes), dry-run (report only: no mitigation, no amplification entry applied), off (default: ${key})`).choices(['on', 'dry-run', 'off']);
+}
+
+/** The config's detect section with --detect applied. */
+export function withDetectMode(d: DetectConfigSection, mode: DetectMode): DetectConfigSection {
+  if (mode === 'on') return d;
+  if (mode === 'off') return { ...d, prsd: { ...d.prsd, mode: 'off' }, amplification: { ...d.amplification, mode: 'off' }, infection: { ...d.infection, mode: 'off' } };
+  return { ...d, prsd: { ...d.prsd, mode: d.prsd.mode === 'off' ? 'off' : 'dry-run' }, amplification: { ...d.amplification, mode: d.amplification.mode === 'off' ? 'off' : 'propose' } };
+}
 
 interface ServeOptions {
   listen?: string[];
@@ -19,6 +34,7 @@ interface ServeOptions {
   warningPage?: string;
   http?: string;
   threads?: string;
+  detect?: DetectMode;
 }
 
 /** `--rpz [NAME=]FILE`: the zone name from NAME, else from the file ($ORIGIN, SOA, file name). */
@@ -57,6 +73,7 @@ export function registerDns(program: Command): void {
     .option('--warning-page <addr:port>', 'also serve the warning page here (default: not in dns serve)')
     .option('--http <addr:port>', 'also serve /healthz, /metrics and /api/v1/dns/events here')
     .option('--threads <n>', 'worker threads answering DNS; 0 answers on the main thread (default: dns.threads)')
+    .addOption(detectModeOption('dns.detect: random-subdomain mitigation on, amplification proposed, infected-client Observations on'))
     .addHelpText('after', `
 A zone's kind follows its name's first label: allow... (never block), malware... (warning
 page: the zone's local data points at it), dns-abuse... or abuse... (R4, kept under the
@@ -73,7 +90,14 @@ Examples:
   sakimori dns serve --listen 0.0.0.0:53 --listen [::]:53 --upstream 192.0.2.53:53 --upstream 192.0.2.54:53 \\
       --rpz cc.rpz.example.net=/var/lib/sakimori/cc.rpz --rpz malware.rpz --allow never-block.txt \\
       --unfiltered-listen 192.0.2.99:53
-  dig -p 5353 @127.0.0.1 example.com`)
+  dig -p 5353 @127.0.0.1 example.com
+
+DNS abuse detection runs by default (dns.detect): a random-subdomain attack on a zone is
+answered locally (NXDOMAIN) in the dynamic zone dns-abuse.detect.invalid, after every
+configured zone and behind the never-block list, while the zone's names resolved before
+the attack keep resolving; amplification names are proposed for review; infected
+clients become Observations for the cases pipeline. Mitigations end on their own and are
+withdrawn when the firewall stops. List them with: sakimori dns detections`)
     .action(async (opts: ServeOptions, cmd: Command) => {
       const [{ DnsFirewall, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile }, { openPlatform }] = await Promise.all([import('../../dns/index.ts'), import('../../node/platform.ts')]);
       const { config, logger } = await commandConfig(cmd);
@@ -89,6 +113,7 @@ Examples:
         ...(opts.rpz || opts.rpzPrimary || opts.allow ? { zones } : {}),
         ...(opts.notifyListen !== undefined ? { notifyListen: opts.notifyListen } : {}),
         ...(opts.threads !== undefined ? { threads: threadsOption(opts.threads) } : {}),
+        ...(opts.detect ? { detect: withDetectMode(config.dns.detect, opts.detect) } : {}),
       };
       const up = resolveUpstreams(cfg);
       if ('off' in up) throw new SakimoriError('DNS_NO_UPSTREAM', `no upstream resolver: ${up.off}`, { hint: 'give one with --upstream ADDR:PORT, e.g. --upstream 127.0.0.1:53' });
@@ -158,5 +183,41 @@ Examples:
       if (opts.json) return printJson(rows.map((r) => ({ ...r, at: new Date(r.at).toISOString() })));
       if (rows.length === 0) process.stdout.write(`no block events for ${opts.purpose}\n`);
       for (const r of rows) process.stdout.write(`${new Date(r.at).toISOString()}  ${r.client.padEnd(15)} ${r.action.padEnd(10)} ${r.list}  ${r.fqdn}${r.count > 1 ? `  (x${r.count})` : ''}\n`);
+    });
+
+  dns
+    .command('detections')
+    .description('DNS abuse detections, current and recent, newest first: random-subdomain attacks (prsd), amplification names, suspected infections; the read is audited (R16)')
+    .addOption(new Option('--kind <kind>', 'only this kind').choices(['prsd', 'amplification', 'suspected-infection']))
+    .option('--active', 'only detections still in force')
+    .option('--since <time>', 'changed since this time (2026-01-06T12:00:00Z) or this long ago (15m, 24h)')
+    .option('--limit <n>', 'at most this many', '100')
+    .option('--json', 'print JSON')
+    .addHelpText('after', `
+Each detection: kind, subject (the zone, the FQDN, or the client address), the action
+taken (mitigated, proposed, dry-run, observation-emitted, never-block, failed), when it
+started and ended, and its evidence summary (never a query log). Detections come from
+the firewall (source dns@NODE) and from the dnstap collector (dnstap@NODE) of every
+node sharing the store; they are kept under dns-abuse-mitigation or infection-notice
+and go when that purpose's retention ends.
+
+Examples:
+  sakimori dns detections --active
+  sakimori dns detections --kind suspected-infection --since 24h --json`)
+    .action(async (opts: { kind?: 'prsd' | 'amplification' | 'suspected-infection'; active?: boolean; since?: string; limit: string; json?: boolean }, cmd: Command) => {
+      const { listDetections, parseSince } = await import('../../dns/index.ts');
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 1) throw new SakimoriError('BAD_OPTION', `--limit ${opts.limit} is not a positive whole number`);
+      const rows = await withPlatform(cmd, async (p) => {
+        const since = opts.since === undefined ? undefined : parseSince(opts.since, p.clock.now());
+        return listDetections(p.store, p.audit, { actor: `cli:${process.env.USER ?? 'operator'}`, limit, ...(opts.kind ? { kind: opts.kind } : {}), ...(opts.active ? { active: true } : {}), ...(since !== undefined ? { since } : {}) });
+      });
+      if (opts.json) return printJson(rows);
+      if (rows.length === 0) process.stdout.write(`no DNS detections${opts.active ? ' in force' : ''}\n`);
+      for (const d of rows) {
+        const when = d.endedAt ? `${d.startedAt} .. ${d.endedAt}` : `${d.startedAt} .. (in force)`;
+        const ev = Object.entries(d.evidence).slice(0, 6).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`).join(' ');
+        process.stdout.write(`${d.kind.padEnd(19)} ${d.subject.padEnd(28)} ${d.action.padEnd(19)} ${when}  [${d.source}]\n    ${ev}${d.error ? `\n    error: ${d.error}` : ''}\n`);
+      }
     });
 }

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { parseDuration, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
-import { dnstapCollector, type DnstapConfig } from '../../dns/dnstap/index.ts';
-import { createRegistry } from '../../telemetry/index.ts';
+import { dnstapPart, type DnstapConfig } from '../../dns/dnstap/index.ts';
 import { HttpServer } from '../../web/index.ts';
+import { detectModeOption, withDetectMode, type DetectMode } from './dns.ts';
 import { commandConfig, VERSION, untilStopSignal, collect } from '../context.ts';
 
 const GROUP = 'DNS firewall:';
@@ -20,6 +20,7 @@ interface ListenOptions {
   socketMode?: string;
   summaryInterval?: string;
   http?: string;
+  detect?: DetectMode;
 }
 
 export function registerDnstap(program: Command): void {
@@ -36,12 +37,18 @@ export function registerDnstap(program: Command): void {
     .option('--allow-from <prefix>', 'a TCP writer address or prefix allowed; repeat for more (default: dnstap.allowFrom, loopback)', collect)
     .option('--socket-mode <mode>', 'file mode of the Unix socket, e.g. 0666 (default: dnstap.socketMode, 0660)')
     .option('--summary-interval <duration>', 'how often the one-line summary is logged, e.g. 10s (default: dnstap.summaryInterval, 1m)')
-    .option('--http <addr:port>', 'also serve /healthz and /metrics here')
+    .option('--http <addr:port>', 'also serve /healthz, /metrics and /api/v1/dns/detections here')
+    .addOption(detectModeOption('dnstap.detect'))
     .addHelpText('after', `
 Nothing of the stream is stored (R16): each client query or response becomes an event
 { at, client, qname, qtype, rcode?, responseSize?, transport } for the detectors, and
 the counts are logged once a minute and kept as sakimori_dnstap_* metrics. A writer
 that sends a broken stream is disconnected with the reason logged; the others go on.
+
+Detection (dnstap.detect): each client response feeds the same detectors as the
+firewall's. There is no data plane here to answer in, so random-subdomain attacks are
+reported (dry-run) and amplification names proposed; suspected infections become
+Observations for the cases pipeline. \`sakimori dns detections\` lists them.
 
 Resolver side:
   Unbound (unbound.conf):  dnstap:
@@ -73,8 +80,12 @@ Examples:
         summaryInterval,
       };
       if (cfg.listen.length === 0) throw new SakimoriError('DNSTAP_NO_LISTEN', 'nowhere to listen for dnstap', { hint: 'give --unix PATH or --tcp ADDR:PORT, or list them under dnstap.listen in the config' });
-      const registry = createRegistry({ labels: { node: config.node.name } });
-      const collector = dnstapCollector({ config: { dnstap: cfg }, logger, registry }, cfg, given.length ? '--unix/--tcp' : 'dnstap.listen');
+      if (cfg.detect && opts.detect) cfg.detect = withDetectMode(cfg.detect, opts.detect);
+      // The platform: the bus for Observations, the store for detections.
+      const { openPlatform } = await import('../../node/platform.ts');
+      const platform = await openPlatform(config, { logger, withBus: true, processMetrics: true });
+      const registry = platform.registry;
+      const collector = dnstapPart({ config: { dnstap: cfg, node: config.node }, logger, registry, clock: platform.clock, bus: platform.bus, store: platform.store, audit: platform.audit }, cfg, given.length ? '--unix/--tcp' : 'dnstap.listen');
       const started: { stop(): Promise<void> }[] = [];
       try {
         await collector.start();
@@ -90,6 +101,7 @@ Examples:
             health: async () => ({ status: (await collector.health()).status, node: config.node.name, version: VERSION, startedAt: new Date().toISOString(), parts: { dnstap: await collector.health() } }),
           });
           await http.prepare();
+          if ('routes' in collector) collector.routes(http.app);
           await http.start();
           started.push(http);
           lines.push(`  health: ${http.url}/healthz  metrics: ${http.url}/metrics`);
@@ -101,6 +113,7 @@ Examples:
         logger.info('stopping');
       } finally {
         for (const p of started.reverse()) await p.stop().catch((err: unknown) => logger.error({ err }, 'stop failed'));
+        await platform.close();
       }
     });
 }

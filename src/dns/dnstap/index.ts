@@ -13,4 +13,5 @@ export {
   type DnstapCollectorDeps,
   type DnstapStats,
 } from './collector.ts';
-export { dnstapCollector, dnstapParts, dnstapListens, type DnstapConfig, type DnstapPartDeps } from './part.ts';
+export { dnstapCollector, dnstapPart, dnstapParts, dnstapListens, type DnstapConfig, type DnstapPartDeps } from './part.ts';
+export { DnstapDetectionPart, type DnstapDetectionDeps } from './detection.ts';
