@@ -400,7 +400,12 @@ class DgramSocket implements UdpBatchSocket, Datagrams {
     return this.raddr;
   }
   reply(_i: number, bytes: Uint8Array, start = 0, end = bytes.length): void {
-    this.out(bytes, start, end, this.rport, this.raddr);
+    if (this.closed) return;
+    // dgram gives every datagram a fresh Buffer that nobody reuses: answering in place needs no copy.
+    if (bytes.buffer === this.data.buffer) {
+      this.sock.send(this.data as Buffer, bytes.byteOffset - this.data.byteOffset + start, end - start, this.rport, this.raddr);
+      this.counts.sent++;
+    } else this.out(bytes, start, end, this.rport, this.raddr);
   }
   send(bytes: Uint8Array, port: number, address: string): void {
     this.out(bytes, 0, bytes.length, port, address);
