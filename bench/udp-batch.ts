@@ -6,7 +6,8 @@
  * dnsperf drives them with the flags bench/dns.ts uses, in one run on this machine.
  *
  *   npx tsx bench/udp-batch.ts [--seconds 10] [--clients 16] [--outstanding 300]
- *                              [--only dgram,wrapper-dgram,native,native-2t,unbound-1t,unbound-2t] [--no-append]
+ *                              [--only dgram,wrapper-dgram,native,native-2t,unbound-1t,unbound-2t]
+ *                              [--batch 64 (datagrams per recvmmsg)] [--no-append]
  *
  * Contenders: dgram (the minimal responder: 'message' -> socket.send(msg, port, address)),
  * wrapper-dgram (the wrapper's fallback: dgram with a synchronous lookup), native (the
@@ -33,6 +34,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '16' },
     outstanding: { type: 'string', default: '300' },
     only: { type: 'string' },
+    batch: { type: 'string', default: '64' },
     'no-append': { type: 'boolean', default: false },
     // internal: run as a responder (a child process), or as one of its worker threads
     serve: { type: 'string' },
@@ -82,14 +84,15 @@ async function serve(mode: string, port: number): Promise<void> {
   }
   if (mode === 'native-2t') {
     const boot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((m) => { m.register(); return import(${JSON.stringify(import.meta.url)}); })`;
-    for (let t = 0; t < 2; t++) new Worker(boot, { eval: true, workerData: { port } });
+    for (let t = 0; t < 2; t++) new Worker(boot, { eval: true, workerData: { port, batch: Number(args.batch) } });
     return;
   }
-  await openUdpBatch({ host: '127.0.0.1', port, impl: mode === 'native' ? 'native' : 'dgram', onBatch: answerBatch });
+  await openUdpBatch({ host: '127.0.0.1', port, impl: mode === 'native' ? 'native' : 'dgram', batch: Number(args.batch), onBatch: answerBatch });
 }
 
 if (!isMainThread && (workerData as { port?: number } | null)?.port) {
-  await openUdpBatch({ host: '127.0.0.1', port: (workerData as { port: number }).port, impl: 'native', reusePort: true, onBatch: answerBatch });
+  const w = workerData as { port: number; batch: number };
+  await openUdpBatch({ host: '127.0.0.1', port: w.port, impl: 'native', reusePort: true, batch: w.batch, onBatch: answerBatch });
 } else if (args.serve) {
   await serve(args.serve, Number(args.port));
 } else if (isMainThread) {
@@ -151,7 +154,7 @@ async function main(): Promise<void> {
 
   async function responder(mode: string): Promise<PerfResult> {
     const port = await freePort();
-    const c = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', mode, '--port', String(port)], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const c = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', mode, '--port', String(port), '--batch', args.batch!], { stdio: ['ignore', 'inherit', 'inherit'] });
     children.add(c);
     try {
       const until = Date.now() + 60_000;
@@ -207,7 +210,7 @@ async function main(): Promise<void> {
         `| ${r.name} | ${fmt(r.perf.qps)} | ${fmt(r.perf.p50ms, 2)} | ${fmt(r.perf.p99ms, 2)} | ${r.perf.lostPct}% | ${ratio(r.perf.qps, by('dgram'))} | ${ratio(r.perf.qps, by('unbound-1t'))} | ${ratio(r.perf.qps, by('unbound-2t'))} | ${r.load.toFixed(1)} |`,
     ),
   ].join('\n');
-  const reproduce = `npx tsx bench/udp-batch.ts --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding}${args.only ? ` --only ${args.only}` : ''}`;
+  const reproduce = `npx tsx bench/udp-batch.ts --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --batch ${args.batch}${args.only ? ` --only ${args.only}` : ''}`;
   const md = [
     `## dns udp-batch — ${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
     '',
