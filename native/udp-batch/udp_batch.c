@@ -203,6 +203,8 @@ static void drain_pending(sock_t *s) {
       s->sendErrors++;
       s->lastErrno = errno;
       done = 1; /* the first message failed: drop it alone */
+    } else if (r == 0) {
+      return; /* nothing taken: wait for writability rather than spin */
     } else {
       done = (unsigned)r;
       s->sent += r;
@@ -248,6 +250,7 @@ static uint32_t flush_tx(sock_t *s, uint32_t count) {
         i++;
         continue;
       }
+      if (r == 0) break; /* nothing taken: the rest waits for writability */
       s->sent += r;
       taken += r;
       i += r;
