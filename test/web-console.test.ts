@@ -87,4 +87,21 @@ describe('operator console in Chromium', () => {
     assert.equal(new URL(page.url()).search, '', 'the address and time stay out of the URL');
     await page.close();
   });
+
+  it('lists DNS detections from the store, filters them by kind, and audits the read', async () => {
+    const page = await operator.context.newPage();
+    await page.goto(`${f.url}/console/cases`);
+    await page.getByRole('link', { name: /DNS detections/ }).click();
+    assert.equal(new URL(page.url()).pathname, '/console/dns');
+    const row = page.locator('#detections tr[data-kind="prsd"]');
+    assert.match(await row.innerText(), /victim\.example[\s\S]*mitigated/);
+    assert.match(await row.innerText(), /in force/);
+    await page.selectOption('#kind', 'suspected-infection');
+    await page.locator('button[type="submit"]').click();
+    await page.waitForSelector('#no-detections');
+    assert.equal(await page.locator('#detections').count(), 0);
+    const audit = await f.audit.list({ limit: 20 });
+    assert.ok(audit.some((e) => e.actor === 'operator:operator' && e.subject === 'dns_detections' && e.purpose === 'dns-abuse-mitigation'));
+    await page.close();
+  });
 });

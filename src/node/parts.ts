@@ -2,7 +2,7 @@ import { dirname, join } from 'node:path';
 import type { Part } from '../core/index.ts';
 import { createCases, createCasesParts, type Cases, type LocateResult, type Mailer, type SubscriberLocator } from '../cases/index.ts';
 import { Attribution, attributionMigrations, attributionPart, SessionIndex } from '../attribution/index.ts';
-import { dnsParts } from '../dns/index.ts';
+import { dnsParts, listDetections } from '../dns/index.ts';
 import { rpzProviderParts } from '../dns/rpz-provider/index.ts';
 import { dnstapParts } from '../dns/dnstap/index.ts';
 import { webParts, type AddressLookup, type SubscriberAddresses, type SubscriberFollower } from '../web/index.ts';
@@ -38,6 +38,7 @@ export function portalAndConsole(platform: Platform, cases: Cases, lookup: Addre
     addresses,
     follower,
     lookup,
+    detections: { list: (q) => listDetections(platform.store, platform.audit, q) },
     audit: platform.audit,
     logger,
     clock,

@@ -20,6 +20,7 @@ import { HttpServer } from './http-server.ts';
 import { SubscriberPortal } from './portal/portal.ts';
 import type { SubscriberAddresses } from './portal/dns-protection.ts';
 import { OperatorConsole } from './console/console.ts';
+import { DetectionLog, dnsMigrations, listDetections } from '../dns/index.ts';
 
 export const T0 = Date.parse('2025-01-06T03:00:00Z');
 export const SUBSCRIBER = { id: 'S0001', login: 'hanako@isp.example', name: '山田 花子', email: 'hanako@example.jp', ip: '192.0.2.10' };
@@ -53,7 +54,7 @@ export interface WebFixtureOptions {
 export async function startWebFixture(opts: WebFixtureOptions = {}): Promise<WebFixture> {
   const clock = new ManualClock(T0);
   const store = await openStore('sqlite::memory:');
-  await store.migrate([...privacyMigrations, ...consentMigrations, ...casesMigrations, ...attributionMigrations]);
+  await store.migrate([...privacyMigrations, ...consentMigrations, ...casesMigrations, ...attributionMigrations, ...dnsMigrations]);
   const audit = new AuditLog(store, { clock, flushIntervalMs: 0 });
   const consent = new ConsentRegistry(store, audit, { clock });
   const mails: WebFixture['mails'] = [];
@@ -106,6 +107,10 @@ export async function startWebFixture(opts: WebFixtureOptions = {}): Promise<Web
     support: '0120-000-000',
     ...(opts.invalidLinkLimit ? { invalidLinkLimit: opts.invalidLinkLimit } : {}),
   });
+  // One DNS detection in the store, as the firewall writes it: a random-subdomain attack in force.
+  const detections = new DetectionLog(store, audit, { source: 'dns@test', log: () => undefined });
+  detections.changed({ id: 'det_prsd1', kind: 'prsd', subject: 'victim.example', purpose: 'dns-abuse-mitigation', action: 'mitigated', startedAt: new Date(T0 - 60_000).toISOString(), updatedAt: new Date(T0).toISOString(), evidence: { qps: 1200, distinctFailQps: 1100 }, confidence: 0.9 });
+  await detections.flush();
   const tokenFile = join(dir, 'console-tokens');
   const cons = new OperatorConsole({
     cases: cases.book,
@@ -114,6 +119,7 @@ export async function startWebFixture(opts: WebFixtureOptions = {}): Promise<Web
     consent,
     lookup: attribution,
     audit,
+    detections: { list: (q) => listDetections(store, audit, q) },
     tokenFile,
     logger: silentLogger,
     clock,

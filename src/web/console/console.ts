@@ -9,7 +9,7 @@ import type { Logger } from '../../telemetry/index.ts';
 import { FormTokens, parseForm, sameOriginRequest, seeOther, sendPage } from '../page/security.ts';
 import { RateLimiter } from '../page/rate-limit.ts';
 import { OperatorTokens, type Operator } from './operators.ts';
-import { attributionPage, caseListPage, casePage, consentPage, consoleMessagePage, unauthorizedPage, type AttributionView } from './views.ts';
+import { attributionPage, caseListPage, casePage, consentPage, consoleMessagePage, detectionsPage, unauthorizedPage, type AttributionView, type ConsoleDetection } from './views.ts';
 
 /**
  * The operator console (`/console/...`): the case queue, a case with its
@@ -33,6 +33,8 @@ export interface ConsoleDeps {
   /** Undefined when the node has no attribution index: the form says so. */
   lookup?: AddressLookup | undefined;
   audit: { append(entry: AuditEntryInput): Promise<void> };
+  /** The node's DNS detections (src/dns listDetections fits; it audits the read). Undefined: the page says there are none here. */
+  detections?: { list(q: { actor: string; kind?: ConsoleDetection['kind']; active?: boolean; limit?: number }): Promise<ConsoleDetection[]> } | undefined;
   /** web.console.tokenFile */
   tokenFile: string;
   logger: Logger;
@@ -226,6 +228,23 @@ export class OperatorConsole implements Part {
         this.stats.lookups++;
         const subscriber = result.result === 'found' ? await this.deps.subscribers.byLogin(result.subscriber) : undefined;
         return sendPage(reply, 200, attributionPage({ ...this.attributionView(req, form), result, subscriber }));
+      });
+
+      scope.get('/console/dns', {
+        schema: {
+          summary: 'Console: DNS detections (random-subdomain attacks, amplification names, suspected infections), newest first',
+          tags: ['console'],
+          querystring: { type: 'object', properties: { kind: { type: 'string', enum: ['', 'prsd', 'amplification', 'suspected-infection'] }, active: { type: 'string', maxLength: 5 } } },
+          produces: ['text/html'],
+          response: { 200: HTML, 401: HTML },
+        },
+      }, async (req, reply) => {
+        const q = req.query as { kind?: '' | ConsoleDetection['kind']; active?: string };
+        const filter = { ...(q.kind ? { kind: q.kind } : {}), active: q.active !== undefined && q.active !== '' && q.active !== '0' };
+        // The read is audited by the detections store, under the operator's name.
+        const detections = await this.deps.detections?.list({ actor: this.actor(req), limit: LIST_LIMIT, ...(filter.kind ? { kind: filter.kind } : {}), ...(filter.active ? { active: true } : {}) });
+        this.stats.pages++;
+        return sendPage(reply, 200, detectionsPage({ operator: this.op(req).name, detections, filter, limit: LIST_LIMIT }));
       });
 
       scope.get('/console/consent', {

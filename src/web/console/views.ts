@@ -35,7 +35,7 @@ const PURPOSE_JA: Partial<Record<Purpose, string>> = {
   'ddos-response': 'DDoS への対処',
 };
 
-export type ConsoleSection = 'cases' | 'attribution' | 'consent';
+export type ConsoleSection = 'cases' | 'attribution' | 'consent' | 'dns';
 
 function bi(l: { ja: string; en: string }): Html {
   return html`${l.ja}<span class="en">${l.en}</span>`;
@@ -48,6 +48,7 @@ function layout(operator: string, section: ConsoleSection, title: string, body: 
 ${link('cases', '/console/cases', html`ケース / Cases`)}
 ${link('attribution', '/console/attribution', html`加入者の特定 / Attribution look-up`)}
 ${link('consent', '/console/consent', html`同意の履歴 / Consent history`)}
+${link('dns', '/console/dns', html`DNS 検知 / DNS detections`)}
 <span>オペレーター / Operator: <strong id="operator">${operator}</strong></span>
 </nav>`;
   const footer = html`<p>この画面での閲覧・照会・変更はすべて監査ログに記録されます（R16）。<span class="en">Every read, look-up and change made here is written to the audit log (R16).</span></p>`;
@@ -260,6 +261,55 @@ ${v.history.map((e) => html`<tr><td>${consoleTime(e.at)}</td><td>${e.choice}</td
 ${v.optedOut.slice(0, v.optedOutShown).map((o) => html`<tr><td><a class="mono" href="/console/consent?scope=${o.scope}&amp;subject=${encodeURIComponent(o.subject)}">${o.scope}:${o.subject}</a></td><td>${consoleTime(o.since)}</td></tr>`)}
 </tbody></table>`;
   return layout(v.operator, 'consent', '同意の履歴 / Consent history', body);
+}
+
+/** A stored DNS detection as the console shows it (src/dns's DetectionRecord fits). */
+export interface ConsoleDetection {
+  id: string;
+  kind: 'prsd' | 'amplification' | 'suspected-infection';
+  subject: string;
+  action: string;
+  startedAt: string;
+  endedAt?: string | undefined;
+  endReason?: string | undefined;
+  evidence: Record<string, unknown>;
+  source: string;
+  error?: string | undefined;
+}
+
+const DETECTION_KIND_LABEL: Readonly<Record<ConsoleDetection['kind'], { ja: string; en: string }>> = {
+  prsd: { ja: 'ランダムサブドメイン攻撃', en: 'random-subdomain attack (prsd)' },
+  amplification: { ja: '増幅攻撃に悪用される名前', en: 'amplification name' },
+  'suspected-infection': { ja: '感染の疑い', en: 'suspected infection' },
+};
+
+export interface DetectionsView {
+  operator: string;
+  /** Undefined: this node keeps no detections (no DNS part). */
+  detections: ConsoleDetection[] | undefined;
+  filter: { kind?: ConsoleDetection['kind'] | undefined; active: boolean };
+  limit: number;
+}
+
+export function detectionsPage(v: DetectionsView): string {
+  const evidence = (e: Record<string, unknown>) => Object.entries(e).slice(0, 8).map(([k, x]) => `${k}=${typeof x === 'object' ? JSON.stringify(x) : String(x)}`).join('  ');
+  const body = html`
+<h1>DNS 検知<span class="en">DNS detections</span></h1>
+<p>DNS ファイアウォールと dnstap コレクタが見つけた、ランダムサブドメイン攻撃・増幅攻撃に悪用される名前・感染の疑いです（新しい順）。証拠は要約のみで、問い合わせの記録は残していません（R16）。</p>
+<p class="en">Random-subdomain attacks, amplification names and suspected infections found by the DNS firewall and the dnstap collector, newest first. The evidence is a summary; no query log is kept (R16).</p>
+<form method="get" action="/console/dns" class="filters">
+  <div><label for="kind">種類 / Kind</label><select id="kind" name="kind">${option('', 'すべて / all', v.filter.kind === undefined)}${(['prsd', 'amplification', 'suspected-infection'] as const).map((k) => option(k, html`${DETECTION_KIND_LABEL[k].ja} / ${DETECTION_KIND_LABEL[k].en}`, v.filter.kind === k))}</select></div>
+  <div><label for="active"><input type="checkbox" id="active" name="active" value="1"${v.filter.active ? html` checked` : ''}> 継続中のみ / in force only</label></div>
+  <div><button type="submit">絞り込む / Filter</button></div>
+</form>
+${v.detections === undefined
+    ? html`<p>このノードには DNS 検知がありません。<span class="en">This node keeps no DNS detections.</span></p>`
+    : v.detections.length === 0
+      ? html`<p id="no-detections">該当する検知はありません。<span class="en">No detections.</span></p>`
+      : html`<table id="detections"><thead><tr><th scope="col">種類 / Kind</th><th scope="col">対象 / Subject</th><th scope="col">対処 / Action</th><th scope="col">開始 / Started</th><th scope="col">終了 / Ended</th><th scope="col">証拠 / Evidence</th><th scope="col">検知元 / Source</th></tr></thead><tbody>
+${v.detections.slice(0, v.limit).map((d) => html`<tr data-detection="${d.id}" data-kind="${d.kind}"><td>${bi(DETECTION_KIND_LABEL[d.kind])}</td><td class="mono">${d.subject}</td><td>${d.action}${d.error ? html`<div class="en">${d.error}</div>` : ''}</td><td>${consoleTime(Date.parse(d.startedAt))}</td><td>${d.endedAt ? html`${consoleTime(Date.parse(d.endedAt))}${d.endReason ? html`<div class="en">${d.endReason}</div>` : ''}` : html`<strong>継続中 / in force</strong>`}</td><td class="mono">${evidence(d.evidence)}</td><td class="mono">${d.source}</td></tr>`)}
+</tbody></table>`}`;
+  return layout(v.operator, 'dns', 'DNS 検知 / DNS detections', body);
 }
 
 export function unauthorizedPage(): string {
