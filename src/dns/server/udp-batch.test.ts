@@ -44,6 +44,23 @@ test('the addon is built and loads', () => {
   assert.ok('addon' in n, 'error' in n ? n.error : '');
 });
 
+test('without the addon: dgram, and one clear log line however many sockets open', async () => {
+  const mod = new URL('./udp-batch.ts', import.meta.url).href;
+  const code = `const u = await import(${JSON.stringify(mod)});
+    const a = await u.openUdpBatch({ host: '127.0.0.1', port: 0, onBatch() {} });
+    const b = await u.openUdpBatch({ host: '127.0.0.1', port: 0, onBatch() {} });
+    console.log(a.impl, b.impl); await a.close(); await b.close();`;
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { env: { ...process.env, SAKIMORI_UDP_BATCH_ADDON: '/nonexistent/udp_batch.node' } }, (err, stdout, stderr) =>
+      err ? reject(err) : resolve({ stdout, stderr }),
+    ),
+  );
+  assert.equal(stdout.trim(), 'dgram dgram');
+  const lines = stderr.split('\n').filter((l) => l.includes('udp-batch'));
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0]!, /\/nonexistent\/udp_batch\.node not built \(run: node native\/udp-batch\/build\.js.*UDP uses Node's dgram/);
+});
+
 for (const impl of IMPLS) {
   test(`${impl}: batches round-trip exactly (random datagrams, sizes, senders)`, async () => {
     const got: { from: string; bytes: Buffer }[] = [];

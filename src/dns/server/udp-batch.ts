@@ -105,7 +105,8 @@ interface Addon {
   stats(handle: unknown): UdpBatchStats;
 }
 
-export const ADDON_PATH = fileURLToPath(new URL('../../../native/udp-batch/build/Release/udp_batch.node', import.meta.url));
+/** Where the addon is: SAKIMORI_UDP_BATCH_ADDON (a packaged build elsewhere), else what `npm ci` builds. */
+export const ADDON_PATH = process.env.SAKIMORI_UDP_BATCH_ADDON || fileURLToPath(new URL('../../../native/udp-batch/build/Release/udp_batch.node', import.meta.url));
 let addon: Addon | undefined;
 let addonError: string | undefined;
 let fallbackLogged = false;
