@@ -12,7 +12,8 @@ import {
   type RpzConfig,
   type ZoneEdit,
 } from '../../dns/rpz-provider/index.ts';
-import { openPlatform } from '../../node/index.ts';
+// platform.ts, not node/index.ts: the node's HTTP server (fastify) is not needed here.
+import { openPlatform } from '../../node/platform.ts';
 import type { Config } from '../../config/index.ts';
 import { commandConfig, printJson, VERSION, untilStopSignal, collect } from '../context.ts';
 

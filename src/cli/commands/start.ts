@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startNode } from '../../node/index.ts';
+// The node (and its HTTP server) is imported when the action runs (src/cli/main.ts).
 import { commandConfig, VERSION } from '../context.ts';
 
 export function registerStart(program: Command): void {
@@ -17,6 +17,7 @@ Examples:
   sakimori start --config /etc/sakimori/sakimori.yaml
   curl -s http://127.0.0.1:8080/healthz`)
     .action(async (_opts, cmd: Command) => {
+      const { startNode } = await import('../../node/index.ts');
       const { config, source, logger } = await commandConfig(cmd);
       const node = await startNode(config, { logger, version: VERSION });
       const rows: [string, string][] = [

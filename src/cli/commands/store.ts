@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { ALL_MIGRATIONS } from '../../node/index.ts';
 import { printJson, withPlatform } from '../context.ts';
 
 export function registerStore(program: Command): void {
@@ -9,6 +8,7 @@ export function registerStore(program: Command): void {
     .command('migrate')
     .description('apply pending schema migrations (the node does this at start too)')
     .action(async (_opts, cmd: Command) => {
+      const { ALL_MIGRATIONS } = await import('../../node/migrations.ts');
       await withPlatform(cmd, async (p) => {
         process.stdout.write(`${p.store.displayUrl}: schema up to date (${ALL_MIGRATIONS.length} migrations known)\n`);
       });
