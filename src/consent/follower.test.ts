@@ -143,3 +143,44 @@ describe('ConsentFollower (R1: the opt-out follows the subscriber onto new addre
     assert.ok(!(await optOuts()).includes('198.51.100.11/32'));
   });
 });
+
+describe('ConsentFollower on several nodes sharing one store', () => {
+  it('an opt-out seen by every node is recorded once per address, and the Stop seen by one node takes it off', async () => {
+    const store = await openStore('sqlite::memory:');
+    await store.migrate([...privacyMigrations, ...consentMigrations]);
+    const clock = new ManualClock(Date.parse('2025-01-06T00:00:00Z'));
+    const audit = new AuditLog(store, { clock, flushIntervalMs: 0 });
+    const held = [{ address: '192.0.2.70', nas: 'bras1', sessionId: 'N1' }, { address: '192.0.2.71', nas: 'bras2', sessionId: 'N2' }];
+    const nodes = [1, 2, 3].map(
+      () =>
+        new ConsentFollower({
+          consent: new ConsentRegistry(store, audit, { clock }),
+          store,
+          audit,
+          loginOf: async () => 'kenji@isp',
+          holdingsOf: async () => held,
+          logger: { warn: () => undefined },
+          pollMs: 10,
+        }),
+    );
+    try {
+      for (const n of nodes) await n.start();
+      const consent = new ConsentRegistry(store, audit, { clock });
+      await consent.optOut({ scope: 'subscriber', subject: 'S7', actor: 'cli:alice', via: 'cli' });
+      for (let i = 0; i < 200 && (await consent.clientOptOuts()).length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 100)); // every node has had its look
+      for (const n of nodes) await n.idle();
+      for (const a of ['192.0.2.70/32', '192.0.2.71/32']) assert.deepEqual((await consent.history({ scope: 'client', subject: a })).map((e) => e.choice), ['opt-out'], a);
+      clock.advance(1000);
+      held.shift();
+      nodes[1]!.sessionChanged({ kind: 'stop', nas: 'bras1', sessionId: 'N1', login: 'kenji@isp', addresses: ['192.0.2.70'] });
+      for (const n of nodes) await n.idle();
+      assert.deepEqual((await consent.history({ scope: 'client', subject: '192.0.2.70/32' })).map((e) => e.choice), ['opt-out', 'opt-in']);
+      assert.deepEqual((await consent.clientOptOuts()).map(formatPrefix), ['192.0.2.71/32']);
+    } finally {
+      for (const n of nodes) await n.stop();
+      await audit.close();
+      await store.close();
+    }
+  });
+});

@@ -29,6 +29,9 @@ import { canonicalSubject, type ConsentEvent, type ConsentRegistry } from './con
  */
 export const FOLLOWER_ACTOR = 'consent-follower';
 
+/** A claim on a follow row older than this was left by a node that stopped half-way. */
+const CLAIM_TIMEOUT_MS = 60_000;
+
 /** A session change as attribution reports it, once recorded. */
 export interface FollowedSessionChange {
   kind: 'start' | 'interim' | 'stop' | 'nas-reset';
@@ -73,13 +76,13 @@ export class ConsentFollower implements Part {
   private auditMark: number | undefined;
   private readonly stats = { applied: 0, released: 0, failed: 0, lastError: undefined as string | undefined };
 
-  /** Logins of opted-out subscribers, and the sessions the follower covers: the live stream is checked against these in memory, so the accounting path of everyone else costs no query. */
+  /**
+   * Logins of opted-out subscribers (from consent_state, which every node
+   * reads): an Interim of anyone else costs nothing. A Start or Stop of
+   * anyone costs one indexed read of the small consent_follow table, since
+   * another node may have made the opt-out on the address.
+   */
   private optedOutLogins = new Map<string, string>();
-  private followedSessions = new Set<string>();
-  /** Sessions of opted-out logins whose Start is queued, not yet applied: their Stop must queue behind it. */
-  private pendingSessions = new Map<string, number>();
-  /** Followed addresses and whose opt-out they carry: another login's Start on one ends it (the Stop of the session that held it was lost). */
-  private followedSubjects = new Map<string, string>();
 
   constructor(private readonly deps: ConsentFollowerDeps) {}
 
@@ -117,24 +120,13 @@ export class ConsentFollower implements Part {
 
   /** A recorded session change (attribution's live stream). Does not block the caller; changes are applied in order. */
   sessionChanged(c: FollowedSessionChange): void {
-    if ((c.kind === 'start' || c.kind === 'interim') && !(c.login && this.optedOutLogins.has(c.login))) {
-      if (this.followedSubjects.size > 0 && c.addresses.some((a) => this.takenFromFollowed(a, c.login))) void this.enqueue(() => this.onTakenOver(c)).catch(() => undefined);
+    const optedOut = c.login !== undefined && this.optedOutLogins.has(c.login);
+    if (c.kind === 'interim' && !optedOut) return;
+    if (c.kind === 'start' && !optedOut) {
+      if (c.addresses.length > 0) void this.enqueue(() => this.onTakenOver(c)).catch(() => undefined);
       return;
     }
-    const key = sessionKey(c.nas, c.sessionId ?? '');
-    if (c.kind === 'stop' && !this.followedSessions.has(key) && !this.pendingSessions.has(key)) return;
-    if (c.kind !== 'start' && c.kind !== 'interim') {
-      void this.enqueue(() => this.onSession(c)).catch(() => undefined);
-      return;
-    }
-    this.pendingSessions.set(key, (this.pendingSessions.get(key) ?? 0) + 1);
-    void this.enqueue(() => this.onSession(c))
-      .catch(() => undefined)
-      .finally(() => {
-        const n = (this.pendingSessions.get(key) ?? 1) - 1;
-        if (n > 0) this.pendingSessions.set(key, n);
-        else this.pendingSessions.delete(key);
-      });
+    void this.enqueue(() => this.onSession(c)).catch(() => undefined);
   }
 
   /** Applies a subscriber's opt-out to what the subscriber holds now; returns every address the follower covers for them. */
@@ -161,9 +153,6 @@ export class ConsentFollower implements Part {
            (SELECT 1 FROM consent_state s WHERE s.scope = 'subscriber' AND s.subject = f.subscriber AND s.service = f.service AND s.choice = 'opt-out')`,
       );
       for (const r of stale) await this.releaseNow(r.subscriber);
-      const followed = await this.deps.store.all<{ subject: string; subscriber: string; nas: string; session_id: string }>('SELECT subject, subscriber, nas, session_id FROM consent_follow');
-      this.followedSessions = new Set(followed.map((x) => sessionKey(x.nas, x.session_id)));
-      this.followedSubjects = new Map(followed.map((x) => [x.subject, x.subscriber]));
     });
   }
 
@@ -197,17 +186,11 @@ export class ConsentFollower implements Part {
     for (const a of c.addresses) await this.cover(subscriber, a, c.nas, c.sessionId ?? '', `subscriber ${subscriber} is opted out and session ${c.sessionId} took this address`);
   }
 
-  private takenFromFollowed(address: string, login: string | undefined): boolean {
-    const subject = this.subjectOf(address);
-    const owner = subject ? this.followedSubjects.get(subject) : undefined;
-    return owner !== undefined && this.optedOutLogins.get(login ?? '') !== owner;
-  }
-
-  /** Another subscriber's session took an address the follower had opted out: it is theirs now, filtered as their choice says. */
+  /** Another subscriber's Start on an address the follower had opted out (the Stop of the session that held it was lost): it is theirs now, filtered as their choice says. */
   private async onTakenOver(c: FollowedSessionChange): Promise<void> {
     for (const a of c.addresses) {
       const subject = this.subjectOf(a);
-      if (!subject || !this.followedSubjects.has(subject)) continue;
+      if (!subject) continue;
       const row = await this.deps.store.get<FollowRow>("SELECT subject, subscriber, nas, session_id, event_id FROM consent_follow WHERE subject = ? AND service = 'dns-protection'", [subject]);
       if (row) await this.undo(row, `session ${c.sessionId} of another subscriber took the address`);
     }
@@ -250,48 +233,65 @@ export class ConsentFollower implements Part {
     return this.deps.store.all<FollowRow>("SELECT subject, subscriber, nas, session_id, event_id FROM consent_follow WHERE subscriber = ? AND service = 'dns-protection' ORDER BY subject", [subscriberId]);
   }
 
-  /** Opts an address out for a subscriber unless it is already (by anyone); true when it did. */
+  /**
+   * Opts an address out for a subscriber unless it is already (by anyone);
+   * true when it did. Several nodes may follow at once (they share the
+   * store): the follow row is claimed first (a row with no event yet), and
+   * only the node whose claim went in records the opt-out.
+   */
   private async cover(subscriberId: string, address: string, nas: string, sessionId: string, reason: string): Promise<boolean> {
     const subject = this.subjectOf(address);
     if (!subject) return false;
-    const mine = await this.deps.store.get<FollowRow>("SELECT subject, subscriber, nas, session_id, event_id FROM consent_follow WHERE subject = ? AND service = 'dns-protection'", [subject]);
-    if ((await this.deps.consent.choiceOf('client', subject)) === 'opt-out') {
+    const { store } = this.deps;
+    const mine = await store.get<FollowRow & { at: number }>("SELECT subject, subscriber, nas, session_id, event_id, at FROM consent_follow WHERE subject = ? AND service = 'dns-protection'", [subject]);
+    const current = await store.get<{ event_id: string; choice: string }>("SELECT event_id, choice FROM consent_state WHERE scope = 'client' AND subject = ? AND service = 'dns-protection'", [subject]);
+    if (current?.choice === 'opt-out') {
       // Already off. If it is ours from an earlier session of the same address, the new session owns it now.
-      if (mine && (mine.nas !== nas || mine.session_id !== sessionId || mine.subscriber !== subscriberId)) {
-        await this.deps.store.run("UPDATE consent_follow SET subscriber = ?, nas = ?, session_id = ? WHERE subject = ? AND service = 'dns-protection'", [subscriberId, nas, sessionId, subject]);
-        this.followedSessions.add(sessionKey(nas, sessionId));
-        this.followedSubjects.set(subject, subscriberId);
+      if (mine && mine.event_id === current.event_id && (mine.nas !== nas || mine.session_id !== sessionId || mine.subscriber !== subscriberId)) {
+        await store.run("UPDATE consent_follow SET subscriber = ?, nas = ?, session_id = ? WHERE subject = ? AND service = 'dns-protection' AND event_id = ?", [subscriberId, nas, sessionId, subject, mine.event_id]);
       }
       return false;
     }
-    const e = await this.deps.consent.set({ scope: 'client', subject, choice: 'opt-out', actor: FOLLOWER_ACTOR, via: 'session', reason });
-    await this.remember(e, subscriberId, nas, sessionId);
-    this.followedSessions.add(sessionKey(nas, sessionId));
-    this.followedSubjects.set(e.subject, subscriberId);
+    if (mine) {
+      // A row whose opt-out someone has since replaced (an operator's opt-in), or a claim left by a node that stopped half-way: it no longer holds.
+      const abandoned = mine.event_id === '' && Number(mine.at) < Date.now() - CLAIM_TIMEOUT_MS;
+      if (mine.event_id === '' && !abandoned) return false; // another node is covering it right now
+      await store.run("DELETE FROM consent_follow WHERE subject = ? AND service = 'dns-protection' AND event_id = ?", [subject, mine.event_id]);
+    }
+    const claim = await store.run(
+      "INSERT INTO consent_follow (subject, service, subscriber, nas, session_id, event_id, at) VALUES (?, 'dns-protection', ?, ?, ?, '', ?) ON CONFLICT (subject, service) DO NOTHING",
+      [subject, subscriberId, nas, sessionId, Date.now()],
+    );
+    if (claim.changes !== 1) return false;
+    let e: ConsentEvent;
+    try {
+      e = await this.deps.consent.set({ scope: 'client', subject, choice: 'opt-out', actor: FOLLOWER_ACTOR, via: 'session', reason });
+    } catch (err) {
+      await store.run("DELETE FROM consent_follow WHERE subject = ? AND service = 'dns-protection' AND event_id = ''", [subject]);
+      throw err;
+    }
+    await store.run("UPDATE consent_follow SET event_id = ?, at = ? WHERE subject = ? AND service = 'dns-protection' AND event_id = ''", [e.id, e.at, subject]);
     this.stats.applied++;
     return true;
   }
 
-  /** Takes off an opt-out the follower made, if it is still the address's current choice; forgets it either way. */
+  /**
+   * Takes off an opt-out the follower made, if it is still the address's
+   * current choice; forgets it either way. Deleting the row is the claim: of
+   * several nodes, only the one whose delete went in records the opt-in.
+   */
   private async undo(r: FollowRow, why: string): Promise<boolean> {
+    if (r.event_id === '') return false; // being covered by another node right now
+    const gone = await this.deps.store.run("DELETE FROM consent_follow WHERE subject = ? AND service = 'dns-protection' AND event_id = ?", [r.subject, r.event_id]);
+    if (gone.changes !== 1) return false;
     const current = await this.deps.store.get<{ event_id: string; choice: string }>(
       "SELECT event_id, choice FROM consent_state WHERE scope = 'client' AND subject = ? AND service = 'dns-protection'",
       [r.subject],
     );
-    await this.deps.store.run("DELETE FROM consent_follow WHERE subject = ? AND service = 'dns-protection' AND event_id = ?", [r.subject, r.event_id]);
-    if (this.followedSubjects.get(r.subject) === r.subscriber) this.followedSubjects.delete(r.subject);
     if (current?.event_id !== r.event_id || current.choice !== 'opt-out') return false;
     await this.deps.consent.set({ scope: 'client', subject: r.subject, choice: 'opt-in', actor: FOLLOWER_ACTOR, via: 'session', reason: `${why} (the opt-out followed subscriber ${r.subscriber})` });
     this.stats.released++;
     return true;
-  }
-
-  private async remember(e: ConsentEvent, subscriberId: string, nas: string, sessionId: string): Promise<void> {
-    await this.deps.store.run(
-      `INSERT INTO consent_follow (subject, service, subscriber, nas, session_id, event_id, at) VALUES (?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (subject, service) DO UPDATE SET subscriber = excluded.subscriber, nas = excluded.nas, session_id = excluded.session_id, event_id = excluded.event_id, at = excluded.at`,
-      [e.subject, e.service, subscriberId, nas, sessionId, e.id, e.at],
-    );
   }
 
   private subjectOf(address: string): string | undefined {
@@ -353,8 +353,4 @@ export class ConsentFollower implements Part {
     return rows.map((r) => ({ subject: r.subject, subscriber: r.subscriber, nas: r.nas, sessionId: r.session_id, at: Number(r.at) }));
   }
 
-}
-
-function sessionKey(nas: string, sessionId: string): string {
-  return `${nas}\u0000${sessionId}`;
 }
