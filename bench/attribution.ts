@@ -172,6 +172,17 @@ const log = (s: string) => process.stderr.write(`  ${s}\n`);
 
 // ---------------------------------------------------------------- Sakimori's side
 
+/** The radacct CSV of all N sessions, written once per process (both stores import the same file). */
+let csvDir: string | undefined;
+function importCsv(n: number): string {
+  const fresh = csvDir === undefined;
+  csvDir ??= mkdtempSync(join(tmpdir(), 'sakimori-bench-import-'));
+  const file = join(csvDir, 'radacct.csv');
+  if (fresh) writeRadacctCsv(file, 0, n, n);
+  return file;
+}
+process.on('exit', () => csvDir && rmSync(csvDir, { recursive: true, force: true }));
+
 async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: number, lookups: number, csvLines: number, batchRows: number): Promise<void> {
   let store: Store = await openStore(url);
   await store.migrate([...privacyMigrations, ...attributionMigrations]);
@@ -180,10 +191,8 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
   try {
     // Import: `sakimori sessions import FILE --format radacct`, the command an operator runs, on a
     // radacct CSV export of all N sessions; its own report gives the time (read, parse, write, index).
-    const dir = mkdtempSync(join(tmpdir(), 'sakimori-bench-import-'));
-    try {
-      const file = join(dir, 'radacct.csv');
-      writeRadacctCsv(file, 0, n, n);
+    {
+      const file = importCsv(n);
       await store.close();
       const w0 = performance.now();
       const out = execFileSync(process.execPath, [join(import.meta.dirname, '../bin/sakimori.js'), '--store', url, 'sessions', 'import', file, '--format', 'radacct', '--batch', String(batchRows), '--json'], {
@@ -196,8 +205,6 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
       if (report.badLines !== 0 || report.lines !== n + 1) throw new Error(`${label}: import report ${out}`);
       metric(`${label}: import (sessions/s)`, n / report.seconds, true, 'sessions/s');
       log(`${label}: sessions import of ${n.toLocaleString('en-US')} sessions (${report.sessions.toLocaleString('en-US')} rows): ${report.seconds.toFixed(1)} s by its report, ${wall.toFixed(1)} s with process start-up`);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
     store = await openStore(url);
     index = new SessionIndex(store, copy ? { bulk: copy } : {});
