@@ -287,6 +287,10 @@ web:
     # (user NAME, password TOKEN) or send "Authorization: Bearer TOKEN". When
     # the file is missing, \`sakimori start\` creates it with one operator,
     # "operator", and a random token, and prints where it is. Keep it mode 600.
+    # Its directory also holds portal-form-key (created mode 600 at first
+    # start): the key of the portal's form tokens, so a form shown before a
+    # restart still works after it. Nodes behind one portal address need the
+    # same file.
     # Default: ./data/console-tokens
     tokenFile: ./data/console-tokens
   portal:
