@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../../store/index.ts';
 import { RRType } from '../wire/index.ts';
-import { actionRecords, describeAction, editZoneFile, JournalStore, listZoneFile, readZoneRecords, rpzProviderMigrations, triggerOwner } from './index.ts';
+import { actionRecords, describeAction, editZoneFile, JournalStore, listZoneFile, readZoneRecords, rpzProviderMigrations, triggerOwner, ZoneContent } from './index.ts';
 
 const ZONE = 'cc.rpz.test';
 let dir: string;
@@ -94,5 +94,56 @@ describe('actions and names', () => {
     assert.equal(triggerOwner('Bad.Example.', ZONE), `bad.example.${ZONE}`);
     assert.equal(triggerOwner(`bad.example.${ZONE}`, ZONE), `bad.example.${ZONE}`);
     assert.ok(typeof triggerOwner('', ZONE) !== 'string');
+  });
+});
+
+describe('rpz add/remove in place (a large zone is not rewritten per edit)', () => {
+  const state = (file: string) => JSON.parse(readFileSync(join(dir, `.${file.split('/').pop()}.sakimori-state`), 'utf8')) as { churn: number; serial: number; digest: string; size: number };
+  const reread = (file: string) => {
+    const r = readZoneRecords(readFileSync(file, 'latin1'), { origin: ZONE, file });
+    assert.ok(r.ok && r.soa, JSON.stringify(r.errors));
+    return ZoneContent.from(ZONE, r.soa!, r.records);
+  };
+
+  it('edits the written file in place, journals digests that match the file, and writes it whole again after a change behind its back', async () => {
+    const file = join(dir, 'inplace.zone');
+    const names = Array.from({ length: 200 }, (_, i) => `n${i}.example CNAME .`).join('\n');
+    writeFileSync(file, `$ORIGIN ${ZONE}.\n$TTL 300\n@ SOA localhost. hostmaster.localhost. 99999999 3600 600 86400 300\n@ NS localhost.\n${names}\n`);
+    const journal = new JournalStore(store);
+    const edit = (edits: Parameters<typeof editZoneFile>[0]['edits']) => editZoneFile({ zone: ZONE, file, edits, actor: 'cli:test', journal });
+    const r0 = await edit([{ op: 'add', name: 'first.example', action: 'nxdomain' }]);
+    assert.equal(r0.serial, 100000000);
+    assert.equal(state(file).churn, 0, 'the first edit of a hand-written file writes it whole');
+    const whole = readFileSync(file, 'latin1');
+    // In place from here: the serial grows by a digit without moving anything.
+    const r1 = await edit([{ op: 'add', name: 'n5.example', action: 'redirect:192.0.2.80' }, { op: 'add', name: 'new.example', action: 'drop', subdomains: true }]);
+    assert.deepEqual([r1.fromSerial, r1.serial], [100000000, 100000001]);
+    assert.deepEqual(r1.removed, ['n5.example 300 IN CNAME .']);
+    assert.deepEqual(r1.added.sort(), ['*.new.example 300 IN CNAME rpz-drop.', 'n5.example 300 IN A 192.0.2.80', 'new.example 300 IN CNAME rpz-drop.']);
+    const r2 = await edit([{ op: 'remove', name: 'n7.example' }, { op: 'remove', name: 'new.example', subdomains: true }]);
+    assert.equal(r2.serial, 100000002);
+    const text = readFileSync(file, 'latin1');
+    assert.equal(text.length >= whole.length, true, 'nothing is rewritten: lines are blanked and appended');
+    assert.ok(state(file).churn > 0, 'edited in place');
+    assert.match(text, /^; +$/m, 'removed lines are blanked into comments');
+    const c = reread(file);
+    assert.equal(c.serial, 100000002);
+    assert.equal(state(file).digest, c.digest, 'the digest journaled without reading the file is the file\'s');
+    assert.deepEqual(c.at(`n5.example.${ZONE}`).map((x) => x.type), [RRType.A]);
+    assert.equal(c.at(`n7.example.${ZONE}`).length, 0);
+    assert.equal(c.at(`new.example.${ZONE}`).length, 0);
+    assert.equal(c.at(`*.new.example.${ZONE}`).length, 0);
+    const chain = await journal.chainTo(ZONE, c.serial, c.digest);
+    assert.deepEqual(chain.map((e) => e.toDigest).at(-1), c.digest);
+    assert.equal(chain.length, 3, 'every step chains to the file as it is');
+    // Behind its back: the next edit reads and writes the whole file (no stale offsets).
+    writeFileSync(file, text.replace('n9.example 300 IN CNAME .', 'n9.example 300 IN CNAME rpz-passthru.').replace(/100000002/, '100000010'));
+    const r3 = await edit([{ op: 'add', name: 'n10.example', action: 'nodata' }]);
+    assert.equal(r3.serial, 100000011);
+    assert.equal(state(file).churn, 0);
+    const c3 = reread(file);
+    const n9 = c3.at(`n9.example.${ZONE}`)[0]!.data;
+    assert.equal(n9.kind === 'CNAME' ? n9.cname : n9.kind, 'rpz-passthru', 'the change made behind its back is kept');
+    assert.equal(state(file).digest, c3.digest);
   });
 });

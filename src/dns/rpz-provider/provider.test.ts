@@ -133,7 +133,8 @@ describe('IXFR and the journal', () => {
   before(async () => {
     writeFileSync(file(), zoneText(100, names(50)));
     p = await provider(file());
-    versions.push(p.zone(ZONE)!.content);
+    // Copies: the provider applies `rpz add` edits to the served version in place.
+    versions.push(p.zone(ZONE)!.content.clone());
     const steps = [
       [{ op: 'add' as const, name: 'new1.example', action: 'nxdomain' }],
       [{ op: 'remove' as const, name: 'n3.example' }, { op: 'add' as const, name: 'n4.example', action: 'drop' }],
@@ -143,7 +144,7 @@ describe('IXFR and the journal', () => {
       await editZoneFile({ zone: ZONE, file: file(), edits, actor: 'test', journal: new JournalStore(store) });
       const r = await p.reload(ZONE);
       assert.equal(r.result, 'updated');
-      versions.push(p.zone(ZONE)!.content);
+      versions.push(p.zone(ZONE)!.content.clone());
     }
   });
   after(() => p.stop());
@@ -206,6 +207,41 @@ describe('IXFR and the journal', () => {
     assert.equal(p.zone(ZONE)!.journal.length, 0);
     const r = await requestTransfer(p.address, { zone: ZONE, type: 'IXFR', soa: versions[2]!.soa });
     assert.equal(r.outcome.kind, 'full');
+  });
+});
+
+describe('rpz add in place', () => {
+  it('applies the journaled step to the served version without reading the file, and an AXFR it interrupts is cut, not mixed', async () => {
+    const file = join(dir, 'inplace.zone');
+    writeFileSync(file, zoneText(7, names(20_000)));
+    const p = await provider(file);
+    try {
+      const edit = (name: string) => editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name, action: 'nxdomain' }], actor: 'test', journal: new JournalStore(store) });
+      await edit('first.example'); // the hand-written file is written whole once
+      assert.equal((await p.reload(ZONE)).result, 'updated');
+      const served = p.zone(ZONE)!.content;
+      // An AXFR in flight while the next edit lands: the socket paces it, so it is still reading.
+      const axfr = requestTransfer(p.address, { zone: ZONE, type: 'AXFR' }).then((r) => r, (e: Error) => e);
+      await new Promise((r) => setTimeout(r, 5));
+      await edit('second.example');
+      const r = await p.reload(ZONE);
+      assert.equal(r.result, 'updated');
+      assert.equal(p.zone(ZONE)!.content, served, 'the same version object, changed in place (a full read builds a new one)');
+      assert.equal(p.zone(ZONE)!.content.serial, 9);
+      assert.ok(p.zone(ZONE)!.content.at(`second.example.${ZONE}`).length === 1);
+      const got = await axfr;
+      if (got instanceof Error) assert.match(got.message, /closed the connection|before the transfer was complete/);
+      else {
+        assert.equal(got.outcome.kind, 'full');
+        const o = got.outcome.kind === 'full' ? got.outcome : undefined;
+        const hasSecond = o!.records.some((x) => x.name === `second.example.${ZONE}`);
+        assert.equal(hasSecond, o!.soa.data.kind === 'SOA' && o!.soa.data.serial === 9, 'a whole version, never a mix');
+      }
+      const ixfr = await requestTransfer(p.address, { zone: ZONE, type: 'IXFR', soa: p.zone(ZONE)!.content.soaWithSerial(8) });
+      assert.ok(ixfr.outcome.kind === 'incremental' && ixfr.outcome.diffs.length === 1 && ixfr.outcome.diffs[0]!.adds.length === 1);
+    } finally {
+      await p.stop();
+    }
   });
 });
 

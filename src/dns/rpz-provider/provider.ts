@@ -11,14 +11,15 @@
  * that does not read, or changed without a serial increase, is refused with the reason;
  * the version in force stays.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { Counter, Gauge, type Registry } from '../../telemetry/index.ts';
 import { SakimoriError, formatHostPort, systemClock, type Clock, type Endpoint, type HostPort, type Part, type PartHealth } from '../../core/index.ts';
 import type { Bus, Subscription } from '../../bus/index.ts';
 import { normalizeName } from '../wire/index.ts';
 import { sendNotify, serialCompare, type NotifyResult, type XfrLogger } from '../zone-transfer/index.ts';
 import { formatProblem } from '../policy/index.ts';
-import { Journal, JournalStore, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';
+import { entrySerials, Journal, JournalStore, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';
+import { fileStamp, readEditState } from './edit.ts';
 import { readZoneRecords } from './master-text.ts';
 import { RpzServer, type TransferEvent } from './server.ts';
 import type { ServedZone } from './responder.ts';
@@ -86,10 +87,7 @@ export interface ProviderCounters {
   notifiesUnanswered: number;
 }
 
-async function stampOf(file: string): Promise<string> {
-  const s = await stat(file);
-  return `${s.ino}/${s.size}/${s.mtimeMs}`;
-}
+const stampOf = fileStamp;
 
 async function loadContent(name: string, file: string): Promise<ZoneContent | { error: string }> {
   let text: string;
@@ -245,6 +243,8 @@ export class RpzProvider implements Part {
     } catch (err) {
       return { result: 'refused', reason: (err as Error).message };
     }
+    const followed = await this.followJournal(z, stamp);
+    if (followed && followed !== 'mismatch') return followed;
     const next = await loadContent(z.name, z.file);
     const refuse = (reason: string): ReloadResult => {
       z.fileStamp = stamp;
@@ -265,7 +265,8 @@ export class RpzProvider implements Part {
     z.problem = undefined;
     const diff = cur.diffTo(next);
     const entry: JournalEntry = { zone: z.name, ...diff, fromDigest: cur.digest, toDigest: next.digest, actor: 'file', at: this.clock.now() };
-    const journaled = diffSize(diff) <= MAX_JOURNALED_RECORDS;
+    // After a journal mismatch the version in memory is not one any secondary holds.
+    const journaled = followed !== 'mismatch' && diffSize(diff) <= MAX_JOURNALED_RECORDS;
     const journal = z.served.journal;
     if (journaled) journal.push(entry);
     else journal.reset();
@@ -280,6 +281,48 @@ export class RpzProvider implements Part {
     this.metrics?.serial.set({ zone: z.name }, next.serial);
     const r: ReloadResult = { result: 'updated', fromSerial: cur.serial, serial: next.serial, adds: diff.adds.length, deletes: diff.deletes.length, journaled };
     this.log.info({ zone: z.name, ...r }, `policy zone ${z.name} now at serial ${next.serial}`);
+    this.notifyZone(z);
+    return r;
+  }
+
+  /**
+   * A file changed by `rpz add|remove` in place (edit.ts): when the file is the one its
+   * state file describes and the store's journal leads from the version served to it, the
+   * differences are applied to the served version in place — no re-read of a million-name
+   * file, and IXFR serves them at once. Undefined when that does not hold (the file is
+   * read whole instead). Each step is checked against the digest journaled for it; a
+   * mismatch drops the in-memory journal and the file is read whole.
+   */
+  private async followJournal(z: ZoneState, stamp: string): Promise<ReloadResult | 'mismatch' | undefined> {
+    const store = this.opts.journalStore;
+    if (!store) return undefined;
+    const st = await readEditState(z.file);
+    if (!st || st.stamp !== stamp) return undefined;
+    const cur = z.served.content;
+    if (st.serial === cur.serial && st.digest === cur.digest) return undefined;
+    const chain = await store.chainTo(z.name, st.serial, st.digest, this.opts.journalVersions ?? 200);
+    const first = chain.findIndex((e) => e.fromDigest === cur.digest && entrySerials(e).from === cur.serial);
+    if (first < 0) return undefined;
+    const steps = chain.slice(first);
+    const fromSerial = cur.serial;
+    let adds = 0;
+    let deletes = 0;
+    for (const e of steps) {
+      cur.apply(e);
+      if (cur.digest !== e.toDigest) {
+        this.log.warn({ zone: z.name, serial: cur.serial }, 'a journaled change did not lead to the version it names; reading the zone file whole');
+        z.served.journal.reset();
+        return 'mismatch';
+      }
+      z.served.journal.push(e);
+      adds += e.adds.length;
+      deletes += e.deletes.length;
+    }
+    z.fileStamp = stamp;
+    z.problem = undefined;
+    this.metrics?.serial.set({ zone: z.name }, cur.serial);
+    const r: ReloadResult = { result: 'updated', fromSerial, serial: cur.serial, adds, deletes, journaled: true };
+    this.log.info({ zone: z.name, ...r, steps: steps.length }, `policy zone ${z.name} now at serial ${cur.serial} (from the journal)`);
     this.notifyZone(z);
     return r;
   }

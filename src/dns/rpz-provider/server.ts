@@ -245,21 +245,28 @@ export class RpzServer {
     const t0 = Date.now();
     let bytes = 0;
     let messages = 0;
-    for (const msg of a.messages) {
-      if (sock.destroyed) break;
-      bytes += msg.length;
-      messages++;
-      if (!sock.write(frameMessage(msg))) {
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            sock.off('drain', done);
-            sock.off('close', done);
-            resolve();
-          };
-          sock.on('drain', done);
-          sock.on('close', done);
-        });
+    try {
+      for (const msg of a.messages) {
+        if (sock.destroyed) break;
+        bytes += msg.length;
+        messages++;
+        if (!sock.write(frameMessage(msg))) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              sock.off('drain', done);
+              sock.off('close', done);
+              resolve();
+            };
+            sock.on('drain', done);
+            sock.on('close', done);
+          });
+        }
       }
+    } catch (err) {
+      // The zone changed under a full transfer (ZoneContent.axfrRecords): end it unfinished,
+      // the secondary retries and gets the new version whole.
+      this.log.info({ client, err: (err as Error).message }, 'transfer stopped');
+      sock.destroy();
     }
     this.transferDone(a, client, 'tcp', messages, bytes, t0, !sock.destroyed);
   }

@@ -48,6 +48,8 @@ export class ZoneContent {
   private count = 0;
   private lane0 = 0;
   private lane1 = 0;
+  /** Bumped by every change, so a transfer reading this version can tell it changed under it. */
+  private version = 0;
 
   private constructor(name: string, soa: ZoneRecord) {
     this.name = name;
@@ -99,14 +101,26 @@ export class ZoneContent {
     for (const [owner, list] of this.owners) if (owner !== this.name) yield* list;
   }
 
-  /** AXFR order (RFC 5936 §2.2): SOA, the zone, SOA. */
+  /**
+   * AXFR order (RFC 5936 §2.2): SOA, the zone, SOA. The provider applies journaled edits in
+   * place (no copy of a million-name zone per edit), so a transfer that was reading when the
+   * zone changed stops with an error (the connection is closed and the secondary asks
+   * again) rather than sending a mix of two versions.
+   */
   *axfrRecords(): IterableIterator<ZoneRecord> {
-    yield this.soaRecord;
-    yield* this.records();
-    yield this.soaRecord;
+    const v = this.version;
+    const soa = this.soaRecord;
+    yield soa;
+    for (const r of this.records()) {
+      if (this.version !== v) throw new Error(`zone ${this.name} changed during the transfer`);
+      yield r;
+    }
+    if (this.version !== v) throw new Error(`zone ${this.name} changed during the transfer`);
+    yield soa;
   }
 
   private hashIn(r: ZoneRecord, sign: 1 | -1, key?: string): void {
+    this.version++;
     const [a, b] = hashLanes(recordHashText(r, key));
     this.lane0 = (this.lane0 + sign * a) >>> 0;
     this.lane1 = (this.lane1 + sign * b) >>> 0;
@@ -162,6 +176,7 @@ export class ZoneContent {
   setSoa(soa: ZoneRecord): void {
     if (soa.data.kind !== 'SOA') throw new TypeError('the SOA record needs SOA RDATA');
     this.soaRecord = soa;
+    this.version++;
   }
 
   /** The SOA with another serial (everything else kept). */
@@ -215,6 +230,26 @@ export class ZoneContent {
   clone(): ZoneContent {
     return ZoneContent.from(this.name, this.soaRecord, this.records());
   }
+}
+
+/**
+ * The digest after a difference, from the digest before it, without the zone (what
+ * `rpz add` journals without reading a million-name file): the sums are updated record
+ * by record as ZoneContent does. Right when `deletes` are in the zone and `adds` are not.
+ */
+export function digestAfter(digest: string, d: ZoneDiff): string {
+  let x = parseInt(digest.slice(0, 8), 16);
+  let y = parseInt(digest.slice(8, 16), 16);
+  const add = (r: ZoneRecord, sign: 1 | -1) => {
+    const [a, b] = hashLanes(recordHashText(r));
+    x = (x + sign * a) >>> 0;
+    y = (y + sign * b) >>> 0;
+  };
+  add(d.from, -1);
+  for (const r of d.deletes) add(r, -1);
+  for (const r of d.adds) add(r, 1);
+  add(d.to, 1);
+  return x.toString(16).padStart(8, '0') + y.toString(16).padStart(8, '0');
 }
 
 /** Same owner set member with the same TTL: what IXFR treats as unchanged. */

@@ -1,0 +1,120 @@
+/**
+ * `sakimori rpz add` on a large policy zone, served by a running `sakimori rpz serve`:
+ * how long the command takes, and how long until the provider serves the new serial (SOA
+ * over UDP, which it answers from the version in force, so IXFR has it too). "whole" is
+ * the edit that reads and rewrites the whole file (what every edit did before the in-place
+ * path; forced here by removing the state file beside the zone), "in place" the edit that
+ * blanks and appends lines (edit.ts) and that the provider applies from the journal.
+ *
+ *   node --import tsx bench/rpz-edit.ts [--names 1000000] [--edits 5]
+ *
+ * Prints one JSON metric a line (bench/run.ts format) and a summary on stderr.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { querySoa, soaSerial } from '../src/dns/zone-transfer/index.ts';
+import { editZoneFile } from '../src/dns/rpz-provider/index.ts';
+
+const { values } = parseArgs({ options: { names: { type: 'string', default: '1000000' }, edits: { type: 'string', default: '5' } } });
+const N = Number(values.names);
+const EDITS = Number(values.edits);
+const BIN = resolve(import.meta.dirname, '../bin/sakimori.js');
+const ZONE = 'cc.rpz.bench';
+
+const dir = mkdtempSync(join(tmpdir(), 'sakimori-rpz-edit-bench-'));
+const file = join(dir, 'cc.zone');
+
+function metric(name: string, value: number, unit = 'ms'): void {
+  process.stdout.write(`${JSON.stringify({ metric: name, value: Math.round(value), higherIsBetter: false, unit })}\n`);
+}
+
+async function writeZone(): Promise<void> {
+  const out = createWriteStream(file);
+  out.write(`$ORIGIN ${ZONE}.\n$TTL 300\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300\n@ NS localhost.\n`);
+  for (let i = 0; i < N; i += 10_000) {
+    let chunk = '';
+    for (let j = i; j < Math.min(N, i + 10_000); j++) chunk += `n${j}.bad${j % 977}.example CNAME .\n`;
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(r));
+}
+
+function cli(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((res, rej) => {
+    const c = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    c.on('exit', (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`sakimori ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+async function servedSerial(port: number): Promise<number> {
+  try {
+    return soaSerial(await querySoa({ host: '127.0.0.1', port }, ZONE, { timeoutMs: 500 }));
+  } catch {
+    return -1;
+  }
+}
+
+async function untilServed(port: number, serial: number, t0: number): Promise<number> {
+  while ((await servedSerial(port)) !== serial) {
+    if (performance.now() - t0 > 120_000) throw new Error(`serial ${serial} not served within 120 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return performance.now() - t0;
+}
+
+let serve: ChildProcess | undefined;
+try {
+  await writeZone();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const t0 = performance.now();
+  serve = spawn(process.execPath, [BIN, 'rpz', 'serve', '--listen', `127.0.0.1:${port}`, '--zone', `${ZONE}=${file}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
+  await untilServed(port, 1, t0);
+  process.stderr.write(`rpz serve loaded ${N} names in ${Math.round(performance.now() - t0)} ms\n`);
+  let serial = 1;
+  const add = async (name: string, whole: boolean): Promise<{ cmd: number; served: number }> => {
+    if (whole) {
+      try {
+        unlinkSync(join(dir, '.cc.zone.sakimori-state'));
+      } catch {
+        // first edit: there is none yet
+      }
+    }
+    const cmd = await cli(['rpz', 'add', '--zone', ZONE, '--file', file, '--name', name, '--action', 'nxdomain']);
+    serial++;
+    const t = performance.now();
+    const served = await untilServed(port, serial, t);
+    return { cmd, served };
+  };
+  const whole = await add('whole-0.example', true);
+  process.stderr.write(`whole-file edit: rpz add ${Math.round(whole.cmd)} ms, served ${Math.round(whole.served)} ms after it returned\n`);
+  const inPlace: { cmd: number; served: number }[] = [];
+  for (let i = 0; i < EDITS; i++) {
+    const r = await add(`inplace-${i}.example`, false);
+    inPlace.push(r);
+    process.stderr.write(`in-place edit ${i + 1}: rpz add ${Math.round(r.cmd)} ms, served ${Math.round(r.served)} ms after it returned\n`);
+  }
+  // The command's own start (node, config, store) is most of an in-place edit: the edit alone, in this process (no journal store).
+  const alone: number[] = [];
+  for (let i = 0; i < EDITS; i++) {
+    const t = performance.now();
+    await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: `alone-${i}.example`, action: 'nxdomain' }], actor: 'bench' });
+    alone.push(performance.now() - t);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  metric('rpz add, whole file (command wall time)', whole.cmd);
+  metric('served after whole-file add', whole.served);
+  metric('rpz add, in place (command wall time, median)', median(inPlace.map((x) => x.cmd)));
+  metric('served after in-place add (median)', median(inPlace.map((x) => x.served)));
+  metric('editZoneFile in place, in process (median)', median(alone));
+  process.stderr.write(`names ${N}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+} finally {
+  serve?.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(dir, { recursive: true, force: true });
+}
