@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/dns-eval.ts [--seeds 7,8] [--minutes 30] [--clients 20000] [--per-family 80]
  *                             [--qps 2000] [--events 1000000] [--rounds 5] [--no-append] [--json]
+ *                             [--server] [--server-minutes 10] [--only-server]
  *
  * For each seed: a World (src/dns/detect/eval/traffic.ts) of 3,000 benign zones with Zipf
  * popularity, `clients` clean clients, `per-family` DGA-infected clients for each of five
@@ -13,12 +14,16 @@
  * Results go to stdout and, unless --no-append, to docs/BENCHMARKS.md.
  *
  * The seeds used for choosing thresholds were 1 and 2; the defaults here (7, 8) were not.
- * Through the real server: see ReplayTarget in src/dns/detect/eval/replay.ts (the hook).
+ * --server: the first seed's World (--server-minutes long) is also sent through the real
+ * server — loopback UDP into a DnsFirewall with detection on, a real UDP upstream answering
+ * as the World says, one source address per World client (bench/dns-eval-server.ts) —
+ * and both replays are reported side by side.
  */
 import { spawnSync } from 'node:child_process';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
-import { replay, type ReplayReport } from '../src/dns/detect/eval/replay.ts';
+import { replay, replayBatched, type ReplayReport } from '../src/dns/detect/eval/replay.ts';
+import { ServerTarget } from './dns-eval-server.ts';
 import { World } from '../src/dns/detect/eval/traffic.ts';
 import { DEFAULT_OPTIONS } from '../src/dns/detect/index.ts';
 import { appendSection } from './run.ts';
@@ -34,6 +39,9 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '5' },
     'no-append': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    server: { type: 'boolean', default: false },
+    'server-minutes': { type: 'string', default: '10' },
+    'only-server': { type: 'boolean', default: false },
   },
 });
 const seeds = values.seeds!.split(',').map(Number);
@@ -41,8 +49,26 @@ const started = new Date();
 const load0 = loadavg()[0]!;
 const log = (m: string) => process.stderr.write(`${m}\n`);
 
+const worldOf = (seed: number, minutes: string) =>
+  new World({ seed, durationSec: Number(minutes) * 60, cleanClients: Number(values.clients), infectedPerFamily: Number(values['per-family']), benignQps: Number(values.qps) });
+
+// Through the real server (--server): the same World, second by second over loopback UDP.
+let server: { seed: number; inProcess: ReplayReport; real: ReplayReport; lost: number } | undefined;
+if (values.server || values['only-server']) {
+  const seed = seeds[0]!;
+  log(`seed ${seed}: ${values['server-minutes']} min through the real server (loopback UDP, DnsFirewall, detection on)...`);
+  const target = await ServerTarget.start(worldOf(seed, values['server-minutes']!));
+  try {
+    const real = await replayBatched(worldOf(seed, values['server-minutes']!), target, { progress: (s) => s % 60 === 59 && log(`  ${s + 1} s`) });
+    const inProcess = replay(worldOf(seed, values['server-minutes']!));
+    server = { seed, inProcess, real, lost: target.lost };
+  } finally {
+    await target.stop();
+  }
+}
+
 const reports: { seed: number; r: ReplayReport }[] = [];
-for (const seed of seeds) {
+for (const seed of values['only-server'] ? [] : seeds) {
   const world = new World({
     seed,
     durationSec: Number(values.minutes) * 60,
@@ -56,7 +82,7 @@ for (const seed of seeds) {
 }
 
 log('observe() cost...');
-const bench = spawnSync(process.execPath, ['--import', 'tsx', 'src/dns/detect/detect.bench.ts', '--events', values.events!, '--rounds', values.rounds!], { encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });
+const bench = values['only-server'] ? { stdout: '' } : spawnSync(process.execPath, ['--import', 'tsx', 'src/dns/detect/detect.bench.ts', '--events', values.events!, '--rounds', values.rounds!], { encoding: 'utf8', cwd: new URL('..', import.meta.url).pathname });
 const benchTable = bench.stdout.trim();
 
 if (values.json) {
@@ -73,11 +99,30 @@ lines.push(
   'Reproduce:',
   '',
   '```sh',
-  `npx tsx bench/dns-eval.ts --seeds ${values.seeds} --minutes ${values.minutes} --clients ${values.clients} --per-family ${values['per-family']} --qps ${values.qps} --events ${values.events} --rounds ${values.rounds}`,
+  `npx tsx bench/dns-eval.ts --seeds ${values.seeds} --minutes ${values.minutes} --clients ${values.clients} --per-family ${values['per-family']} --qps ${values.qps} --events ${values.events} --rounds ${values.rounds}${values['only-server'] ? ` --only-server --server-minutes ${values['server-minutes']}` : values.server ? ` --server --server-minutes ${values['server-minutes']}` : ''}`,
   '```',
   '',
 );
-const world0 = reports[0]!.r;
+if (server) {
+  const { inProcess: a, real: b } = server;
+  const det = (r: ReplayReport) => r.prsd.attacks.map((x) => (x.detectedAfterSec === undefined ? 'not detected' : `${x.detectedAfterSec} s`)).join(', ');
+  const coll = (r: ReplayReport) => `${r.prsd.attacks.reduce((s, x) => s + x.collateralKnown, 0)} / ${r.prsd.attacks.reduce((s, x) => s + x.collateralNeverBlock, 0)} / ${r.prsd.attacks.reduce((s, x) => s + x.collateralOther, 0)}`;
+  const amp = (r: ReplayReport) => r.amplification.names.map((x) => (x.detectedAfterSec === undefined ? 'not detected' : `${x.detectedAfterSec} s (${x.action})`)).join(', ');
+  lines.push(`Through the real server (--server): seed ${server.seed}, ${values['server-minutes']} min of the same traffic (${f(b.queries)} queries) sent second by second over loopback UDP to a DnsFirewall (main thread, detection on, defaults) forwarding to a real UDP upstream that answers as the World says, each client from its own 127.a.b.c source address; the in-process replay of the same World beside it. ${f(server.lost)} queries got no answer within 3 s. Wall time ${f(b.wallMs / 1000)} s (${f(b.eventsPerSecond)} queries/s end to end, one process for client, server and upstream).`, '');
+  lines.push('| measure | in-process | real server |', '|---|---|---|');
+  lines.push(`| PRSD floods: detected after | ${det(a)} | ${det(b)} |`);
+  lines.push(`| PRSD collateral: resolved before / never-block / other NOERROR | ${coll(a)} | ${coll(b)} |`);
+  lines.push(`| PRSD false alarms (zones) | ${a.prsd.falseAlarmSubjects.length} | ${b.prsd.falseAlarmSubjects.length} |`);
+  lines.push(`| PRSD query-level precision / recall after detection | ${pct(a.prsd.precision)} / ${pct(a.prsd.recallAfterDetection)} | ${pct(b.prsd.precision)} / ${pct(b.prsd.recallAfterDetection)} |`);
+  lines.push(`| amplification names | ${amp(a)} | ${amp(b)} |`);
+  lines.push(`| infected clients flagged (recall) | ${pct(a.infection.recall, 1)} | ${pct(b.infection.recall, 1)} |`);
+  lines.push(`| clean clients flagged | ${a.infection.falsePositives} of ${f(a.infection.cleanClients)} | ${b.infection.falsePositives} of ${f(b.infection.cleanClients)} |`);
+  lines.push(`| events sampled out by detection | ${f(a.stats.sampledOut)} | ${f(b.stats.sampledOut)} |`);
+  lines.push('');
+  lines.push(`(Infection recall over ${values['server-minutes']} min is lower than over the full run: infected clients whose DGA activity starts late have not shown enough evidence yet.)`, '');
+}
+const world0 = reports[0]?.r;
+if (world0) {
 lines.push(
   `Traffic per seed: ${values.minutes} min, ${f(world0.queries)} queries (seed ${reports[0]!.seed}: ${Object.entries(world0.byLabel).map(([k, v]) => `${k} ${f(v)}`).join(', ')}); ${values.clients} clean clients, ${Number(values['per-family']) * 5} DGA-infected clients, ${world0.prsd.zonesSeen} zones. Replayed through DnsDetection (defaults) and the real PolicyEngine with a ManualClock; in-process, not through sockets.`,
   '',
@@ -131,7 +176,8 @@ lines.push(
   `State after seed ${reports[0]!.seed}: ${st.trackedZones} zones tracked (bound ${DEFAULT_OPTIONS.prsd.maxZones}), ${f(st.knownGoodNames)} known-good names (bound ${f(DEFAULT_OPTIONS.prsd.knownGoodNames)}), ${f(st.trackedClients)} clients with evidence (bound ${f(DEFAULT_OPTIONS.infection.maxClients)}), ${st.detections} detections in the book; fixed typed-array state ${(st.stateBytes / 2 ** 20).toFixed(1)} MiB. Harness throughput (generation + policy + detection): ${f(world0.eventsPerSecond)} queries/s.`,
   '',
 );
-lines.push('observe() CPU cost (src/dns/detect/detect.bench.ts; the timer\'s tick() included at one per second of traffic):', '');
+}
+if (benchTable) lines.push('observe() CPU cost (src/dns/detect/detect.bench.ts; the timer\'s tick() included at one per second of traffic):', '');
 lines.push(...benchTable.split('\n').map((l) => (l.startsWith('#') ? `${l.replace(/^# /, '')}` : l)), '');
 lines.push(
   '- Detection time: the attack starts at a whole second of traffic time; the detector decides on each 1-second tick over the last 4 complete seconds, so "1 s" means the first tick after one full second of flood.',

@@ -10,6 +10,7 @@
  *
  *   npx tsx bench/dns.ts [--names 1000000] [--seconds 15] [--clients 16] [--outstanding 300]
  *                        [--threads 0,2 (Sakimori once per value)] [--only unbound|dnsdist|sakimori] [--no-swap] [--no-append]
+ *                        [--detect on|off|off,on (DNS detection in Sakimori; a list runs it once per value)]
  *
  * Needs Debian's unbound, dnsdist, dnsperf and dnsutils. Loopback only.
  */
@@ -33,7 +34,12 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'no-swap': { type: 'boolean', default: false },
     'no-append': { type: 'boolean', default: false },
+    detect: { type: 'string', default: 'on' },
   },
+});
+const DETECT = args.detect!.split(',').map((d) => {
+  if (d !== 'on' && d !== 'off') throw new Error(`--detect ${args.detect}: each value is on or off`);
+  return d;
 });
 const NAMES = Number(args.names);
 const SECONDS = Number(args.seconds);
@@ -178,6 +184,14 @@ interface PerfResult {
   p99ms: number;
   p50ms: number;
   lostPct: number;
+  /** Queries answered. */
+  completed: number;
+}
+
+/** CPU seconds (user + system, every thread) a process has used: /proc/PID/stat fields 14 and 15. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 /** dnsperf for SECONDS; -v gives each answer's latency, for p50/p99. */
@@ -207,7 +221,8 @@ async function dnsperf(port: number, file: string, during?: () => Promise<void>)
   const pct = (p: number) => (f.length ? f[Math.min(f.length - 1, Math.floor(f.length * p))]! * 1000 : NaN);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(summary)?.[1] ?? NaN);
   const lostPct = Number(/Queries lost:\s+\d+ \(([\d.]+)%\)/.exec(summary)?.[1] ?? NaN);
-  return { qps, p99ms: pct(0.99), p50ms: pct(0.5), lostPct };
+  const completed = Number(/Queries completed:\s+(\d+)/.exec(summary)?.[1] ?? NaN);
+  return { qps, p99ms: pct(0.99), p50ms: pct(0.5), lostPct, completed };
 }
 
 // ---- contenders ---------------------------------------------------------------------------
@@ -218,6 +233,8 @@ interface Row {
   perf: PerfResult;
   rss: number;
   loadS: number;
+  /** The server's CPU time per answered query, microseconds (Sakimori rows). */
+  cpuUs?: number;
 }
 const rows: Row[] = [];
 const marginal = new Map<string, number>();
@@ -289,38 +306,44 @@ async function dnsdist(upstream: number): Promise<void> {
   await stop(c);
 }
 
-function serve(port: number, upstream: number, zone: string, threads: number): ChildProcess {
+function serve(port: number, upstream: number, zone: string, threads: number, detect: 'on' | 'off'): ChildProcess {
   const db = join(dir, 'sakimori.db');
   // As the service runs (src/dns/README.md): large blocks from mmap, so a replaced zone's memory goes back.
-  return run(process.execPath, [join(ROOT, 'bin/sakimori.js'), '--store', `sqlite:${db}`, '--log-level', 'warn', 'dns', 'serve', '--threads', String(threads), '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${upstream}`, '--rpz', zone], {
+  return run(process.execPath, [join(ROOT, 'bin/sakimori.js'), '--store', `sqlite:${db}`, '--log-level', 'warn', 'dns', 'serve', '--threads', String(threads), '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${upstream}`, '--rpz', zone, '--detect', detect], {
     cwd: dir,
     env: { MALLOC_MMAP_THRESHOLD_: '131072' },
   });
 }
 
-async function sakimori(upstream: number, threads: number): Promise<void> {
+async function sakimori(upstream: number, threads: number, detect: 'on' | 'off'): Promise<void> {
   // The same server with a one-name zone first: what the process costs before the list.
   const empty = join(dir, 'empty.rpz');
   writeFileSync(empty, `$TTL 300\n$ORIGIN cc.rpz.bench.\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n${readFileSync(join(dir, 'first-name.txt'), 'utf8')} CNAME .\n`);
   const port0 = await freePort();
-  const e = serve(port0, upstream, empty, threads);
+  const e = serve(port0, upstream, empty, threads, detect);
   await ready(port0, e, Date.now());
   await sleep(2000);
   const base = rssMiB(e.pid!);
   await stop(e);
   const port = await freePort();
   const t0 = Date.now();
-  const c = serve(port, upstream, join(dir, 'cc.rpz'), threads);
+  const c = serve(port, upstream, join(dir, 'cc.rpz'), threads, detect);
   const loadS = await ready(port, c, t0);
   await sleep(2000);
   const rss = rssMiB(c.pid!);
-  const label = `Sakimori (${threads > 0 ? `${threads} worker thread${threads > 1 ? 's' : ''}` : 'one thread'})`;
+  const label = `Sakimori (${threads > 0 ? `${threads} worker thread${threads > 1 ? 's' : ''}` : 'one thread'}${DETECT.length > 1 || detect === 'off' ? `, detection ${detect}` : ''})`;
   notes.push(`${label} with a one-name zone: ${base.toFixed(0)} MiB (node ${process.version}, the tsx loader${threads > 0 ? ' in every thread' : ''}, every module of the CLI); the ${NAMES.toLocaleString('en-US')} names add ${(rss - base).toFixed(0)} MiB${threads > 1 ? ` (${threads} copies, one per worker thread)` : ''}.`);
   marginal.set(label, rss - base);
   log(`sakimori loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
-  rows.push({ name: label, path: 'block', perf: await dnsperf(port, 'q-block.txt'), rss, loadS });
+  // CPU time per answered query: less sensitive than q/s to other jobs on a shared machine.
+  const measured = async (file: string) => {
+    const c0 = cpuSeconds(c.pid!);
+    const perf = await dnsperf(port, file);
+    return { perf, cpuUs: ((cpuSeconds(c.pid!) - c0) * 1e6) / perf.completed };
+  };
+  rows.push({ name: label, path: 'block', rss, loadS, ...(await measured('q-block.txt')) });
   log('sakimori pass-through');
-  rows.push({ name: label, path: 'pass', perf: await dnsperf(port, 'q-pass.txt'), rss, loadS });
+  rows.push({ name: label, path: 'pass', rss, loadS, ...(await measured('q-pass.txt')) });
   if (args['no-swap']) return void (await stop(c));
   // A policy swap under load: the zone file is rewritten (one more name) mid-run.
   log('sakimori block path with a policy swap mid-run');
@@ -350,7 +373,7 @@ try {
   const only = args.only;
   if (!only || only === 'unbound') await unboundBlock();
   if (!only || only === 'dnsdist') await dnsdist(upstream.port);
-  if (!only || only === 'sakimori') for (const t of args.threads!.split(',')) await sakimori(upstream.port, Number(t));
+  if (!only || only === 'sakimori') for (const t of args.threads!.split(',')) for (const d of DETECT) await sakimori(upstream.port, Number(t), d);
 } finally {
   await upstream.close();
 }
@@ -359,12 +382,12 @@ const load1 = loadavg()[0]!;
 const fmt = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
 const best = (path: 'block' | 'pass') => rows.filter((r) => r.path === path && !r.name.startsWith('Sakimori')).sort((a, b) => b.perf.qps - a.perf.qps)[0];
 const table = [
-  '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | RSS after load (MiB) | load (s) | q/s vs best anchor |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | RSS after load (MiB) | load (s) | q/s vs best anchor | server CPU per query (µs) |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => {
     const b = best(r.path);
     const ratio = r.name.startsWith('Sakimori') && b ? (r.perf.qps / b.perf.qps).toFixed(2) : '';
-    return `| ${r.name} | ${r.path} | ${fmt(r.perf.qps)} | ${fmt(r.perf.p50ms, 2)} | ${fmt(r.perf.p99ms, 2)} | ${r.perf.lostPct}% | ${fmt(r.rss)} | ${fmt(r.loadS, 1)} | ${ratio} |`;
+    return `| ${r.name} | ${r.path} | ${fmt(r.perf.qps)} | ${fmt(r.perf.p50ms, 2)} | ${fmt(r.perf.p99ms, 2)} | ${r.perf.lostPct}% | ${fmt(r.rss)} | ${fmt(r.loadS, 1)} | ${ratio} | ${r.cpuUs === undefined ? '' : fmt(r.cpuUs, 1)} |`;
   }),
 ].join('\n');
 const leanest = rows.filter((r) => !r.name.startsWith('Sakimori')).sort((a, b) => a.rss - b.rss)[0];
@@ -375,7 +398,14 @@ for (const ours of rows.filter((r) => r.name.startsWith('Sakimori') && r.path ==
     `Memory, ${ours.name}: ${fmt(ours.rss)} MiB in all against the leanest anchor's ${fmt(leanest.rss)} MiB (${(ours.rss / leanest.rss).toFixed(2)}x); the names alone take ${fmt(m)} MiB (${(m / leanest.rss).toFixed(2)}x of the anchor's whole process; the goal is <= 0.25x).`,
   );
 }
-const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}`;
+// Detection's share of the per-query cost: the same contender with and without it, q/s at saturation (CPU-bound).
+for (const on of rows.filter((r) => r.name.includes('detection on'))) {
+  const off = rows.find((r) => r.path === on.path && r.name === on.name.replace('detection on', 'detection off'));
+  if (!off) continue;
+  const cost = on.cpuUs! / off.cpuUs! - 1;
+  notes.unshift(`DNS detection's cost, ${on.name.replace(', detection on', '')}, ${on.path} path: server CPU per answered query ${fmt(off.cpuUs!, 1)} µs without, ${fmt(on.cpuUs!, 1)} µs with: ${cost >= 0 ? '+' : ''}${(cost * 100).toFixed(1)}% (goal: at most +10%); q/s ${fmt(off.perf.qps)} -> ${fmt(on.perf.qps)}, p99 ${fmt(off.perf.p99ms, 2)} -> ${fmt(on.perf.p99ms, 2)} ms.`);
+}
+const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}`;
 const md = [
   `## dns — ${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   '',

@@ -116,160 +116,208 @@ export interface ReplayReport {
   eventsPerSecond: number;
 }
 
+/**
+ * A target that answers a whole second of queries at once (the real server over sockets:
+ * sent together, answered in any order); results in the order of `qs`. `matched` is what
+ * the client's answer shows: 'dns-abuse' when the dynamic zone answered it.
+ */
+export interface BatchReplayTarget {
+  querySecond(qs: readonly LabelledQuery[]): Promise<{ matched?: PolicyKind | undefined }[]>;
+  tick(now: number): void;
+  readonly detection: DnsDetection;
+  /** The client address the detector saw for a World client (the server may rewrite it). */
+  clientOf?(worldClient: string): string;
+}
+
 export function replay(world: World, opts: { detect?: DetectOptionsInput; target?: ReplayTarget; progress?: (sec: number) => void } = {}): ReplayReport {
   const target = opts.target ?? new InProcessTarget(world, opts.detect);
-  const det = target.detection;
-  const started = performance.now();
-  const attacks: AttackResult[] = world.attacks.map((a) => ({
-    zone: a.zone,
-    qps: a.qps,
-    style: a.style,
-    response: a.response,
-    startSec: a.startSec,
-    attackQueries: 0,
-    attackBlocked: 0,
-    blockedAfterDetection: 0,
-    attackAfterDetection: 0,
-    benignInZone: 0,
-    collateralKnown: 0,
-    collateralOther: 0,
-    collateralNeverBlock: 0,
-  }));
-  const victimZones = new Map(world.attacks.map((a, i) => [a.zone, i]));
-  const resolvedBefore = new Set<string>(); // names of victim zones answered NOERROR before their attack
-  const neverBlockExact = new Set(world.neverBlock.filter((n) => !n.startsWith('*.')));
-  const byLabel: Record<string, number> = {};
-  let queries = 0;
-  let benignBlocked = 0;
-  let blockedTotal = 0;
-  let blockedAttack = 0;
-  const mitigationAt = new Map<string, number>();
-  const ampAt = new Map<string, { sec: number; action: string }>();
-  const flaggedAt = new Map<string, number>();
-  const seenObs = new Set<string>();
-
+  const acc = new Accountant(world, target.detection);
   for (let sec = 0; sec < world.o.durationSec; sec++) {
-    for (const q of world.second(sec)) {
-      queries++;
-      byLabel[q.label] = (byLabel[q.label] ?? 0) + 1;
-      const e = target.query(q);
-      const blocked = e.matched === 'dns-abuse';
-      if (blocked) blockedTotal++;
-      const zoneIdx = zoneIndex(q.qname, victimZones);
-      if (q.label === 'prsd') {
-        const r = attacks[q.attack!]!;
-        r.attackQueries++;
-        if (blocked) {
-          r.attackBlocked++;
-          blockedAttack++;
-        }
-        if (r.detectedAfterSec !== undefined) {
-          r.attackAfterDetection++;
-          if (blocked) r.blockedAfterDetection++;
-        }
-      } else if (q.label === 'amplification') {
-        if (blocked) blockedAttack++;
-      } else {
-        if (blocked) benignBlocked++;
-        if (zoneIdx !== undefined) {
-          const a = world.attacks[zoneIdx]!;
-          const r = attacks[zoneIdx]!;
-          if (sec < a.startSec && q.rcode === 0) resolvedBefore.add(q.qname);
-          if (sec >= a.startSec && sec < a.endSec + 600) {
-            r.benignInZone++;
-            // A name that does not exist answered NXDOMAIN locally is no change for the client.
-            if (blocked && q.rcode !== 3) {
-              if (neverBlockExact.has(q.qname)) r.collateralNeverBlock++;
-              else if (resolvedBefore.has(q.qname)) r.collateralKnown++;
-              else r.collateralOther++;
-            }
+    for (const q of world.second(sec)) acc.account(q, target.query(q).matched === 'dns-abuse', sec);
+    target.tick((sec + 1) * 1000);
+    acc.afterTick(sec);
+    opts.progress?.(sec);
+  }
+  return acc.report();
+}
+
+/** The same replay through a target that answers second by second (the real server). */
+export async function replayBatched(world: World, target: BatchReplayTarget, opts: { progress?: (sec: number) => void } = {}): Promise<ReplayReport> {
+  const acc = new Accountant(world, target.detection, target.clientOf ? (c) => target.clientOf!(c) : undefined);
+  for (let sec = 0; sec < world.o.durationSec; sec++) {
+    const qs = world.second(sec);
+    const got = await target.querySecond(qs);
+    for (let i = 0; i < qs.length; i++) acc.account(qs[i]!, got[i]?.matched === 'dns-abuse', sec);
+    target.tick((sec + 1) * 1000);
+    acc.afterTick(sec);
+    opts.progress?.(sec);
+  }
+  return acc.report();
+}
+
+/** What the replay counts, query by query and tick by tick, and the report made of it. */
+class Accountant {
+  private readonly started = performance.now();
+  private readonly attacks: AttackResult[];
+  private readonly victimZones: Map<string, number>;
+  private readonly resolvedBefore = new Set<string>(); // names of victim zones answered NOERROR before their attack
+  private readonly neverBlockExact: Set<string>;
+  private readonly byLabel: Record<string, number> = {};
+  private queries = 0;
+  private benignBlocked = 0;
+  private blockedTotal = 0;
+  private blockedAttack = 0;
+  private readonly mitigationAt = new Map<string, number>();
+  private readonly ampAt = new Map<string, { sec: number; action: string }>();
+  private readonly flaggedAt = new Map<string, number>();
+  private readonly seenObs = new Set<string>();
+
+  constructor(private readonly world: World, private readonly det: DnsDetection, private readonly clientOf: (worldClient: string) => string = (c) => c) {
+    this.attacks = world.attacks.map((a) => ({
+      zone: a.zone,
+      qps: a.qps,
+      style: a.style,
+      response: a.response,
+      startSec: a.startSec,
+      attackQueries: 0,
+      attackBlocked: 0,
+      blockedAfterDetection: 0,
+      attackAfterDetection: 0,
+      benignInZone: 0,
+      collateralKnown: 0,
+      collateralOther: 0,
+      collateralNeverBlock: 0,
+    }));
+    this.victimZones = new Map(world.attacks.map((a, i) => [a.zone, i]));
+    this.neverBlockExact = new Set(world.neverBlock.filter((n) => !n.startsWith('*.')));
+  }
+
+  account(q: LabelledQuery, blocked: boolean, sec: number): void {
+    const world = this.world;
+    const attacks = this.attacks;
+    this.queries++;
+    this.byLabel[q.label] = (this.byLabel[q.label] ?? 0) + 1;
+    if (blocked) this.blockedTotal++;
+    const zoneIdx = zoneIndex(q.qname, this.victimZones);
+    if (q.label === 'prsd') {
+      const r = attacks[q.attack!]!;
+      r.attackQueries++;
+      if (blocked) {
+        r.attackBlocked++;
+        this.blockedAttack++;
+      }
+      if (r.detectedAfterSec !== undefined) {
+        r.attackAfterDetection++;
+        if (blocked) r.blockedAfterDetection++;
+      }
+    } else if (q.label === 'amplification') {
+      if (blocked) this.blockedAttack++;
+    } else {
+      if (blocked) this.benignBlocked++;
+      if (zoneIdx !== undefined) {
+        const a = world.attacks[zoneIdx]!;
+        const r = attacks[zoneIdx]!;
+        if (sec < a.startSec && q.rcode === 0) this.resolvedBefore.add(q.qname);
+        if (sec >= a.startSec && sec < a.endSec + 600) {
+          r.benignInZone++;
+          // A name that does not exist answered NXDOMAIN locally is no change for the client.
+          if (blocked && q.rcode !== 3) {
+            if (this.neverBlockExact.has(q.qname)) r.collateralNeverBlock++;
+            else if (this.resolvedBefore.has(q.qname)) r.collateralKnown++;
+            else r.collateralOther++;
           }
         }
       }
     }
-    target.tick((sec + 1) * 1000);
-    for (const d of det.book.list({ limit: 50 })) {
-      if (d.kind === 'prsd' && !mitigationAt.has(d.subject) && (d.action === 'mitigated' || d.action === 'dry-run')) {
-        mitigationAt.set(d.subject, sec + 1);
+  }
+
+  afterTick(sec: number): void {
+    const { world, attacks, victimZones } = this;
+    for (const d of this.det.book.list({ limit: 50 })) {
+      if (d.kind === 'prsd' && !this.mitigationAt.has(d.subject) && (d.action === 'mitigated' || d.action === 'dry-run')) {
+        this.mitigationAt.set(d.subject, sec + 1);
         const i = zoneIndex(d.subject, victimZones) ?? (victimZones.has(d.subject) ? victimZones.get(d.subject) : undefined);
         if (i !== undefined && attacks[i]!.detectedAfterSec === undefined) {
           attacks[i]!.detectedAfterSec = sec + 1 - world.attacks[i]!.startSec;
           attacks[i]!.subject = d.subject;
         }
       }
-      if (d.kind === 'amplification' && !ampAt.has(d.subject)) ampAt.set(d.subject, { sec: sec + 1, action: d.action });
-      if (d.kind === 'suspected-infection' && !seenObs.has(d.id)) {
-        seenObs.add(d.id);
-        if (!flaggedAt.has(d.subject)) flaggedAt.set(d.subject, sec + 1);
+      if (d.kind === 'amplification' && !this.ampAt.has(d.subject)) this.ampAt.set(d.subject, { sec: sec + 1, action: d.action });
+      if (d.kind === 'suspected-infection' && !this.seenObs.has(d.id)) {
+        this.seenObs.add(d.id);
+        if (!this.flaggedAt.has(d.subject)) this.flaggedAt.set(d.subject, sec + 1);
       }
     }
-    opts.progress?.(sec);
   }
 
-  const victimSubjects = new Set(attacks.map((a) => a.subject).filter(Boolean));
-  const falseAlarmSubjects = [...mitigationAt.keys()].filter((s) => !victimSubjects.has(s) && zoneIndex(s, victimZones) === undefined);
-  const zonesSeen = world.zones.length + 3;
-  const ampNames = new Set(world.amplifications.map((a) => a.name));
-  // Infection.
-  const perFamily: ReplayReport['infection']['perFamily'] = {};
-  let tp = 0;
-  for (const inf of world.infected) {
-    const f = (perFamily[inf.family] ??= { clients: 0, flagged: 0, recall: 0, medianSecondsToFlag: undefined });
-    f.clients++;
-    if (flaggedAt.has(inf.client)) {
-      f.flagged++;
-      tp++;
+  report(): ReplayReport {
+    const { world, attacks, victimZones, mitigationAt, ampAt, flaggedAt } = this;
+    const victimSubjects = new Set(attacks.map((a) => a.subject).filter(Boolean));
+    const falseAlarmSubjects = [...mitigationAt.keys()].filter((s) => !victimSubjects.has(s) && zoneIndex(s, victimZones) === undefined);
+    const zonesSeen = world.zones.length + 3;
+    const ampNames = new Set(world.amplifications.map((a) => a.name));
+    // Infection: the detector's subjects are the addresses it saw.
+    const flagged = (worldClient: string) => flaggedAt.get(this.clientOf(worldClient));
+    const perFamily: ReplayReport['infection']['perFamily'] = {};
+    let tp = 0;
+    for (const inf of world.infected) {
+      const f = (perFamily[inf.family] ??= { clients: 0, flagged: 0, recall: 0, medianSecondsToFlag: undefined });
+      f.clients++;
+      if (flagged(inf.client) !== undefined) {
+        f.flagged++;
+        tp++;
+      }
     }
+    for (const [family, f] of Object.entries(perFamily)) {
+      f.recall = round4(f.flagged / f.clients);
+      const times = world.infected.filter((i) => i.family === family && flagged(i.client) !== undefined).map((i) => flagged(i.client)! - i.schedule[0]!);
+      times.sort((a, b) => a - b);
+      f.medianSecondsToFlag = times.length ? times[Math.floor(times.length / 2)] : undefined;
+    }
+    const clean = new Set(world.cleanClients.map((c) => this.clientOf(c)));
+    let fpClients = 0;
+    let other = 0;
+    const infectedSet = new Set(world.infected.map((i) => this.clientOf(i.client)));
+    for (const c of flaggedAt.keys()) {
+      if (clean.has(c)) fpClients++;
+      else if (!infectedSet.has(c)) other++;
+    }
+    const wallMs = performance.now() - this.started;
+    const attackAfter = attacks.reduce((s, a) => s + a.attackAfterDetection, 0);
+    const blockedAfter = attacks.reduce((s, a) => s + a.blockedAfterDetection, 0);
+    return {
+      seconds: world.o.durationSec,
+      queries: this.queries,
+      byLabel: this.byLabel,
+      prsd: {
+        attacks,
+        falseAlarmSubjects,
+        zonesSeen,
+        falseAlarmRate: round4(falseAlarmSubjects.length / zonesSeen),
+        benignBlocked: this.benignBlocked,
+        precision: this.blockedTotal === 0 ? 1 : round4(this.blockedAttack / this.blockedTotal),
+        recallAfterDetection: attackAfter === 0 ? 0 : round4(blockedAfter / attackAfter),
+      },
+      amplification: {
+        names: world.amplifications.map((a) => {
+          const got = ampAt.get(a.name);
+          return { name: a.name, ...(got ? { detectedAfterSec: got.sec - a.startSec, action: got.action } : {}) };
+        }),
+        falseAlarms: [...ampAt.keys()].filter((n) => !ampNames.has(n)),
+      },
+      infection: {
+        perFamily,
+        recall: round4(tp / Math.max(1, world.infected.length)),
+        cleanClients: world.cleanClients.length,
+        falsePositives: fpClients,
+        falsePositiveRate: round4(fpClients / Math.max(1, world.cleanClients.length)),
+        otherFlagged: other,
+      },
+      stats: this.det.stats(),
+      wallMs: Math.round(wallMs),
+      eventsPerSecond: Math.round(this.queries / (wallMs / 1000)),
+    };
   }
-  for (const [family, f] of Object.entries(perFamily)) {
-    f.recall = round4(f.flagged / f.clients);
-    const times = world.infected.filter((i) => i.family === family && flaggedAt.has(i.client)).map((i) => flaggedAt.get(i.client)! - i.schedule[0]!);
-    times.sort((a, b) => a - b);
-    f.medianSecondsToFlag = times.length ? times[Math.floor(times.length / 2)] : undefined;
-  }
-  const clean = new Set(world.cleanClients);
-  let fpClients = 0;
-  let other = 0;
-  const infectedSet = new Set(world.infected.map((i) => i.client));
-  for (const c of flaggedAt.keys()) {
-    if (clean.has(c)) fpClients++;
-    else if (!infectedSet.has(c)) other++;
-  }
-  const wallMs = performance.now() - started;
-  const attackAfter = attacks.reduce((s, a) => s + a.attackAfterDetection, 0);
-  const blockedAfter = attacks.reduce((s, a) => s + a.blockedAfterDetection, 0);
-  return {
-    seconds: world.o.durationSec,
-    queries,
-    byLabel,
-    prsd: {
-      attacks,
-      falseAlarmSubjects,
-      zonesSeen,
-      falseAlarmRate: round4(falseAlarmSubjects.length / zonesSeen),
-      benignBlocked,
-      precision: blockedTotal === 0 ? 1 : round4(blockedAttack / blockedTotal),
-      recallAfterDetection: attackAfter === 0 ? 0 : round4(blockedAfter / attackAfter),
-    },
-    amplification: {
-      names: world.amplifications.map((a) => {
-        const got = ampAt.get(a.name);
-        return { name: a.name, ...(got ? { detectedAfterSec: got.sec - a.startSec, action: got.action } : {}) };
-      }),
-      falseAlarms: [...ampAt.keys()].filter((n) => !ampNames.has(n)),
-    },
-    infection: {
-      perFamily,
-      recall: round4(tp / Math.max(1, world.infected.length)),
-      cleanClients: world.cleanClients.length,
-      falsePositives: fpClients,
-      falsePositiveRate: round4(fpClients / Math.max(1, world.cleanClients.length)),
-      otherFlagged: other,
-    },
-    stats: det.stats(),
-    wallMs: Math.round(wallMs),
-    eventsPerSecond: Math.round(queries / (wallMs / 1000)),
-  };
 }
 
 /** Index of the victim zone a name falls under, if any. */
