@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ManualClock } from '../../core/index.ts';
 import { PolicyEngine, RpzZone, type ZoneRecord } from '../policy/index.ts';
 import { Opcode, RCode, RRType } from '../wire/index.ts';
 import { editZoneFile, RpzProvider } from '../rpz-provider/index.ts';
@@ -176,6 +177,42 @@ describe('NOTIFY to a secondary', () => {
       assert.equal(r.header.aa, true);
     } finally {
       await l.stop();
+    }
+  });
+
+  it('past the SOA expire time without the primary: marked expired, logged once at error level, the policy stays enforced; the next success clears it', async () => {
+    const file = join(dir, 'expire.zone');
+    writeZone(file, 1, ['c2.example']); // SOA expire 86400 s
+    const provider = new RpzProvider({ listen: { host: '127.0.0.1', port: 0 }, zones: [{ name: ZONE, file }], logger: quiet, watchIntervalMs: 60_000 });
+    await provider.start();
+    const primary = provider.address;
+    const clock = new ManualClock(1_000_000);
+    const errors: string[] = [];
+    const logger: XfrLogger = { ...quiet, error: (_o, m) => errors.push(m ?? '') };
+    const engine = engineWith(ZONE);
+    const sec = new SecondaryZone({ zone: ZONE, primary, logger, clock, timeoutMs: 1000 });
+    let again: RpzProvider | undefined;
+    try {
+      await sec.start(engineTarget(engine, ZONE));
+      assert.equal(action(engine, 'c2.example'), 'nxdomain');
+      await provider.stop();
+      clock.advance(86_400_000 - 1000);
+      await sec.refresh();
+      assert.equal(sec.status().expired, false, 'not yet past expire');
+      clock.advance(2000);
+      await sec.refresh();
+      await sec.refresh();
+      assert.equal(sec.status().expired, true);
+      assert.equal(errors.filter((m) => /expired/.test(m)).length, 1, `logged once: ${errors.join(' | ')}`);
+      assert.equal(action(engine, 'c2.example'), 'nxdomain', 'an expired zone is still enforced');
+      again = new RpzProvider({ listen: primary, zones: [{ name: ZONE, file }], logger: quiet, watchIntervalMs: 60_000 });
+      await again.start();
+      await sec.refresh();
+      assert.equal(sec.status().expired, false);
+      assert.equal(sec.status().lastError, undefined);
+    } finally {
+      await sec.stop();
+      await again?.stop();
     }
   });
 });
