@@ -1,11 +1,5 @@
 export { ConsentRegistry, canonicalSubject, CONSENT_SERVICES, CONSENT_TOPIC } from './consent-registry.ts';
 export type { ConsentEvent, ConsentChange, ConsentChoice, ConsentScope, ConsentService, ConsentVia, ConsentPublisher } from './consent-registry.ts';
 export { consentMigrations } from './migrations.ts';
+export { consentRetentionRules } from './retention.ts';
 export { ConsentFollower, FOLLOWER_ACTOR, type ConsentFollowerDeps, type FollowedSessionChange } from './follower.ts';
-
-import type { RetentionRule } from '../privacy/index.ts';
-
-/** Old choices go after their retention, but never the one that is in force (R16: minimal, yet the current choice must hold). */
-export const consentRetentionRules: RetentionRule[] = [
-  { name: 'consent history', table: 'consent_events', key: 'id', timeColumn: 'at', purpose: 'consent', where: 'id NOT IN (SELECT event_id FROM consent_state)' },
-];

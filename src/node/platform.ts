@@ -4,11 +4,8 @@ import { openBus, type Bus } from '../bus/index.ts';
 import { AuditLog, PurposeBoundRecords, RetentionPurger } from '../privacy/index.ts';
 import { createRegistry, type Logger, type Registry } from '../telemetry/index.ts';
 import { systemClock, type Clock } from '../core/index.ts';
-import { ConsentRegistry, consentRetentionRules } from '../consent/index.ts';
-import { ALL_MIGRATIONS } from './migrations.ts';
-import { casesRetentionRules } from '../cases/index.ts';
-import { attributionRetention } from '../attribution/index.ts';
-import { dnsRetentionRules } from '../dns/index.ts';
+import { ConsentRegistry } from '../consent/index.ts';
+import { ALL_MIGRATIONS, ALL_RETENTION_RULES } from './migrations.ts';
 
 /**
  * What every part of a node, and every CLI command that touches state, stands
@@ -61,10 +58,7 @@ export async function openPlatform(config: Config, opts: OpenPlatformOptions): P
   });
   const retention = new RetentionPurger(store, audit, config.privacy.retention, { clock });
   retention.register({ name: 'purpose-bound records', table: 'purpose_records', key: 'id', timeColumn: 'created_at', purposeColumn: 'purpose' });
-  for (const rule of consentRetentionRules) retention.register(rule);
-  for (const rule of casesRetentionRules) retention.register(rule);
-  for (const rule of attributionRetention) retention.register(rule);
-  for (const rule of dnsRetentionRules) retention.register(rule);
+  for (const rule of ALL_RETENTION_RULES) retention.register(rule);
   const registry = createRegistry({ processMetrics: opts.processMetrics ?? false, labels: { node: config.node.name } });
   return {
     config,

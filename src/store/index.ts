@@ -1,8 +1,6 @@
 import type { Store } from './port.ts';
 import type { OpenStoreOptions } from './options.ts';
 import { parseStoreUrl } from './url.ts';
-import { openSqliteStore } from './sqlite/sqlite-store.ts';
-import { openPostgresStore } from './postgres/postgres-store.ts';
 
 export type { SqlValue, Row, Queryable, Migration, MigrationReport, Dialect, Store } from './port.ts';
 export type { OpenStoreOptions, StoreLogger } from './options.ts';
@@ -17,8 +15,10 @@ export { parseStoreUrl, redactPassword, type StoreLocation } from './url.ts';
  */
 export async function openStore(url: string, opts: OpenStoreOptions = {}): Promise<Store> {
   const where = parseStoreUrl(url);
-  if (where.kind === 'sqlite') return openSqliteStore(where.path, where.displayUrl, opts);
-  return openPostgresStore(where, opts);
+  // Each adapter loads its driver only when named (pg alone is ~13 MiB in a process that
+  // never speaks PostgreSQL: the DNS data plane on SQLite).
+  if (where.kind === 'sqlite') return (await import('./sqlite/sqlite-store.ts')).openSqliteStore(where.path, where.displayUrl, opts);
+  return (await import('./postgres/postgres-store.ts')).openPostgresStore(where, opts);
 }
 
 /**
