@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Store } from '../store/index.ts';
 import type { AuditLog } from '../privacy/index.ts';
 import { newId, SakimoriError, systemClock, type Clock, type Purpose } from '../core/index.ts';
@@ -35,8 +35,11 @@ export class SmtpMailer implements Mailer {
   private transport: Transporter | undefined;
   constructor(private readonly smtp: SmtpSettings) {}
 
-  /** Built on first use, so commands that send nothing never read the password file. */
-  private transporter(): Transporter {
+  /**
+   * Built on first use, so commands that send nothing never read the password file, and
+   * nodemailer (~12 MiB) is loaded only by a process that sends.
+   */
+  private async transporter(): Promise<Transporter> {
     if (this.transport) return this.transport;
     const smtp = this.smtp;
     let pass: string | undefined;
@@ -47,7 +50,9 @@ export class SmtpMailer implements Mailer {
         throw new SakimoriError('NOTIFY_SMTP_PASSWORD', `notify.smtp.passwordFile: cannot read ${smtp.passwordFile}: ${(err as Error).message}`);
       }
     }
-    this.transport = nodemailer.createTransport({
+    const { default: nodemailer } = await import('nodemailer');
+    // Two first sends may both get here: the first transport built is the one kept.
+    this.transport ??= nodemailer.createTransport({
       host: smtp.host,
       port: smtp.port,
       secure: smtp.secure,
@@ -61,7 +66,7 @@ export class SmtpMailer implements Mailer {
 
   async send(msg: { to: string; subject: string; text: string; headers?: Record<string, string> }): Promise<{ messageId: string }> {
     try {
-      const info = (await this.transporter().sendMail({ from: this.smtp.from, to: msg.to, subject: msg.subject, text: msg.text, ...(msg.headers ? { headers: msg.headers } : {}) })) as { messageId: string };
+      const info = (await (await this.transporter()).sendMail({ from: this.smtp.from, to: msg.to, subject: msg.subject, text: msg.text, ...(msg.headers ? { headers: msg.headers } : {}) })) as { messageId: string };
       return { messageId: info.messageId };
     } catch (err) {
       if (err instanceof SakimoriError) throw err;
