@@ -108,6 +108,30 @@ function toPrivate(from: ArrayBufferLike): ArrayBuffer {
   return ab;
 }
 
+/**
+ * A buffer for a bulk load. Resizable, so release() hands its memory back to the system
+ * the moment it is replaced: a plain ArrayBuffer goes only at a major GC, which an idle
+ * server may not run for minutes, and a 1 M-name load leaves ~40 MiB of replaced arena
+ * and slots behind. Only while loading: typed arrays over resizable buffers read slower,
+ * so trim() moves the finished table into plain buffers.
+ */
+function buffer(bytes: number, bulk: boolean): ArrayBuffer {
+  return bulk ? new ArrayBuffer(bytes, { maxByteLength: bytes }) : new ArrayBuffer(bytes);
+}
+
+/** Frees a replaced bulk-load buffer at once (nothing may read it after this). */
+function release(b: ArrayBufferLike): void {
+  if ((b as ArrayBuffer).resizable) (b as ArrayBuffer).resize(0);
+}
+
+/** `a`'s contents in a plain buffer; a resizable one is released. */
+function settle(a: Int32Array): Int32Array {
+  if (!(a.buffer as ArrayBuffer).resizable) return a;
+  const plain = new Int32Array(a);
+  release(a.buffer);
+  return plain;
+}
+
 export class NameTable {
   private u8: Uint8Array;
   private i32: Int32Array;
@@ -127,6 +151,8 @@ export class NameTable {
   private lastH = 0;
   /** The buffers are SharedArrayBuffers other threads read: copy them before any write. */
   private shared = false;
+  /** A bulk load until trim(): buffers that are replaced are released at once (see buffer()). */
+  private bulk: boolean;
   exactCount = 0;
   wildCount = 0;
   /** Wildcard triggers per label count of their suffix: lookups skip lengths with none. */
@@ -139,11 +165,12 @@ export class NameTable {
   constructor(expected = 0) {
     let size = 256;
     while (size * 3 < expected * 4) size *= 2;
+    this.bulk = expected > 0;
     // 48 bytes per expected name (a 36-character key) errs high; untouched pages cost no memory.
-    const ab = new ArrayBuffer(Math.max(4096, 48 * expected));
+    const ab = buffer(Math.max(4096, 48 * expected), this.bulk);
     this.u8 = new Uint8Array(ab);
     this.i32 = new Int32Array(ab);
-    this.slots = new Int32Array(2 * size);
+    this.slots = new Int32Array(buffer(8 * size, this.bulk));
     this.mask = size - 1;
     this.bitShift = 0;
     this.exactBits = this.wildBits = new Int32Array(0);
@@ -240,8 +267,10 @@ export class NameTable {
   private sizeFilters(slots: number): void {
     const bits = Math.max(1024, slots * 4);
     this.bitShift = 32 - Math.log2(bits);
-    this.exactBits = new Int32Array(bits >>> 5);
-    this.wildBits = new Int32Array(bits >>> 5);
+    release(this.exactBits.buffer);
+    release(this.wildBits.buffer);
+    this.exactBits = new Int32Array(buffer(bits >>> 3, this.bulk));
+    this.wildBits = new Int32Array(buffer(bits >>> 3, this.bulk));
   }
 
   /** Sets both filters from the live records (after the slots were rebuilt). */
@@ -375,8 +404,13 @@ export class NameTable {
   /** After a bulk load: gives back the arena's growth slack. */
   trim(): void {
     if (this.shared) return; // already trimmed when it was shared
+    const bulk = this.bulk;
+    this.bulk = false; // plain buffers from here on: lookups read them
     if (this.garbage > 0) this.compact(this.used - this.garbage);
-    else if (this.u8.length > this.used + 4096) this.realloc(this.used);
+    else if (bulk || this.u8.length > this.used + 4096) this.realloc(this.used);
+    this.slots = settle(this.slots);
+    this.exactBits = settle(this.exactBits);
+    this.wildBits = settle(this.wildBits);
   }
 
   private lenAt(e: number): number {
@@ -427,9 +461,10 @@ export class NameTable {
   }
 
   private realloc(bytes: number): void {
-    const ab = new ArrayBuffer((bytes + 3) & ~3);
+    const ab = buffer((bytes + 3) & ~3, this.bulk);
     const u8 = new Uint8Array(ab);
     u8.set(this.u8.subarray(0, this.used));
+    release(this.u8.buffer);
     this.u8 = u8;
     this.i32 = new Int32Array(ab);
   }
@@ -438,20 +473,21 @@ export class NameTable {
     // Grow when live entries fill half the table; otherwise only sweep the tombstones.
     const size = this.live * 2 >= this.mask + 1 ? (this.mask + 1) * 2 : this.mask + 1;
     const old = this.slots;
-    this.slots = new Int32Array(2 * size);
+    this.slots = new Int32Array(buffer(8 * size, this.bulk));
     this.mask = size - 1;
     this.tombs = 0;
     for (let i = 0; i < old.length; i += 2) {
       const ref = old[i + 1]!;
       if (ref !== 0 && ref !== TOMB) this.place(old[i]!, ref - 1);
     }
+    release(old.buffer);
     this.refilter();
   }
 
   /** Copies live records into a fresh arena of at least `bytes` and re-slots them. */
   private compact(bytes: number): void {
     this.lastE = -1;
-    const ab = new ArrayBuffer(Math.max(4096, (bytes + 3) & ~3));
+    const ab = buffer(Math.max(4096, (bytes + 3) & ~3), this.bulk);
     const u8 = new Uint8Array(ab);
     const i32 = new Int32Array(ab);
     let p = 0;
@@ -464,6 +500,7 @@ export class NameTable {
       }
       b += size;
     }
+    release(this.u8.buffer);
     this.u8 = u8;
     this.i32 = i32;
     this.used = p;
