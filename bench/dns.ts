@@ -332,7 +332,7 @@ async function sakimori(upstream: number, threads: number, detect: 'on' | 'off')
   await sleep(2000);
   const rss = rssMiB(c.pid!);
   const label = `Sakimori (${threads > 0 ? `${threads} worker thread${threads > 1 ? 's' : ''}` : 'one thread'}${DETECT.length > 1 || detect === 'off' ? `, detection ${detect}` : ''})`;
-  notes.push(`${label} with a one-name zone: ${base.toFixed(0)} MiB (node ${process.version}, the tsx loader${threads > 0 ? ' in every thread' : ''}, every module of the CLI); the ${NAMES.toLocaleString('en-US')} names add ${(rss - base).toFixed(0)} MiB${threads > 1 ? ` (${threads} copies, one per worker thread)` : ''}.`);
+  notes.push(`${label} with a one-name zone: ${base.toFixed(0)} MiB (node ${process.version}, the tsx loader${threads > 0 ? ' in every thread' : ''}, every module of the CLI); the ${NAMES.toLocaleString('en-US')} names add ${(rss - base).toFixed(0)} MiB${threads > 0 ? ' (one copy, loaded by the main thread, read by every worker thread from shared memory)' : ''}.`);
   marginal.set(label, rss - base);
   log(`sakimori loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
   // CPU time per answered query: less sensitive than q/s to other jobs on a shared machine.

@@ -225,10 +225,10 @@ dns:
   probeInterval: 1s
   # Idle TCP client connections are closed after this (RFC 7766). Default: 10s
   tcpIdleTimeout: 10s
-  # Worker threads answering DNS. 0: the main thread answers (least memory:
-  # one copy of the zones). N: N threads share the listening sockets, each
-  # with its own copy of the zones, and the store and API never hold a query
-  # up. Default: 0
+  # Worker threads answering DNS. 0: the main thread answers. N: N threads
+  # answer (each its own UDP socket on the port with the udp-batch addon,
+  # else shared sockets), reading one copy of the zones the main thread
+  # loads, and the store and API never hold a query up. Default: 0
   threads: 0
   # Policy zones, in order of precedence (the first zone that matches decides;
   # the allow list wins over all). kind: cc (C&C, blocked), malware-sites

@@ -35,7 +35,8 @@ import {
 import type { Decision, PolicyEngine } from '../policy/index.ts';
 import type { DnsObservedQuery, PolicyKind } from '../detect/index.ts';
 import { Forwarder, type ForwarderOptions, type ReplyTarget } from './forwarder.ts';
-import { DataPlaneStats, NO_ANSWER, type StatsSnapshot, type Transport } from './stats.ts';
+import { DataPlaneStats, NO_ANSWER, type StatsSnapshot, type Transport, type UdpSocketStats } from './stats.ts';
+import { openUdpBatch, type Datagrams, type UdpBatchSocket } from './udp-batch.ts';
 
 export interface ListenSpec {
   address: HostPort;
@@ -59,6 +60,7 @@ export interface DataPlaneOptions extends Omit<ForwarderOptions, 'log' | 'onServ
   maxTcpClients?: number;
   /** Queries one TCP connection may have upstream at once before reading pauses. Default 64. */
   maxTcpInFlight?: number;
+  /** Told of each blocked query. The event object is reused for every query: copy what you keep. */
   onBlock: (e: BlockEvent) => void;
   /**
    * DNS detection (dns/detect): told once per answered (or given-up, or dropped) filtered
@@ -71,12 +73,23 @@ export interface DataPlaneOptions extends Omit<ForwarderOptions, 'log' | 'onServ
   now?: () => number;
 }
 
-/** Sockets that already exist (shared with worker threads by file descriptor). */
+/**
+ * One listener's sockets. UDP is a batched socket (udp-batch: recvmmsg/sendmmsg, or its
+ * dgram fallback), or a plain dgram socket opened on a descriptor shared by worker 0
+ * (threads > 0 without the native addon: Node's dgram has no SO_REUSEPORT).
+ */
 export interface BoundListener {
   spec: ListenSpec;
-  udp: dgram.Socket;
+  udp: UdpBatchSocket | dgram.Socket;
   tcp: net.Server;
 }
+
+/**
+ * How listen() opens UDP: 'batch' (udp-batch, native when built), 'reuseport' (udp-batch
+ * native with SO_REUSEPORT: each worker thread binds its own socket on the same port),
+ * 'dgram' (a plain dgram socket whose descriptor worker threads share).
+ */
+export type UdpMode = 'batch' | 'reuseport' | 'dgram';
 
 export interface QueryObserver {
   observe(e: DnsObservedQuery): void;
@@ -102,6 +115,7 @@ export class DataPlane {
   private readonly now: () => number;
   private readonly observer: QueryObserver | undefined;
   private readonly marks = new Map<string, number>();
+  private readonly blockEvent: BlockEvent = { at: 0, client: '', fqdn: '', list: '', action: '' };
   private readonly seen: DnsObservedQuery = { at: 0, client: '', qname: '', qtype: 0, rcode: undefined, responseSize: undefined, upstreamTimeout: false, matched: undefined };
 
   constructor(private readonly opts: DataPlaneOptions) {
@@ -128,25 +142,25 @@ export class DataPlane {
   }
 
   /** Binds every listener (UDP and TCP on each address). Throws SakimoriError on a busy port. */
-  async listen(specs: readonly ListenSpec[]): Promise<BoundListener[]> {
+  async listen(specs: readonly ListenSpec[], udpMode: UdpMode = 'batch'): Promise<BoundListener[]> {
     const out: BoundListener[] = [];
     try {
       for (const spec of specs) {
-        const udp = await bindUdp(spec.address);
+        const udp = udpMode === 'dgram' ? await bindUdp(spec.address) : await this.openUdp(spec, udpMode === 'reuseport');
         // Port 0 picks a free UDP port; TCP takes the same number.
-        const port = udp.address().port;
+        const port = 'impl' in udp ? udp.port : udp.address().port;
         let tcp: net.Server;
         try {
           tcp = await listenTcp({ host: spec.address.host, port });
         } catch (err) {
-          udp.close();
+          await closeUdp(udp);
           throw err;
         }
         out.push({ spec: { ...spec, address: { host: spec.address.host, port } }, udp, tcp });
       }
     } catch (err) {
       for (const l of out) {
-        l.udp.close();
+        await closeUdp(l.udp);
         l.tcp.close();
       }
       throw err;
@@ -155,15 +169,60 @@ export class DataPlane {
     return out;
   }
 
+  /**
+   * A batched UDP socket answering into this plane. `reusePort`: a worker thread's own
+   * socket on a port the other threads bind too (native addon only).
+   */
+  async openUdp(spec: ListenSpec, reusePort: boolean): Promise<UdpBatchSocket> {
+    const t = new BatchTarget(spec.filtered);
+    try {
+      t.sock = await openUdpBatch({ host: spec.address.host, port: spec.address.port, reusePort, impl: reusePort ? 'native' : 'auto', log: (level, msg) => this.opts.log(level, msg), onBatch: (d) => this.batch(d, t) });
+    } catch (err) {
+      throw listenError('UDP', spec.address, err as NodeJS.ErrnoException);
+    }
+    return t.sock;
+  }
+
   /** Serves sockets opened elsewhere (a worker thread given the listeners' descriptors). */
   serve(l: BoundListener): void {
     this.listeners.push(l);
-    const target = new UdpTarget(l.udp);
     const filtered = l.spec.filtered;
-    l.udp.on('message', (msg, rinfo) => this.query(msg, false, target, rinfo.port, rinfo.address, filtered));
-    l.udp.on('error', (err) => this.opts.log('warn', `UDP listener ${formatHostPort(l.spec.address)}: ${err.message}`));
+    const udp = l.udp;
+    if (!('impl' in udp)) {
+      const target = new UdpTarget(udp);
+      udp.on('message', (msg, rinfo) => this.query(msg, false, target, rinfo.port, rinfo.address, filtered));
+      udp.on('error', (err) => this.opts.log('warn', `UDP listener ${formatHostPort(l.spec.address)}: ${err.message}`));
+    }
     l.tcp.on('connection', (sock) => this.accept(sock, filtered));
     l.tcp.on('error', (err) => this.opts.log('warn', `TCP listener ${formatHostPort(l.spec.address)}: ${err.message}`));
+  }
+
+  /** One recvmmsg worth of queries. Each query is a view into the batch's buffer, valid only during this call. */
+  private batch(d: Datagrams, t: BatchTarget): void {
+    t.d = d;
+    try {
+      const data = d.data;
+      for (let i = 0; i < d.count; i++) {
+        const port = d.peerPort(i);
+        t.i = i;
+        t.port = port;
+        if (d.truncated(i)) {
+          // Longer than a slot (4 KiB): no client query is; answer FORMERR from the header.
+          this.stats.queries.udp++;
+          this.stats.malformed.udp++;
+          this.warnOnce('malformed-udp-oversize', `a UDP query from a client is longer than ${d.length(i)} bytes (${d.wireLength(i)}); answered FORMERR. Logged once.`);
+          const msg = data.subarray(d.offset(i), d.offset(i) + d.length(i));
+          if ((msg[2]! & 0x80) === 0) {
+            const e = makeHeaderOnlyResponse(msg, RCode.FORMERR);
+            if (e) this.reply(t, e, port, '', 'udp', RCode.FORMERR);
+          }
+          continue;
+        }
+        this.query(Buffer.from(data.buffer, data.byteOffset + d.offset(i), d.length(i)), false, t, port, d.peerAddress(i), t.filtered, true);
+      }
+    } finally {
+      t.d = undefined;
+    }
   }
 
   start(): void {
@@ -172,7 +231,7 @@ export class DataPlane {
 
   async stop(): Promise<void> {
     for (const l of this.listeners) {
-      l.udp.close();
+      await closeUdp(l.udp);
       await new Promise<void>((resolve) => l.tcp.close(() => resolve()));
     }
     for (const c of this.tcpClients) c.sock.destroy();
@@ -196,13 +255,38 @@ export class DataPlane {
       tcpConnections: this.tcpClients.size,
       tcpClosedForGarbage: s.tcpClosedForGarbage,
       upstreams: this.forwarder.stats(),
+      udpSockets: this.udpStats(),
     };
+  }
+
+  /** The batched UDP sockets' counters, summed (dgram sockets on a shared descriptor have none). */
+  private udpStats(): UdpSocketStats {
+    const sum: UdpSocketStats = { sockets: 0, native: 0, received: 0, truncated: 0, sent: 0, queued: 0, dropped: 0, sendErrors: 0 };
+    for (const l of this.listeners) {
+      if (!('impl' in l.udp)) continue;
+      const s = l.udp.stats();
+      sum.sockets++;
+      if (l.udp.impl === 'native') sum.native++;
+      sum.received += s.received;
+      sum.truncated += s.truncated;
+      sum.sent += s.sent;
+      sum.queued += s.queued;
+      sum.dropped += s.dropped;
+      sum.sendErrors += s.sendErrors;
+    }
+    if (sum.dropped > 0) this.warnOnce('udp-dropped', `UDP replies dropped: the socket stayed unwritable past its queue bound (${sum.dropped} so far); the host's network or the clients cannot take the answer rate`);
+    if (sum.sendErrors > 0) this.warnOnce('udp-send-errors', `UDP replies refused by the kernel (${sum.sendErrors} so far)`);
+    return sum;
   }
 
   // ---- per query ---------------------------------------------------------------------
 
-  /** One query from a client. Returns false when a TCP connection must be closed (garbage). */
-  query(msg: Buffer, tcp: boolean, target: ReplyTarget, port: number, address: string, filtered: boolean): boolean {
+  /**
+   * One query from a client. Returns false when a TCP connection must be closed (garbage).
+   * `view`: msg is only valid during this call (a batch's buffer): copied before it is
+   * relayed (the forwarder keeps it for retries and rewrites its ID).
+   */
+  query(msg: Buffer, tcp: boolean, target: ReplyTarget, port: number, address: string, filtered: boolean, view = false): boolean {
     const t: Transport = tcp ? 'tcp' : 'udp';
     this.stats.queries[t]++;
     const r = readQuery(msg);
@@ -224,20 +308,20 @@ export class DataPlane {
     const engine = this.engine;
     if (!filtered || engine === undefined || this.optedOut(address)) {
       this.stats.unfiltered++;
-      this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+      this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address);
       return true;
     }
     const d = engine.decide(q.qname, engine.usesClientIp ? clientIp(address) : undefined, q.qtype);
     const obs = this.observer !== undefined;
     switch (d.action) {
       case 'none':
-        if (obs) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, 0);
-        else this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+        if (obs) this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, 0);
+        else this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address);
         return true;
       case 'passthru':
         this.stats.countPolicy(d);
-        if (obs) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.marks.get(d.zone) ?? 0);
-        else this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address);
+        if (obs) this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.marks.get(d.zone) ?? 0);
+        else this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address);
         return true;
       case 'tcp-only':
         this.stats.countPolicy(d);
@@ -287,7 +371,13 @@ export class DataPlane {
 
   private block(d: Decision, q: QueryInfo, address: string): void {
     this.stats.countPolicy(d);
-    this.opts.onBlock({ at: this.now(), client: plainAddress(address), fqdn: q.qname, list: d.zone, action: d.action });
+    const e = this.blockEvent;
+    e.at = this.now();
+    e.client = plainAddress(address);
+    e.fqdn = q.qname;
+    e.list = d.zone;
+    e.action = d.action;
+    this.opts.onBlock(e);
   }
 
   private localData(msg: Buffer, q: QueryInfo, d: Decision, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
@@ -361,6 +451,34 @@ export class DataPlane {
   garbage(): void {
     this.stats.tcpClosedForGarbage++;
   }
+}
+
+/**
+ * A batched listener's reply target. Inside its batch, an answer to the datagram being
+ * handled joins the batch's sendmmsg by index (no address parsing); later answers (from
+ * upstream) go through send(), coalesced per microtask.
+ */
+class BatchTarget implements ReplyTarget {
+  sock!: UdpBatchSocket;
+  d: Datagrams | undefined;
+  i = 0;
+  port = 0;
+  constructor(readonly filtered: boolean) {}
+  send(bytes: Uint8Array, port: number, address: string): void {
+    if (this.d !== undefined && port === this.port) this.d.reply(this.i, bytes);
+    else this.sock.send(bytes, port, address);
+  }
+}
+
+function closeUdp(u: UdpBatchSocket | dgram.Socket): Promise<void> {
+  if ('impl' in u) return u.close();
+  return new Promise((resolve) => {
+    try {
+      u.close(() => resolve());
+    } catch {
+      resolve();
+    }
+  });
 }
 
 class UdpTarget implements ReplyTarget {

@@ -56,9 +56,9 @@ export interface DnsFirewallOptions {
   /** Debounce of file reloads. */
   reloadDebounceMs?: number;
   /**
-   * 0: the data plane runs on this thread. N > 0: N worker threads answer DNS, each with
-   * its own copy of the zones (memory grows by one copy per thread), while this thread
-   * keeps the store and the API. File zones only (sources need threads: 0).
+   * 0: the data plane runs on this thread. N > 0: N worker threads answer DNS, reading
+   * the zones this thread loads once (shared memory), while this thread keeps the store
+   * and the API. File zones only (sources need threads: 0).
    */
   threads?: number;
   /**

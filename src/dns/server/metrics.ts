@@ -56,6 +56,22 @@ export function registerDnsMetrics(registry: Registry, c: FirewallCounters): voi
   );
   m('sakimori_dns_unfiltered_total', 'Queries resolved without policy: opted-out clients (R1 consent) and the unfiltered listener', 'counter', () => [{ labels: {}, value: c.snapshot().unfiltered }]);
   m('sakimori_dns_servfail_total', 'SERVFAIL answers given because no upstream answered in time', 'counter', () => [{ labels: {}, value: c.snapshot().servfail }]);
+  m('sakimori_dns_udp_socket_datagrams_total', 'Datagrams on the batched UDP listener sockets (udp-batch), by event: received, truncated (longer than a slot), sent, queued (waited for writability), dropped (given up), send_error', 'counter', () => {
+    const u = c.snapshot().udpSockets;
+    if (!u) return [];
+    return [
+      { labels: { event: 'received' }, value: u.received },
+      { labels: { event: 'truncated' }, value: u.truncated },
+      { labels: { event: 'sent' }, value: u.sent },
+      { labels: { event: 'queued' }, value: u.queued },
+      { labels: { event: 'dropped' }, value: u.dropped },
+      { labels: { event: 'send_error' }, value: u.sendErrors },
+    ];
+  });
+  m('sakimori_dns_udp_sockets', 'Batched UDP listener sockets, by implementation: native (recvmmsg/sendmmsg addon) or dgram (fallback)', 'gauge', () => {
+    const u = c.snapshot().udpSockets;
+    return u ? [{ labels: { impl: 'native' }, value: u.native }, { labels: { impl: 'dgram' }, value: u.sockets - u.native }] : [];
+  });
   m('sakimori_dns_upstream_up', 'Whether each upstream is in use (1) or marked down and probed (0)', 'gauge', () => c.snapshot().upstreams.map((u) => ({ labels: { upstream: u.address }, value: u.up ? 1 : 0 })));
   m('sakimori_dns_upstream_queries_total', 'Queries sent to each upstream, by result', 'counter', () =>
     c.snapshot().upstreams.flatMap((u) => [

@@ -24,6 +24,22 @@ export interface UpstreamStats {
   latencySum: number;
 }
 
+/** The listeners' batched UDP sockets (udp-batch), summed. */
+export interface UdpSocketStats {
+  sockets: number;
+  /** Of which on the native addon (recvmmsg/sendmmsg); the rest on its dgram fallback. */
+  native: number;
+  received: number;
+  /** Datagrams longer than a receive slot (answered FORMERR). */
+  truncated: number;
+  sent: number;
+  /** Replies that waited for the socket to become writable. */
+  queued: number;
+  /** Replies given up (waiting queue over its bound, or left at close). */
+  dropped: number;
+  sendErrors: number;
+}
+
 export interface StatsSnapshot {
   queries: Record<Transport, number>;
   /** Responses by rcode 0-15, and NO_ANSWER. */
@@ -37,6 +53,7 @@ export interface StatsSnapshot {
   tcpConnections: number;
   tcpClosedForGarbage: number;
   upstreams: UpstreamStats[];
+  udpSockets?: UdpSocketStats;
 }
 
 export class DataPlaneStats {
@@ -99,6 +116,10 @@ export function mergeSnapshots(list: readonly StatsSnapshot[]): StatsSnapshot {
     upstreams: [],
   };
   for (const s of list) {
+    if (s.udpSockets) {
+      const o = (out.udpSockets ??= { sockets: 0, native: 0, received: 0, truncated: 0, sent: 0, queued: 0, dropped: 0, sendErrors: 0 });
+      for (const k of Object.keys(o) as (keyof UdpSocketStats)[]) o[k] += s.udpSockets[k];
+    }
     for (const t of TRANSPORTS) {
       out.queries[t] += s.queries[t];
       out.malformed[t] += s.malformed[t];

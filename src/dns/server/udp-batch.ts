@@ -136,7 +136,13 @@ export async function openUdpBatch(o: UdpBatchOptions): Promise<UdpBatchSocket> 
   const want = process.env.SAKIMORI_UDP_BATCH === 'dgram' ? 'dgram' : (o.impl ?? 'auto');
   if (want !== 'dgram') {
     const n = nativeUdpBatch();
-    if ('addon' in n) return new NativeSocket(n.addon, o);
+    if ('addon' in n) {
+      try {
+        return new NativeSocket(n.addon, o);
+      } catch (err) {
+        throw withErrnoCode(err as Error);
+      }
+    }
     if (want === 'native') throw new SakimoriError('EUDPBATCH', `udp-batch: native addon requested but ${n.error}`);
     if (!fallbackLogged) {
       fallbackLogged = true;
@@ -144,6 +150,15 @@ export async function openUdpBatch(o: UdpBatchOptions): Promise<UdpBatchSocket> 
     }
   }
   return DgramSocket.open(o);
+}
+
+/** The addon throws "bind ... : <strerror>"; give callers the errno name dgram would (EADDRINUSE, ...). */
+const STRERROR: Record<string, string> = { 'Address already in use': 'EADDRINUSE', 'Permission denied': 'EACCES', 'Cannot assign requested address': 'EADDRNOTAVAIL', 'Address family not supported by protocol': 'EAFNOSUPPORT' };
+function withErrnoCode(err: Error): Error {
+  const m = /: ([^:]+)$/.exec(err.message);
+  const code = m ? STRERROR[m[1]!] : undefined;
+  if (code) (err as NodeJS.ErrnoException).code = code;
+  return err;
 }
 
 const defaultLog = (level: 'info' | 'warn', msg: string) => process.stderr.write(`${level}: ${msg}\n`);

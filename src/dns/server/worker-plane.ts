@@ -1,23 +1,25 @@
 /**
  * The main thread's side of the data-plane worker threads (worker.ts): starts them (worker
- * 0 binds the listeners, the others open its descriptors), relays opt-outs and zone
- * reloads to every one, and gathers their block events and statistics.
+ * 0 binds the listeners, the others join them), relays opt-outs and zone versions to every
+ * one, and gathers their block events and statistics.
  *
- * Each worker loads its own copy of the zones (the policy tables cannot be shared between
- * threads yet), so memory grows by one copy per thread; with threads: 0 the data plane
- * runs on the main thread with one copy.
+ * Zones are loaded once, here: each version's name tables go into SharedArrayBuffers
+ * (RpzZone.toShared) that every worker reads, so N threads hold one copy of the names.
+ * A reload posts the new version to every worker, each swaps it in with one assignment,
+ * and the reload counts as done when all have acknowledged it.
  *
  * Shutdown: every thread holds a handle on the shared descriptors and closes it when it
  * ends, so all workers are ended together.
  */
 import { Worker } from 'node:worker_threads';
 import { formatPrefix, SakimoriError, type IpPrefix } from '../../core/index.ts';
-import type { ZoneChange } from '../policy/index.ts';
+import { workerBoot } from '../../core/runtime.ts';
+import type { RpzZone, SharedRpzZone, ZoneChange } from '../policy/index.ts';
 import type { BlockEvent, ListenSpec } from './data-plane.ts';
 import type { ObservedBatch } from './observed.ts';
 import { mergeSnapshots, type StatsSnapshot } from './stats.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
-import type { ZoneSourceStatus } from './zones.ts';
+import { FileZoneSource, type ZoneSourceStatus } from './zones.ts';
 
 export interface WorkerPlaneHandlers {
   events(batch: (BlockEvent & { count: number })[], notKept: number): void;
@@ -27,10 +29,8 @@ export interface WorkerPlaneHandlers {
   observed?(batch: ObservedBatch): void;
 }
 
-const TSX_API = import.meta.resolve('tsx/esm/api');
-const ENTRY = new URL('./worker.ts', import.meta.url).href;
-// Worker threads do not inherit the tsx loader: register it, then load the entry.
-const BOOT = `import(${JSON.stringify(TSX_API)}).then((m) => { m.register(); return import(${JSON.stringify(ENTRY)}); }).catch((e) => { require('node:worker_threads').parentPort.postMessage({ type: 'fatal', message: String(e && e.stack || e) }); });`;
+// Compiled worker.js when this process runs dist/, else worker.ts through tsx (core/runtime.ts).
+const BOOT = workerBoot(new URL('./worker.ts', import.meta.url));
 
 interface Slot {
   worker: Worker;
@@ -41,29 +41,75 @@ interface Slot {
 export class WorkerPlane {
   private readonly slots: Slot[] = [];
   private specs: ListenSpec[] = [];
-  private zoneStatus: ZoneSourceStatus[] = [];
-  private pendingReloads = new Map<string, { left: number; ok: boolean; done: () => void }>();
+  private readonly sources: FileZoneSource[];
+  /** Each zone's version in force, as the workers read it. */
+  private readonly shared: SharedRpzZone[] = [];
+  /** Each zone's last swap: resolves when every live worker has it in force. */
+  private readonly swapped: Promise<void>[] = [];
+  private readonly acks = new Map<number, { waiting: Set<Slot>; done: () => void }>();
+  private seq = 0;
   private stopping = false;
   crashed: string | undefined;
 
   constructor(
     private readonly threads: number,
-    private readonly init: Omit<WorkerInit, 'index' | 'bind' | 'fds' | 'optOuts'>,
+    private readonly init: Omit<WorkerInit, 'index' | 'bind' | 'fds' | 'optOuts' | 'shared'>,
     private readonly on: WorkerPlaneHandlers,
-  ) {}
+  ) {
+    this.sources = init.zones.map(
+      (spec, i) =>
+        new FileZoneSource(spec, {
+          log: on.log,
+          watch: false,
+          onReload: (zone, ok) => {
+            if (!ok) on.reloaded(zone, false);
+            else void this.swapped[i]!.then(() => on.reloaded(zone, true));
+          },
+        }),
+    );
+  }
 
   async start(specs: ListenSpec[], optOuts: IpPrefix[]): Promise<void> {
+    for (const [i, src] of this.sources.entries()) {
+      await src.start({
+        replace: (zone) => this.publish(i, zone),
+        apply: () => ({ ok: false, errors: [`zone ${src.zone} is read from a file: edit the file`], warnings: [] }),
+      });
+    }
     const opt = optOuts.map(formatPrefix);
-    const first = await this.spawn({ ...this.init, index: 0, optOuts: opt, bind: specs });
+    const first = await this.spawn({ ...this.init, shared: this.shared, index: 0, optOuts: opt, bind: specs });
     this.specs = first.fds.map((f) => f.spec);
-    this.zoneStatus = first.zones;
     for (let i = 1; i < this.threads; i++) {
       try {
-        await this.spawn({ ...this.init, index: i, optOuts: opt, fds: first.fds });
+        await this.spawn({ ...this.init, shared: this.shared, index: i, optOuts: opt, fds: first.fds });
       } catch (err) {
         await this.stop();
         throw err;
       }
+    }
+  }
+
+  /** A new version of zone i: shared once, posted to every live worker. */
+  private publish(i: number, zone: RpzZone): void {
+    const shared = zone.toShared();
+    this.shared[i] = shared;
+    const live = this.slots.filter((s) => s.alive);
+    if (live.length === 0) {
+      this.swapped[i] = Promise.resolve();
+      return;
+    }
+    const seq = ++this.seq;
+    this.swapped[i] = new Promise((done) => this.acks.set(seq, { waiting: new Set(live), done }));
+    for (const s of live) s.worker.postMessage({ type: 'zone', index: i, zone: shared, seq } satisfies ToWorker);
+  }
+
+  private acked(seq: number, slot: Slot): void {
+    const a = this.acks.get(seq);
+    if (!a) return;
+    a.waiting.delete(slot);
+    if (a.waiting.size === 0) {
+      this.acks.delete(seq);
+      a.done();
     }
   }
 
@@ -96,19 +142,9 @@ export class WorkerPlane {
           case 'log':
             this.on.log(m.level, m.msg, m.detail);
             break;
-          case 'reloaded': {
-            if (init.index === 0) this.zoneStatus = m.zones;
-            const p = this.pendingReloads.get(m.zone);
-            if (p) {
-              p.ok &&= m.ok;
-              if (--p.left === 0) {
-                this.pendingReloads.delete(m.zone);
-                this.on.reloaded(m.zone, p.ok);
-                p.done();
-              }
-            }
+          case 'swapped':
+            this.acked(m.seq, slot);
             break;
-          }
           case 'stopped':
             break;
         }
@@ -119,6 +155,7 @@ export class WorkerPlane {
       });
       worker.on('exit', (code) => {
         slot.alive = false;
+        for (const seq of [...this.acks.keys()]) this.acked(seq, slot);
         if (!started) reject(new Error(`DNS worker thread ${init.index} exited with ${code} before it was ready`));
         else if (!this.stopping) {
           this.crashed = `worker thread ${init.index} exited with ${code}`;
@@ -133,7 +170,7 @@ export class WorkerPlane {
   }
 
   zones(): ZoneSourceStatus[] {
-    return this.zoneStatus;
+    return this.sources.map((s) => s.status());
   }
 
   setOptOuts(prefixes: IpPrefix[]): void {
@@ -147,14 +184,12 @@ export class WorkerPlane {
     for (const s of this.slots) if (s.alive) s.worker.postMessage(m);
   }
 
-  /** Every thread reloads the zone; resolves when all have swapped it in or refused it. */
-  reload(zone: string): Promise<void> {
-    const live = this.slots.filter((s) => s.alive);
-    if (live.length === 0 || this.pendingReloads.has(zone)) return Promise.resolve();
-    return new Promise((done) => {
-      this.pendingReloads.set(zone, { left: live.length, ok: true, done });
-      for (const s of live) s.worker.postMessage({ type: 'reload', zone } satisfies ToWorker);
-    });
+  /** Reloads the zone's file here (once) and swaps the new version into every thread; resolves when all have it in force, or it was refused. */
+  async reload(zone: string): Promise<void> {
+    const i = this.sources.findIndex((s) => s.zone === zone);
+    if (i < 0) return;
+    await this.sources[i]!.reload();
+    await this.swapped[i];
   }
 
   snapshot(): StatsSnapshot {
@@ -163,6 +198,7 @@ export class WorkerPlane {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const s of this.sources) await s.stop();
     // All together: each thread's exit closes its handle on the shared descriptors.
     await Promise.all(
       this.slots.map(

@@ -2,27 +2,36 @@
  * A data-plane worker thread (dns.threads > 0): its own event loop answering on listening
  * sockets shared by descriptor with the other workers (the kernel hands each datagram and
  * each TCP connection to one of them), its own copy of the policy zones, its own upstream
- * sockets. The main thread keeps what may block (the store, the HTTP API) and receives
- * block events in merged batches, statistics once a second, and zone reload results.
+ * sockets. The policy zones are loaded once, by the main thread, and read here from
+ * shared memory (RpzZone.fromShared; each new version is posted whole and swapped in). The
+ * main thread keeps what may block (the store, the HTTP API) and receives block events in
+ * merged batches, statistics once a second, and an acknowledgement of each zone swap.
  *
- * Node 20 has no SO_REUSEPORT for UDP (libuv 1.46), and worker threads cannot be handed
- * sockets, but a thread can open a socket on an existing descriptor (`bind({fd})`,
- * `listen({fd})`): worker 0 binds, the others open its descriptors.
+ * UDP: with the udp-batch addon built, every worker binds its own socket on the port with
+ * SO_REUSEPORT (the kernel spreads clients by address hash; batched recvmmsg/sendmmsg per
+ * thread, no shared-socket wakeups); worker 0 binds first (port 0 is resolved there).
+ * Without the addon, Node 20's dgram has no SO_REUSEPORT, and worker threads cannot be
+ * handed sockets, but a thread can open a socket on an existing descriptor (`bind({fd})`,
+ * `listen({fd})`): worker 0 binds, the others open its descriptors. TCP always shares
+ * worker 0's descriptor.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import { parseCidr, type HostPort, type IpPrefix } from '../../core/index.ts';
-import { RpzZone, type ZoneChange } from '../policy/index.ts';
+import { RpzZone, type SharedRpzZone, type ZoneChange } from '../policy/index.ts';
 import { DataPlane, type BlockEvent, type BoundListener, type ListenSpec } from './data-plane.ts';
+import { nativeUdpBatch } from './udp-batch.ts';
 import { ObservedBatcher, OBSERVED_FLUSH_MS, type ObservedBatch } from './observed.ts';
-import { FileZoneSource, ZoneSet, type ZoneSpec } from './zones.ts';
+import { SharedZoneSource, ZoneSet, type ZoneSpec } from './zones.ts';
 import type { StatsSnapshot } from './stats.ts';
 
 export interface WorkerInit {
   index: number;
   zones: ZoneSpec[];
+  /** The zones' versions in force, shared by the main thread (same order as `zones`). */
+  shared: SharedRpzZone[];
   upstreams: HostPort[];
   timeoutMs: number;
   downAfter: number;
@@ -33,21 +42,27 @@ export interface WorkerInit {
   bind?: ListenSpec[];
   /** Distinct block events one thread hands over per second; the rest are counted. */
   maxEventsPerSecond: number;
-  /** Other workers: open these descriptors (from worker 0). */
-  fds?: { spec: ListenSpec; udp: number; tcp: number }[];
+  /** Other workers: open these descriptors (from worker 0); udp -1: bind an own SO_REUSEPORT socket on spec's port. */
+  fds?: SharedListener[];
   /** DNS detection on: the name of the dynamic dns-abuse zone, and the triggers already in force. */
   detect?: { zone: string; active: ZoneChange };
 }
 
-export type ToWorker = { type: 'optouts'; prefixes: string[] } | { type: 'reload'; zone: string } | { type: 'abuse-change'; change: ZoneChange } | { type: 'stop' };
+export interface SharedListener {
+  spec: ListenSpec;
+  udp: number;
+  tcp: number;
+}
+
+export type ToWorker = { type: 'optouts'; prefixes: string[] } | { type: 'zone'; index: number; zone: SharedRpzZone; seq: number } | { type: 'abuse-change'; change: ZoneChange } | { type: 'stop' };
 
 export type FromWorker =
-  | { type: 'ready'; fds: { spec: ListenSpec; udp: number; tcp: number }[]; zones: ReturnType<ZoneSet['status']> }
+  | { type: 'ready'; fds: SharedListener[] }
   | { type: 'fatal'; message: string; code?: string; hint?: string }
   | { type: 'events'; batch: (BlockEvent & { count: number })[]; notKept: number }
   | { type: 'observed'; batch: ObservedBatch }
   | { type: 'stats'; snapshot: StatsSnapshot }
-  | { type: 'reloaded'; zone: string; ok: boolean; zones: ReturnType<ZoneSet['status']> }
+  | { type: 'swapped'; seq: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; msg: string; detail?: Record<string, unknown> }
   | { type: 'stopped' };
 
@@ -80,7 +95,7 @@ function blocked(e: BlockEvent): void {
   else batch.set(k, { at: e.at, client: e.client, fqdn: e.fqdn, list: e.list, action: e.action, count: 1 });
 }
 
-const sources = init.zones.map((spec) => new FileZoneSource(spec, { log, watch: false }));
+const sources = init.zones.map((spec, i) => new SharedZoneSource(spec.name, init.shared[i]!));
 // DNS detection: events go to the main thread in batches; its mitigations come back as changes to this zone.
 const abuse = init.detect ? new RpzZone(init.detect.zone) : undefined;
 if (abuse && init.detect) abuse.apply(init.detect.active);
@@ -106,9 +121,14 @@ function fdOf(x: object): number {
   return fd;
 }
 
-async function open(f: { spec: ListenSpec; udp: number; tcp: number }): Promise<BoundListener> {
-  const udp = dgram.createSocket({ type: isIPv6(f.spec.address.host) ? 'udp6' : 'udp4' });
-  await new Promise<void>((resolve) => udp.bind({ fd: f.udp }, () => resolve()));
+async function open(f: SharedListener): Promise<BoundListener> {
+  let udp: BoundListener['udp'];
+  if (f.udp < 0) udp = await plane.openUdp(f.spec, true);
+  else {
+    const d = dgram.createSocket({ type: isIPv6(f.spec.address.host) ? 'udp6' : 'udp4' });
+    await new Promise<void>((resolve) => d.bind({ fd: f.udp }, () => resolve()));
+    udp = d;
+  }
   const tcp = net.createServer({ noDelay: true });
   await new Promise<void>((resolve) => tcp.listen({ fd: f.tcp }, () => resolve()));
   return { spec: f.spec, udp, tcp };
@@ -120,15 +140,16 @@ async function main(): Promise<void> {
     plane.setEngine(zones.engine);
     plane.setOptOuts(prefixes(init.optOuts));
     plane.start();
-    let fds: { spec: ListenSpec; udp: number; tcp: number }[];
+    let fds: SharedListener[];
     if (init.bind) {
-      const ls = await plane.listen(init.bind);
-      fds = ls.map((l) => ({ spec: l.spec, udp: fdOf(l.udp), tcp: fdOf(l.tcp) }));
+      const reusePort = process.env.SAKIMORI_UDP_BATCH !== 'dgram' && 'addon' in nativeUdpBatch();
+      const ls = await plane.listen(init.bind, reusePort ? 'reuseport' : 'dgram');
+      fds = ls.map((l) => ({ spec: l.spec, udp: 'impl' in l.udp ? -1 : fdOf(l.udp), tcp: fdOf(l.tcp) }));
     } else {
       fds = init.fds ?? [];
       for (const f of fds) plane.serve(await open(f));
     }
-    post({ type: 'ready', fds, zones: zones.status() });
+    post({ type: 'ready', fds });
   } catch (err) {
     const e = err as Error & { code?: string; hint?: string };
     post({ type: 'fatal', message: e.message, ...(e.code ? { code: e.code } : {}), ...(e.hint ? { hint: e.hint } : {}) });
@@ -146,13 +167,13 @@ async function main(): Promise<void> {
   const flushObserved = observed ? setInterval(() => observed.flush(), OBSERVED_FLUSH_MS) : undefined;
   port.on('message', (m: ToWorker) => {
     if (m.type === 'optouts') plane.setOptOuts(prefixes(m.prefixes));
-    else if (m.type === 'reload') {
-      const s = sources.find((x) => x.zone === m.zone);
-      if (!s) return;
-      void s.reload().then(() => {
-        const st = zones.status().find((z) => z.zone === m.zone);
-        post({ type: 'reloaded', zone: m.zone, ok: st?.lastError === undefined, zones: zones.status() });
-      });
+    else if (m.type === 'zone') {
+      try {
+        sources[m.index]?.swap(m.zone);
+      } catch (err) {
+        log('error', `policy zone ${m.zone.name}: the shared version could not be read (${(err as Error).message}); the previous version stays in force in this thread`);
+      }
+      post({ type: 'swapped', seq: m.seq });
     } else if (m.type === 'abuse-change') {
       const r = abuse?.apply(m.change);
       if (r && !r.ok) log('error', `could not apply a DNS detection change to ${abuse!.name}: ${r.errors.join('; ')}`);

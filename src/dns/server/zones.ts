@@ -20,7 +20,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { formatHostPort, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
 import { NotifyListener, SecondaryZone, type XfrLogger } from '../zone-transfer/index.ts';
 import { collectGarbage } from './gc.ts';
-import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, type ApplyResult, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
+import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, type ApplyResult, type SharedRpzZone, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
 
 /** What a zone is for; decides the purpose of its block events and the observations it raises. */
 export const ZONE_KINDS = ['cc', 'malware-sites', 'dns-abuse', 'allow'] as const;
@@ -150,6 +150,46 @@ export class FileZoneSource implements ZoneSource {
     const s = r.zone.stats();
     const { lastError: _dropped, ...rest } = this.st;
     this.st = { ...rest, loadedAt: new Date().toISOString(), names: s.qname + s.wildcard + s.clientIp, reloads: this.st.reloads + 1, ...(r.zone.serial !== undefined ? { serial: r.zone.serial } : {}) };
+  }
+}
+
+/**
+ * A file zone another thread loads (dns.threads > 0: the main thread) and shares with
+ * RpzZone.toShared(): this thread reads the same SharedArrayBuffers, so N worker threads
+ * hold the names once. Each new version arrives whole and is swapped in with one
+ * assignment (`swap`), as a reload is on the main thread.
+ */
+export class SharedZoneSource implements ZoneSource {
+  private target: ZoneTarget | undefined;
+  private first: SharedRpzZone | undefined;
+  private swaps = 0;
+
+  constructor(
+    readonly zone: string,
+    first: SharedRpzZone,
+  ) {
+    this.first = first;
+  }
+
+  async start(target: ZoneTarget): Promise<void> {
+    this.target = target;
+    target.replace(RpzZone.fromShared(this.first!));
+    this.first = undefined;
+  }
+
+  /** The next version, from the loading thread. */
+  swap(next: SharedRpzZone): void {
+    this.target!.replace(RpzZone.fromShared(next));
+    this.swaps++;
+    // This thread's handles on the replaced buffers go with the next collection; the memory
+    // is freed when every thread has let go.
+    setImmediate(collectGarbage);
+  }
+
+  async stop(): Promise<void> {}
+
+  status(): ZoneSourceStatus {
+    return { zone: this.zone, source: 'shared', reloads: this.swaps };
   }
 }
 
