@@ -17,7 +17,8 @@ import { DETECTION_ZONE, DnsFirewall, dnsMigrations, listDetections } from '../s
 import type { DetectOptionsInput } from '../src/dns/detect/index.ts';
 import { AuditLog, privacyMigrations } from '../src/privacy/index.ts';
 import { openStore, type Store } from '../src/store/index.ts';
-import { silentLogger } from '../src/telemetry/index.ts';
+import { createRegistry, silentLogger } from '../src/telemetry/index.ts';
+import { HttpServer } from '../src/web/index.ts';
 import { startUnbound, type UnboundPeer } from './peers/unbound.ts';
 import { blocked, rcodeOf, udpClient } from './peers/dns-udp.ts';
 
@@ -62,7 +63,7 @@ describe('DNS detection in the firewall (dig-free raw UDP client, real Unbound)'
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  function firewall(threads: number, detect: DetectOptionsInput | false): DnsFirewall {
+  function firewall(threads: number, detect: DetectOptionsInput | false, registry?: ReturnType<typeof createRegistry>): DnsFirewall {
     return new DnsFirewall(
       {
         listen: [{ host: '127.0.0.1', port: 0 }],
@@ -73,7 +74,7 @@ describe('DNS detection in the firewall (dig-free raw UDP client, real Unbound)'
         threads,
         detect,
       },
-      { store, audit, bus, logger: silentLogger, clock: systemClock },
+      { store, audit, bus, logger: silentLogger, clock: systemClock, ...(registry ? { registry } : {}) },
     );
   }
 
@@ -95,7 +96,8 @@ describe('DNS detection in the firewall (dig-free raw UDP client, real Unbound)'
 
   for (const threads of [0, 2]) {
     it(`mitigates a random-subdomain flood${threads ? ` in every one of ${threads} worker threads` : ''}; resolved and never-block names keep resolving; stop withdraws it`, async () => {
-      const fw = firewall(threads, {});
+      const registry = createRegistry({ processMetrics: false });
+      const fw = firewall(threads, {}, registry);
       await fw.start();
       const port = fw.addresses[0]!.address.port;
       try {
@@ -148,6 +150,23 @@ describe('DNS detection in the firewall (dig-free raw UDP client, real Unbound)'
       await audit.flush();
       const reads = await store.all<{ n: number }>("SELECT count(*) AS n FROM audit_log WHERE subject = 'dns_detections' AND purpose = 'dns-abuse-mitigation'");
       assert.ok(Number(reads[0]!.n) > 0, 'the read was not audited');
+      // The HTTP API (with its OpenAPI schema) and the counters on /metrics.
+      const http = new HttpServer({ listen: { host: '127.0.0.1', port: 0 }, logger: silentLogger, registry, version: 'test', health: async () => ({ status: 'ok', node: 'test', version: 'test', startedAt: new Date().toISOString(), parts: {} }) });
+      await http.prepare();
+      fw.routes(http.app);
+      await http.start();
+      try {
+        const api = (await (await fetch(`${http.url}/api/v1/dns/detections?kind=prsd&limit=10`)).json()) as { detections: { kind: string; subject: string; action: string; source: string }[] };
+        assert.ok(api.detections.some((d) => d.kind === 'prsd' && d.subject === 'victim.example' && d.action === 'mitigated'), JSON.stringify(api));
+        assert.equal((await fetch(`${http.url}/api/v1/dns/detections?kind=nonsense`)).status, 400);
+        const spec = (await (await fetch(`${http.url}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+        assert.ok(spec.paths['/api/v1/dns/detections'], 'no OpenAPI entry');
+        const metrics = await (await fetch(`${http.url}/metrics`)).text();
+        assert.match(metrics, /sakimori_dns_detections_total\{[^}]*kind="prsd"[^}]*action="mitigated"[^}]*\} [1-9]/);
+        assert.match(metrics, /sakimori_dns_detect_events_total\{[^}]*outcome="observed"[^}]*\} [1-9]/);
+      } finally {
+        await http.stop();
+      }
     });
   }
 
