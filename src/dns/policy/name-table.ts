@@ -116,17 +116,21 @@ function toPrivate(from: ArrayBufferLike): ArrayBuffer {
  * so trim() moves the finished table into plain buffers.
  */
 function buffer(bytes: number, bulk: boolean): ArrayBuffer {
-  return bulk ? new ArrayBuffer(bytes, { maxByteLength: bytes }) : new ArrayBuffer(bytes);
+  return bulk ? new ResizableArrayBuffer(bytes, { maxByteLength: bytes }) : new ArrayBuffer(bytes);
 }
+
+// ES2024 resizable ArrayBuffers (Node 20 has them; the project's TypeScript lib predates them).
+const ResizableArrayBuffer = ArrayBuffer as unknown as new (bytes: number, opts: { maxByteLength: number }) => ArrayBuffer;
+const isResizable = (b: ArrayBufferLike): boolean => (b as { resizable?: boolean }).resizable === true;
 
 /** Frees a replaced bulk-load buffer at once (nothing may read it after this). */
 function release(b: ArrayBufferLike): void {
-  if ((b as ArrayBuffer).resizable) (b as ArrayBuffer).resize(0);
+  if (isResizable(b)) (b as unknown as { resize(bytes: number): void }).resize(0);
 }
 
 /** `a`'s contents in a plain buffer; a resizable one is released. */
 function settle(a: Int32Array): Int32Array {
-  if (!(a.buffer as ArrayBuffer).resizable) return a;
+  if (!isResizable(a.buffer)) return a;
   const plain = new Int32Array(a);
   release(a.buffer);
   return plain;
