@@ -19,9 +19,19 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { formatHostPort, type HostPort } from '../../core/index.ts';
+import { formatHostPort, formatIp, parseIp, type HostPort } from '../../core/index.ts';
 import { makeResponseFromQuery, RCode } from '../wire/index.ts';
 import { LatencyHistogram, type UpstreamStats } from './stats.ts';
+import { openNativeUdpBatch, type Datagrams, type UdpBatchSocket } from './udp-batch.ts';
+
+/**
+ * Upstream answers over UDP are read in batches of this many (recvmmsg), into slots of
+ * UPSTREAM_SLOT bytes: more than any EDNS size a resolver sends (1232 by default, at
+ * most 4096 in practice). A longer answer is dropped (counted as an upstream error) and
+ * the query is retried, then answered SERVFAIL.
+ */
+const UPSTREAM_BATCH = 32;
+const UPSTREAM_SLOT = 16384;
 
 /** Where an answer goes: a UDP socket (with port and address) or a TCP client connection. */
 export interface ReplyTarget {
@@ -69,8 +79,15 @@ class Upstream {
   errors = 0;
   readonly latency = new LatencyHistogram();
   udp: dgram.Socket | undefined;
+  /** With the udp-batch addon: an unconnected socket, queries sent and answers read in batches. */
+  batch: UdpBatchSocket | undefined;
   tcp: UpstreamTcp | undefined;
-  constructor(readonly index: number, readonly address: HostPort) {}
+  /** The address as the addon formats a peer (compared with each answer's source). */
+  readonly host: string;
+  constructor(readonly index: number, readonly address: HostPort) {
+    const ip = parseIp(address.host);
+    this.host = ip ? formatIp(ip) : address.host;
+  }
   get label(): string {
     return formatHostPort(this.address);
   }
@@ -129,6 +146,8 @@ export class Forwarder {
     for (const u of this.ups) {
       u.udp?.close();
       u.udp = undefined;
+      void u.batch?.close();
+      u.batch = undefined;
       u.tcp?.destroy();
       u.tcp = undefined;
     }
@@ -232,13 +251,45 @@ export class Forwarder {
     u.sent++;
     if (tcp) {
       (u.tcp ??= new UpstreamTcp(u, this)).send(query, id);
+    } else if (u.batch) {
+      // Queued: every query relayed in one client batch goes up in one sendmmsg.
+      u.batch.send(query, u.address.port, u.host);
     } else {
-      const s = u.udp ?? this.openUdp(u);
+      const s = u.udp ?? this.openDgram(u);
       s.send(query);
     }
   }
 
-  private openUdp(u: Upstream): dgram.Socket {
+  private openUdp(u: Upstream): void {
+    const b = openNativeUdpBatch({
+      host: isIPv6(u.host) ? '::' : '0.0.0.0',
+      port: 0,
+      batch: UPSTREAM_BATCH,
+      slot: UPSTREAM_SLOT,
+      onBatch: (d) => this.answers(d, u),
+      log: (level, msg) => this.opts.log(level, msg),
+    });
+    if (b) {
+      b.unref();
+      u.batch = b;
+    } else this.openDgram(u);
+  }
+
+  /** A batch of datagrams on upstream u's socket. Unconnected: only u's own answers count (a connected socket filtered the rest). */
+  private answers(d: Datagrams, u: Upstream): void {
+    const data = d.data;
+    for (let i = 0; i < d.count; i++) {
+      if (d.peerPort(i) !== u.address.port || d.peerAddress(i) !== u.host) continue;
+      if (d.truncated(i)) {
+        u.errors++;
+        continue;
+      }
+      // A view into the batch buffer: answer() uses it before returning (targets copy what they send).
+      this.answer(Buffer.from(data.buffer, data.byteOffset + d.offset(i), d.length(i)), u);
+    }
+  }
+
+  private openDgram(u: Upstream): dgram.Socket {
     const s = dgram.createSocket({ type: isIPv6(u.address.host) ? 'udp6' : 'udp4', recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     s.on('message', (msg) => this.answer(msg, u));
     s.on('error', (err: NodeJS.ErrnoException) => {

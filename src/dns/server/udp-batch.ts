@@ -152,6 +152,22 @@ export async function openUdpBatch(o: UdpBatchOptions): Promise<UdpBatchSocket> 
   return DgramSocket.open(o);
 }
 
+/**
+ * The addon's socket, opened at once (no await), or undefined when the addon is not built
+ * or dgram is forced (SAKIMORI_UDP_BATCH=dgram): the caller keeps its own dgram path.
+ * For sockets opened where nothing may wait (the forwarder's upstream sockets).
+ */
+export function openNativeUdpBatch(o: UdpBatchOptions): UdpBatchSocket | undefined {
+  if (process.env.SAKIMORI_UDP_BATCH === 'dgram' || o.impl === 'dgram') return undefined;
+  const n = nativeUdpBatch();
+  if (!('addon' in n)) return undefined;
+  try {
+    return new NativeSocket(n.addon, o);
+  } catch (err) {
+    throw withErrnoCode(err as Error);
+  }
+}
+
 /** The addon throws "bind ... : <strerror>"; give callers the errno name dgram would (EADDRINUSE, ...). */
 const STRERROR: Record<string, string> = { 'Address already in use': 'EADDRINUSE', 'Permission denied': 'EACCES', 'Cannot assign requested address': 'EADDRNOTAVAIL', 'Address family not supported by protocol': 'EAFNOSUPPORT' };
 function withErrnoCode(err: Error): Error {
