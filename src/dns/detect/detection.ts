@@ -18,7 +18,7 @@ import { AmplificationDetector } from './amplification.ts';
 import { DetectionBook, type Detection, type DetectionAction } from './book.ts';
 import type { DnsObservedQuery } from './event.ts';
 import { InfectionDetector } from './infection.ts';
-import { NameParts } from './names.ts';
+import { hashBackward, NameParts } from './names.ts';
 import { resolveOptions, type DetectOptions, type DetectOptionsInput } from './options.ts';
 import type { DetectorOutput } from './outputs.ts';
 import { PrsdDetector } from './prsd.ts';
@@ -100,20 +100,43 @@ export class DnsDetection {
 
   /** Hot path: one answered query. Synchronous, no I/O. */
   observe(e: DnsObservedQuery): void {
-    this.events++;
-    // Overload: past the budget for this second, only every stride-th event is looked at
-    // (stride from the last second's volume), so a flood cannot make detection the
-    // bottleneck of the server. Rates then read low by that factor; a flood big enough
-    // to trigger this is far above every threshold anyway.
-    if (++this.thisSecond > this.options.maxEventsPerSecond && ++this.skipped % this.stride !== 0) {
-      this.sampledOut++;
+    const m = e.matched;
+    if (m === 'cc' || m === 'malware-sites') {
+      this.observePolicy(e.at, e.client, m, m === 'cc' ? hashBackward(e.qname) : 0);
       return;
     }
+    if (this.sampled()) return;
     const n = this.parts;
     if (!n.parse(e.qname)) return;
     this.prsd?.observe(e, n);
     this.amplification?.observe(e, n);
     this.infection?.observe(e, n);
+  }
+
+  /**
+   * A query the firewall answered from a `cc` or `malware-sites` zone. It put no load on
+   * the upstream resolvers, so random-subdomain and amplification detection (which are
+   * about that load) skip it; only a C&C lookup counts, as infection evidence, and for that
+   * the name's hash is enough (hashBackward(qname); worker threads send no name for these).
+   */
+  observePolicy(at: number, client: string, kind: 'cc' | 'malware-sites', nameHash: number): void {
+    if (this.sampled()) return;
+    if (kind === 'cc') this.infection?.observeCc(client, nameHash, at);
+  }
+
+  /**
+   * Counts one event; true when overload sampling skips it: past the budget for this
+   * second only every stride-th event is looked at (stride from the last second's volume),
+   * so a flood cannot make detection the bottleneck of the server. Rates then read low by
+   * that factor; a flood big enough to trigger this is far above every threshold anyway.
+   */
+  private sampled(): boolean {
+    this.events++;
+    if (++this.thisSecond > this.options.maxEventsPerSecond && ++this.skipped % this.stride !== 0) {
+      this.sampledOut++;
+      return true;
+    }
+    return false;
   }
 
   /** Starts the 1-second timer. Idempotent. */

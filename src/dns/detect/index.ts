@@ -10,5 +10,5 @@ export { PrsdDetector } from './prsd.ts';
 export { AmplificationDetector } from './amplification.ts';
 export { InfectionDetector } from './infection.ts';
 export { scoreLabel, FEATURE_NAMES } from './dga.ts';
-export { NameParts, zoneOf } from './names.ts';
+export { hashBackward, NameParts, zoneOf } from './names.ts';
 export { HyperLogLog } from './sketch.ts';

@@ -55,6 +55,8 @@ export class InfectionDetector {
   private readonly halfSeconds: number;
   private hand = 0;
   private filled = 0;
+  /** The slot slotOf returned last (-1: none). */
+  private lastSlot = -1;
   private pending: DetectorOutput[] = [];
   /** Clients reported recently, for clients whose slot was replaced meanwhile (bounded). */
   private readonly reported = new Map<string, number>();
@@ -90,32 +92,44 @@ export class InfectionDetector {
   }
 
   observe(e: DnsObservedQuery, n: NameParts): void {
-    const isCc = e.matched === 'cc';
-    if (!isCc && (e.rcode !== RCODE_NXDOMAIN || e.matched !== undefined)) return;
+    if (e.matched === 'cc') {
+      this.observeCc(e.client, n.full, e.at);
+      return;
+    }
+    if (e.rcode !== RCODE_NXDOMAIN || e.matched !== undefined) return;
     // A DGA bot looks up the generated domain itself (or www. of it). A missing child of
     // some other domain (a stale link, a typo below the domain, a random-subdomain flood)
     // says nothing about the client: rejected before any table is touched.
-    if (!isCc && (n.labels < 2 || n.pseudo || n.zoneLabels === 0 || n.labels > n.zoneLabels + 1 || (n.labels === n.zoneLabels + 1 && !isWww(n.name)))) return;
+    if (n.labels < 2 || n.pseudo || n.zoneLabels === 0 || n.labels > n.zoneLabels + 1 || (n.labels === n.zoneLabels + 1 && !isWww(n.name))) return;
     const sec = Math.floor(e.at / 1000);
     const slot = this.slotOf(e.client, sec);
     if (slot < 0) return;
     const cur = slot * 2;
-    if (isCc) {
-      if (this.firstTime(slot, mix32(n.full ^ CC_SEED))) this.cc[cur]!++;
-    } else {
-      this.nxQueries[cur]!++;
-      const zl = n.zoneLabels;
-      if (!this.firstTime(slot, mix32(n.hash(zl)))) return;
-      this.nx[cur]!++;
-      const from = n.start(zl);
-      const to = zl === 1 ? n.name.length : n.start(zl - 1) - 1;
-      const s = scoreLabel(n.name, from, to);
-      const o = this.o;
-      if (s > o.dgaFloor) this.dga[cur]! += (s - o.dgaFloor) / (1 - o.dgaFloor);
-      if (s >= o.dgaLike) this.dgaLike[cur]!++;
-      this.keepExample(slot, e.qname, s);
-    }
+    this.nxQueries[cur]!++;
+    const zl = n.zoneLabels;
+    if (!this.firstTime(slot, mix32(n.hash(zl)))) return;
+    this.nx[cur]!++;
+    const from = n.start(zl);
+    const to = zl === 1 ? n.name.length : n.start(zl - 1) - 1;
+    const s = scoreLabel(n.name, from, to);
+    const o = this.o;
+    if (s > o.dgaFloor) this.dga[cur]! += (s - o.dgaFloor) / (1 - o.dgaFloor);
+    if (s >= o.dgaLike) this.dgaLike[cur]!++;
+    this.keepExample(slot, e.qname, s);
     this.check(slot, sec, e.client);
+  }
+
+  /**
+   * A lookup the firewall answered from a `cc` zone, reduced to its name's hash
+   * (hashBackward of the qname, NameParts.full): all the engine needs of it, so a worker
+   * thread sends no name for these.
+   */
+  observeCc(client: string, nameHash: number, at: number): void {
+    const sec = Math.floor(at / 1000);
+    const slot = this.slotOf(client, sec);
+    if (slot < 0) return;
+    if (this.firstTime(slot, mix32(nameHash ^ CC_SEED))) this.cc[slot * 2]!++;
+    this.check(slot, sec, client);
   }
 
   /** True when the key was not in either half's bitmap (and sets it in the current one). */
@@ -143,13 +157,20 @@ export class InfectionDetector {
   }
 
   private slotOf(client: string, sec: number): number {
+    const ep = Math.floor(sec / this.halfSeconds);
+    // The same client as the last event (a client's queries come in runs): no hashing.
+    const last = this.lastSlot;
+    if (last >= 0 && this.clients[last] === client) {
+      this.ref[last] = 1;
+      this.rotate(last, ep);
+      return last;
+    }
     const key = hashBackward(client);
     let slot = this.index.get(key);
-    const ep = Math.floor(sec / this.halfSeconds);
     if (slot >= 0 && this.clients[slot] === client) {
       this.ref[slot] = 1;
       this.rotate(slot, ep);
-      return slot;
+      return (this.lastSlot = slot);
     }
     if (slot < 0) {
       if (this.filled < this.C) slot = this.filled++;
@@ -176,7 +197,7 @@ export class InfectionDetector {
       this.examples[slot * this.o.examples + k] = '';
       this.exampleScore[slot * this.o.examples + k] = 0;
     }
-    return slot;
+    return (this.lastSlot = slot);
   }
 
   private rotate(slot: number, ep: number): void {
