@@ -248,13 +248,23 @@ dns:
   #     - { name: malware.rpz.example.net, primary: "192.0.2.53:53", kind: malware-sites }
   #     - { name: allow, file: /etc/sakimori/never-block.txt, kind: allow, format: list }
   # A zone from a primary may name its own NOTIFY address (notifyListen:
-  # ADDR:PORT); else it uses notifyListen below.
+  # ADDR:PORT); else it uses notifyListen below. The primary may be a host
+  # name (resolved at start and before each refresh; NOTIFY is taken from its
+  # addresses). key: NAME (a key under tsig.keys) signs the transfers with TSIG
+  # and requires it on the primary's answers and NOTIFY, e.g.
+  #     - { name: cc.rpz.example.net, primary: "192.0.2.53:53", key: xfr-key }
   # Default: [] (no policy: every query is forwarded)
   zones: []
   # Where zones from a primary take its NOTIFY (RFC 1996), over UDP, as
   # ADDR:PORT; NOTIFY from any other address than the zone's primary is
   # refused. "": no listener, zones refresh on their SOA timer only. Default: ""
   notifyListen: ""
+  # Where each zone from a primary is copied (ZONE.zone) after every transfer,
+  # as a BIND secondary keeps its zone file: a restart while the primary is
+  # unreachable serves the copy (logged at warn), keeps retrying, and asks for
+  # IXFR from the copy's serial. "": no copies (a restart waits for the
+  # primary). Default: ./data/zones
+  zoneCopyDir: ./data/zones
   events:
     # How often block events (time, client, FQDN, list, action) are written
     # to the store, in one batch. Default: 1s
@@ -312,11 +322,16 @@ rpz:
   #       file: /var/lib/sakimori/rpz/cc.zone
   # Default: [] (none: the provider is not started)
   zones: []
-  # Secondaries told of every change, as ADDR:PORT, e.g. ["192.0.2.53:53"].
-  # Default: []
+  # Secondaries told of every change, as ADDR:PORT, e.g. ["192.0.2.53:53"];
+  # { address: ADDR:PORT, key: NAME } signs the NOTIFY with that TSIG key
+  # (tsig.keys) and requires the answer signed. Default: []
   notify: []
   # Who may transfer the zones (and query their records), as addresses or
-  # prefixes. SOA queries are answered for anyone. Default: ["127.0.0.0/8", "::1/128"]
+  # prefixes. SOA queries are answered for anyone. { prefix: PREFIX, key: NAME }
+  # also requires TSIG with that key (tsig.keys): unsigned or wrongly signed
+  # requests from there get NOTAUTH (with BADKEY/BADSIG/BADTIME), logged once
+  # per peer and key, e.g. [{ prefix: 192.0.2.53/32, key: xfr-key }]; the
+  # longest matching prefix decides. Default: ["127.0.0.0/8", "::1/128"]
   allowTransfer: ["127.0.0.0/8", "::1/128"]
   # How often zone files are checked for changes. Default: 1s
   watchInterval: 1s
@@ -355,5 +370,21 @@ dnstap:
   # Default: 1m
   summaryInterval: 1m
 ${detectLines('dry-run', "the resolvers' dnstap")}
+
+tsig:
+  # TSIG keys (RFC 8945) for zone transfers and NOTIFY, named by
+  # rpz.allowTransfer[].key, rpz.notify[].key and dns.zones[].key. Each is
+  # { name, algorithm, secret } or { name, algorithm, secretFile }: the shared
+  # secret in base64 (as \`tsig-keygen -a hmac-sha256 NAME\` prints it; a
+  # secretFile may be that key file, or hold the base64 alone; keep it mode
+  # 600). algorithm: hmac-sha256 (the default), hmac-sha512, hmac-sha384,
+  # hmac-sha224 or hmac-sha1. The same name and secret go on the other side
+  # (BIND: key "NAME" { algorithm hmac-sha256; secret "..."; };). Signatures
+  # more than 300 s off the local clock are refused (BADTIME): keep NTP on.
+  # Secrets are never logged. For example:
+  #   keys:
+  #     - { name: xfr-key, algorithm: hmac-sha256, secretFile: /etc/sakimori/xfr-key.secret }
+  # Default: []
+  keys: []
 `;
 }

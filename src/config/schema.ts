@@ -18,6 +18,7 @@ import { rpz } from './sections/rpz.ts';
 import { dns } from './sections/dns.ts';
 import { web } from './sections/web.ts';
 import { dnstap } from './sections/dnstap.ts';
+import { tsig } from './sections/tsig.ts';
 
 export const configSchema = section({
   node,
@@ -33,6 +34,7 @@ export const configSchema = section({
   dns,
   web,
   dnstap,
+  tsig,
 });
 
 /** The parsed configuration: every key present, durations in milliseconds. */

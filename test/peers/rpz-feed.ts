@@ -87,11 +87,11 @@ export interface SakimoriRpz {
 }
 
 /** Starts `sakimori rpz serve` in `dir` on a free port, serving RPZ_ZONE from dir/cc.zone, notifying `notify`. */
-export async function startSakimoriRpz(dir: string, notify: string[]): Promise<SakimoriRpz> {
+export async function startSakimoriRpz(dir: string, notify: string[], extra: readonly string[] = []): Promise<SakimoriRpz> {
   const file = join(dir, 'cc.zone');
   writeFileSync(file, initialZone());
   const port = await freePort();
-  const args = [BIN, '--log-level', 'info', 'rpz', 'serve', '--listen', `127.0.0.1:${port}`, '--zone', `${RPZ_ZONE}=${file}`, ...notify.flatMap((n) => ['--notify', n])];
+  const args = [BIN, '--log-level', 'info', 'rpz', 'serve', '--listen', `127.0.0.1:${port}`, '--zone', `${RPZ_ZONE}=${file}`, ...notify.flatMap((n) => ['--notify', n]), ...extra];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: LogLine[] = [];
   let out = '';

@@ -120,7 +120,7 @@ withdrawn when the firewall stops. List them with: sakimori dns detections`)
       const platform = await openPlatform(config, { logger, withBus: true, processMetrics: true });
       const started: { stop(): Promise<void> }[] = [];
       try {
-        const fw = new DnsFirewall(firewallOptions(cfg, up.upstreams, config.node.name), platform);
+        const fw = new DnsFirewall(firewallOptions(cfg, up.upstreams, config.node.name, config.tsig), platform);
         await fw.start();
         started.push(fw);
         const lines = [`Sakimori DNS firewall v${VERSION} is running. / DNS ファイアウォールを起動しました。`];

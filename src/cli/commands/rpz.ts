@@ -15,6 +15,7 @@ import {
 // platform.ts, not node/index.ts: the node's HTTP server (fastify) is not needed here.
 import { openPlatform } from '../../node/platform.ts';
 import type { Config } from '../../config/index.ts';
+import { makeTsigKey, TsigConfigError, type TsigKey } from '../../dns/zone-transfer/index.ts';
 import { commandConfig, printJson, VERSION, untilStopSignal, collect } from '../context.ts';
 
 const GROUP = 'DNS firewall:';
@@ -24,6 +25,7 @@ interface ServeOptions {
   zone?: string[];
   notify?: string[];
   allowTransfer?: string[];
+  key?: string[];
 }
 
 interface EditCliOptions {
@@ -54,6 +56,25 @@ function zoneFile(config: Config, zone: string, file: string | undefined): strin
   const z = config.rpz.zones.find((e) => e.name.toLowerCase().replace(/\.$/, '') === want);
   if (!z) throw new SakimoriError('RPZ_UNKNOWN_ZONE', `zone ${zone} is not listed under rpz.zones in the config`, { hint: 'give its file with --file FILE, or add { name, file } to rpz.zones' });
   return z.file;
+}
+
+/** `--key [ALG:]NAME:SECRET`, as dig -y takes it. */
+function keyOption(v: string): TsigKey {
+  const parts = v.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) throw new SakimoriError('BAD_OPTION', '--key is not [ALGORITHM:]NAME:SECRET', { hint: 'e.g. --key hmac-sha256:xfr-key:BASE64SECRET (as dig -y takes it), or define keys under tsig.keys' });
+  const [algorithm, name, secret] = parts.length === 3 ? parts : ['hmac-sha256', parts[0]!, parts[1]!];
+  try {
+    return makeTsigKey({ name: name!, algorithm: algorithm!, secret: secret! });
+  } catch (err) {
+    if (err instanceof TsigConfigError) throw new SakimoriError('BAD_OPTION', `--key: ${err.message}`, { hint: err.hint ?? '' });
+    throw err;
+  }
+}
+
+/** `X=KEY` -> X and the key's name (prefixes and ADDR:PORT never hold "="). */
+function splitKey(v: string): [string, string | undefined] {
+  const eq = v.lastIndexOf('=');
+  return eq > 0 ? [v.slice(0, eq), v.slice(eq + 1)] : [v, undefined];
 }
 
 function printEdit(r: EditResult, json: boolean | undefined): void {
@@ -110,33 +131,41 @@ export function registerRpz(program: Command): void {
     .description('serve policy zones by AXFR/IXFR (TCP) and SOA/IXFR (UDP), and NOTIFY secondaries when a zone changes (sakimori start runs it when rpz.zones is set)')
     .option('--listen <addr:port>', 'where to answer, UDP and TCP (default: rpz.listen)')
     .option('--zone <name=file>', 'a policy zone and its master file; repeat for more (default: rpz.zones)', collect)
-    .option('--notify <addr:port>', 'a secondary to NOTIFY on every change; repeat for more (default: rpz.notify)', collect)
-    .option('--allow-transfer <prefix>', 'an address or prefix allowed to transfer; repeat for more (default: rpz.allowTransfer, loopback only)', collect)
+    .option('--notify <addr:port[=key]>', 'a secondary to NOTIFY on every change, TSIG-signed with KEY when given; repeat for more (default: rpz.notify)', collect)
+    .option('--allow-transfer <prefix[=key]>', 'an address or prefix allowed to transfer; with =KEY its requests must be TSIG-signed with that key; repeat for more (default: rpz.allowTransfer, loopback only)', collect)
+    .option('--key <[alg:]name:secret>', 'a TSIG key (RFC 8945; base64 secret, algorithm hmac-sha256 unless given), besides tsig.keys; repeat for more. Other users can see it in ps: in production use tsig.keys with secretFile', collect)
     .addHelpText('after', `
 The zone file is the source of truth; \`sakimori rpz add/remove\` changes it, and so may
 an editor (increase the SOA serial). The file is checked every second: a new version
 is diffed against the one served, journaled in the store (IXFR answers from the
 journal, also after a restart) and announced by NOTIFY, retried until answered. A file
 with an error, or changed without a higher serial, is refused (file:line is logged)
-and the version in force stays. No TSIG: restrict transfers with --allow-transfer.
+and the version in force stays. Transfers are allowed by address (--allow-transfer);
+an entry with =KEY also requires TSIG (RFC 8945) with that key: a request unsigned or
+signed wrongly is answered NOTAUTH with the TSIG error, and logged once per peer and key.
+A signed request is answered signed (every message of a transfer).
 
 Examples:
   sakimori rpz serve --listen 127.0.0.1:5300 --zone cc.rpz.example.net=cc.zone --notify 127.0.0.1:53
   dig @127.0.0.1 -p 5300 cc.rpz.example.net AXFR
-  dig @127.0.0.1 -p 5300 cc.rpz.example.net IXFR=2024010101`)
+  dig @127.0.0.1 -p 5300 cc.rpz.example.net IXFR=2024010101
+  sakimori rpz serve --zone cc.rpz.example.net=cc.zone --key hmac-sha256:xfr-key:c2VjcmV0c2VjcmV0c2VjcmV0 \\
+      --allow-transfer 192.0.2.53/32=xfr-key --notify 192.0.2.53:53=xfr-key
+  dig -y hmac-sha256:xfr-key:c2VjcmV0c2VjcmV0c2VjcmV0 @127.0.0.1 -p 5300 cc.rpz.example.net AXFR`)
     .action(async (opts: ServeOptions, cmd: Command) => {
       const { config, logger } = await commandConfig(cmd);
       const cfg: RpzConfig = {
         ...config.rpz,
         ...(opts.listen ? { listen: opts.listen } : {}),
         ...(opts.zone ? { zones: opts.zone.map(zoneOption) } : {}),
-        ...(opts.notify ? { notify: opts.notify } : {}),
-        ...(opts.allowTransfer ? { allowTransfer: opts.allowTransfer } : {}),
+        ...(opts.notify ? { notify: opts.notify.map((n) => { const [address, key] = splitKey(n); return key ? { address, key } : address; }) } : {}),
+        ...(opts.allowTransfer ? { allowTransfer: opts.allowTransfer.map((n) => { const [prefix, key] = splitKey(n); return key ? { prefix, key } : prefix; }) } : {}),
       };
+      const cliKeys = (opts.key ?? []).map(keyOption);
       if (cfg.zones.length === 0) throw new SakimoriError('RPZ_NO_ZONES', 'no policy zones to serve', { hint: 'give --zone NAME=FILE, or list { name, file } under rpz.zones in the config' });
       address(cfg.listen, '--listen');
       const platform = await openPlatform(config, { logger, withBus: true, processMetrics: true });
-      const provider = rpzProvider({ config: { ...config, rpz: cfg }, store: platform.store, bus: platform.bus, logger, registry: platform.registry, clock: platform.clock }, cfg);
+      const provider = rpzProvider({ config: { ...config, rpz: cfg }, store: platform.store, bus: platform.bus, logger, registry: platform.registry, clock: platform.clock }, cfg, cliKeys);
       try {
         await provider.start();
         const lines = [`Sakimori RPZ provider v${VERSION} is running. / RPZ プロバイダを起動しました。`];
@@ -145,7 +174,8 @@ Examples:
           const s = provider.zone(z.name);
           if (s) lines.push(`  zone ${s.content.name}: serial ${s.content.serial}, ${s.content.size} records, journal ${s.journal.length} version(s) (${z.file})`);
         }
-        lines.push(`  NOTIFY: ${cfg.notify.length ? cfg.notify.join(', ') : '(none)'}   transfers allowed from: ${cfg.allowTransfer.join(', ')}`);
+        const show = (e: string | { address?: string; prefix?: string; key?: string | undefined }) => (typeof e === 'string' ? e : `${e.address ?? e.prefix} (TSIG key ${e.key ?? '-'})`);
+        lines.push(`  NOTIFY: ${cfg.notify.length ? cfg.notify.map(show).join(', ') : '(none)'}   transfers allowed from: ${cfg.allowTransfer.map(show).join(', ')}`);
         lines.push('Stop with Ctrl-C.');
         process.stdout.write(`${lines.join('\n')}\n`);
         await untilStopSignal();

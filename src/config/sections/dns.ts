@@ -28,6 +28,8 @@ const zone = z
       primary: listenAddress().optional(),
       /** Where this zone's primary sends NOTIFY (UDP); default dns.notifyListen. */
       notifyListen: listenAddress().optional(),
+      /** TSIG key (a name under tsig.keys) for transfers from the primary and its NOTIFY. */
+      key: text('the name of a key under tsig.keys').min(1, 'is empty — expected the name of a key under tsig.keys').optional(),
       kind: z.enum(KINDS, { error: () => `is not a zone kind — expected one of ${KINDS.join(', ')}` }).prefault('cc'),
       format: z.enum(['rpz', 'list'], { error: () => 'is not a zone format — expected rpz (a master file) or list (one domain a line)' }).prefault('rpz'),
     },
@@ -37,6 +39,7 @@ const zone = z
     if (v.file === undefined && v.primary === undefined) ctx.addIssue({ code: 'custom', message: 'has neither file nor primary — expected one of them: file: PATH (a zone file) or primary: ADDR:PORT (pulled by AXFR/IXFR)', input: v });
     if (v.file !== undefined && v.primary !== undefined) ctx.addIssue({ code: 'custom', message: 'has both file and primary — expected one of them: a zone comes from its file or from its primary, not both', path: ['primary'], input: v });
     if (v.primary !== undefined && v.format !== 'rpz') ctx.addIssue({ code: 'custom', message: 'is list, but a zone from a primary is an RPZ zone — expected format: rpz (or leave it out)', path: ['format'], input: v });
+    if (v.key !== undefined && v.primary === undefined) ctx.addIssue({ code: 'custom', message: 'is set on a zone read from a file — expected key only with primary', path: ['key'], input: v });
     if (v.notifyListen !== undefined && v.primary === undefined) ctx.addIssue({ code: 'custom', message: 'is set on a zone read from a file — expected notifyListen only with primary', path: ['notifyListen'], input: v });
   })
   // The firewall's ZoneSpec: file '' for a zone from a primary.
@@ -59,6 +62,8 @@ export const dns = section({
   zones: z.array(zone, { error: (iss) => `is ${kindOf(iss.input)} — expected a list of ${ZONE_EXPECTED}` }).prefault([]),
   /** Where zones pulled from a primary take its NOTIFY (UDP); "": none, they refresh on the SOA timer only. */
   notifyListen: z.union([z.literal(''), listenAddress()]).prefault(''),
+  /** Where copies of zones pulled from a primary are kept, one file per zone; "": no copies. */
+  zoneCopyDir: text('a directory, or "" for no copies').prefault('./data/zones'),
   events: section({
     flushInterval: duration().prefault('1s'),
     maxBuffered: count(100, 10_000_000, 'a whole number of events, such as 2000').prefault(2000),

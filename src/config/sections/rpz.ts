@@ -32,6 +32,18 @@ const prefix = () =>
     if ('error' in r) ctx.addIssue({ code: 'custom', message: `is not ${PREFIX_EXPECTED}`, input: s });
   });
 
+const keyName = () => z.string({ error: (iss) => `is ${kindOf(iss.input)} — expected the name of a key under tsig.keys` }).min(1, 'is empty — expected the name of a key under tsig.keys');
+
+/** A secondary that must sign its transfers: { prefix, key }. */
+const allowEntry = z.union(
+  [prefix(), z.strictObject({ prefix: prefix(), key: keyName().optional() })],
+  { error: () => `is not ${PREFIX_EXPECTED}, or a mapping { prefix: PREFIX, key: TSIG-KEY }` },
+);
+const notifyEntry = z.union(
+  [listenAddress(), z.strictObject({ address: listenAddress(), key: keyName().optional() })],
+  { error: () => 'is not ADDR:PORT, or a mapping { address: ADDR:PORT, key: TSIG-KEY }' },
+);
+
 export const rpz = section({
   /** Where AXFR/IXFR and SOA queries are answered (UDP and TCP). */
   listen: listenAddress().prefault('127.0.0.1:5300'),
@@ -46,8 +58,8 @@ export const rpz = section({
       });
     })
     .prefault([]),
-  notify: z.array(listenAddress(), { error: () => 'is not a list — expected a list of ADDR:PORT of secondaries' }).prefault([]),
-  allowTransfer: z.array(prefix(), { error: () => `is not a list — expected a list of ${PREFIX_EXPECTED}` }).prefault(['127.0.0.0/8', '::1/128']),
+  notify: z.array(notifyEntry, { error: () => 'is not a list — expected a list of ADDR:PORT of secondaries (or { address, key })' }).prefault([]),
+  allowTransfer: z.array(allowEntry, { error: () => `is not a list — expected a list of ${PREFIX_EXPECTED} (or { prefix, key })` }).prefault(['127.0.0.0/8', '::1/128']),
   watchInterval: duration().prefault('1s'),
   notifyRetries: z.number({ error: (iss) => `is ${kindOf(iss.input)} — expected a whole number from 0 to 20` }).int('is not a whole number — expected 0 to 20').min(0, 'is negative — expected 0 to 20').max(20, 'is more than 20 — expected 0 to 20').prefault(5),
   notifyRetryInterval: duration().prefault('1s'),

@@ -3,7 +3,7 @@
 // behind `sakimori rpz add|remove|list`. Imports src/core, src/store (port), src/bus
 // (port), src/telemetry, src/dns/wire, src/dns/policy, src/dns/zone-transfer.
 export { RpzProvider, POLICY_CHANGED_TOPIC, type RpzProviderOptions, type ProvidedZone, type ReloadResult, type ProviderCounters } from './provider.ts';
-export { RpzServer, transferAcl, type RpzServerOptions, type TransferEvent } from './server.ts';
+export { RpzServer, transferAcl, type RpzServerOptions, type TransferEvent, type TransferAllow } from './server.ts';
 export { respond, type Answer, type ResponderContext, type ServedZone } from './responder.ts';
 export { ZoneContent, diffSize, type ZoneDiff } from './zone-content.ts';
 export { Journal, JournalStore, rpzProviderMigrations, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';

@@ -6,7 +6,8 @@ import { parseListenAddress, SakimoriError, type Clock, type HostPort, type Part
 import type { Bus } from '../../bus/index.ts';
 import type { Store } from '../../store/index.ts';
 import type { Registry } from '../../telemetry/index.ts';
-import type { XfrLogger } from '../zone-transfer/index.ts';
+import { tsigKeyByName as keyRef, tsigKeysFromConfig, type TsigKey, type TsigKeyConfig, type XfrLogger } from '../zone-transfer/index.ts';
+import type { TransferAllow } from './server.ts';
 import { JournalStore } from './journal.ts';
 import { RpzProvider, type ProvidedZone } from './provider.ts';
 
@@ -14,15 +15,15 @@ import { RpzProvider, type ProvidedZone } from './provider.ts';
 export interface RpzConfig {
   listen: string;
   zones: readonly ProvidedZone[];
-  notify: readonly string[];
-  allowTransfer: readonly string[];
+  notify: readonly (string | { address: string; key?: string | undefined })[];
+  allowTransfer: readonly TransferAllow[];
   watchInterval: number;
   notifyRetries: number;
   notifyRetryInterval: number;
 }
 
 export interface RpzPartDeps {
-  config: { rpz: RpzConfig; node?: { name: string } };
+  config: { rpz: RpzConfig; node?: { name: string }; tsig?: { keys: readonly TsigKeyConfig[] } };
   store: Store;
   bus?: Pick<Bus, 'subscribe'> | undefined;
   logger: XfrLogger;
@@ -36,12 +37,17 @@ export function address(s: string, key: string): HostPort {
   return r;
 }
 
-export function rpzProvider(deps: RpzPartDeps, rpz: RpzConfig = deps.config.rpz): RpzProvider {
+export function rpzProvider(deps: RpzPartDeps, rpz: RpzConfig = deps.config.rpz, extraKeys: readonly TsigKey[] = []): RpzProvider {
+  const keys = tsigKeysFromConfig(deps.config.tsig?.keys, extraKeys);
   return new RpzProvider({
     listen: address(rpz.listen, 'rpz.listen'),
     zones: rpz.zones,
-    notify: rpz.notify.map((n, i) => address(n, `rpz.notify[${i}]`)),
-    allowTransfer: rpz.allowTransfer,
+    notify: rpz.notify.map((n, i) => {
+      if (typeof n === 'string') return address(n, `rpz.notify[${i}]`);
+      return { ...address(n.address, `rpz.notify[${i}].address`), ...(n.key ? { key: keyRef(keys, n.key, `rpz.notify[${i}]`) } : {}) };
+    }),
+    allowTransfer: rpz.allowTransfer.map((e, i) => (typeof e === 'string' || e.key === undefined ? e : { prefix: e.prefix, key: keyRef(keys, e.key, `rpz.allowTransfer[${i}]`).name })),
+    keys,
     journalStore: new JournalStore(deps.store),
     ...(deps.bus ? { bus: deps.bus, busConsumer: `rpz-provider-${deps.config.node?.name ?? 'node'}` } : {}),
     logger: deps.logger,

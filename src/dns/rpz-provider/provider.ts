@@ -16,12 +16,12 @@ import { Counter, Gauge, type Registry } from '../../telemetry/index.ts';
 import { SakimoriError, formatHostPort, systemClock, type Clock, type Endpoint, type HostPort, type Part, type PartHealth } from '../../core/index.ts';
 import type { Bus, Subscription } from '../../bus/index.ts';
 import { normalizeName } from '../wire/index.ts';
-import { sendNotify, serialCompare, type NotifyResult, type XfrLogger } from '../zone-transfer/index.ts';
+import { sendNotify, serialCompare, type NotifyResult, type TsigKey, type XfrLogger } from '../zone-transfer/index.ts';
 import { formatProblem } from '../policy/index.ts';
 import { entrySerials, Journal, JournalStore, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';
 import { fileStamp, readEditState } from './edit.ts';
 import { readZoneRecords } from './master-text.ts';
-import { RpzServer, type TransferEvent } from './server.ts';
+import { RpzServer, type TransferAllow, type TransferEvent } from './server.ts';
 import type { ServedZone } from './responder.ts';
 import { diffSize, ZoneContent } from './zone-content.ts';
 
@@ -36,10 +36,12 @@ export interface ProvidedZone {
 export interface RpzProviderOptions {
   listen: HostPort;
   zones: readonly ProvidedZone[];
-  /** Secondaries told of every change (RFC 1996). */
-  notify?: readonly HostPort[];
-  /** Prefixes that may transfer. Default loopback only. */
-  allowTransfer?: readonly string[];
+  /** Secondaries told of every change (RFC 1996); with `key`, the NOTIFY is TSIG-signed. */
+  notify?: readonly (HostPort & { key?: TsigKey | undefined })[];
+  /** Prefixes that may transfer, each optionally with the TSIG key it must sign with. Default loopback only. */
+  allowTransfer?: readonly TransferAllow[];
+  /** TSIG keys by name (RFC 8945): signed requests are verified and answered signed. */
+  keys?: ReadonlyMap<string, TsigKey>;
   /** Where differences are kept across restarts (and shared with `rpz add`). Without it, the journal lives in memory only. */
   journalStore?: JournalStore;
   bus?: Pick<Bus, 'subscribe'>;
@@ -164,6 +166,7 @@ export class RpzProvider implements Part {
       listen: this.opts.listen,
       zone: (n) => this.zones.get(n)?.served,
       ...(this.opts.allowTransfer ? { allowTransfer: this.opts.allowTransfer } : {}),
+      ...(this.opts.keys ? { keys: this.opts.keys } : {}),
       logger: this.log,
       onTransfer: (e) => this.countTransfer(e),
       onRefused: (reason) => {
@@ -337,10 +340,14 @@ export class RpzProvider implements Part {
     const soa = z.served.content.soa;
     const serial = z.served.content.serial;
     for (const t of targets) {
-      const p = sendNotify(t, z.name, soa, { retries: this.opts.notifyRetries ?? 5, firstIntervalMs: this.opts.notifyFirstIntervalMs ?? 1000, signal: ac.signal }).then((r) => {
+      const p = sendNotify(t, z.name, soa, { retries: this.opts.notifyRetries ?? 5, firstIntervalMs: this.opts.notifyFirstIntervalMs ?? 1000, signal: ac.signal, ...(t.key ? { key: t.key } : {}) }).then((r) => {
         this.notifyLog.push({ ...r, zone: z.name, serial });
         if (this.notifyLog.length > 1000) this.notifyLog.splice(0, 500);
-        if (r.answered) {
+        if (r.answered && r.error) {
+          this.counters.notifiesAnswered++;
+          this.metrics?.notifies.inc({ result: 'answered' });
+          this.log.warn({ zone: z.name, serial, target: r.target, attempts: r.attempts, rcode: r.rcode, err: r.error }, 'NOTIFY answered, but not as it should be');
+        } else if (r.answered) {
           this.counters.notifiesAnswered++;
           this.metrics?.notifies.inc({ result: 'answered' });
           this.log.info({ zone: z.name, serial, target: r.target, attempts: r.attempts, rcode: r.rcode }, 'NOTIFY answered');

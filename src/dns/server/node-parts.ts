@@ -10,10 +10,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 import { parseListenAddress, SakimoriError, type Endpoint, type HostPort, type Part, type PartHealth } from '../../core/index.ts';
 import { WarningPage } from '../warning-page/server.ts';
 import { DnsFirewall, type DnsFirewallDeps, type DnsFirewallOptions } from './firewall.ts';
 import type { ZoneSpec } from './zones.ts';
+import { tsigKeyByName, tsigKeysFromConfig, type TsigKey, type TsigKeyConfig } from '../zone-transfer/index.ts';
 import { detectionOff, optionsFromConfig, type DetectConfigSection, type DetectOptionsInput } from '../detect/index.ts';
 
 /** Detector options from dns.detect (or dnstap.detect); false when every detector is off. */
@@ -37,6 +39,8 @@ export interface DnsConfig {
   zones: readonly ZoneSpec[];
   /** Where zones from a primary take NOTIFY when they name no address of their own; '' none. */
   notifyListen?: string;
+  /** Where copies of zones from a primary are kept; '' or absent: none. */
+  zoneCopyDir?: string;
   events: { flushInterval: number; maxBuffered: number };
   observationInterval: number;
   warningPage: { listen: string; organization: string; contact: string; optOutUrl: string };
@@ -75,7 +79,19 @@ export function resolveUpstreams(cfg: Pick<DnsConfig, 'upstreams'>, resolvConfPa
   return { off: `no dns.upstreams configured, and the first nameserver in ${resolvConfPath} is not a loopback resolver: set dns.upstreams to the ISP's recursive resolvers` };
 }
 
-export function firewallOptions(cfg: DnsConfig, upstreams: HostPort[], nodeName: string): DnsFirewallOptions {
+/** A zone from a primary with its TSIG key resolved (tsig.keys) and its local copy's path (dns.zoneCopyDir). */
+function primaryZone(z: ZoneSpec, i: number, cfg: DnsConfig, keys: ReadonlyMap<string, TsigKey>): ZoneSpec {
+  if (!z.primary) return z;
+  return {
+    ...z,
+    ...(!z.notifyListen && cfg.notifyListen ? { notifyListen: cfg.notifyListen } : {}),
+    ...(z.key ? { tsigKey: tsigKeyByName(keys, z.key, `dns.zones[${i}].key`) } : {}),
+    ...(cfg.zoneCopyDir ? { copyFile: join(cfg.zoneCopyDir, `${z.name.toLowerCase().replace(/\.$/, '').replace(/[^a-z0-9._-]/g, '_')}.zone`) } : {}),
+  };
+}
+
+export function firewallOptions(cfg: DnsConfig, upstreams: HostPort[], nodeName: string, tsig?: { keys: readonly TsigKeyConfig[] }): DnsFirewallOptions {
+  const keys = tsigKeysFromConfig(tsig?.keys);
   return {
     listen: cfg.listen.map((a, i) => hostPort(a, `dns.listen[${i}]`)),
     unfilteredListen: cfg.unfilteredListen.map((a, i) => hostPort(a, `dns.unfilteredListen[${i}]`)),
@@ -86,7 +102,7 @@ export function firewallOptions(cfg: DnsConfig, upstreams: HostPort[], nodeName:
     tcpIdleMs: cfg.tcpIdleTimeout,
     threads: cfg.threads,
     // dns.notifyListen is where every zone from a primary takes NOTIFY, unless it names its own.
-    zones: cfg.zones.map((z) => (z.primary && !z.notifyListen && cfg.notifyListen ? { ...z, notifyListen: cfg.notifyListen } : z)),
+    zones: cfg.zones.map((z, i) => primaryZone(z, i, cfg, keys)),
     eventFlushIntervalMs: cfg.events.flushInterval,
     maxBufferedEvents: cfg.events.maxBuffered,
     observationIntervalMs: cfg.observationInterval,
@@ -112,7 +128,7 @@ class DnsOff implements Part {
 }
 
 export interface DnsPartsDeps extends DnsFirewallDeps {
-  config: { dns: DnsConfig; node: { name: string } };
+  config: { dns: DnsConfig; node: { name: string }; tsig?: { keys: readonly TsigKeyConfig[] } };
 }
 
 /** The firewall and the warning page, or one part saying why DNS is off. */
@@ -123,7 +139,7 @@ export function dnsParts(deps: DnsPartsDeps, opts: { resolvConf?: string } = {})
   if ('off' in up) return [new DnsOff(up.off, (m) => deps.logger.warn(m))];
   const wp = cfg.warningPage;
   return [
-    new DnsFirewall(firewallOptions(cfg, up.upstreams, deps.config.node.name), deps),
+    new DnsFirewall(firewallOptions(cfg, up.upstreams, deps.config.node.name, deps.config.tsig), deps),
     new WarningPage(hostPort(wp.listen, 'dns.warningPage.listen'), { organization: wp.organization, contact: wp.contact, optOutUrl: wp.optOutUrl }, deps.registry),
   ];
 }

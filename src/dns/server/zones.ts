@@ -18,7 +18,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { formatHostPort, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
-import { NotifyListener, SecondaryZone, type XfrLogger } from '../zone-transfer/index.ts';
+import { NotifyListener, SecondaryZone, type TsigKey, type XfrLogger } from '../zone-transfer/index.ts';
 import { collectGarbage } from './gc.ts';
 import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, type ApplyResult, type SharedRpzZone, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
 
@@ -35,6 +35,11 @@ export interface ZoneSpec {
   primary?: string;
   /** Where the primary's NOTIFY is taken (UDP "ADDR:PORT"); zones sharing an address share the socket. */
   notifyListen?: string;
+  /** The TSIG key's name (tsig.keys) for the primary; `tsigKey` is that key, resolved. */
+  key?: string | undefined;
+  tsigKey?: TsigKey | undefined;
+  /** Where the local copy of a zone from a primary is kept (written after each transfer, served when a restart finds the primary down). */
+  copyFile?: string | undefined;
   kind: ZoneKind;
   /** 'rpz': a master file (RPZ); 'list': one domain a line, each covering its subdomains. */
   format: 'rpz' | 'list';
@@ -57,6 +62,10 @@ export interface ZoneSourceStatus {
   reloads: number;
   /** The last refused version's problems (file:line), when the last attempt failed. */
   lastError?: string[];
+  /** A zone from a primary: past its SOA expire time without reaching the primary (its policy stays in force). */
+  expired?: boolean;
+  /** A zone from a primary: served from the local copy; the primary has not answered since the start. */
+  fromCopy?: boolean;
 }
 
 export interface ZoneSource {
@@ -236,8 +245,9 @@ async function joinNotify(listen: HostPort, zone: SecondaryZone, log: XfrLogger)
  *
  * The first load decides when the firewall starts answering: start() resolves only once
  * the zone has been transferred, retrying on the retry timer and logging every failure at
- * error level, so the firewall never answers with the zone silently empty. There is no
- * local copy: a restart while the primary is unreachable waits for it.
+ * error level, so the firewall never answers with the zone silently empty. With a local
+ * copy (spec.copyFile, written after each transfer) a restart while the primary is
+ * unreachable serves the copy (logged at warn) and asks for IXFR from its serial.
  *
  * Past the SOA expire time without reaching the primary the zone is logged as expired
  * (error, once) and its last policy stays enforced: dropping every block because the feed
@@ -262,6 +272,8 @@ export class PrimaryZoneSource implements ZoneSource {
     this.secondary = new SecondaryZone({
       zone: spec.name,
       primary: address(spec.primary ?? '', `primary of policy zone ${spec.name}`),
+      key: spec.tsigKey,
+      copyFile: spec.copyFile,
       logger,
       onUpdate: (u) => {
         if (u.kind !== 'up-to-date') opts.onReload?.(spec.name, true);
@@ -302,7 +314,8 @@ export class PrimaryZoneSource implements ZoneSource {
       this.wake = undefined;
     }
     const st = this.secondary.status();
-    log('info', `policy zone ${this.spec.name} loaded from primary ${primary} by AXFR: serial ${st.serial}, ${st.names ?? 0} names${this.spec.notifyListen ? `; NOTIFY taken on ${this.spec.notifyListen}` : '; no NOTIFY listener: refreshed on the SOA timer only'}`, { zone: this.spec.name, primary });
+    if (st.fromCopy) return;
+    log('info', `policy zone ${this.spec.name} loaded from primary ${primary}${this.spec.tsigKey ? ` (TSIG key ${this.spec.tsigKey.name})` : ''}: serial ${st.serial}, ${st.names ?? 0} names${this.spec.notifyListen ? `; NOTIFY taken on ${this.spec.notifyListen}` : '; no NOTIFY listener: refreshed on the SOA timer only'}`, { zone: this.spec.name, primary });
   }
 
   async stop(): Promise<void> {
@@ -314,8 +327,8 @@ export class PrimaryZoneSource implements ZoneSource {
   }
 
   status(): ZoneSourceStatus {
-    const { zone, source, loadedAt, names, serial, reloads, lastError } = this.secondary.status();
-    return { zone, source, reloads, ...(loadedAt ? { loadedAt } : {}), ...(names !== undefined ? { names } : {}), ...(serial !== undefined ? { serial } : {}), ...(lastError ? { lastError } : {}) };
+    const { zone, source, loadedAt, names, serial, reloads, lastError, expired, fromCopy } = this.secondary.status();
+    return { zone, source, reloads, ...(loadedAt ? { loadedAt } : {}), ...(names !== undefined ? { names } : {}), ...(serial !== undefined ? { serial } : {}), ...(lastError ? { lastError } : {}), expired, fromCopy };
   }
 }
 

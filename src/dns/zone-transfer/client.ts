@@ -11,6 +11,7 @@ import { decodeMessage, encodeMessage, Opcode, RCode, RRClass, RRType, type DnsM
 import type { ZoneRecord } from '../policy/index.ts';
 import { frameMessage, TcpMessageReader } from './framing.ts';
 import { canonicalRecord, rcodeName, soaSerial, XfrReader, type XfrOutcome } from './xfr.ts';
+import { findTsig, signMessage, tsigErrorName, TsigStreamVerifier, verifyMessage, type TsigKey } from './tsig.ts';
 
 export interface TransferRequest {
   zone: string;
@@ -19,6 +20,8 @@ export interface TransferRequest {
   soa?: ZoneRecord;
   /** Idle time allowed between two reads, and for the connection. Default 10 s. */
   timeoutMs?: number;
+  /** TSIG key: the request is signed and every answer message must be (RFC 8945 §5.3.1). */
+  key?: TsigKey;
 }
 
 export interface TransferResult {
@@ -55,6 +58,13 @@ export function requestTransfer(primary: HostPort, req: TransferRequest): Promis
     query.authority.push({ name: req.zone, type: RRType.SOA, class: RRClass.IN, ttl: req.soa.ttl, data: req.soa.data });
   }
   const reader = new XfrReader(req.zone, { type: req.type, ...(req.soa ? { clientSerial: soaSerial(req.soa) } : {}) });
+  let wire = encodeMessage(query);
+  let verifier: TsigStreamVerifier | undefined;
+  if (req.key) {
+    const s = signMessage(wire, req.key);
+    wire = s.bytes;
+    verifier = new TsigStreamVerifier(req.key, s.mac);
+  }
   const timeoutMs = req.timeoutMs ?? 10_000;
   return new Promise<TransferResult>((resolve, reject) => {
     const sock = connect({ host: primary.host, port: primary.port });
@@ -71,14 +81,23 @@ export function requestTransfer(primary: HostPort, req: TransferRequest): Promis
     sock.setTimeout(timeoutMs, () => done(new TransferError(`${where}: no data for ${timeoutMs} ms`)));
     sock.on('error', (err) => done(new TransferError(`${where}: ${err.message}`)));
     sock.on('close', () => done(new TransferError(`${where}: the primary closed the connection after ${reader.messages} message(s), before the transfer was complete`)));
-    sock.on('connect', () => sock.write(frameMessage(encodeMessage(query))));
+    sock.on('connect', () => sock.write(frameMessage(wire)));
     sock.on('data', (chunk: Buffer) => {
       bytes += chunk.length;
       for (const m of frames.push(chunk)) {
         const d = decodeMessage(m);
         if (!d.ok) return done(new TransferError(`${where}: message ${reader.messages + 1} does not decode: ${d.error.message}`));
         if (d.value.header.id !== query.header.id) return done(new TransferError(`${where}: a message with ID ${d.value.header.id}, not the request's ${query.header.id}`));
+        if (verifier) {
+          const bad = verifier.feed(m);
+          if (bad) return done(new TransferError(`${where}: TSIG ${tsigErrorName(bad.error)}: ${bad.reason}`, d.value.header.rcode === RCode.NOERROR ? undefined : d.value.header.rcode));
+        } else if (d.value.header.rcode === RCode.NOTAUTH) {
+          const f = findTsig(m);
+          const why = f && 'record' in f ? ` (TSIG ${tsigErrorName(f.record.error)} for key ${f.record.keyName})` : '';
+          return done(new TransferError(`${where}: the primary answered NOTAUTH${why}: it wants a TSIG key — set the zone's key`, RCode.NOTAUTH));
+        }
         const step = reader.feed(d.value);
+        if (step.done && !('error' in step) && verifier && !verifier.complete) return done(new TransferError(`${where}: TSIG: the last message of the answer is not signed`));
         if (!step.done) continue;
         if ('error' in step) return done(new TransferError(`${where}: ${step.error}`, d.value.header.rcode === RCode.NOERROR ? undefined : d.value.header.rcode));
         return done(undefined, { outcome: step.outcome, messages: reader.messages, records: reader.recordCount, bytes });
@@ -88,10 +107,16 @@ export function requestTransfer(primary: HostPort, req: TransferRequest): Promis
 }
 
 /** Sends one UDP query and waits for the answer with its ID from that peer, retrying. */
-export function udpExchange(peer: HostPort, query: DnsMessage, opts: { timeoutMs?: number; attempts?: number } = {}): Promise<DnsMessage> {
+export function udpExchange(peer: HostPort, query: DnsMessage, opts: { timeoutMs?: number; attempts?: number; key?: TsigKey } = {}): Promise<DnsMessage> {
   const timeoutMs = opts.timeoutMs ?? 2000;
   const attempts = opts.attempts ?? 3;
-  const bytes = encodeMessage(query);
+  let bytes = encodeMessage(query);
+  let requestMac: Uint8Array | undefined;
+  if (opts.key) {
+    const s = signMessage(bytes, opts.key);
+    bytes = s.bytes;
+    requestMac = s.mac;
+  }
   return new Promise((resolve, reject) => {
     const sock = createSocket(isIPv6(peer.host) ? 'udp6' : 'udp4');
     let sent = 0;
@@ -112,6 +137,17 @@ export function udpExchange(peer: HostPort, query: DnsMessage, opts: { timeoutMs
     sock.on('message', (buf) => {
       const d = decodeMessage(buf);
       if (!d.ok || !d.value.header.qr || d.value.header.id !== query.header.id) return;
+      if (opts.key) {
+        // An answer that does not verify may be forged: keep waiting for the real one.
+        const f = findTsig(buf);
+        if (!f || 'error' in f) {
+          if (d.value.header.rcode === RCode.NOTAUTH) return finish(new TransferError(`${formatHostPort(peer)}: answered NOTAUTH without a TSIG record`, RCode.NOTAUTH));
+          return;
+        }
+        if (f.record.error !== 0) return finish(new TransferError(`${formatHostPort(peer)}: TSIG ${tsigErrorName(f.record.error)} for key ${f.record.keyName}`, d.value.header.rcode));
+        const v = verifyMessage(buf, f, opts.key, { requestMac });
+        if (!v.ok) return finish(new TransferError(`${formatHostPort(peer)}: the answer's TSIG does not verify: ${tsigErrorName(v.error)}: ${v.reason}`));
+      }
       finish(undefined, d.value);
     });
     sock.bind(0, send);
@@ -119,7 +155,7 @@ export function udpExchange(peer: HostPort, query: DnsMessage, opts: { timeoutMs
 }
 
 /** The primary's SOA for the zone, by a UDP query (refresh checks, `rpz` tooling). */
-export async function querySoa(primary: HostPort, zone: string, opts: { timeoutMs?: number } = {}): Promise<ZoneRecord> {
+export async function querySoa(primary: HostPort, zone: string, opts: { timeoutMs?: number; key?: TsigKey } = {}): Promise<ZoneRecord> {
   const q = queryMessage(zone, RRType.SOA);
   const r = await udpExchange(primary, q, opts);
   if (r.header.rcode !== RCode.NOERROR) throw new TransferError(`SOA query for ${zone} to ${formatHostPort(primary)}: ${rcodeName(r.header.rcode)}`, r.header.rcode);

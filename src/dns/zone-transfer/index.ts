@@ -17,7 +17,7 @@ export {
   type XfrStep,
 } from './xfr.ts';
 export { requestTransfer, querySoa, udpExchange, queryMessage, TransferError, type TransferRequest, type TransferResult } from './client.ts';
-export { sendNotify, notifyMessage, answerNotify, sameAddress, type NotifyOptions, type NotifyResult, type NotifyReceiver } from './notify.ts';
+export { sendNotify, notifyMessage, answerNotify, answerNotifyWire, sameAddress, type NotifyOptions, type NotifyResult, type NotifyReceiver } from './notify.ts';
 export { NotifyListener } from './notify-listener.ts';
 export {
   SecondaryZone,
@@ -28,3 +28,32 @@ export {
   type ZoneUpdate,
   type XfrLogger,
 } from './secondary.ts';
+export {
+  makeTsigKey,
+  tsigKeysFromConfig,
+  tsigKeyByName,
+  type TsigKeyConfig,
+  tsigKeyring,
+  signMessage,
+  verifyMessage,
+  findTsig,
+  appendTsigError,
+  badTimeOther,
+  encodeTsigRdata,
+  decodeTsigRdata,
+  tsigErrorName,
+  isTsigAlgorithm,
+  TsigStreamSigner,
+  TsigStreamVerifier,
+  TsigConfigError,
+  TsigErr,
+  TSIG_ALGORITHMS,
+  TSIG_TYPE,
+  DEFAULT_FUDGE,
+  type TsigKey,
+  type TsigAlgorithm,
+  type TsigRecord,
+  type FoundTsig,
+  type VerifyResult,
+} from './tsig.ts';
+export { readZoneCopy, writeZoneCopy, type ZoneCopy } from './zone-copy.ts';

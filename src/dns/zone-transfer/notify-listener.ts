@@ -7,7 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { formatHostPort, type HostPort } from '../../core/index.ts';
 import { decodeMessage, encodeMessage, Opcode, RCode } from '../wire/index.ts';
-import { answerNotify, type NotifyReceiver } from './notify.ts';
+import { answerNotifyWire, type NotifyReceiver } from './notify.ts';
 import { headerOnlyReply } from './xfr.ts';
 import type { XfrLogger } from './secondary.ts';
 
@@ -33,9 +33,15 @@ export class NotifyListener {
       const d = decodeMessage(buf);
       if (!d.ok || d.value.header.qr) return;
       this.received++;
-      const reply = d.value.header.opcode === Opcode.NOTIFY ? answerNotify(d.value, rinfo.address, this.receivers()) : { reply: headerOnlyReply(d.value, RCode.REFUSED) };
-      if (d.value.header.opcode === Opcode.NOTIFY) this.log?.info({ from: `${rinfo.address}:${rinfo.port}`, zone: d.value.questions[0]?.name, rcode: reply.reply.header.rcode }, 'NOTIFY received');
-      sock.send(encodeMessage(reply.reply), rinfo.port, rinfo.address);
+      const from = `${rinfo.address}:${rinfo.port}`;
+      if (d.value.header.opcode !== Opcode.NOTIFY) {
+        sock.send(encodeMessage(headerOnlyReply(d.value, RCode.REFUSED)), rinfo.port, rinfo.address);
+        return;
+      }
+      const a = answerNotifyWire(buf, d.value, rinfo.address, this.receivers());
+      if (a.refusal) this.log?.warn({ from, zone: d.value.questions[0]?.name }, `NOTIFY refused: ${a.refusal}`);
+      else this.log?.info({ from, zone: d.value.questions[0]?.name }, 'NOTIFY received');
+      sock.send(a.reply, rinfo.port, rinfo.address);
     });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', reject);

@@ -11,6 +11,7 @@ import { formatHostPort, parseIp, type HostPort } from '../../core/index.ts';
 import { decodeMessage, encodeMessage, normalizeName, Opcode, RCode, RRClass, RRType, type DnsMessage } from '../wire/index.ts';
 import type { ZoneRecord } from '../policy/index.ts';
 import { headerOnlyReply } from './xfr.ts';
+import { appendTsigError, findTsig, signMessage, tsigErrorName, verifyMessage, type TsigKey } from './tsig.ts';
 
 export interface NotifyOptions {
   /** Tries after the first one. Default 5. */
@@ -19,6 +20,8 @@ export interface NotifyOptions {
   firstIntervalMs?: number;
   /** Stops the retries (e.g. the zone changed again, or the server stops). */
   signal?: AbortSignal;
+  /** TSIG key: the NOTIFY is signed (re-signed on each try) and the answer must verify. */
+  key?: TsigKey;
 }
 
 export interface NotifyResult {
@@ -46,7 +49,8 @@ export function sendNotify(target: HostPort, zone: string, soa: ZoneRecord | und
   const retries = opts.retries ?? 5;
   let interval = opts.firstIntervalMs ?? 1000;
   const msg = notifyMessage(zone, soa);
-  const bytes = encodeMessage(msg);
+  const unsigned = encodeMessage(msg);
+  let requestMac: Uint8Array | undefined;
   const name = formatHostPort(target);
   return new Promise((resolve) => {
     const sock = createSocket(isIPv6(target.host) ? 'udp6' : 'udp4');
@@ -65,6 +69,13 @@ export function sendNotify(target: HostPort, zone: string, soa: ZoneRecord | und
     const send = () => {
       if (attempts > retries) return finish({ answered: false, error: `no answer after ${attempts} tries` });
       attempts++;
+      let bytes = unsigned;
+      if (opts.key) {
+        // Signed afresh each try: the time in a retry stays within the fudge.
+        const s = signMessage(unsigned, opts.key);
+        bytes = s.bytes;
+        requestMac = s.mac;
+      }
       sock.send(bytes, target.port, target.host, (err) => {
         if (err) finish({ answered: false, error: err.message });
       });
@@ -77,6 +88,13 @@ export function sendNotify(target: HostPort, zone: string, soa: ZoneRecord | und
       if (!d.ok) return;
       const h = d.value.header;
       if (!h.qr || h.id !== msg.header.id || h.opcode !== Opcode.NOTIFY) return;
+      if (opts.key) {
+        const f = findTsig(buf);
+        if (!f || 'error' in f) return finish({ answered: true, rcode: h.rcode, error: `the answer is not signed with key ${opts.key.name}${f ? `: ${f.error}` : ''}` });
+        if (f.record.error !== 0) return finish({ answered: true, rcode: h.rcode, error: `the secondary answered TSIG ${tsigErrorName(f.record.error)} for key ${f.record.keyName}` });
+        const v = verifyMessage(buf, f, opts.key, { requestMac });
+        if (!v.ok) return finish({ answered: true, rcode: h.rcode, error: `the answer's TSIG does not verify: ${tsigErrorName(v.error)}: ${v.reason}` });
+      }
       finish({ answered: true, rcode: h.rcode });
     });
     if (opts.signal?.aborted) return finish({ answered: false, error: 'stopped before it was sent' });
@@ -90,6 +108,10 @@ export interface NotifyReceiver {
   readonly zone: string;
   /** The primary's address: NOTIFY from anywhere else is refused (RFC 1996 §3.10). */
   readonly primary: HostPort;
+  /** The primary's addresses when it was given by host name (resolved at start and on refresh). */
+  readonly primaryAddresses?: readonly string[];
+  /** When set, a NOTIFY must be signed with this key (and is answered signed). */
+  readonly key?: TsigKey | undefined;
   /** Schedules a refresh now. `serial` is the hint from the message, if any. */
   notify(serial?: number): void;
 }
@@ -113,7 +135,8 @@ export function answerNotify(query: DnsMessage, from: string, receivers: Iterabl
   const zone = normalizeName(q.name);
   for (const r of receivers) {
     if (r.zone !== zone) continue;
-    if (!sameAddress(from, r.primary.host)) return { reply: headerOnlyReply(query, RCode.REFUSED) };
+    const addrs = r.primaryAddresses && r.primaryAddresses.length > 0 ? r.primaryAddresses : [r.primary.host];
+    if (!addrs.some((a) => sameAddress(from, a))) return { reply: headerOnlyReply(query, RCode.REFUSED) };
     const hint = query.answers.find((a) => a.type === RRType.SOA && a.data.kind === 'SOA');
     r.notify(hint?.data.kind === 'SOA' ? hint.data.serial : undefined);
     return { reply: headerOnlyReply(query, RCode.NOERROR, { aa: true }), accepted: r };
@@ -122,3 +145,28 @@ export function answerNotify(query: DnsMessage, from: string, receivers: Iterabl
 }
 
 export { sameAddress };
+
+/**
+ * answerNotify on wire bytes, with TSIG (RFC 8945): a zone with a key takes NOTIFY only
+ * signed with it (NOTAUTH with the TSIG error otherwise) and answers signed. Returns the
+ * bytes to send back, or undefined for a message not to answer; `refusal` says why a
+ * NOTIFY was turned away, for the log.
+ */
+export function answerNotifyWire(raw: Uint8Array, query: DnsMessage, from: string, receivers: Iterable<NotifyReceiver>): { reply: Uint8Array; accepted?: NotifyReceiver; refusal?: string } {
+  const q = query.questions[0];
+  const zone = q ? normalizeName(q.name) : '';
+  const list = [...receivers];
+  const r = list.find((x) => x.zone === zone);
+  const f = findTsig(raw);
+  if (f && 'error' in f) return { reply: encodeMessage(headerOnlyReply(query, RCode.FORMERR)), refusal: `malformed TSIG record: ${f.error}` };
+  if (r?.key) {
+    const notauth = encodeMessage(headerOnlyReply(query, RCode.NOTAUTH));
+    if (!f) return { reply: notauth, refusal: `NOTIFY for ${zone} is not signed; key ${r.key.name} required` };
+    const v = verifyMessage(raw, f, r.key);
+    if (!v.ok) return { reply: appendTsigError(notauth, f.record, v.error), refusal: `NOTIFY for ${zone}: TSIG ${tsigErrorName(v.error)}: ${v.reason}` };
+    const a = answerNotify(query, from, list);
+    return { reply: signMessage(encodeMessage(a.reply), r.key, { requestMac: v.mac }).bytes, ...(a.accepted ? { accepted: a.accepted } : { refusal: `NOTIFY for ${zone} from ${from}, not from its primary` }) };
+  }
+  const a = answerNotify(query, from, list);
+  return { reply: encodeMessage(a.reply), ...(a.accepted ? { accepted: a.accepted } : { refusal: `NOTIFY for ${zone || '(no question)'} from ${from}: not a zone pulled from that address` }) };
+}

@@ -14,6 +14,8 @@
  * and logged, but its policy stays in force: for a firewall, silently dropping every
  * block because the feed is down is the worse failure (BIND would stop serving it).
  */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import { formatHostPort, systemClock, type Clock, type HostPort } from '../../core/index.ts';
 import { RCode, normalizeName } from '../wire/index.ts';
 import { RpzZone, type ApplyResult, type PolicyEngine, type ZoneChange, type ZoneRecord } from '../policy/index.ts';
@@ -21,6 +23,8 @@ import { requestTransfer, TransferError, type TransferRequest, type TransferResu
 import { serialCompare } from './serial.ts';
 import { soaSerial, type XfrDiff } from './xfr.ts';
 import type { NotifyReceiver } from './notify.ts';
+import type { TsigKey } from './tsig.ts';
+import { readZoneCopy, writeZoneCopy } from './zone-copy.ts';
 
 /** Where pulled zones go (the DNS server's ZoneTarget has this shape). */
 export interface PolicyZoneTarget {
@@ -68,7 +72,10 @@ export interface ZoneUpdate {
 export interface SecondaryZoneOptions {
   /** The policy zone's name, e.g. "cc.rpz.example". */
   zone: string;
+  /** An address or a host name (resolved at start and before each refresh, for NOTIFY). */
   primary: HostPort;
+  /** TSIG key (RFC 8945): requests are signed, answers must be, and so must its NOTIFY. */
+  key?: TsigKey | undefined;
   logger?: XfrLogger;
   /**
    * When the first transfer fails, start() rejects (true) or resolves and keeps retrying
@@ -82,6 +89,12 @@ export interface SecondaryZoneOptions {
   maxRefreshMs?: number;
   /** Per transfer: idle time allowed on the connection. Default 10 s. */
   timeoutMs?: number;
+  /**
+   * The local copy (like a BIND secondary's zone file): written atomically after each
+   * transfer that changed the zone; at start, when there is no zone yet, loaded first, so a
+   * restart with the primary down serves it (logged at warn) and asks for IXFR from its serial.
+   */
+  copyFile?: string | undefined;
   /** Told after every successful refresh (metrics, logs, the bus). */
   onUpdate?: (u: ZoneUpdate) => void;
   /** The transfer function (tests replace it). Default requestTransfer. */
@@ -106,12 +119,17 @@ export interface SecondaryStatus {
   lastAttemptAt: number | undefined;
   /** Past the SOA expire time without reaching the primary (the policy stays in force). */
   expired: boolean;
+  /** The version in force came from the local copy and the primary has not answered since. */
+  fromCopy: boolean;
   transfers: { axfr: number; ixfr: number; upToDate: number; failed: number };
 }
 
 export class SecondaryZone implements NotifyReceiver {
   readonly zone: string;
   readonly primary: HostPort;
+  readonly key: TsigKey | undefined;
+  /** The primary's addresses (its host name resolved), NOTIFY is taken from these. */
+  primaryAddresses: readonly string[];
   private target: PolicyZoneTarget | undefined;
   /** The SOA of the version in force (undefined until the first transfer). */
   private soa: ZoneRecord | undefined;
@@ -127,11 +145,15 @@ export class SecondaryZone implements NotifyReceiver {
   private started = false;
   private lastOk = true;
   private expireMs: number | undefined;
+  private copyDirty = false;
+  private copyWriting: Promise<void> | undefined;
   private readonly st: SecondaryStatus;
 
   constructor(private readonly opts: SecondaryZoneOptions) {
     this.zone = normalizeName(opts.zone);
     this.primary = opts.primary;
+    this.key = opts.key;
+    this.primaryAddresses = isIP(opts.primary.host) ? [opts.primary.host] : [];
     this.log = opts.logger ?? quiet;
     this.clock = opts.clock ?? systemClock;
     this.minMs = opts.minRefreshMs ?? 5000;
@@ -145,6 +167,7 @@ export class SecondaryZone implements NotifyReceiver {
       lastSuccessAt: undefined,
       lastAttemptAt: undefined,
       expired: false,
+      fromCopy: false,
       transfers: { axfr: 0, ixfr: 0, upToDate: 0, failed: 0 },
     };
   }
@@ -153,7 +176,11 @@ export class SecondaryZone implements NotifyReceiver {
   async start(target: PolicyZoneTarget): Promise<void> {
     this.target = target;
     this.started = true;
+    if (this.soa === undefined && this.opts.copyFile) this.loadCopy(this.opts.copyFile);
     await this.refresh();
+    if (this.st.fromCopy) {
+      this.log.warn({ zone: this.zone, primary: this.st.primary, serial: this.st.serial, copy: this.opts.copyFile, err: this.st.lastError?.join('; ') }, `the primary is unreachable; serving the local copy of ${this.zone} at serial ${this.st.serial} and retrying`);
+    }
     if (this.soa === undefined && this.opts.requireFirstTransfer) {
       await this.stop();
       throw new TransferError(`policy zone ${this.zone}: the first transfer from ${this.st.primary} failed: ${this.st.lastError?.join('; ') ?? 'no reason given'}`);
@@ -170,6 +197,7 @@ export class SecondaryZone implements NotifyReceiver {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+    await this.copyWritten();
   }
 
   /** A NOTIFY came: refresh now (a refresh in progress runs once more when it ends). */
@@ -210,7 +238,81 @@ export class SecondaryZone implements NotifyReceiver {
     this.timer.unref();
   }
 
+  /** Resolves a primary given by host name; the addresses NOTIFY is accepted from. Keeps the last answer when resolution fails. */
+  private async resolvePrimary(): Promise<void> {
+    if (isIP(this.primary.host)) return;
+    try {
+      const found = (await lookup(this.primary.host, { all: true })).map((a) => a.address);
+      if (found.join(',') !== this.primaryAddresses.join(',')) this.log.info({ zone: this.zone, primary: this.st.primary, addresses: found }, 'primary host name resolved; NOTIFY is taken from these addresses');
+      this.primaryAddresses = found;
+    } catch (err) {
+      this.log.warn({ zone: this.zone, primary: this.st.primary, err: (err as NodeJS.ErrnoException).code ?? (err as Error).message }, 'cannot resolve the primary\'s host name; NOTIFY is taken from the addresses found before, if any');
+    }
+  }
+
+  /** Loads the local copy into the target; a missing copy is normal, a bad one is logged and ignored. */
+  private loadCopy(file: string): void {
+    const c = readZoneCopy(file, this.zone);
+    if (c === undefined) return;
+    if ('error' in c) {
+      this.log.warn({ zone: this.zone, copy: file, err: c.error }, 'the local copy of the zone cannot be used; waiting for the primary');
+      return;
+    }
+    try {
+      this.install(c.soa, c.records);
+    } catch (err) {
+      this.log.warn({ zone: this.zone, copy: file, err: (err as Error).message }, 'the local copy of the zone cannot be used; waiting for the primary');
+      return;
+    }
+    const serial = soaSerial(c.soa);
+    this.st.serial = serial;
+    this.st.fromCopy = true;
+    this.st.loadedAt = new Date(this.clock.now()).toISOString();
+    this.st.lastSuccessAt = c.transferredAt;
+    this.expireMs = c.soa.data.kind === 'SOA' ? c.soa.data.expire * 1000 : undefined;
+    const zs = this.current?.stats();
+    if (zs) this.st.names = zs.qname + zs.wildcard + zs.clientIp;
+    if (this.expireMs !== undefined && this.clock.now() - c.transferredAt > this.expireMs) this.markExpired(c.transferredAt);
+    this.log.info({ zone: this.zone, copy: file, serial, transferredAt: new Date(c.transferredAt).toISOString() }, `local copy of ${this.zone} loaded (serial ${serial})`);
+  }
+
+  private markExpired(since: number): void {
+    if (this.st.expired) return;
+    this.st.expired = true;
+    this.log.error({ zone: this.zone, primary: this.st.primary, lastSuccessAt: new Date(since).toISOString() }, 'policy zone expired: the primary has not answered for longer than the SOA expire time; its last policy stays in force');
+  }
+
+  /** Writes the local copy after a change; writes are serialized, and a write behind a newer one is skipped. */
+  private saveCopy(): void {
+    const file = this.opts.copyFile;
+    if (!file || !this.soa || !this.current) return;
+    this.copyDirty = true;
+    if (this.copyWriting) return;
+    this.copyWriting = (async () => {
+      while (this.copyDirty) {
+        this.copyDirty = false;
+        const soa = this.soa!;
+        const zone = this.current!;
+        try {
+          // A change during the write abandons it (copyDirty is set again); the loop writes the newer version.
+          const done = await writeZoneCopy(file, { zone: this.zone, primary: this.st.primary, soa, records: zone.records(), transferredAt: this.st.lastSuccessAt ?? this.clock.now() }, () => this.copyDirty);
+          if (done) this.log.debug({ zone: this.zone, copy: file, serial: soaSerial(soa) }, 'local copy written');
+        } catch (err) {
+          this.log.warn({ zone: this.zone, copy: file, err: (err as Error).message }, 'cannot write the local copy of the zone; a restart with the primary down will have to wait for it');
+        }
+      }
+    })().finally(() => {
+      this.copyWriting = undefined;
+    });
+  }
+
+  /** Resolves when the local copy on disk is current (tests, stop). */
+  async copyWritten(): Promise<void> {
+    while (this.copyWriting) await this.copyWriting;
+  }
+
   private async refreshOnce(): Promise<void> {
+    await this.resolvePrimary();
     const t0 = this.clock.now();
     this.st.lastAttemptAt = t0;
     const soa = this.soa;
@@ -219,7 +321,7 @@ export class SecondaryZone implements NotifyReceiver {
       let r: TransferResult;
       if (soa) {
         try {
-          r = await this.transfer(this.primary, { zone: this.zone, type: 'IXFR', soa, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
+          r = await this.transfer(this.primary, { zone: this.zone, type: 'IXFR', soa, ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}), ...(this.key ? { key: this.key } : {}) });
         } catch (err) {
           // A primary without IXFR says NOTIMP or FORMERR (RFC 1995 §2): fall back to AXFR.
           if (!(err instanceof TransferError && (err.rcode === RCode.NOTIMP || err.rcode === RCode.FORMERR))) throw err;
@@ -270,8 +372,10 @@ export class SecondaryZone implements NotifyReceiver {
         if (zs) this.st.names = zs.qname + zs.wildcard + zs.clientIp;
       }
       this.st.expired = false;
+      this.st.fromCopy = false;
       this.expireMs = cur?.data.kind === 'SOA' ? cur.data.expire * 1000 : undefined;
       this.lastOk = true;
+      if (kind !== 'up-to-date') this.saveCopy();
       const u: ZoneUpdate = { zone: this.zone, primary: this.st.primary, kind, fromSerial, serial: cur ? soaSerial(cur) : 0, records, ms: now - t0 };
       if (kind !== 'up-to-date') this.log.info({ ...u }, `policy zone ${this.zone} updated by ${kind}`);
       this.opts.onUpdate?.(u);
@@ -282,15 +386,12 @@ export class SecondaryZone implements NotifyReceiver {
       this.st.lastError = [message];
       this.log.warn({ zone: this.zone, primary: this.st.primary, err: message }, 'zone refresh failed; the policy in force is kept');
       const since = this.st.lastSuccessAt;
-      if (!this.st.expired && since !== undefined && this.expireMs !== undefined && this.clock.now() - since > this.expireMs) {
-        this.st.expired = true;
-        this.log.error({ zone: this.zone, primary: this.st.primary, lastSuccessAt: new Date(since).toISOString() }, 'policy zone expired: the primary has not answered for longer than the SOA expire time; its last policy stays in force');
-      }
+      if (since !== undefined && this.expireMs !== undefined && this.clock.now() - since > this.expireMs) this.markExpired(since);
     }
   }
 
   private axfr(): Promise<TransferResult> {
-    return this.transfer(this.primary, { zone: this.zone, type: 'AXFR', ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}) });
+    return this.transfer(this.primary, { zone: this.zone, type: 'AXFR', ...(this.opts.timeoutMs ? { timeoutMs: this.opts.timeoutMs } : {}), ...(this.key ? { key: this.key } : {}) });
   }
 
   /** Applies the differences version by version; true, or why not (the zone is then left at the last version applied). */
