@@ -3,9 +3,9 @@ import { openShadowserver } from './shadowserver.ts';
 import { openSimpleCsv } from './simple-csv.ts';
 import { openXarf } from './xarf.ts';
 import type { OpenedReport, Progress } from './source.ts';
+import { REPORT_FORMATS } from './formats.ts';
 
-export const REPORT_FORMATS = ['shadowserver', 'xarf', 'notice', 'cc-log'] as const;
-export type ReportFormat = (typeof REPORT_FORMATS)[number];
+export { REPORT_FORMATS, type ReportFormat } from './formats.ts';
 
 /** Opens a report file of a format; throws with what is wrong before any line is read (unknown type, bad header comes on first read). */
 export function openReport(format: string, path: string, opts: { type?: string; onProgress?: Progress } = {}): OpenedReport {

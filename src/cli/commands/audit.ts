@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { verifyAuditChain } from '../../privacy/index.ts';
 import { isPurpose, SakimoriError } from '../../core/index.ts';
 import { printJson, withPlatform } from '../context.ts';
 
@@ -12,6 +11,7 @@ export function registerAudit(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nWorks on the same store as a running node (use --store URL for another one).\nExample: sakimori audit verify --store postgres://sakimori@db1/sakimori')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { verifyAuditChain } = await import('../../privacy/index.ts');
       const result = await withPlatform(cmd, async (p) => {
         await p.audit.flush();
         return verifyAuditChain(p.store);

@@ -1,13 +1,18 @@
 import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { isPurpose, PURPOSE_NAMES, SakimoriError } from '../../core/index.ts';
-import { ATTRIBUTION_MEANING, CASE_STATUSES, FINDING_CLASSES, importReport, openReport, REPORT_FORMATS, SHADOWSERVER_REPORTS, type Case, type CaseStatus, type FindingClass, type Progress } from '../../cases/index.ts';
-import { casesOf } from '../../node/parts.ts';
+import type { Case, CaseStatus, FindingClass, Progress } from '../../cases/index.ts';
+// What the options and their help need, from the light files that define it; the cases
+// code itself (importers, ajv, the node's wiring) loads when an action runs.
+import { ATTRIBUTION_MEANING, CASE_STATUSES, FINDING_CLASSES } from '../../cases/model.ts';
+import { REPORT_FORMATS } from '../../cases/importers/formats.ts';
+import { SHADOWSERVER_REPORTS } from '../../cases/importers/shadowserver.ts';
+import type { Platform } from '../../node/index.ts';
 import { printJson, withPlatform } from '../context.ts';
 
 const GROUP = 'Attribution and cases:';
 const actor = () => `cli:${process.env.USER ?? 'operator'}`;
+const casesOf = async (p: Platform) => (await import('../../node/parts.ts')).casesOf(p);
 const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().replace('.000Z', 'Z'));
 
 /**
@@ -15,7 +20,7 @@ const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().
  * clean for --json). Shown on a terminal for files over 1 MiB, or always
  * with --progress.
  */
-function progressFor(file: string, opts: { progress?: boolean }): { onProgress?: Progress; stop(): void } {
+async function progressFor(file: string, opts: { progress?: boolean }): Promise<{ onProgress?: Progress; stop(): void }> {
   let size = 0;
   try {
     size = statSync(file).size;
@@ -24,6 +29,7 @@ function progressFor(file: string, opts: { progress?: boolean }): { onProgress?:
   }
   const wanted = opts.progress ?? (process.stderr.isTTY === true && size > 1 << 20);
   if (!wanted) return { stop() {} };
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: '{bar} {percentage}% | {value}/{total} MiB | {duration_formatted}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 },
     cliProgress.Presets.shades_classic,
@@ -63,8 +69,8 @@ Example file:
   id,login,name,email,language,prefecture
   K001,hanako@isp,山田 花子,hanako@example.jp,ja,北海道`)
     .action(async (file: string, opts: { json?: boolean; progress?: boolean }, cmd: Command) => {
-      const bar = progressFor(file, opts);
-      const r = await withPlatform(cmd, (p) => casesOf(p).subscribers.importFile(file, { actor: actor(), ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) })).finally(() => bar.stop());
+      const bar = await progressFor(file, opts);
+      const r = await withPlatform(cmd, async (p) => (await casesOf(p)).subscribers.importFile(file, { actor: actor(), ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) })).finally(() => bar.stop());
       if (opts.json) return printJson(r);
       for (const b of r.badLines) process.stderr.write(`${file}:${b.line}: ${b.error} (skipped)\n`);
       process.stdout.write(`${r.imported} subscriber(s) imported, ${r.badLines.length} bad line(s) skipped\n`);
@@ -76,7 +82,7 @@ Example file:
     .option('--limit <n>', 'at most this many', '100')
     .action(async (opts: { json?: boolean; limit?: string }, cmd: Command) => {
       const list = await withPlatform(cmd, async (p) => {
-        const rows = await casesOf(p).subscribers.list({ limit: limitOpt(opts.limit) });
+        const rows = await (await casesOf(p)).subscribers.list({ limit: limitOpt(opts.limit) });
         await p.audit.append({ actor: actor(), action: 'read', purpose: 'subscriber-attribution', subject: 'subscribers', detail: { count: rows.length } });
         return rows;
       });
@@ -108,12 +114,13 @@ Examples:
   sakimori reports import 2019-09-05-scan_dns-asn-as64500.csv --format shadowserver
   sakimori reports import notice-2019-02.csv --format notice --json`)
     .action(async (file: string, opts: { format: string; type?: string; json?: boolean; progress?: boolean }, cmd: Command) => {
-      let bar: ReturnType<typeof progressFor> | undefined;
+      let bar: Awaited<ReturnType<typeof progressFor>> | undefined;
       const summary = await withPlatform(cmd, async (p) => {
+        const { openReport, importReport } = await import('../../cases/index.ts');
         const report = openReport(opts.format, file, { ...(opts.type ? { type: opts.type } : {}), onProgress: (read, total) => bar?.onProgress?.(read, total) });
         if (!opts.json) process.stderr.write(`recognised: ${report.description}\n`);
-        bar = progressFor(file, opts);
-        return importReport(report, casesOf(p).book, { actor: actor() });
+        bar = await progressFor(file, opts);
+        return importReport(report, (await casesOf(p)).book, { actor: actor() });
       }).finally(() => bar?.stop());
       if (opts.json) return printJson(summary);
       for (const b of summary.badLines) process.stderr.write(`${file}:${summary.unit === 'line' ? '' : 'report '}${b.line}: ${b.error} (skipped)\n`);
@@ -145,8 +152,8 @@ ${Object.entries(ATTRIBUTION_MEANING).filter(([k]) => k !== 'found').map(([k, v]
     .action(async (opts: { json?: boolean; unattributed?: boolean; subscriber?: string; class?: string; purpose?: string; limit?: string }, cmd: Command) => {
       if (opts.purpose && !isPurpose(opts.purpose)) throw new SakimoriError('BAD_OPTION', `--purpose ${opts.purpose} is not a purpose`, { hint: `one of: ${PURPOSE_NAMES.join(', ')}` });
       const cls = classOpt(opts.class);
-      const list = await withPlatform(cmd, (p) =>
-        casesOf(p).book.findings({
+      const list = await withPlatform(cmd, async (p) =>
+        (await casesOf(p)).book.findings({
           actor: actor(),
           limit: limitOpt(opts.limit),
           ...(opts.unattributed ? { attributed: false } : {}),
@@ -184,8 +191,8 @@ Examples:
     .option('--limit <n>', 'at most this many', '100')
     .action(async (opts: { json?: boolean; status?: CaseStatus; subscriber?: string; class?: string; limit?: string }, cmd: Command) => {
       const cls = classOpt(opts.class);
-      const list = await withPlatform(cmd, (p) =>
-        casesOf(p).book.cases({ actor: actor(), limit: limitOpt(opts.limit), ...(opts.status ? { status: opts.status } : {}), ...(opts.subscriber ? { subscriberId: opts.subscriber } : {}), ...(cls ? { class: cls } : {}) }),
+      const list = await withPlatform(cmd, async (p) =>
+        (await casesOf(p)).book.cases({ actor: actor(), limit: limitOpt(opts.limit), ...(opts.status ? { status: opts.status } : {}), ...(opts.subscriber ? { subscriberId: opts.subscriber } : {}), ...(cls ? { class: cls } : {}) }),
       );
       if (opts.json) return printJson(list);
       if (list.length === 0) process.stdout.write('no cases\n');
@@ -197,7 +204,7 @@ Examples:
     .description('a case with its history and newest evidence')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }, cmd: Command) => {
-      const shown = await withPlatform(cmd, (p) => casesOf(p).book.caseById(id, { actor: actor() }));
+      const shown = await withPlatform(cmd, async (p) => (await casesOf(p)).book.caseById(id, { actor: actor() }));
       if (!shown) throw new SakimoriError('CASE_NOT_FOUND', `there is no case ${id}`, { hint: 'list cases with `sakimori cases list`' });
       if (opts.json) return printJson(shown);
       const c = shown.case;
@@ -214,7 +221,7 @@ Examples:
       .option('--note <text>', 'why (kept in the case history)')
       .option('--json', 'print the case as JSON')
       .action(async (id: string, opts: { note?: string; json?: boolean }, cmd: Command) => {
-        const c = await withPlatform(cmd, (p) => casesOf(p).book[verb](id, { actor: actor(), via: 'cli', ...(opts.note ? { note: opts.note } : {}) }));
+        const c = await withPlatform(cmd, async (p) => (await casesOf(p)).book[verb](id, { actor: actor(), via: 'cli', ...(opts.note ? { note: opts.note } : {}) }));
         if (opts.json) return printJson(c);
         process.stdout.write(`${caseLine(c)}\n`);
       });
@@ -226,7 +233,7 @@ Examples:
     .option('--json', 'print JSON')
     .action(async (opts: { now?: boolean; json?: boolean }, cmd: Command) => {
       const r = await withPlatform(cmd, async (p) => {
-        const c = casesOf(p);
+        const c = await casesOf(p);
         try {
           return await c.sender.runOnce({ actor: actor(), ...(opts.now ? { skipBatching: true } : {}) });
         } finally {

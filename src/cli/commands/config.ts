@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { checkConfigFile, DEFAULT_CONFIG_FILE, exampleConfigYaml, formatConfigProblem } from '../../config/index.ts';
 import { commandConfig, globalOptions, printJson } from '../context.ts';
 
 export function registerConfig(program: Command): void {
@@ -10,6 +9,7 @@ export function registerConfig(program: Command): void {
     .argument('[file]', 'the YAML file to check (default: --config, or ./sakimori.yaml)')
     .description('validate a config file: every unknown key, wrong type or bad URL is named with file:line and key path; exits 1 on any problem')
     .action(async (file: string | undefined, _opts, cmd: Command) => {
+      const { checkConfigFile, DEFAULT_CONFIG_FILE, formatConfigProblem } = await import('../../config/index.ts');
       const { source, problems } = await checkConfigFile(file ?? globalOptions(cmd).config ?? DEFAULT_CONFIG_FILE);
       if (problems.length === 0) {
         process.stdout.write(`${source}: OK\n`);
@@ -23,7 +23,8 @@ export function registerConfig(program: Command): void {
   config
     .command('example')
     .description('print a commented example config covering every key, with the defaults')
-    .action(() => {
+    .action(async () => {
+      const { exampleConfigYaml } = await import('../../config/index.ts');
       process.stdout.write(exampleConfigYaml());
     });
 

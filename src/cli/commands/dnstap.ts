@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { parseDuration, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
-import { dnstapPart, type DnstapConfig } from '../../dns/dnstap/index.ts';
-import { HttpServer } from '../../web/index.ts';
+import type { DnstapConfig } from '../../dns/dnstap/index.ts';
 import { detectModeOption, withDetectMode, type DetectMode } from './dns.ts';
 import { commandConfig, VERSION, untilStopSignal, collect } from '../context.ts';
 
@@ -82,6 +81,8 @@ Examples:
       if (cfg.listen.length === 0) throw new SakimoriError('DNSTAP_NO_LISTEN', 'nowhere to listen for dnstap', { hint: 'give --unix PATH or --tcp ADDR:PORT, or list them under dnstap.listen in the config' });
       if (cfg.detect && opts.detect) cfg.detect = withDetectMode(cfg.detect, opts.detect);
       // The platform: the bus for Observations, the store for detections.
+      // The collector, the platform and fastify load only now: `--help` stays light.
+      const { dnstapPart } = await import('../../dns/dnstap/index.ts');
       const { openPlatform } = await import('../../node/platform.ts');
       const platform = await openPlatform(config, { logger, withBus: true, processMetrics: true });
       const registry = platform.registry;
@@ -93,6 +94,7 @@ Examples:
         const lines = [`Sakimori dnstap collector v${VERSION} is running. / dnstap コレクタを起動しました。`];
         for (const e of collector.endpoints()) lines.push(`  ${e.label}: ${e.url}`);
         if (opts.http) {
+          const { HttpServer } = await import('../../web/index.ts');
           const http = new HttpServer({
             listen: httpAddress(opts.http),
             logger,

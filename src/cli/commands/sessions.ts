@@ -1,24 +1,11 @@
 import { basename } from 'node:path';
 import { Option, type Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { parseDuration, SakimoriError } from '../../core/index.ts';
-import {
-  Attribution,
-  IMPORT_FORMATS,
-  importFile,
-  importRadacctTable,
-  isLookupPurpose,
-  LOOKUP_PURPOSES,
-  parseTime,
-  parseUtcOffset,
-  PostgresCopyWriter,
-  SessionIndex,
-  UPSERT_TAIL,
-  type ImportHooks,
-  type ImportReport,
-  type LookupResult,
-  type SessionView,
-} from '../../attribution/index.ts';
+import type { ImportHooks, ImportReport, LookupResult, SessionView } from '../../attribution/index.ts';
+// What the options and their help list, from the files that define it; the rest of
+// attribution (and pg, for COPY) loads when an action runs.
+import { IMPORT_FORMATS } from '../../attribution/importers/run.ts';
+import { LOOKUP_PURPOSES } from '../../attribution/attribution.ts';
 import { printJson, withPlatform } from '../context.ts';
 
 const GROUP = 'Attribution and cases:';
@@ -39,9 +26,10 @@ interface ImportCliOptions {
   json?: boolean;
 }
 
-function progressBar(opts: { progress?: boolean }, unit: 'MiB' | 'rows'): { hooks: Pick<ImportHooks, 'onProgress'>; stop(): void } {
+async function progressBar(opts: { progress?: boolean }, unit: 'MiB' | 'rows'): Promise<{ hooks: Pick<ImportHooks, 'onProgress'>; stop(): void }> {
   const wanted = opts.progress ?? process.stderr.isTTY === true;
   if (!wanted) return { hooks: {}, stop() {} };
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
@@ -152,6 +140,7 @@ Examples:
 Importing the same file again changes nothing (sessions are keyed by NAS and session id).`,
     )
     .action(async (file: string | undefined, opts: ImportCliOptions, cmd: Command) => {
+      const { importFile, importRadacctTable, parseUtcOffset, PostgresCopyWriter, SessionIndex, UPSERT_TAIL } = await import('../../attribution/index.ts');
       if (opts.from !== undefined && opts.format !== 'radacct') throw new SakimoriError('BAD_OPTION', '--from reads a radacct table: use it with --format radacct');
       if ((file === undefined) === (opts.from === undefined)) throw new SakimoriError('BAD_OPTION', 'give a FILE, or --from postgres://... (not both)');
       const utcOffsetMin = opts.utcOffset === undefined ? undefined : parseUtcOffset(opts.utcOffset);
@@ -166,7 +155,7 @@ Importing the same file again changes nothing (sessions are keyed by NAS and ses
         if (shown++ < MAX_BAD_SHOWN) process.stderr.write(`${f}:${line}: ${message} (skipped)\n`);
         else if (shown === MAX_BAD_SHOWN + 1) process.stderr.write(`... further bad lines are counted, not shown\n`);
       };
-      const bar = progressBar(opts, opts.from ? 'rows' : 'MiB');
+      const bar = await progressBar(opts, opts.from ? 'rows' : 'MiB');
       const report = await withPlatform(cmd, async (p) => {
         // On PostgreSQL, batches go in through COPY (see src/attribution/pg-copy.ts).
         const bulk = p.store.dialect === 'postgres' ? new PostgresCopyWriter(p.config.store.url, UPSERT_TAIL) : undefined;
@@ -212,6 +201,7 @@ Example:
   sakimori sessions lookup 198.51.100.7 --at 2025-01-06T21:00:00+09:00 --purpose infection-notice --json`,
     )
     .action(async (ip: string, opts: { at: string; port?: string; purpose: string; skew?: string; json?: boolean }, cmd: Command) => {
+      const { Attribution, isLookupPurpose, parseTime, SessionIndex } = await import('../../attribution/index.ts');
       const at = parseTime(opts.at);
       if (typeof at !== 'number') throw new SakimoriError('BAD_OPTION', `--at: ${at.error}`);
       const port = opts.port === undefined ? undefined : Number(opts.port);
@@ -232,6 +222,7 @@ Example:
     .description('how many sessions the index holds, and how many are open')
     .option('--json', 'print JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const { SessionIndex } = await import('../../attribution/index.ts');
       const stats = await withPlatform(cmd, async (p) => {
         const index = new SessionIndex(p.store, { clock: p.clock });
         const counts = await index.count();
