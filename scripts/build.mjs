@@ -13,7 +13,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const noFail = process.argv.includes('--no-fail');
 const started = new Date();
 rmSync(`${root}dist`, { recursive: true, force: true });
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+} catch {
+  // `npm ci --omit=dev` installs no TypeScript: nothing to build with. Say so, and let the
+  // install finish; bin/sakimori.js then runs the sources through tsx (see README).
+  process.stderr.write('build: TypeScript is not installed (npm ci --omit=dev?); no dist/, bin/sakimori.js runs the sources through tsx. Build with the dev dependencies, then `npm prune --omit=dev`\n');
+  process.exit(noFail ? 0 : 1);
+}
 const r = spawnSync(process.execPath, [tsc, '-p', `${root}tsconfig.build.json`], { stdio: 'inherit' });
 if (r.status !== 0) {
   process.stderr.write(`build: tsc failed (exit ${r.status ?? r.signal}); dist/ is not usable, bin/sakimori.js runs the sources through tsx\n`);

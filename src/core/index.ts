@@ -7,3 +7,4 @@ export * from './net.ts';
 export * from './part.ts';
 export * from './ip.ts';
 export * from './prefix-map.ts';
+export * from './runtime.ts';

@@ -8,8 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { parseIp, type IpAddress } from '../../core/index.ts';
-import { workerBoot } from '../../core/runtime.ts';
+import { parseIp, workerBoot, type IpAddress } from '../../core/index.ts';
 import { RRType } from '../wire/index.ts';
 import { NO_MATCH, PolicyEngine, RpzZone, readZoneText, describeLoad, type TriggerRule } from './index.ts';
 
