@@ -22,8 +22,9 @@ import { freePort, type UnboundPeer } from './peers/unbound.ts';
 import { startBind9, type Bind9Peer } from './peers/bind9.ts';
 import { dig, digUntil, RPZ_ZONE, startSakimoriRpz, startUpstream, type SakimoriRpz } from './peers/rpz-feed.ts';
 import { PrimaryZoneSource, ZoneSet, type ZoneSpec } from '../src/dns/index.ts';
-import { RRType } from '../src/dns/wire/index.ts';
-import { makeTsigKey } from '../src/dns/zone-transfer/index.ts';
+import { connect } from 'node:net';
+import { encodeMessage, RCode, RRType } from '../src/dns/wire/index.ts';
+import { findTsig, frameMessage, makeTsigKey, queryMessage, requestTransfer, signMessage, TcpMessageReader, TsigErr, verifyMessage } from '../src/dns/zone-transfer/index.ts';
 
 const run = promisify(execFile);
 // Fixed test secrets (32 random bytes each), never used outside this test.
@@ -117,6 +118,41 @@ describe('TSIG with real peers', { timeout: 240_000 }, () => {
       assert.ok(refusals.some((l) => /AXFR without TSIG, but this client must sign with key xfr-key/.test(l.msg)));
       const all = feed.logs().map((l) => JSON.stringify(l)).join('\n');
       assert.ok(!all.includes(SECRET) && !all.includes(WRONG), 'no secret in the log');
+    });
+
+    it('a request signed with a clock 20 minutes off gets NOTAUTH with BADTIME, signed, carrying the server time; our own client transfers with the key', async () => {
+      const key = makeTsigKey({ name: 'xfr-key', secret: SECRET });
+      const stale = Math.floor(Date.now() / 1000) - 1200;
+      const req = signMessage(encodeMessage(queryMessage(RPZ_ZONE, RRType.AXFR)), key, { time: stale });
+      const answer = await new Promise<Uint8Array>((resolve, reject) => {
+        const sock = connect({ host: '127.0.0.1', port: feed.port });
+        const frames = new TcpMessageReader();
+        sock.on('error', reject);
+        sock.on('connect', () => sock.write(frameMessage(req.bytes)));
+        sock.on('data', (c: Buffer) => {
+          const [m] = frames.push(c);
+          if (m) {
+            sock.destroy();
+            resolve(m);
+          }
+        });
+      });
+      assert.equal(answer[3]! & 0x0f, RCode.NOTAUTH);
+      const f = findTsig(answer);
+      assert.ok(f && 'record' in f, JSON.stringify(f));
+      assert.equal(f.record.error, TsigErr.BADTIME);
+      assert.equal(f.record.timeSigned, stale, 'signed with the time of the request, so the client can check it');
+      const serverTime = Buffer.from(f.record.other).readUIntBE(0, 6);
+      assert.ok(Math.abs(serverTime - Date.now() / 1000) < 60, `other data holds the server's time: ${serverTime}`);
+      assert.ok(verifyMessage(answer, f, key, { requestMac: req.mac, now: stale }).ok, 'the BADTIME answer is signed over the request MAC');
+      // The log comes from the child's stderr: give it a moment.
+      for (let i = 0; i < 50 && !feed.logs().some((l) => l.tsigError === 'BADTIME'); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.ok(feed.logs().some((l) => l.tsigError === 'BADTIME' && /beyond the fudge of 300 s: check both clocks/.test(l.msg)), feed.logs().map((l) => l.msg).join('\n'));
+
+      const r = await requestTransfer({ host: '127.0.0.1', port: feed.port }, { zone: RPZ_ZONE, type: 'AXFR', key });
+      assert.equal(r.outcome.kind, 'full');
+      await assert.rejects(requestTransfer({ host: '127.0.0.1', port: feed.port }, { zone: RPZ_ZONE, type: 'AXFR', key: makeTsigKey({ name: 'xfr-key', secret: WRONG }) }), /TSIG BADSIG/);
+      await assert.rejects(requestTransfer({ host: '127.0.0.1', port: feed.port }, { zone: RPZ_ZONE, type: 'AXFR' }), /NOTAUTH.*set the zone's key/);
     });
   });
 

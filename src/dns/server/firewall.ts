@@ -288,6 +288,7 @@ export class DnsFirewall implements Part {
     const problems = [
       ...(upstreamsUp === 0 ? ['no upstream is answering'] : upstreamsUp < snap.upstreams.length ? ['an upstream is down'] : []),
       ...zones.filter((z) => z.lastError).map((z) => `zone ${z.zone}: last reload refused`),
+      ...zones.filter((z) => z.expired).map((z) => `zone ${z.zone}: expired (its primary unreachable past the SOA expire time; the last policy stays in force)`),
       ...(this.events.error ? [`block events: ${this.events.error}`] : []),
       ...(this.consentError ? [`consent: ${this.consentError}`] : []),
       ...(this.pool?.crashed ? [`data plane: ${this.pool.crashed}`] : []),

@@ -315,7 +315,7 @@ export class PrimaryZoneSource implements ZoneSource {
     }
     const st = this.secondary.status();
     if (st.fromCopy) return;
-    log('info', `policy zone ${this.spec.name} loaded from primary ${primary}${this.spec.tsigKey ? ` (TSIG key ${this.spec.tsigKey.name})` : ''}: serial ${st.serial}, ${st.names ?? 0} names${this.spec.notifyListen ? `; NOTIFY taken on ${this.spec.notifyListen}` : '; no NOTIFY listener: refreshed on the SOA timer only'}`, { zone: this.spec.name, primary });
+    log('info', `policy zone ${this.spec.name} loaded from primary ${primary} by AXFR${this.spec.tsigKey ? ` (TSIG key ${this.spec.tsigKey.name})` : ''}: serial ${st.serial}, ${st.names ?? 0} names${this.spec.notifyListen ? `; NOTIFY taken on ${this.spec.notifyListen}` : '; no NOTIFY listener: refreshed on the SOA timer only'}`, { zone: this.spec.name, primary });
   }
 
   async stop(): Promise<void> {

@@ -39,8 +39,9 @@ export class NotifyListener {
         return;
       }
       const a = answerNotifyWire(buf, d.value, rinfo.address, this.receivers());
-      if (a.refusal) this.log?.warn({ from, zone: d.value.questions[0]?.name }, `NOTIFY refused: ${a.refusal}`);
-      else this.log?.info({ from, zone: d.value.questions[0]?.name }, 'NOTIFY received');
+      const rcode = a.reply[3]! & 0x0f;
+      if (a.refusal) this.log?.warn({ from, zone: d.value.questions[0]?.name, rcode }, `NOTIFY refused: ${a.refusal}`);
+      else this.log?.info({ from, zone: d.value.questions[0]?.name, rcode }, 'NOTIFY received');
       sock.send(a.reply, rinfo.port, rinfo.address);
     });
     await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,53 @@
+/**
+ * TSIG keys in the configuration: tsig.keys checked with file:line and what to write,
+ * references from rpz.allowTransfer / rpz.notify / dns.zones resolved with a clear error
+ * when the key is not defined, and the firewall's zone spec built with the key and the
+ * local copy's path.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { checkConfigText, formatConfigProblem } from '../src/config/index.ts';
+import { firewallOptions, type DnsConfig } from '../src/dns/index.ts';
+import { transferAcl } from '../src/dns/rpz-provider/index.ts';
+import { tsigKeysFromConfig } from '../src/dns/zone-transfer/index.ts';
+
+const SECRET = 'c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0';
+const problems = (text: string) => checkConfigText(text, 'sakimori.yaml').problems.map(formatConfigProblem).join('\n');
+
+describe('tsig.keys and references to them', () => {
+  it('checks each key with file, line, key and what to write', () => {
+    assert.equal(problems(`tsig:\n  keys:\n    - { name: xfr-key, algorithm: hmac-sha512, secret: "${SECRET}" }\n    - { name: other, secretFile: /etc/sakimori/other.key }\n`), '');
+    assert.match(problems('tsig:\n  keys:\n    - { name: k, algorithm: hmac-md5, secret: "c2VjcmV0" }\n'), /sakimori\.yaml:3.*tsig\.keys\[0\]\.algorithm.*expected one of hmac-sha256/);
+    assert.match(problems('tsig:\n  keys:\n    - { name: k }\n'), /tsig\.keys\[0\].*has neither secret nor secretFile/);
+    assert.match(problems('tsig:\n  keys:\n    - { name: k, secret: "c2VjcmV0", secretFile: /x }\n'), /tsig\.keys\[0\]\.secretFile.*has both secret and secretFile/);
+    assert.match(problems('tsig:\n  keys:\n    - { name: k, secret: "not base64!" }\n'), /tsig\.keys\[0\]\.secret.*is not base64/);
+    assert.match(problems('tsig:\n  keys:\n    - { name: k, secret: "c2VjcmV0" }\n    - { name: K, secret: "c2VjcmV0" }\n'), /tsig\.keys\[1\]\.name.*defines key k twice/);
+    // The secret is never echoed back in a problem.
+    assert.doesNotMatch(problems('tsig:\n  keys:\n    - { name: "bad name!", secret: "c2VjcmV0" }\n'), /c2VjcmV0/);
+  });
+
+  it('rpz.allowTransfer and rpz.notify take { prefix | address, key }; dns.zones[].key only with primary', () => {
+    const ok = checkConfigText(`rpz:\n  allowTransfer: ["127.0.0.0/8", { prefix: 192.0.2.53/32, key: xfr-key }]\n  notify: ["192.0.2.54:53", { address: "192.0.2.53:53", key: xfr-key }]\n`, 'sakimori.yaml');
+    assert.deepEqual(ok.problems, []);
+    assert.deepEqual(ok.config!.rpz.allowTransfer, ['127.0.0.0/8', { prefix: '192.0.2.53/32', key: 'xfr-key' }]);
+    assert.match(problems('rpz:\n  allowTransfer: [{ prefix: nowhere, key: k }]\n'), /rpz\.allowTransfer\[0\]/);
+    assert.match(problems('rpz:\n  notify: [{ address: "192.0.2.53", key: k }]\n'), /rpz\.notify\[0\]/);
+    assert.match(problems('dns:\n  zones:\n    - { name: cc.rpz.example, file: /tmp/x, key: k }\n'), /dns\.zones\[0\]\.key.*only with primary/);
+  });
+
+  it('an undefined key is a clear error where it is used; a defined one reaches the zone spec with its copy path', () => {
+    assert.throws(() => transferAcl([{ prefix: '192.0.2.0/24', key: 'nope' }], tsigKeysFromConfig([])), /allow-transfer entry 192\.0\.2\.0\/24 names TSIG key nope, which is not defined/);
+    assert.throws(() => tsigKeysFromConfig([{ name: 'k', secret: 'c2VjcmV0' }, { name: 'j', algorithm: 'hmac-md5', secret: 'c2VjcmV0' }]), /tsig\.keys\[1\]: TSIG key j: algorithm hmac-md5 is not supported/);
+    const parsed = checkConfigText('dns:\n  zoneCopyDir: /var/lib/sakimori/zones\n  zones:\n    - { name: CC.rpz.example, primary: "primary.example:53", key: xfr-key }\n', 'sakimori.yaml');
+    assert.deepEqual(parsed.problems, []);
+    const cfg = parsed.config!.dns as unknown as DnsConfig;
+    assert.throws(() => firewallOptions(cfg, [], 'n1', { keys: [] }), /dns\.zones\[0\]\.key names TSIG key xfr-key, which is not defined/);
+    const opts = firewallOptions(cfg, [], 'n1', { keys: [{ name: 'xfr-key', algorithm: 'hmac-sha256', secret: SECRET }] });
+    const z = opts.zones![0]!;
+    assert.equal(z.tsigKey?.name, 'xfr-key');
+    assert.equal(z.tsigKey?.algorithm, 'hmac-sha256');
+    assert.equal(z.copyFile, join('/var/lib/sakimori/zones', 'cc.rpz.example.zone'));
+    assert.equal(z.primary, 'primary.example:53', 'a host name is kept for the secondary to resolve');
+  });
+});
