@@ -80,7 +80,9 @@ describe('TSIG with real peers', { timeout: 240_000 }, () => {
       assert.ok(feed.logs().some((l) => /AXFR \(full zone\)/.test(l.msg) && l.key === 'xfr-key'), 'the provider logged a transfer signed with xfr-key');
 
       const t0 = Date.now();
-      const add = await feed.cli(['add', '--zone', RPZ_ZONE, '--file', feed.file, '--name', 'new.example', '--action', 'nxdomain']);
+      // With 2000 more names, the IXFR to BIND and dig's AXFR below span several messages, each signed.
+      const bulk = Array.from({ length: 2000 }, (_, i) => `n${i}.bulk.example`);
+      const add = await feed.cli(['add', '--zone', RPZ_ZONE, '--file', feed.file, '--name', 'new.example', ...bulk, '--action', 'nxdomain']);
       assert.equal(add.code, 0, add.stderr);
       const t = await digUntil(resolver.port, 'new.example', (r) => r.status === 'NXDOMAIN', 15_000);
       assert.notEqual(t.ms, -1, `not enforced within 15 s\n${resolver.log().slice(-3000)}\n${feed.logs().map((l) => JSON.stringify(l)).join('\n')}`);
@@ -88,6 +90,7 @@ describe('TSIG with real peers', { timeout: 240_000 }, () => {
       assert.ok(feed.logs().some((l) => l.msg === 'NOTIFY answered' && l.rcode === 0), 'BIND accepted the signed NOTIFY');
       assert.ok(!feed.logs().some((l) => /NOTIFY answered, but not as it should be/.test(l.msg)), 'BIND answered the NOTIFY signed');
       assert.ok(feed.logs().some((l) => /IXFR \(incremental\)/.test(l.msg) && l.key === 'xfr-key'), 'the IXFR was signed');
+      assert.deepEqual(await dig(resolver.port, 'n1999.bulk.example'), { status: 'NXDOMAIN', answers: [] });
       assert.doesNotMatch(resolver.log(), /tsig verify failure|BADSIG|BADTIME/i);
     });
 
@@ -96,6 +99,8 @@ describe('TSIG with real peers', { timeout: 240_000 }, () => {
       assert.match(ok, /bad\.example\.cc\.rpz\.sakimori\.\s+60\s+IN\s+CNAME\s+\./);
       assert.match(ok, /xfr-key\.\s+0\s+ANY\s+TSIG\s+hmac-sha256\..*NOERROR/);
       assert.doesNotMatch(ok, /Couldn't verify|failed/i);
+      const messages = Number(/XFR size: \d+ records \(messages (\d+)/.exec(ok)?.[1] ?? 0);
+      assert.ok(messages > 1, `a multi-message transfer, each message verified by dig (messages ${messages})`);
 
       const wrong = await digAxfr(feed.port, `hmac-sha256:xfr-key:${WRONG}`);
       assert.match(wrong, /BADSIG/);
@@ -163,7 +168,8 @@ describe('TSIG with real peers', { timeout: 240_000 }, () => {
     before(async () => {
       notifyPort = await freePort();
       named = await startBind9({
-        files: { 'malware.db': `$ORIGIN ${zone}.\n$TTL 60\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ NS localhost.\nwarn.example A 192.0.2.80\n` },
+        // 3000 names more: the AXFR spans several messages, so BIND's per-message signatures (RFC 8945 §5.3.1) are checked.
+        files: { 'malware.db': `$ORIGIN ${zone}.\n$TTL 60\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n@ NS localhost.\nwarn.example A 192.0.2.80\n${Array.from({ length: 3000 }, (_, i) => `n${i}.bulk.example CNAME .\n`).join('')}` },
         statements: [
           KEY_CLAUSE,
           `zone "${zone}" { type primary; file "malware.db"; max-ixfr-ratio unlimited; allow-update { 127.0.0.1; }; allow-transfer { key xfr-key; }; notify explicit; also-notify { 127.0.0.1 port ${notifyPort} key xfr-key; }; };`,
@@ -192,6 +198,8 @@ describe('TSIG with real peers', { timeout: 240_000 }, () => {
       try {
         await set.start();
         assert.equal(set.engine.decide('warn.example', undefined, RRType.A).action, 'local-data');
+        assert.equal(set.engine.decide('n2999.bulk.example', undefined, RRType.A).action, 'nxdomain', 'the last name of a multi-message AXFR');
+        assert.ok((source.status().names ?? 0) >= 3001, JSON.stringify(source.status()));
         const u = spawn('nsupdate', ['-v'], { stdio: ['pipe', 'pipe', 'pipe'] });
         let uerr = '';
         u.stderr.setEncoding('utf8').on('data', (s: string) => (uerr += s));
