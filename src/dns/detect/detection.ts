@@ -124,6 +124,12 @@ export class DnsDetection {
     if (kind === 'cc') this.infection?.observeCc(client, nameHash, at);
   }
 
+  /** Events that never reached detection (a worker thread's full event ring): counted as sampled out. */
+  lost(n: number): void {
+    this.events += n;
+    this.sampledOut += n;
+  }
+
   /**
    * Counts one event; true when overload sampling skips it: past the budget for this
    * second only every stride-th event is looked at (stride from the last second's volume),

@@ -111,6 +111,8 @@ export class DnsFirewall implements Part {
   readonly detections: DetectionLog | undefined;
   /** threads > 0: the never-block list on this thread, for detection. */
   private readonly allowSet: ZoneSet | undefined;
+  /** threads > 0: drains the worker threads' detection events into `detection`. */
+  private readonly replay: ObservedReplay | undefined;
   private readonly log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
 
   constructor(private readonly opts: DnsFirewallOptions, private readonly deps: DnsFirewallDeps) {
@@ -172,7 +174,7 @@ export class DnsFirewall implements Part {
     if (threads > 0) {
       this.plane = undefined;
       this.zones = undefined;
-      const replay = this.detection ? new ObservedReplay(this.detection) : undefined;
+      const replay = (this.replay = this.detection ? new ObservedReplay(this.detection) : undefined);
       this.pool = new WorkerPlane(threads, { ...plane, zones: [...(opts.zones ?? [])], maxEventsPerSecond: Math.ceil(((opts.maxBufferedEvents ?? 2000) * 1000) / (opts.eventFlushIntervalMs ?? 1000) / threads), ...(this.abuse ? { detect: { zone: this.abuse.name, active: {} } } : {}) }, {
         ...(replay ? { observed: (b) => replay.replay(b) } : {}),
         events: (batch, notKept) => {
@@ -184,6 +186,7 @@ export class DnsFirewall implements Part {
       });
     } else {
       this.pool = undefined;
+      this.replay = undefined;
       this.zones = new ZoneSet(sources, this.abuse ? [{ zone: this.abuse, kind: 'dns-abuse' }] : []);
       this.plane = new DataPlane({ ...plane, onBlock: (e) => this.blocked(e, 1), log: this.log, now: () => deps.clock.now(), ...(this.detection ? { observer: this.detection, zoneKinds: this.zones.zoneKinds } : {}) });
     }
@@ -255,6 +258,7 @@ export class DnsFirewall implements Part {
   async stop(): Promise<void> {
     this.running = false;
     // First, while the threads still run: withdraw every mitigation detection put in force.
+    this.replay?.stop();
     this.detection?.stop();
     await this.allowSet?.stop();
     await this.detections?.stop();
