@@ -23,8 +23,11 @@ describe('tsig.keys and references to them', () => {
     assert.match(problems('tsig:\n  keys:\n    - { name: k, secret: "c2VjcmV0", secretFile: /x }\n'), /tsig\.keys\[0\]\.secretFile.*has both secret and secretFile/);
     assert.match(problems('tsig:\n  keys:\n    - { name: k, secret: "not base64!" }\n'), /tsig\.keys\[0\]\.secret.*is not base64/);
     assert.match(problems('tsig:\n  keys:\n    - { name: k, secret: "c2VjcmV0" }\n    - { name: K, secret: "c2VjcmV0" }\n'), /tsig\.keys\[1\]\.name.*defines key k twice/);
-    // The secret is never echoed back in a problem.
+    // The secret is never echoed back in a problem, even a malformed one.
     assert.doesNotMatch(problems('tsig:\n  keys:\n    - { name: "bad name!", secret: "c2VjcmV0" }\n'), /c2VjcmV0/);
+    const bad = problems('tsig:\n  keys:\n    - { name: k, secret: "almostMySecret!" }\n');
+    assert.match(bad, /tsig\.keys\[0\]\.secret: the value given is not base64/);
+    assert.doesNotMatch(bad, /almostMySecret/);
   });
 
   it('rpz.allowTransfer and rpz.notify take { prefix | address, key }; dns.zones[].key only with primary', () => {

@@ -174,6 +174,8 @@ function valueMessage(issue: z.core.$ZodIssue, raw: unknown): string {
   const value = valueAt(raw, issue.path);
   if (issue.path.length === 0) return `the top level is ${kindOf(value)} — expected a mapping of sections: ${mappingAt([])?.keys.join(', ')}`;
   if (value === null || value === undefined) return issue.message;
+  // A secret is never quoted back (the terminal, the log, a support ticket).
+  if (typeof value === 'string' && /secret|password/i.test(String(issue.path[issue.path.length - 1] ?? ''))) return `the value given ${issue.message}`;
   return `${show(value)} ${issue.message}`;
 }
 
