@@ -96,6 +96,9 @@ function blocked(e: BlockEvent): void {
 }
 
 const sources = init.zones.map((spec, i) => new SharedZoneSource(spec.name, init.shared[i]!));
+// workerData lives as long as the thread: let go of the first versions, or their shared
+// buffers would outlive every reload.
+init.shared.length = 0;
 // DNS detection: events go to the main thread in batches; its mitigations come back as changes to this zone.
 const abuse = init.detect ? new RpzZone(init.detect.zone) : undefined;
 if (abuse && init.detect) abuse.apply(init.detect.active);
