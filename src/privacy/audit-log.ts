@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import type { Queryable, Store } from '../store/index.ts';
 import { isPurpose, SakimoriError, systemClock, type Clock, type Purpose } from '../core/index.ts';
+import { workerBoot } from '../core/runtime.ts';
+import type { FromWriter, ToWriter, WriterInit } from './audit-writer.ts';
 
 /**
  * The append-only, hash-chained audit log (R16). Every write, read-for-purpose,
@@ -13,7 +16,9 @@ import { isPurpose, SakimoriError, systemClock, type Clock, type Purpose } from 
  * Entries are buffered and written in batches (one transaction per batch) so
  * that auditing every read does not cost a transaction per read. Several
  * processes may append to one store at once: each batch takes the write lock
- * and extends the chain from the current head.
+ * and extends the chain from the current head. On a SQLite file the batches
+ * are written by a worker thread with its own connection (audit-writer.ts),
+ * which also does the WAL checkpoints, so neither blocks the caller's thread.
  */
 export type AuditAction = 'write' | 'read' | 'purge' | 'export' | 'consent' | 'config' | 'notice' | 'delete';
 
@@ -77,6 +82,10 @@ export interface AuditLogOptions {
   maxBatch?: number;
   /** Told when a batch could not be written (the entries stay queued and are retried). */
   onError?: (err: unknown) => void;
+  /** SQLite file stores: batches are written by a worker thread with its own connection (default), or here when false. */
+  writerThread?: boolean;
+  /** With the writer thread: its PASSIVE WAL checkpoint interval (the store's own connection then checkpoints never). */
+  checkpointMs?: number;
 }
 
 interface Pending {
@@ -96,6 +105,7 @@ export class AuditLog {
   private closed = false;
   /** A batch is being written (entries appended meanwhile are taken by the same write loop). */
   private writing = false;
+  private writer: WriterThread | undefined;
   written = 0;
   /** Batches (transactions) written: for tests and metrics. */
   batches = 0;
@@ -168,7 +178,7 @@ export class AuditLog {
       const batch = this.queue.slice(0, Math.min(left, this.maxBatch));
       left -= batch.length;
       try {
-        await this.store.transaction((tx) => this.writeBatch(tx, batch));
+        await this.writeBatch(batch);
       } catch (err) {
         // Keep the entries: they are retried on the next flush, never dropped.
         this.opts.onError?.(err);
@@ -186,27 +196,35 @@ export class AuditLog {
     }
   }
 
-  private async writeBatch(tx: Queryable, batch: Pending[]): Promise<void> {
-    const lock = this.store.dialect === 'postgres' ? ' FOR UPDATE' : '';
-    const head = await tx.get<{ seq: number; hash: string }>(`SELECT seq, hash FROM audit_head WHERE id = 1${lock}`);
-    if (!head) throw new SakimoriError('AUDIT_NO_HEAD', 'audit_head row is missing: the audit log was tampered with or not migrated', { hint: 'run `sakimori audit verify`' });
-    let seq = head.seq;
-    let prev = head.hash;
-    const rows: (string | number)[][] = [];
-    for (const { entry, at } of batch) {
-      seq += 1;
-      const detail = JSON.stringify(entry.detail ?? {});
-      const hash = chainHash(prev, seq, at, entry.actor, entry.action, entry.purpose, entry.subject, detail);
-      rows.push([seq, at, entry.actor, entry.action, entry.purpose, entry.subject, detail, prev, hash]);
-      prev = hash;
-    }
-    // Multi-row INSERTs: one statement (and on PostgreSQL one round trip) per
-    // INSERT_ROWS entries instead of one per entry; both texts stay prepared.
-    for (let at = 0; at < rows.length; at += INSERT_ROWS) {
-      const chunk = rows.slice(at, at + INSERT_ROWS);
-      await tx.run(insertText(chunk.length), chunk.flat());
-    }
-    await tx.run('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1', [seq, prev]);
+  /**
+   * One batch, committed before it resolves: by the writer thread on a SQLite
+   * file (so neither the transaction nor the WAL checkpoint runs on this
+   * thread), else in a transaction on the store itself.
+   */
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    const entries = batch.map(({ entry, at }): ChainInput => ({ at, actor: entry.actor, action: entry.action, purpose: entry.purpose, subject: entry.subject, detail: JSON.stringify(entry.detail ?? {}) }));
+    // A process that writes one batch (a CLI command) never pays for a thread: it starts with the second.
+    if (this.batches > 0) void this.startWriterThread();
+    const written = this.writer?.write(entries);
+    if (written) return written;
+    // No thread running (none here, still starting, or gone): written on this thread; the next batch reads the same head.
+    await this.store.transaction((tx) => writeChained(tx, this.store.dialect, entries));
+  }
+
+  /**
+   * Starts the writer thread now (otherwise it starts with the second batch);
+   * resolves true once it takes batches, false where there is none (memory,
+   * PostgreSQL, `writerThread: false`) or it could not start.
+   */
+  startWriterThread(): Promise<boolean> {
+    if (this.store.sqliteFile === undefined || this.opts.writerThread === false || this.closed) return Promise.resolve(false);
+    this.writer ??= new WriterThread(this.store, this.store.sqliteFile, this.opts.checkpointMs ?? 1000, this.opts.onError);
+    return this.writer.ready;
+  }
+
+  /** Batches the writer thread committed (the rest were written on this thread): for tests and metrics. */
+  get threadBatches(): number {
+    return this.writer?.batches ?? 0;
   }
 
   /** Entries, newest first, for the console and `sakimori audit list`. */
@@ -233,6 +251,130 @@ export class AuditLog {
   async close(): Promise<void> {
     await this.flush();
     this.closed = true;
+    await this.writer?.close();
+  }
+}
+
+/** An entry as it is chained and stored (detail already serialised). */
+export interface ChainInput {
+  at: number;
+  actor: string;
+  action: string;
+  purpose: string;
+  subject: string;
+  detail: string;
+}
+
+/**
+ * Extends the chain from the current head by `entries`, in order, inside the
+ * caller's transaction: the one place hashes are computed, on whichever thread
+ * writes the batch.
+ */
+export async function writeChained(tx: Queryable, dialect: Store['dialect'], entries: readonly ChainInput[]): Promise<void> {
+  const lock = dialect === 'postgres' ? ' FOR UPDATE' : '';
+  const head = await tx.get<{ seq: number; hash: string }>(`SELECT seq, hash FROM audit_head WHERE id = 1${lock}`);
+  if (!head) throw new SakimoriError('AUDIT_NO_HEAD', 'audit_head row is missing: the audit log was tampered with or not migrated', { hint: 'run `sakimori audit verify`' });
+  let seq = head.seq;
+  let prev = head.hash;
+  const rows: (string | number)[][] = [];
+  for (const e of entries) {
+    seq += 1;
+    const hash = chainHash(prev, seq, e.at, e.actor, e.action, e.purpose, e.subject, e.detail);
+    rows.push([seq, e.at, e.actor, e.action, e.purpose, e.subject, e.detail, prev, hash]);
+    prev = hash;
+  }
+  // Multi-row INSERTs: one statement (and on PostgreSQL one round trip) per
+  // INSERT_ROWS entries instead of one per entry; both texts stay prepared.
+  for (let at = 0; at < rows.length; at += INSERT_ROWS) {
+    const chunk = rows.slice(at, at + INSERT_ROWS);
+    await tx.run(insertText(chunk.length), chunk.flat());
+  }
+  await tx.run('UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1', [seq, prev]);
+}
+
+// Compiled audit-writer.js when this process runs dist/, else the .ts through tsx.
+const WRITER_BOOT = workerBoot(new URL('./audit-writer.ts', import.meta.url));
+
+/**
+ * The main thread's handle on audit-writer.ts. Batches are posted in order and
+ * answered in order; the thread is ref'd only while a batch is in flight, so
+ * it keeps a process alive exactly as long as a pending write would.
+ */
+class WriterThread {
+  private readonly worker: Worker;
+  readonly ready: Promise<boolean>;
+  private running = false;
+  batches = 0;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: unknown) => void }>();
+  private nextId = 1;
+  private dead: Error | undefined;
+  private closing = false;
+
+  constructor(private readonly store: Store, file: string, checkpointMs: number, private readonly onError?: (err: unknown) => void) {
+    this.worker = new Worker(WRITER_BOOT, { eval: true, workerData: { file, checkpointMs } satisfies WriterInit });
+    this.worker.unref();
+    this.ready = new Promise<boolean>((resolve) => {
+      this.worker.on('message', (msg: FromWriter) => {
+        if (msg.type === 'ready') {
+          // The writer thread checkpoints; this process's own write connection no longer does.
+          void this.store.run('PRAGMA wal_autocheckpoint = 0').catch(() => undefined);
+          this.running = true;
+          resolve(true);
+        } else if (msg.type === 'fatal') {
+          this.fail(new SakimoriError('AUDIT_WRITER_FAILED', `the audit writer thread could not start: ${msg.message}`));
+          resolve(false);
+        } else {
+          const w = this.waiting.get(msg.id);
+          if (!w) return;
+          this.waiting.delete(msg.id);
+          if (this.waiting.size === 0) this.worker.unref();
+          if (msg.type === 'done') {
+            this.batches += 1;
+            w.resolve();
+          }
+          else w.reject(Object.assign(new SakimoriError('AUDIT_WRITE_FAILED', `audit batch not written: ${msg.message}`), msg.code ? { cause: msg.code } : {}));
+        }
+      });
+      this.worker.on('error', (err) => {
+        this.fail(err);
+        resolve(false);
+      });
+      this.worker.on('exit', () => {
+        this.fail(new SakimoriError('AUDIT_WRITER_EXITED', 'the audit writer thread exited'));
+        resolve(false);
+      });
+    });
+  }
+
+  private fail(err: Error): void {
+    // Batches go back to the caller's thread; the first failure is reported once.
+    if (!this.dead && !this.closing) this.onError?.(err);
+    this.running = false;
+    this.dead ??= err;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
+  }
+
+  /** Undefined while the thread is not running (the caller writes the batch itself); else resolves once committed. */
+  write(entries: ChainInput[]): Promise<void> | undefined {
+    if (!this.running) return undefined;
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ type: 'batch', id, entries } satisfies ToWriter);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.worker.ref();
+    if (!(await this.ready) || this.dead) return;
+    this.closing = true;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ type: 'close' } satisfies ToWriter);
+    await exited;
+    // Nobody checkpoints for this connection any more: SQLite's default again.
+    await this.store.run('PRAGMA wal_autocheckpoint = 1000').catch(() => undefined);
   }
 }
 

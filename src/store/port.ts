@@ -50,6 +50,11 @@ export interface Store extends Queryable {
   /** The URL with any password replaced by "***", for logs and --help output. */
   readonly displayUrl: string;
   /**
+   * SQLite on a file: its path, so a worker thread can open its own connection to
+   * the same database (the audit log's writer). Undefined in memory and on PostgreSQL.
+   */
+  readonly sqliteFile?: string;
+  /**
    * Runs fn in one transaction, committed when fn resolves and rolled back if it
    * throws. Transactions take the write lock at once (SQLite BEGIN IMMEDIATE),
    * so two processes sharing one store (a running node and a CLI command)

@@ -110,6 +110,7 @@ export class SqliteStore implements Store {
     private readonly writer: Connection,
     private readonly reader: Connection | undefined,
     private readonly busyTimeoutMs: number,
+    readonly sqliteFile?: string,
   ) {
     this.writerStatements = new StatementCache(writer);
     this.readerStatements = reader ? new StatementCache(reader) : undefined;
@@ -394,7 +395,7 @@ export async function openSqliteStore(path: string, displayUrl: string, opts: Op
     reader.pragma('foreign_keys = ON');
     reader.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
     opts.logger?.info({ store: displayUrl }, 'store opened');
-    return new SqliteStore(displayUrl, writer, reader, busyTimeoutMs);
+    return new SqliteStore(displayUrl, writer, reader, busyTimeoutMs, path);
   } catch (err) {
     reader?.close();
     writer.close();
