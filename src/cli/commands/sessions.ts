@@ -121,7 +121,7 @@ export function registerSessions(program: Command): void {
     .option('--nas <name>', 'file sessions under this NAS / DHCP server / CGNAT box when the source names none')
     .option('--utc-offset <offset>', 'the zone of times written without one, e.g. +09:00 (required for such files)')
     .option('--year <year>', 'cgnat-syslog: the year of BSD syslog times, which have none')
-    .option('--batch <rows>', 'session rows per write transaction', '20000')
+    .option('--batch <rows>', 'session rows handed to the store at a time (into an empty index the whole import is one bulk-load transaction; otherwise each batch is one upsert transaction)', '20000')
     .option('--progress', 'show a progress bar on stderr even when it is not a terminal')
     .option('--json', 'print the report as JSON')
     .addHelpText(
