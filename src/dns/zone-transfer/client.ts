@@ -11,7 +11,7 @@ import { decodeMessage, encodeMessage, Opcode, RCode, RRClass, RRType, type DnsM
 import type { ZoneRecord } from '../policy/index.ts';
 import { frameMessage, TcpMessageReader } from './framing.ts';
 import { canonicalRecord, rcodeName, soaSerial, XfrReader, type XfrOutcome } from './xfr.ts';
-import { findTsig, signMessage, tsigErrorName, TsigStreamVerifier, verifyMessage, type TsigKey } from './tsig.ts';
+import { badTimeDetail, findTsig, signMessage, tsigErrorName, TsigStreamVerifier, verifyMessage, type TsigKey } from './tsig.ts';
 
 export interface TransferRequest {
   zone: string;
@@ -144,7 +144,7 @@ export function udpExchange(peer: HostPort, query: DnsMessage, opts: { timeoutMs
           if (d.value.header.rcode === RCode.NOTAUTH) return finish(new TransferError(`${formatHostPort(peer)}: answered NOTAUTH without a TSIG record`, RCode.NOTAUTH));
           return;
         }
-        if (f.record.error !== 0) return finish(new TransferError(`${formatHostPort(peer)}: TSIG ${tsigErrorName(f.record.error)} for key ${f.record.keyName}`, d.value.header.rcode));
+        if (f.record.error !== 0) return finish(new TransferError(`${formatHostPort(peer)}: TSIG ${tsigErrorName(f.record.error)} for key ${f.record.keyName}${badTimeDetail(f.record)}`, d.value.header.rcode));
         const v = verifyMessage(buf, f, opts.key, { requestMac });
         if (!v.ok) return finish(new TransferError(`${formatHostPort(peer)}: the answer's TSIG does not verify: ${tsigErrorName(v.error)}: ${v.reason}`));
       }

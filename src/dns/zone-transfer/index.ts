@@ -39,6 +39,7 @@ export {
   findTsig,
   appendTsigError,
   badTimeOther,
+  badTimeDetail,
   encodeTsigRdata,
   decodeTsigRdata,
   tsigErrorName,

@@ -11,7 +11,7 @@ import { formatHostPort, parseIp, type HostPort } from '../../core/index.ts';
 import { decodeMessage, encodeMessage, normalizeName, Opcode, RCode, RRClass, RRType, type DnsMessage } from '../wire/index.ts';
 import type { ZoneRecord } from '../policy/index.ts';
 import { headerOnlyReply } from './xfr.ts';
-import { appendTsigError, findTsig, signMessage, tsigErrorName, verifyMessage, type TsigKey } from './tsig.ts';
+import { appendTsigError, badTimeDetail, findTsig, signMessage, tsigErrorName, verifyMessage, type TsigKey } from './tsig.ts';
 
 export interface NotifyOptions {
   /** Tries after the first one. Default 5. */
@@ -91,7 +91,7 @@ export function sendNotify(target: HostPort, zone: string, soa: ZoneRecord | und
       if (opts.key) {
         const f = findTsig(buf);
         if (!f || 'error' in f) return finish({ answered: true, rcode: h.rcode, error: `the answer is not signed with key ${opts.key.name}${f ? `: ${f.error}` : ''}` });
-        if (f.record.error !== 0) return finish({ answered: true, rcode: h.rcode, error: `the secondary answered TSIG ${tsigErrorName(f.record.error)} for key ${f.record.keyName}` });
+        if (f.record.error !== 0) return finish({ answered: true, rcode: h.rcode, error: `the secondary answered TSIG ${tsigErrorName(f.record.error)} for key ${f.record.keyName}${badTimeDetail(f.record)}` });
         const v = verifyMessage(buf, f, opts.key, { requestMac });
         if (!v.ok) return finish({ answered: true, rcode: h.rcode, error: `the answer's TSIG does not verify: ${tsigErrorName(v.error)}: ${v.reason}` });
       }

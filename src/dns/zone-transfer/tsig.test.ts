@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeMessage, RRType } from '../wire/index.ts';
 import {
+  badTimeOther,
   decodeTsigRdata,
   encodeTsigRdata,
   findTsig,
@@ -188,6 +189,18 @@ describe('TSIG multi-message streams (RFC 8945 §5.3.1)', () => {
     assert.equal(v4.feed(signMessage(msgs[0]!, key, { requestMac: req.mac }).bytes), undefined);
     const results = msgs.slice(1, 101).map((m) => v4.feed(m));
     assert.match(results[99]?.reason ?? '', /100 unsigned/);
+  });
+});
+
+describe('TSIG BADTIME answers', () => {
+  it('the client names both clocks and the gap', () => {
+    const now = Math.floor(Date.now() / 1000);
+    const req = signMessage(encodeMessage(queryMessage('cc.rpz.test', RRType.AXFR)), key, { time: now - 1200 });
+    const answer = signMessage(encodeMessage(queryMessage('cc.rpz.test', RRType.AXFR)), key, { requestMac: req.mac, error: TsigErr.BADTIME, other: badTimeOther(now), time: now - 1200 });
+    const v = new TsigStreamVerifier(key, req.mac, () => now - 1200);
+    const r = v.feed(answer.bytes);
+    assert.equal(r?.error, TsigErr.BADTIME);
+    assert.match(r?.reason ?? '', /TSIG error BADTIME for key xfr-key \(its clock says .*, ours .*: 1200 s apart, more than the fudge of 300 s; check NTP on both\)/);
   });
 });
 

@@ -401,6 +401,13 @@ export function verifyMessage(msg: Uint8Array, found: { record: TsigRecord; star
   return { ok: true, key, record: r, mac: r.mac };
 }
 
+/** For a BADTIME answer: the peer's clock (its Other Data) against ours, so the operator sees which one is off. */
+export function badTimeDetail(r: TsigRecord, now = nowSeconds()): string {
+  if (r.error !== TsigErr.BADTIME || r.other.length !== 6) return '';
+  const theirs = Buffer.from(r.other).readUIntBE(0, 6);
+  return ` (its clock says ${new Date(theirs * 1000).toISOString()}, ours ${new Date(now * 1000).toISOString()}: ${Math.abs(theirs - now)} s apart, more than the fudge of ${r.fudge} s; check NTP on both)`;
+}
+
 /** A BADTIME answer is signed and carries our time in Other Data (RFC 8945 §5.2.3). */
 export function badTimeOther(now = nowSeconds()): Uint8Array {
   const b = Buffer.alloc(6);
@@ -438,7 +445,7 @@ export class TsigStreamVerifier {
       if (this.since.length >= 100) return { error: TsigErr.BADSIG, reason: '100 unsigned messages in a row' };
       return undefined;
     }
-    if (f.record.error !== 0) return { error: f.record.error, reason: `the primary answered with TSIG error ${tsigErrorName(f.record.error)} for key ${f.record.keyName}` };
+    if (f.record.error !== 0) return { error: f.record.error, reason: `the primary answered with TSIG error ${tsigErrorName(f.record.error)} for key ${f.record.keyName}${badTimeDetail(f.record, this.now())}` };
     const v = this.prior === undefined ? verifyMessage(msg, f, this.key, { requestMac: this.requestMac, now: this.now() }) : verifyMessage(msg, f, this.key, { priorMac: this.prior, since: this.since, now: this.now() });
     if (!v.ok) return { error: v.error, reason: v.reason };
     this.prior = v.mac;
