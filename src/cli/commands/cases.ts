@@ -18,25 +18,28 @@ const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString().
 /**
  * A progress bar on stderr for files big enough to wait for (stdout stays
  * clean for --json). Shown on a terminal for files over 1 MiB, or always
- * with --progress.
+ * with --progress. Returns what starts it: cli-progress is loaded here, before
+ * a report starts streaming, so nothing is awaited between opening and reading it.
  */
-async function progressFor(file: string, opts: { progress?: boolean }): Promise<{ onProgress?: Progress; stop(): void }> {
+async function progressFor(file: string, opts: { progress?: boolean }): Promise<() => { onProgress?: Progress; stop(): void }> {
   let size = 0;
   try {
     size = statSync(file).size;
   } catch {
-    return { stop() {} };
+    return () => ({ stop() {} });
   }
   const wanted = opts.progress ?? (process.stderr.isTTY === true && size > 1 << 20);
-  if (!wanted) return { stop() {} };
+  if (!wanted) return () => ({ stop() {} });
   const { default: cliProgress } = await import('cli-progress');
-  const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: '{bar} {percentage}% | {value}/{total} MiB | {duration_formatted}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 },
-    cliProgress.Presets.shades_classic,
-  );
-  const mib = (b: number) => Math.round((b / (1 << 20)) * 10) / 10;
-  bar.start(mib(size), 0);
-  return { onProgress: (read) => bar.update(mib(read)), stop: () => bar.stop() };
+  return () => {
+    const bar = new cliProgress.SingleBar(
+      { stream: process.stderr, format: '{bar} {percentage}% | {value}/{total} MiB | {duration_formatted}', hideCursor: true, noTTYOutput: true, notTTYSchedule: 2000 },
+      cliProgress.Presets.shades_classic,
+    );
+    const mib = (b: number) => Math.round((b / (1 << 20)) * 10) / 10;
+    bar.start(mib(size), 0);
+    return { onProgress: (read) => bar.update(mib(read)), stop: () => bar.stop() };
+  };
 }
 
 function caseLine(c: Case): string {
@@ -69,7 +72,7 @@ Example file:
   id,login,name,email,language,prefecture
   K001,hanako@isp,山田 花子,hanako@example.jp,ja,北海道`)
     .action(async (file: string, opts: { json?: boolean; progress?: boolean }, cmd: Command) => {
-      const bar = await progressFor(file, opts);
+      const bar = (await progressFor(file, opts))();
       const r = await withPlatform(cmd, async (p) => (await casesOf(p)).subscribers.importFile(file, { actor: actor(), ...(bar.onProgress ? { onProgress: bar.onProgress } : {}) })).finally(() => bar.stop());
       if (opts.json) return printJson(r);
       for (const b of r.badLines) process.stderr.write(`${file}:${b.line}: ${b.error} (skipped)\n`);
@@ -114,13 +117,16 @@ Examples:
   sakimori reports import 2019-09-05-scan_dns-asn-as64500.csv --format shadowserver
   sakimori reports import notice-2019-02.csv --format notice --json`)
     .action(async (file: string, opts: { format: string; type?: string; json?: boolean; progress?: boolean }, cmd: Command) => {
-      let bar: Awaited<ReturnType<typeof progressFor>> | undefined;
+      let bar: ReturnType<Awaited<ReturnType<typeof progressFor>>> | undefined;
+      const startBar = await progressFor(file, opts);
       const summary = await withPlatform(cmd, async (p) => {
+        // Everything loaded before the report is opened: it streams from then on.
         const { openReport, importReport } = await import('../../cases/index.ts');
+        const cases = await casesOf(p);
         const report = openReport(opts.format, file, { ...(opts.type ? { type: opts.type } : {}), onProgress: (read, total) => bar?.onProgress?.(read, total) });
         if (!opts.json) process.stderr.write(`recognised: ${report.description}\n`);
-        bar = await progressFor(file, opts);
-        return importReport(report, (await casesOf(p)).book, { actor: actor() });
+        bar = startBar();
+        return importReport(report, cases.book, { actor: actor() });
       }).finally(() => bar?.stop());
       if (opts.json) return printJson(summary);
       for (const b of summary.badLines) process.stderr.write(`${file}:${summary.unit === 'line' ? '' : 'report '}${b.line}: ${b.error} (skipped)\n`);
