@@ -95,6 +95,12 @@ export interface SecondaryZoneOptions {
    * restart with the primary down serves it (logged at warn) and asks for IXFR from its serial.
    */
   copyFile?: string | undefined;
+  /**
+   * Least time between two writes of the copy (changes in between are coalesced into the
+   * next write; stop() writes at once). Writing a large zone costs CPU on the thread that
+   * may answer DNS, so a burst of IXFRs is written once. Default 30 s.
+   */
+  copyIntervalMs?: number;
   /** Told after every successful refresh (metrics, logs, the bus). */
   onUpdate?: (u: ZoneUpdate) => void;
   /** The transfer function (tests replace it). Default requestTransfer. */
@@ -146,6 +152,9 @@ export class SecondaryZone implements NotifyReceiver {
   private lastOk = true;
   private expireMs: number | undefined;
   private copyDirty = false;
+  private lastCopyAt = 0;
+  /** Cuts the wait between two copy writes short (stop). */
+  private copyWake: (() => void) | undefined;
   private copyWriting: Promise<void> | undefined;
   private readonly st: SecondaryStatus;
 
@@ -197,6 +206,7 @@ export class SecondaryZone implements NotifyReceiver {
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.running;
+    this.copyWake?.();
     await this.copyWritten();
   }
 
@@ -290,7 +300,16 @@ export class SecondaryZone implements NotifyReceiver {
     if (this.copyWriting) return;
     this.copyWriting = (async () => {
       while (this.copyDirty) {
+        const wait = this.lastCopyAt + (this.opts.copyIntervalMs ?? 30_000) - Date.now();
+        if (wait > 0 && this.started) {
+          await new Promise<void>((resolve) => {
+            this.copyWake = resolve;
+            setTimeout(resolve, wait).unref();
+          });
+          this.copyWake = undefined;
+        }
         this.copyDirty = false;
+        this.lastCopyAt = Date.now();
         const soa = this.soa!;
         const zone = this.current!;
         try {

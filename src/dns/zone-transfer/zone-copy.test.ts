@@ -159,6 +159,37 @@ describe('SecondaryZone local copy', () => {
   });
 });
 
+describe('SecondaryZone local copy: writes are coalesced', () => {
+  it('changes within copyIntervalMs of the last write wait for the next one; stop() writes at once', async () => {
+    const file = join(dir, 'burst.zone');
+    const copy = join(dir, 'burst', `${ZONE}.zone`);
+    writeZone(file, 1, ['a.example']);
+    const provider = new RpzProvider({ listen: { host: '127.0.0.1', port: 0 }, zones: [{ name: ZONE, file }], logger: logger([]), watchIntervalMs: 60_000 });
+    await provider.start();
+    const sec = new SecondaryZone({ zone: ZONE, primary: provider.address, copyFile: copy, copyIntervalMs: 3_600_000, logger: logger([]) });
+    const serialOnDisk = () => {
+      const c = readZoneCopy(copy, ZONE);
+      return c && !('error' in c) && c.soa.data.kind === 'SOA' ? c.soa.data.serial : undefined;
+    };
+    try {
+      await sec.start(engineTarget(new PolicyEngine({ zones: [new RpzZone(ZONE)] }), ZONE));
+      await until(() => serialOnDisk() === 1);
+      for (const n of ['b.example', 'c.example']) {
+        await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: n, action: 'drop' }], actor: 'test' });
+        await provider.reload(ZONE);
+        await sec.refresh();
+      }
+      assert.equal(sec.status().serial, 3);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(serialOnDisk(), 1, 'the burst waits for the interval');
+    } finally {
+      await sec.stop();
+      await provider.stop();
+    }
+    assert.equal(serialOnDisk(), 3, 'stop() wrote the last version');
+  });
+});
+
 describe('NOTIFY from a primary given by host name', () => {
   it('resolves the name and takes NOTIFY from its address', async () => {
     const file = join(dir, 'named.zone');

@@ -98,7 +98,8 @@ export async function writeZoneCopy(
     for (const m of xfrMessages(copyQuery(c.zone), all())) {
       batch.push(frameMessage(m));
       size += m.length;
-      if (size < 1 << 20) continue;
+      // Small chunks: encoding runs on the thread that may answer DNS, so yield often.
+      if (size < 1 << 18) continue;
       await fh.write(Buffer.concat(batch));
       batch = [];
       size = 0;
