@@ -126,6 +126,31 @@ export function sessionIndexContract(name: string, open: () => Promise<Store>): 
         assert.deepEqual(await index.count(), { sessions: 2, open: 0 });
       }));
 
+    it('look-ups issued together (one batched statement on PostgreSQL) answer as each does alone', () =>
+      withIndex(async ({ index }) => {
+        const events: SessionEvent[] = [];
+        for (let i = 0; i < 40; i++) {
+          const ip = `198.51.100.${100 + (i % 20)}`;
+          const at = T0 + Math.floor(i / 20) * 120 * MIN;
+          events.push(radius('start', { at, sid: `p${i}`, user: `u${i}`, ip, ...(i % 4 === 0 ? { pd: `2001:db8:${i.toString(16)}00::/56` } : {}) }));
+          events.push(radius('stop', { at: at + 60 * MIN, sid: `p${i}`, user: `u${i}`, ip, time: 3600, ...(i % 4 === 0 ? { pd: `2001:db8:${i.toString(16)}00::/56` } : {}) }));
+        }
+        await apply(index, ...events);
+        const asks: [string, number][] = [];
+        for (let i = 0; i < 40; i++) {
+          const at = T0 + Math.floor(i / 20) * 120 * MIN;
+          asks.push([`198.51.100.${100 + (i % 20)}`, at + 30 * MIN], [`198.51.100.${100 + (i % 20)}`, at + 90 * MIN]);
+          if (i % 4 === 0) asks.push([`2001:db8:${i.toString(16)}00::1`, at + 10 * MIN]);
+        }
+        asks.push(['198.51.100.250', T0]);
+        const alone = [];
+        for (const [ip, at] of asks) alone.push(await who(index, ip, at));
+        const together = await Promise.all(asks.map(([ip, at]) => who(index, ip, at)));
+        assert.deepEqual(together, alone);
+        assert.ok(alone.some((r) => r.result === 'found') && alone.some((r) => r.result === 'gap') && alone.some((r) => r.result === 'unknown'));
+        assert.equal(alone.filter((r) => r.result === 'found').length, 40 + 10);
+      }));
+
     it('an Interim without Start opens the session from Acct-Session-Time; the late Start corrects it', () =>
       withIndex(async ({ index }) => {
         await apply(index, radius('interim', { at: T0 + 10 * MIN, sid: 'c1', user: 'carol', ip: '198.51.100.9', time: 600 - 3 }));

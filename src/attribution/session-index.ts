@@ -103,6 +103,22 @@ export interface SessionIndexOptions {
   prefixLengthsTtlMs?: number;
   /** A faster path for bulk writes than Store.runMany (PostgreSQL COPY, pg-copy.ts). */
   bulk?: BulkWriter;
+  /**
+   * PostgreSQL: the address probes of look-ups issued in one event-loop turn go
+   * in one statement (one round trip for all of them). Default on; false sends
+   * one statement per look-up.
+   */
+  batchProbes?: boolean;
+}
+
+/** At most this many address probes in one batched statement. */
+const MAX_PROBES_PER_BATCH = 256;
+
+interface QueuedProbe {
+  keys: string[];
+  edge: number;
+  resolve: (rows: Row[]) => void;
+  reject: (err: unknown) => void;
 }
 
 export interface HolderQuery {
@@ -123,6 +139,8 @@ export class SessionIndex {
   private readonly knownShared = new Set<string>();
   /** A bulk load in progress (beginBulkLoad): its transaction, and whether the two big indexes are still to be built. */
   private load: { q: Queryable; unindexed: boolean; end: (commit: boolean) => Promise<void> } | undefined;
+  private readonly batchProbes: boolean;
+  private probes: QueuedProbe[] = [];
 
   constructor(
     readonly store: Store,
@@ -132,6 +150,7 @@ export class SessionIndex {
     this.scanDepth = opts.scanDepth ?? 8;
     this.lengthsTtlMs = opts.prefixLengthsTtlMs ?? 5000;
     this.bulk = opts.bulk;
+    this.batchProbes = store.dialect === 'postgres' && opts.batchProbes !== false;
   }
 
   // ------------------------------------------------------------------ writes
@@ -457,8 +476,13 @@ export class SessionIndex {
     const edge = q.at + q.skewMs;
     // Port blocks (CGNAT) exist only on the shared public IPv4 addresses.
     const blockKey = addr.family === 4 && addr.len === 32 && layout.shared.has(keys[0]!) ? keys[0] : undefined;
-    const { sql, params } = probeStatement(keys, blockKey !== undefined && q.port !== undefined, this.scanDepth, edge, q.port);
-    const raw = await this.store.all<Row>(sql, params);
+    const withBlock = blockKey !== undefined && q.port !== undefined;
+    let raw: Row[];
+    if (this.batchProbes && !withBlock) raw = await this.probeBatched(keys, edge);
+    else {
+      const { sql, params } = probeStatement(keys, withBlock, this.scanDepth, edge, q.port);
+      raw = await this.store.all<Row>(sql, params);
+    }
     const out = new Array<StoredSession>(raw.length);
     for (let i = 0; i < raw.length; i++) out[i] = toStored(raw[i]!);
     if (blockKey !== undefined) {
@@ -466,6 +490,45 @@ export class SessionIndex {
       else if (!coversPort(out, q)) out.push(...(await this.lowerBlocks(blockKey, q.port, edge, out)));
     }
     return { rows: out, shared: blockKey !== undefined };
+  }
+
+  /**
+   * The same rows as probeStatement without a port block, for every probe
+   * queued in this event-loop turn in one statement: each (key, edge) pair
+   * is one row of unnest(), probed by a LATERAL pair of index descents, and
+   * the rows come back tagged with their probe's number.
+   */
+  private probeBatched(keys: string[], edge: number): Promise<Row[]> {
+    return new Promise<Row[]>((resolve, reject) => {
+      if (this.probes.length === 0) setImmediate(() => void this.sendProbes());
+      this.probes.push({ keys, edge, resolve, reject });
+    });
+  }
+
+  private async sendProbes(): Promise<void> {
+    const all = this.probes;
+    this.probes = [];
+    for (let at = 0; at < all.length; at += MAX_PROBES_PER_BATCH) {
+      const batch = all.slice(at, at + MAX_PROBES_PER_BATCH);
+      const ks: string[] = [];
+      const es: number[] = [];
+      const ix: number[] = [];
+      batch.forEach((p, i) => {
+        for (const k of p.keys) {
+          ks.push(k);
+          es.push(p.edge);
+          ix.push(i);
+        }
+      });
+      const out = batch.map((): Row[] => []);
+      // Sent as they are built, not awaited one by one: the pool carries several batches at once.
+      void this.store
+        .all<Row & { probe: number }>(batchedProbeText(this.scanDepth), [pgArray(ks), pgArray(es), pgArray(ix)])
+        .then((rows) => {
+          for (const r of rows) out[Number(r.probe)]!.push(r);
+          batch.forEach((p, i) => p.resolve(out[i]!));
+        }, (err: unknown) => batch.forEach((p) => p.reject(err)));
+    }
   }
 
   /** Every port block of a shared address around a time (a look-up without a port), block by block. */
@@ -614,6 +677,27 @@ function probeStatement(keys: string[], withBlock: boolean, depth: number, edge:
     statementCache.set(shape, sql);
   }
   return { sql, params };
+}
+
+const batchedProbeTexts = new Map<number, string>();
+function batchedProbeText(depth: number): string {
+  let t = batchedProbeTexts.get(depth);
+  if (t === undefined) {
+    // COLLATE "C" on the key: the column's own collation (see migrations.ts), so the look-up index is used.
+    t = `SELECT q.i AS probe, s.* FROM unnest(?::text[], ?::bigint[], ?::int[]) AS q(k, e, i)
+CROSS JOIN LATERAL (
+  (SELECT ${COLS} FROM ${T} WHERE addr_key = q.k COLLATE "C" AND port_start = 0 AND start_at <= q.e ORDER BY start_at DESC LIMIT ${depth})
+  UNION ALL
+  (SELECT ${COLS} FROM ${T} WHERE addr_key = q.k COLLATE "C" AND port_start = 0 AND start_at > q.e ORDER BY start_at ASC LIMIT 1)
+) AS s`;
+    batchedProbeTexts.set(depth, t);
+  }
+  return t;
+}
+
+/** A PostgreSQL array literal of hex keys or integers (no element needs quoting). */
+function pgArray(values: readonly (string | number)[]): string {
+  return `{${values.join(',')}}`;
 }
 
 /** Parses the looked-up address; undefined if it is not an address or prefix. */
