@@ -24,7 +24,7 @@ import { serialCompare } from './serial.ts';
 import { soaSerial, type XfrDiff } from './xfr.ts';
 import type { NotifyReceiver } from './notify.ts';
 import type { TsigKey } from './tsig.ts';
-import { readZoneCopy, writeZoneCopy } from './zone-copy.ts';
+import { readZoneCopy, touchZoneCopy, writeZoneCopy } from './zone-copy.ts';
 
 /** Where pulled zones go (the DNS server's ZoneTarget has this shape). */
 export interface PolicyZoneTarget {
@@ -278,11 +278,11 @@ export class SecondaryZone implements NotifyReceiver {
     this.st.serial = serial;
     this.st.fromCopy = true;
     this.st.loadedAt = new Date(this.clock.now()).toISOString();
-    this.st.lastSuccessAt = c.transferredAt;
+    this.st.lastSuccessAt = c.lastContactAt;
     this.expireMs = c.soa.data.kind === 'SOA' ? c.soa.data.expire * 1000 : undefined;
     const zs = this.current?.stats();
     if (zs) this.st.names = zs.qname + zs.wildcard + zs.clientIp;
-    if (this.expireMs !== undefined && this.clock.now() - c.transferredAt > this.expireMs) this.markExpired(c.transferredAt);
+    if (this.expireMs !== undefined && this.clock.now() - c.lastContactAt > this.expireMs) this.markExpired(c.lastContactAt);
     this.log.info({ zone: this.zone, copy: file, serial, transferredAt: new Date(c.transferredAt).toISOString() }, `local copy of ${this.zone} loaded (serial ${serial})`);
   }
 
@@ -395,6 +395,7 @@ export class SecondaryZone implements NotifyReceiver {
       this.expireMs = cur?.data.kind === 'SOA' ? cur.data.expire * 1000 : undefined;
       this.lastOk = true;
       if (kind !== 'up-to-date') this.saveCopy();
+      else if (this.opts.copyFile && !this.copyWriting) void touchZoneCopy(this.opts.copyFile, now);
       const u: ZoneUpdate = { zone: this.zone, primary: this.st.primary, kind, fromSerial, serial: cur ? soaSerial(cur) : 0, records, ms: now - t0 };
       if (kind !== 'up-to-date') this.log.info({ ...u }, `policy zone ${this.zone} updated by ${kind}`);
       this.opts.onUpdate?.(u);

@@ -8,7 +8,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../core/index.ts';
@@ -174,6 +174,13 @@ describe('SecondaryZone local copy: writes are coalesced', () => {
     try {
       await sec.start(engineTarget(new PolicyEngine({ zones: [new RpzZone(ZONE)] }), ZONE));
       await until(() => serialOnDisk() === 1);
+      // An up-to-date refresh records the contact in the copy's mtime (where the expire timer runs from after a restart).
+      const old = Date.now() / 1000 - 3 * 86_400;
+      utimesSync(copy, old, old);
+      await sec.refresh();
+      await until(() => statSync(copy).mtimeMs > Date.now() - 60_000);
+      const c = readZoneCopy(copy, ZONE);
+      assert.ok(c && !('error' in c) && Date.now() - c.lastContactAt < 60_000);
       for (const n of ['b.example', 'c.example']) {
         await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: n, action: 'drop' }], actor: 'test' });
         await provider.reload(ZONE);

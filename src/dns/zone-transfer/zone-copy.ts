@@ -7,8 +7,8 @@
  * Written to a temporary file, synced and renamed over the old one: a crash leaves the old
  * copy or the new one, never half of one.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { open, rename, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { decodeMessage, normalizeName, Opcode, RRClass, RRType, type DnsMessage } from '../wire/index.ts';
 import type { ZoneRecord } from '../policy/index.ts';
@@ -20,8 +20,10 @@ const FORMAT = 'sakimori-zone-copy/1';
 export interface ZoneCopy {
   soa: ZoneRecord;
   records: ZoneRecord[];
-  /** When the version was transferred (ms since the epoch): the SOA expire timer runs from it. */
+  /** When the version was transferred (ms since the epoch). */
   transferredAt: number;
+  /** The last time the primary was reached (the file's mtime, touched by each up-to-date refresh): the SOA expire timer runs from it. */
+  lastContactAt: number;
   primary: string;
 }
 
@@ -65,7 +67,14 @@ export function readZoneCopy(file: string, zone: string): ZoneCopy | { error: st
     if ('error' in step) return { error: `${file}: ${step.error}` };
     if (step.outcome.kind !== 'full') return { error: `${file}: not a whole zone` };
     if (soaSerial(step.outcome.soa) !== head.serial) return { error: `${file}: the header says serial ${String(head.serial)}, the zone has ${soaSerial(step.outcome.soa)}` };
-    return { soa: step.outcome.soa, records: step.outcome.records, transferredAt: typeof head.transferredAt === 'number' ? head.transferredAt : 0, primary: String(head.primary ?? '') };
+    const transferredAt = typeof head.transferredAt === 'number' ? head.transferredAt : 0;
+    let mtime = 0;
+    try {
+      mtime = statSync(file).mtimeMs;
+    } catch {
+      // read a moment ago; keep the header's time
+    }
+    return { soa: step.outcome.soa, records: step.outcome.records, transferredAt, lastContactAt: Math.max(transferredAt, mtime), primary: String(head.primary ?? '') };
   }
   return { error: `${file} is cut short (no closing SOA): it was not written completely` };
 }
@@ -119,4 +128,9 @@ export async function writeZoneCopy(
   await dir.sync().catch(() => undefined);
   await dir.close();
   return true;
+}
+
+/** Records that the primary answered (an up-to-date refresh) without rewriting the copy: its mtime. */
+export async function touchZoneCopy(file: string, at: number): Promise<void> {
+  await utimes(file, at / 1000, at / 1000).catch(() => undefined);
 }
