@@ -193,3 +193,18 @@ test('adapter: activeChange() restores triggers after a zone replacement; a refu
   assert.equal(none.book.list()[0]!.action, 'dry-run');
   assert.match(none.book.list()[0]!.error!, /no policy zone/);
 });
+
+test('a flood the firewall already answers from a cc zone is no PRSD attack (no upstream load) but still counts as C&C lookups', () => {
+  const r = rig();
+  const rng = new Rng(3);
+  for (let s = 0; s < 20; s++) {
+    r.second(s, (t) => {
+      for (let i = 0; i < 1000; i++) r.det.observe({ at: t + i, client: '203.0.113.9', qname: `${rnd(rng)}.cc-listed.example`, qtype: 1, rcode: 3, matched: 'cc' });
+    });
+  }
+  assert.deepEqual(r.det.book.list({ kind: 'prsd' }), []);
+  assert.equal(r.det.stats().trackedZones, 0);
+  const [inf] = r.det.book.list({ kind: 'suspected-infection' });
+  assert.equal(inf?.subject, '203.0.113.9');
+  assert.ok((inf!.evidence.ccNames as number) >= 2);
+});
