@@ -104,15 +104,17 @@ export interface SessionIndexOptions {
   /** A faster path for bulk writes than Store.runMany (PostgreSQL COPY, pg-copy.ts). */
   bulk?: BulkWriter;
   /**
-   * PostgreSQL: the address probes of look-ups issued in one event-loop turn go
-   * in one statement (one round trip for all of them). Default on; false sends
-   * one statement per look-up.
+   * PostgreSQL: the address probes of look-ups that arrive while earlier probes
+   * are out go together in one statement (one round trip for all of them); a
+   * lone look-up goes at once, alone. Default on; false sends one statement per look-up.
    */
   batchProbes?: boolean;
 }
 
 /** At most this many address probes in one batched statement. */
 const MAX_PROBES_PER_BATCH = 256;
+/** Batched probe statements out at once (on as many pooled connections). */
+const MAX_PROBES_IN_FLIGHT = 3;
 
 interface QueuedProbe {
   keys: string[];
@@ -141,6 +143,7 @@ export class SessionIndex {
   private load: { q: Queryable; unindexed: boolean; end: (commit: boolean) => Promise<void> } | undefined;
   private readonly batchProbes: boolean;
   private probes: QueuedProbe[] = [];
+  private probesInFlight = 0;
 
   constructor(
     readonly store: Store,
@@ -493,23 +496,28 @@ export class SessionIndex {
   }
 
   /**
-   * The same rows as probeStatement without a port block, for every probe
-   * queued in this event-loop turn in one statement: each (key, edge) pair
+   * The same rows as probeStatement without a port block, for the probes
+   * queued while others were out, in one statement: each (key, edge) pair
    * is one row of unnest(), probed by a LATERAL pair of index descents, and
    * the rows come back tagged with their probe's number.
    */
   private probeBatched(keys: string[], edge: number): Promise<Row[]> {
     return new Promise<Row[]>((resolve, reject) => {
-      if (this.probes.length === 0) setImmediate(() => void this.sendProbes());
       this.probes.push({ keys, edge, resolve, reject });
+      // Group commit: while MAX_PROBES_IN_FLIGHT statements are out, probes queue and go together
+      // when one returns; a lone caller's probe leaves at once (in this microtask run), unbatched.
+      if (this.probes.length === 1 && this.probesInFlight < MAX_PROBES_IN_FLIGHT) queueMicrotask(() => this.sendProbes());
     });
   }
 
-  private async sendProbes(): Promise<void> {
-    const all = this.probes;
-    this.probes = [];
-    for (let at = 0; at < all.length; at += MAX_PROBES_PER_BATCH) {
-      const batch = all.slice(at, at + MAX_PROBES_PER_BATCH);
+  private sendProbes(): void {
+    if (this.probes.length === 0) return;
+    const batch = this.probes.splice(0, MAX_PROBES_PER_BATCH);
+    let sent: Promise<Row[]>;
+    if (batch.length === 1) {
+      const { sql, params } = probeStatement(batch[0]!.keys, false, this.scanDepth, batch[0]!.edge, undefined);
+      sent = this.store.all<Row>(sql, params);
+    } else {
       const ks: string[] = [];
       const es: number[] = [];
       const ix: number[] = [];
@@ -520,15 +528,25 @@ export class SessionIndex {
           ix.push(i);
         }
       });
-      const out = batch.map((): Row[] => []);
-      // Sent as they are built, not awaited one by one: the pool carries several batches at once.
-      void this.store
-        .all<Row & { probe: number }>(batchedProbeText(this.scanDepth), [pgArray(ks), pgArray(es), pgArray(ix)])
-        .then((rows) => {
-          for (const r of rows) out[Number(r.probe)]!.push(r);
-          batch.forEach((p, i) => p.resolve(out[i]!));
-        }, (err: unknown) => batch.forEach((p) => p.reject(err)));
+      sent = this.store.all<Row>(batchedProbeText(this.scanDepth), [pgArray(ks), pgArray(es), pgArray(ix)]);
     }
+    this.probesInFlight += 1;
+    void sent
+      .then(
+        (rows) => {
+          if (batch.length === 1) batch[0]!.resolve(rows);
+          else {
+            const out = batch.map((): Row[] => []);
+            for (const r of rows) out[Number((r as { probe?: unknown }).probe)]!.push(r);
+            batch.forEach((p, i) => p.resolve(out[i]!));
+          }
+        },
+        (err: unknown) => batch.forEach((p) => p.reject(err)),
+      )
+      .finally(() => {
+        this.probesInFlight -= 1;
+        this.sendProbes();
+      });
   }
 
   /** Every port block of a shared address around a time (a look-up without a port), block by block. */
