@@ -183,6 +183,8 @@ async function main(): Promise<void> {
     } else if (m.type === 'stop') {
       clearInterval(tick);
       clearInterval(stats);
+      // Events written since the last flush would otherwise never reach detection.
+      observed?.flush();
       clearInterval(flushObserved);
       void plane
         .stop()
