@@ -29,7 +29,9 @@ import { findPostgresBin, startPostgres } from '../test/peers/postgres.ts';
 import { openStore, type Store } from '../src/store/index.ts';
 import { AuditLog, privacyMigrations } from '../src/privacy/index.ts';
 import { Attribution, attributionMigrations, importFile, parseNetwork, PostgresCopyWriter, SessionIndex, UPSERT_TAIL } from '../src/attribution/index.ts';
-import { runBench } from './run.ts';
+import { runBench, helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 /**
  * The anchor, as FreeRADIUS 3.2 ships it for PostgreSQL

@@ -26,7 +26,9 @@ import { replay, replayBatched, type ReplayReport } from '../src/dns/detect/eval
 import { ServerTarget } from './dns-eval-server.ts';
 import { World } from '../src/dns/detect/eval/traffic.ts';
 import { DEFAULT_OPTIONS } from '../src/dns/detect/index.ts';
-import { appendSection } from './run.ts';
+import { appendSection, helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 const { values } = parseArgs({
   options: {

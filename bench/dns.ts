@@ -22,7 +22,9 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { answers, freePort, startUnbound } from '../test/peers/unbound.ts';
-import { appendSection, machineFacts } from './run.ts';
+import { appendSection, machineFacts, helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

@@ -24,6 +24,9 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { workerBoot } from '../src/core/runtime.ts';
 import { RRType } from '../src/dns/wire/index.ts';
 import { describeLoad, loadRpzFile, NO_MATCH, PolicyEngine, RpzZone, type SharedRpzZone } from '../src/dns/policy/index.ts';
+import { helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 const ORIGIN = 'cc.rpz.bench';
 const gc = (globalThis as { gc?: () => void }).gc;

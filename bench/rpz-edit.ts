@@ -17,6 +17,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { querySoa, soaSerial } from '../src/dns/zone-transfer/index.ts';
 import { editZoneFile } from '../src/dns/rpz-provider/index.ts';
+import { helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 const { values } = parseArgs({ options: { names: { type: 'string', default: '1000000' }, edits: { type: 'string', default: '5' } } });
 const N = Number(values.names);

@@ -16,7 +16,7 @@
  * line that reproduces it.
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -217,6 +217,18 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   return { options: opts, startedAt, seconds, metrics, markdown };
 }
 
+/**
+ * `--help` / `-h` for every benchmark: prints the file's opening comment (what it measures,
+ * its options, the peers it needs) and exits, before the benchmark parses its options.
+ */
+export function helpIfAsked(moduleUrl: string): void {
+  if (!process.argv.slice(2).some((a) => a === '--help' || a === '-h')) return;
+  const text = readFileSync(fileURLToPath(moduleUrl), 'utf8');
+  const doc = /^\/\*\*\n([\s\S]*?)\n \*\//.exec(text)?.[1] ?? '';
+  process.stdout.write(`${doc.replace(/^ \* ?/gm, '')}\n`);
+  process.exit(0);
+}
+
 export function appendSection(markdown: string): void {
   if (!existsSync(BENCHMARKS_MD)) {
     mkdirSync(dirname(BENCHMARKS_MD), { recursive: true });
@@ -265,6 +277,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  helpIfAsked(import.meta.url);
   main().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);

@@ -13,7 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findPostgresBin, startPostgres } from '../test/peers/postgres.ts';
-import { runBench } from './run.ts';
+import { runBench, helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {

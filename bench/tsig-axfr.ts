@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RpzProvider } from '../src/dns/rpz-provider/index.ts';
 import { makeTsigKey, readZoneCopy, requestTransfer, tsigKeyring, writeZoneCopy, type XfrLogger } from '../src/dns/zone-transfer/index.ts';
+import { helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 const { values } = parseArgs({ options: { names: { type: 'string', default: '200000' }, runs: { type: 'string', default: '3' } } });
 const N = Number(values.names);

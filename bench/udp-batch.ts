@@ -26,7 +26,9 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { openUdpBatch, type Datagrams } from '../src/dns/server/udp-batch.ts';
 import { answers, freePort, startUnbound } from '../test/peers/unbound.ts';
-import { appendSection, machineFacts } from './run.ts';
+import { appendSection, machineFacts, helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
 
 const { values: args } = parseArgs({
   options: {
