@@ -31,7 +31,7 @@ describe('tsig.keys and references to them', () => {
   });
 
   it('rpz.allowTransfer and rpz.notify take { prefix | address, key }; dns.zones[].key only with primary', () => {
-    const ok = checkConfigText(`rpz:\n  allowTransfer: ["127.0.0.0/8", { prefix: 192.0.2.53/32, key: xfr-key }]\n  notify: ["192.0.2.54:53", { address: "192.0.2.53:53", key: xfr-key }]\n`, 'sakimori.yaml');
+    const ok = checkConfigText(`tsig:\n  keys: [{ name: xfr-key, secret: c2VjcmV0 }]\nrpz:\n  allowTransfer: ["127.0.0.0/8", { prefix: 192.0.2.53/32, key: xfr-key }]\n  notify: ["192.0.2.54:53", { address: "192.0.2.53:53", key: xfr-key }]\n`, 'sakimori.yaml');
     assert.deepEqual(ok.problems, []);
     assert.deepEqual(ok.config!.rpz.allowTransfer, ['127.0.0.0/8', { prefix: '192.0.2.53/32', key: 'xfr-key' }]);
     assert.match(problems('rpz:\n  allowTransfer: [{ prefix: nowhere, key: k }]\n'), /rpz\.allowTransfer\[0\]/);
@@ -39,10 +39,20 @@ describe('tsig.keys and references to them', () => {
     assert.match(problems('dns:\n  zones:\n    - { name: cc.rpz.example, file: /tmp/x, key: k }\n'), /dns\.zones\[0\]\.key.*only with primary/);
   });
 
+  it('config check names a dns.zones[].key that tsig.keys does not define, with file and line', () => {
+    const text = 'tsig:\n  keys: [{ name: xfr-key, secret: c2VjcmV0 }]\ndns:\n  zones:\n    - { name: a.rpz.example, primary: "192.0.2.53:53", key: XFR-KEY. }\n    - { name: b.rpz.example, primary: "192.0.2.53:53", key: missing }\n';
+    const out = problems(text);
+    assert.match(out, /sakimori\.yaml:6:.*dns\.zones\[1\]\.key: names TSIG key "missing", which is not defined — expected the name of a key under tsig\.keys \(xfr-key\)/);
+    assert.doesNotMatch(out, /zones\[0\]/, 'names match as DNS names do: case and a trailing dot do not matter');
+    assert.match(problems('dns:\n  zones:\n    - { name: cc.rpz.example, primary: "192.0.2.53:53", key: k }\n'), /\(none is defined\)/);
+    // rpz serve may be given the key with --key: not a config problem.
+    assert.equal(problems('rpz:\n  allowTransfer: [{ prefix: 192.0.2.53/32, key: cli-key }]\n'), '');
+  });
+
   it('an undefined key is a clear error where it is used; a defined one reaches the zone spec with its copy path', () => {
     assert.throws(() => transferAcl([{ prefix: '192.0.2.0/24', key: 'nope' }], tsigKeysFromConfig([])), /allow-transfer entry 192\.0\.2\.0\/24 names TSIG key nope, which is not defined/);
     assert.throws(() => tsigKeysFromConfig([{ name: 'k', secret: 'c2VjcmV0' }, { name: 'j', algorithm: 'hmac-md5', secret: 'c2VjcmV0' }]), /tsig\.keys\[1\]: TSIG key j: algorithm hmac-md5 is not supported/);
-    const parsed = checkConfigText('dns:\n  zoneCopyDir: /var/lib/sakimori/zones\n  zones:\n    - { name: CC.rpz.example, primary: "primary.example:53", key: xfr-key }\n', 'sakimori.yaml');
+    const parsed = checkConfigText('tsig:\n  keys: [{ name: xfr-key, secret: c2VjcmV0 }]\ndns:\n  zoneCopyDir: /var/lib/sakimori/zones\n  zones:\n    - { name: CC.rpz.example, primary: "primary.example:53", key: xfr-key }\n', 'sakimori.yaml');
     assert.deepEqual(parsed.problems, []);
     const cfg = parsed.config!.dns as unknown as DnsConfig;
     assert.throws(() => firewallOptions(cfg, [], 'n1', { keys: [] }), /dns\.zones\[0\]\.key names TSIG key xfr-key, which is not defined/);

@@ -100,6 +100,9 @@ export function checkConfigText(text: string, fileName: string, overrides: Reado
   }
 
   const parsed = configSchema.safeParse(raw);
+  if (parsed.success) {
+    for (const r of danglingReferences(parsed.data)) problems.push(problem(dotted(r.path), locate(doc, r.path).offset, r.message));
+  }
   if (parsed.success && problems.length === 0) return { config: parsed.data, problems: [] };
 
   for (const issue of parsed.error?.issues ?? []) {
@@ -115,6 +118,25 @@ export function checkConfigText(text: string, fileName: string, overrides: Reado
     }
   }
   return { problems: sortProblems(problems) };
+}
+
+/**
+ * Names that point from one section into another: dns.zones[].key names a TSIG key that
+ * only tsig.keys can define, so an undefined one is a problem at check time, not only when
+ * the service starts. (rpz.allowTransfer/notify keys may also come from `rpz serve --key`,
+ * so those are checked when the provider starts.)
+ */
+function danglingReferences(config: Config): { path: PropertyKey[]; message: string }[] {
+  const norm = (n: string) => n.trim().toLowerCase().replace(/\.$/, '');
+  const defined = new Set(config.tsig.keys.map((k) => norm(k.name)));
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  const check = (name: string | undefined, path: PropertyKey[]) => {
+    if (name !== undefined && !defined.has(norm(name))) {
+      out.push({ path, message: `names TSIG key ${JSON.stringify(name)}, which is not defined — expected the name of a key under tsig.keys${defined.size ? ` (${[...defined].join(', ')})` : ' (none is defined)'}` });
+    }
+  };
+  config.dns.zones.forEach((z, i) => check(z.key, ['dns', 'zones', i, 'key']));
+  return out;
 }
 
 function sortProblems(problems: ConfigProblem[]): ConfigProblem[] {
