@@ -20,13 +20,13 @@
  * and both replays are reported side by side.
  */
 import { spawnSync } from 'node:child_process';
-import { cpus, loadavg, release, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { replay, replayBatched, type ReplayReport } from '../src/dns/detect/eval/replay.ts';
 import { ServerTarget } from './dns-eval-server.ts';
 import { World } from '../src/dns/detect/eval/traffic.ts';
 import { DEFAULT_OPTIONS } from '../src/dns/detect/index.ts';
-import { appendSection, helpIfAsked } from './run.ts';
+import { appendSection, helpIfAsked, machineFacts, sectionHead } from './run.ts';
 
 helpIfAsked(import.meta.url);
 
@@ -94,16 +94,13 @@ if (values.json) {
 const f = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const pct = (x: number, d = 2) => `${(x * 100).toFixed(d)}%`;
 const lines: string[] = [];
-lines.push(`## dns detection (eval:dns) — ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC`, '');
 lines.push(
-  `Machine: ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${release()}, Node ${process.version}; load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end. ${f((Date.now() - started.getTime()) / 1000)} s in all.`,
-  '',
-  'Reproduce:',
-  '',
-  '```sh',
-  `npx tsx bench/dns-eval.ts --seeds ${values.seeds} --minutes ${values.minutes} --clients ${values.clients} --per-family ${values['per-family']} --qps ${values.qps} --events ${values.events} --rounds ${values.rounds}${values['only-server'] ? ` --only-server --server-minutes ${values['server-minutes']}` : values.server ? ` --server --server-minutes ${values['server-minutes']}` : ''}`,
-  '```',
-  '',
+  ...sectionHead(
+    'dns detection (eval:dns)',
+    started,
+    `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end. ${f((Date.now() - started.getTime()) / 1000)} s in all.`,
+    `npx tsx bench/dns-eval.ts --seeds ${values.seeds} --minutes ${values.minutes} --clients ${values.clients} --per-family ${values['per-family']} --qps ${values.qps} --events ${values.events} --rounds ${values.rounds}${values['only-server'] ? ` --only-server --server-minutes ${values['server-minutes']}` : values.server ? ` --server --server-minutes ${values['server-minutes']}` : ''}`,
+  ),
 );
 if (server) {
   const { inProcess: a, real: b } = server;

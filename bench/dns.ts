@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { answers, freePort, startUnbound } from '../test/peers/unbound.ts';
-import { appendSection, machineFacts, helpIfAsked } from './run.ts';
+import { appendSection, machineFacts, helpIfAsked, sectionHead } from './run.ts';
 
 helpIfAsked(import.meta.url);
 
@@ -409,16 +409,7 @@ for (const on of rows.filter((r) => r.name.includes('detection on'))) {
 }
 const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}`;
 const md = [
-  `## dns — ${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-  '',
-  `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
-  '',
-  'Reproduce:',
-  '',
-  '```sh',
-  reproduce,
-  '```',
-  '',
+  ...sectionHead('dns', started, `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ${((Date.now() - started) / 1000).toFixed(0)} s in all.`, reproduce),
   table,
   '',
   ...notes.map((n) => `- ${n}`),

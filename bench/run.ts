@@ -137,6 +137,15 @@ export function machineFacts(): string {
   ].join(', ');
 }
 
+/**
+ * The opening every benchmark section shares: the heading with its UTC time, the machine
+ * line (with the load average as the caller words it), and the command that reproduces it.
+ */
+export function sectionHead(title: string, startedAt: Date | number, machineLine: string, reproduce: string): string[] {
+  const at = new Date(startedAt).toISOString().slice(0, 16).replace('T', ' ');
+  return [`## ${title} — ${at} UTC`, '', machineLine, '', 'Reproduce:', '', '```sh', reproduce, '```', ''];
+}
+
 export function renderTable(metrics: readonly MetricSummary[], labels: { sakimori: string; anchor: string }): string {
   const head = (side: 'sakimori' | 'anchor') => (labels[side] === side ? side : `${labels[side]} (${side})`);
   const rows = [
@@ -191,17 +200,12 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     opts.reproduce ??
     ['npx tsx bench/run.ts', '--name', opts.name, '--rounds', String(opts.rounds), '--sakimori', opts.sakimori, '--anchor', opts.anchor].map((a, i) => (i === 0 ? a : quote(a))).join(' ');
   const markdown = [
-    `## ${opts.name} — ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    '',
-    `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end.`,
-    `Rounds: ${opts.rounds}, sides alternating; medians shown; ${seconds.toFixed(0)} s in all.`,
-    '',
-    'Reproduce:',
-    '',
-    '```sh',
-    reproduce,
-    '```',
-    '',
+    ...sectionHead(
+      opts.name,
+      startedAt,
+      `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end.\nRounds: ${opts.rounds}, sides alternating; medians shown; ${seconds.toFixed(0)} s in all.`,
+      reproduce,
+    ),
     renderTable(metrics, labels),
     '',
     '<details><summary>every round</summary>',

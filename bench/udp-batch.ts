@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import { openUdpBatch, type Datagrams } from '../src/dns/server/udp-batch.ts';
 import { answers, freePort, startUnbound } from '../test/peers/unbound.ts';
-import { appendSection, machineFacts, helpIfAsked } from './run.ts';
+import { appendSection, machineFacts, helpIfAsked, sectionHead } from './run.ts';
 
 helpIfAsked(import.meta.url);
 
@@ -214,16 +214,12 @@ async function main(): Promise<void> {
   ].join('\n');
   const reproduce = `npx tsx bench/udp-batch.ts --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --batch ${args.batch}${args.only ? ` --only ${args.only}` : ''}`;
   const md = [
-    `## dns udp-batch — ${new Date(started).toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-    '',
-    `Machine: ${machineFacts()}; load average (1/5/15 min) ${load0.map((l) => l.toFixed(1)).join('/')} at start, ${load1.map((l) => l.toFixed(1)).join('/')} at end (shared machine: other engineers' jobs run too). ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
-    '',
-    'Reproduce:',
-    '',
-    '```sh',
-    reproduce,
-    '```',
-    '',
+    ...sectionHead(
+      'dns udp-batch',
+      started,
+      `Machine: ${machineFacts()}; load average (1/5/15 min) ${load0.map((l) => l.toFixed(1)).join('/')} at start, ${load1.map((l) => l.toFixed(1)).join('/')} at end (shared machine: other engineers' jobs run too). ${((Date.now() - started) / 1000).toFixed(0)} s in all.`,
+      reproduce,
+    ),
     table,
     '',
     '- Every contender answers NXDOMAIN to every query (100,000 distinct names under nx.bench., looped); no policy, no forwarding: this measures the UDP path alone, the floor under the DNS firewall\'s block path.',
