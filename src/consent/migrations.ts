@@ -54,33 +54,19 @@ export const consentMigrations: Migration[] = [
   {
     // The client-scope opt-outs the consent follower made, with the session that held the address and the event that made it (R1): only these does it take off again.
     id: 'consent/0002-follow',
-    sql: {
-      sqlite: `
-        CREATE TABLE consent_follow (
-          subject TEXT NOT NULL,
-          service TEXT NOT NULL,
-          subscriber TEXT NOT NULL,
-          nas TEXT NOT NULL,
-          session_id TEXT NOT NULL,
-          event_id TEXT NOT NULL,
-          at INTEGER NOT NULL,
-          PRIMARY KEY (subject, service)
-        );
-        CREATE INDEX consent_follow_by_session ON consent_follow (nas, session_id);
-        CREATE INDEX consent_follow_by_subscriber ON consent_follow (subscriber);`,
-      postgres: `
-        CREATE TABLE consent_follow (
-          subject TEXT NOT NULL,
-          service TEXT NOT NULL,
-          subscriber TEXT NOT NULL,
-          nas TEXT NOT NULL,
-          session_id TEXT NOT NULL,
-          event_id TEXT NOT NULL,
-          at BIGINT NOT NULL,
-          PRIMARY KEY (subject, service)
-        );
-        CREATE INDEX consent_follow_by_session ON consent_follow (nas, session_id);
-        CREATE INDEX consent_follow_by_subscriber ON consent_follow (subscriber);`,
-    },
+    // Portable: BIGINT has integer affinity in SQLite.
+    sql: `
+      CREATE TABLE consent_follow (
+        subject TEXT NOT NULL,
+        service TEXT NOT NULL,
+        subscriber TEXT NOT NULL,
+        nas TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (subject, service)
+      );
+      CREATE INDEX consent_follow_by_session ON consent_follow (nas, session_id);
+      CREATE INDEX consent_follow_by_subscriber ON consent_follow (subscriber);`,
   },
 ];
