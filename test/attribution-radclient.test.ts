@@ -6,14 +6,15 @@
  * answers the same, and documents itself in /openapi.json.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../src/config/index.ts';
 import { startNode, type RunningNode } from '../src/node/index.ts';
 import { silentLogger } from '../src/telemetry/index.ts';
+import { radclient as sendAccounting, run as runIn } from './peers/radclient.ts';
 import type { AttributionPart, LookupResult } from '../src/attribution/index.ts';
 
 const SECRET = 'attribution-e2e-secret';
@@ -23,28 +24,11 @@ const iso = (s: number) => new Date(s * 1000).toISOString();
 
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-attr-e2e-'));
 const storeUrl = `sqlite:${join(dir, 'node.db')}`;
+const run = (cmd: string, args: string[]) => runIn(cmd, args, dir);
 let node: RunningNode;
 let radius: { host: string; port: number };
 
-function run(cmd: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
-
-/** radclient sends the packets in order, one at a time, and must see an answer to each. */
-async function radclient(packets: string[]): Promise<void> {
-  const file = join(dir, `packets-${Math.random().toString(36).slice(2)}.txt`);
-  writeFileSync(file, packets.map((p) => p.trim().replace(/\n\s+/g, '\n')).join('\n\n') + '\n');
-  const r = await run('radclient', ['-x', '-t', '2', '-r', '3', '-f', file, `${radius.host}:${radius.port}`, 'acct', SECRET]);
-  const answered = (r.out.match(/Received Accounting-Response/g) ?? []).length;
-  assert.equal(answered, packets.length, `radclient got ${answered} of ${packets.length} answers (exit ${r.code}):\n${r.out}${r.err}`);
-}
+const radclient = (packets: string[]) => sendAccounting(dir, radius, SECRET, packets);
 
 async function lookup(ip: string, at: number, extra: string[] = []): Promise<LookupResult> {
   const r = await run(process.execPath, [BIN, '--store', storeUrl, '--log-level', 'warn', 'sessions', 'lookup', ip, '--at', iso(at), '--json', ...extra]);

@@ -9,7 +9,7 @@
  * once the session has stopped.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { defaultConfig } from '../src/config/index.ts';
 import { startNode, type RunningNode } from '../src/node/index.ts';
 import { silentLogger } from '../src/telemetry/index.ts';
+import { radclient as sendAccounting, run as runIn } from './peers/radclient.ts';
 import type { AttributionPart } from '../src/attribution/index.ts';
 import { startUnbound, type UnboundPeer } from './peers/unbound.ts';
 
@@ -24,18 +25,9 @@ const SECRET = 'follower-e2e-secret';
 const BIN = new URL('../bin/sakimori.js', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-follow-e2e-'));
 const storeUrl = `sqlite:${join(dir, 'node.db')}`;
+const run = (cmd: string, args: string[]) => runIn(cmd, args, dir);
 const NAS = 'NAS-IP-Address = 192.0.2.1\nNAS-Identifier = "bras-follow"';
 
-function run(cmd: string, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
 
 const sakimori = (args: string[]) => run(process.execPath, [BIN, '--store', storeUrl, '--log-level', 'warn', ...args]);
 const status = (out: string) => /status: (\w+)/.exec(out)?.[1];
@@ -46,13 +38,7 @@ describe('the DNS-protection opt-out follows the subscriber onto new addresses (
   let radius: { host: string; port: number };
   let dnsPort: string;
 
-  async function radclient(packets: string[]): Promise<void> {
-    const file = join(dir, `packets-${Math.random().toString(36).slice(2)}.txt`);
-    writeFileSync(file, packets.map((p) => p.trim()).join('\n\n') + '\n');
-    const r = await run('radclient', ['-x', '-t', '2', '-r', '3', '-f', file, `${radius.host}:${radius.port}`, 'acct', SECRET]);
-    const answered = (r.out.match(/Received Accounting-Response/g) ?? []).length;
-    assert.equal(answered, packets.length, `radclient got ${answered} of ${packets.length} answers (exit ${r.code}):\n${r.out}${r.err}`);
-  }
+  const radclient = (packets: string[]) => sendAccounting(dir, radius, SECRET, packets);
 
   const packet = (type: string, session: string, ip: string, more = '') =>
     `Acct-Status-Type = ${type}\nAcct-Session-Id = "${session}"\nUser-Name = "hanako@isp.example"\n${NAS}\nFramed-IP-Address = ${ip}${more ? `\n${more}` : ''}`;
