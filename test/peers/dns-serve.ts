@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import type { LogLine } from './rpz-feed.ts';
+import { logLinesOf, type LogLine } from './rpz-feed.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/sakimori.js');
 
@@ -20,21 +20,8 @@ export interface Served {
 export function dnsServe(args: string[], cwd: string, wait = true): Promise<Served> {
   const child = spawn(process.execPath, [BIN, '--log-level', 'info', 'dns', 'serve', '--listen', '127.0.0.1:0', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  let partial = '';
-  const lines: LogLine[] = [];
+  const lines = logLinesOf(child);
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
-    partial += s;
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const p of parts) {
-      try {
-        lines.push(JSON.parse(p) as LogLine);
-      } catch {
-        lines.push({ level: 'raw', msg: p });
-      }
-    }
-  });
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
   const served: Served = {

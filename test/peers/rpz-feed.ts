@@ -76,6 +76,25 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
+/** The child's stderr as pino log lines (a line that is not JSON is kept as { level: 'raw' }), filled as they come. */
+export function logLinesOf(child: ChildProcess): LogLine[] {
+  const lines: LogLine[] = [];
+  let partial = '';
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    partial += s;
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    for (const p of parts) {
+      try {
+        lines.push(JSON.parse(p) as LogLine);
+      } catch {
+        lines.push({ level: 'raw', msg: p });
+      }
+    }
+  });
+  return lines;
+}
+
 export interface SakimoriRpz {
   readonly port: number;
   readonly file: string;
@@ -93,22 +112,8 @@ export async function startSakimoriRpz(dir: string, notify: string[], extra: rea
   const port = await freePort();
   const args = [BIN, '--log-level', 'info', 'rpz', 'serve', '--listen', `127.0.0.1:${port}`, '--zone', `${RPZ_ZONE}=${file}`, ...notify.flatMap((n) => ['--notify', n]), ...extra];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines: LogLine[] = [];
+  const lines = logLinesOf(child);
   let out = '';
-  let partial = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (s: string) => {
-    partial += s;
-    const parts = partial.split('\n');
-    partial = parts.pop()!;
-    for (const p of parts) {
-      try {
-        lines.push(JSON.parse(p) as LogLine);
-      } catch {
-        lines.push({ level: 'raw', msg: p });
-      }
-    }
-  });
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (s: string) => (out += s));
   const kill = () => child.kill('SIGKILL');
