@@ -2,91 +2,33 @@
  * Interop (issue 3, part B): Debian's Unbound, configured with an RPZ zone whose primary
  * is `sakimori rpz serve`, enforces the policy, and enforces a name added with
  * `sakimori rpz add` within seconds, by NOTIFY and an incremental IXFR (checked in
- * Sakimori's log), and a name removed the same way. Everything stays on loopback: the
- * resolver forwards "." to a throwaway upstream Unbound, its root hints name 127.0.0.1.
+ * Sakimori's log), and a name removed the same way (the suite: test/peers/rpz-interop.ts).
+ * Everything stays on loopback: the resolver forwards "." to a throwaway upstream
+ * Unbound, its root hints name 127.0.0.1.
  */
-import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { freePort, startUnbound, type UnboundPeer } from './peers/unbound.ts';
-import { dig, digUntil, RPZ_ZONE, startSakimoriRpz, startUpstream, transfers, type SakimoriRpz } from './peers/rpz-feed.ts';
+import { startUnbound } from './peers/unbound.ts';
+import { RPZ_ZONE } from './peers/rpz-feed.ts';
+import { describeRpzSecondary } from './peers/rpz-interop.ts';
 
-let dir: string;
-let upstream: UnboundPeer;
-let feed: SakimoriRpz;
-let resolver: UnboundPeer;
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'sakimori-rpz-unbound-'));
-  upstream = await startUpstream();
-  const port = await freePort();
-  feed = await startSakimoriRpz(dir, [`127.0.0.1:${port}`]);
-  resolver = await startUnbound({
-    port,
-    verbosity: 1,
-    moduleConfig: 'respip iterator',
-    extra: ['root-hints: "root.hints"', 'do-not-query-localhost: no', 'qname-minimisation: no'],
-    files: { 'root.hints': '.\t3600000\tNS\ta.root.invalid.\na.root.invalid.\t3600000\tA\t127.0.0.1\n' },
-    clauses: [
-      'rpz:',
-      `  name: "${RPZ_ZONE}."`,
-      `  primary: 127.0.0.1@${feed.port}`,
-      '  rpz-log: yes',
-      '  rpz-log-name: "sakimori-cc"',
-      'forward-zone:',
-      '  name: "."',
-      `  forward-addr: 127.0.0.1@${upstream.port}`,
-    ],
-  });
-});
-
-after(async () => {
-  await resolver?.close();
-  await feed?.close();
-  await upstream?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-describe('Unbound with Sakimori as its RPZ primary', () => {
-  it('loads the zone by AXFR and enforces every action', async () => {
-    const first = await digUntil(resolver.port, 'bad.example', (r) => r.status === 'NXDOMAIN', 20_000);
-    assert.notEqual(first.ms, -1, `the zone never took effect: ${JSON.stringify(first.last)}\n${resolver.log().slice(-3000)}`);
-    assert.deepEqual(await dig(resolver.port, 'www.example'), { status: 'NOERROR', answers: ['A 192.0.2.1'] }, 'names not in the policy resolve through the upstream');
-    assert.deepEqual(await dig(resolver.port, 'bad.example'), { status: 'NXDOMAIN', answers: [] });
-    assert.deepEqual(await dig(resolver.port, 'a.wild.example'), { status: 'NXDOMAIN', answers: [] });
-    assert.deepEqual(await dig(resolver.port, 'nodata.example'), { status: 'NOERROR', answers: [] });
-    assert.deepEqual(await dig(resolver.port, 'warn.example'), { status: 'NOERROR', answers: ['A 192.0.2.80'] });
-    assert.deepEqual(await dig(resolver.port, 'ok.example'), { status: 'NOERROR', answers: ['A 192.0.2.69'] });
-    const xfrs = transfers(feed.logs());
-    assert.ok(xfrs.some((x) => x.style === 'full' && x.serial === 1), JSON.stringify(xfrs));
-  });
-
-  it('enforces a name added with `sakimori rpz add` within seconds, by NOTIFY and an incremental IXFR', async (ctx) => {
-    assert.deepEqual(await dig(resolver.port, 'new.example'), { status: 'NOERROR', answers: ['A 192.0.2.70'] }, 'resolved (and cached) before the change');
-    const add = await feed.cli(['add', '--zone', RPZ_ZONE, '--file', feed.file, '--name', 'new.example', '--action', 'nxdomain']);
-    assert.equal(add.code, 0, add.stderr);
-    assert.match(add.stdout, /serial 1 -> 2/);
-    const t = await digUntil(resolver.port, 'new.example', (r) => r.status === 'NXDOMAIN', 10_000);
-    assert.notEqual(t.ms, -1, `not enforced within 10 s: ${JSON.stringify(t.last)}\n${resolver.log().slice(-3000)}`);
-    assert.ok(t.ms < 5000, `enforced ${t.ms} ms after rpz add returned`);
-    ctx.diagnostic(`Unbound enforced the new name ${t.ms} ms after \`sakimori rpz add\` returned`);
-    const ixfr = transfers(feed.logs()).filter((x) => x.type === 'IXFR' && x.serial === 2);
-    assert.ok(ixfr.length >= 1, JSON.stringify(transfers(feed.logs())));
-    assert.ok(ixfr.every((x) => x.style === 'incremental' && x.clientSerial === 1), `an incremental IXFR from serial 1, not a full transfer: ${JSON.stringify(ixfr)}`);
-    assert.equal(transfers(feed.logs()).filter((x) => x.style === 'full').length, 1, 'only the first load was a full transfer');
-    assert.ok(feed.logs().some((l) => l.msg === 'NOTIFY answered' && l.serial === 2), 'NOTIFY for serial 2 was answered');
-    assert.match(resolver.log(), /rpz: applied .*new\.example/);
-  });
-
-  it('stops enforcing a name removed with `sakimori rpz remove`', async () => {
-    const rm = await feed.cli(['remove', '--zone', RPZ_ZONE, '--file', feed.file, '--name', 'bad.example']);
-    assert.equal(rm.code, 0, rm.stderr);
-    const t = await digUntil(resolver.port, 'bad.example', (r) => r.status === 'NOERROR', 10_000);
-    assert.notEqual(t.ms, -1, JSON.stringify(t.last));
-    assert.deepEqual(t.last.answers, ['A 192.0.2.66']);
-    assert.ok(transfers(feed.logs()).some((x) => x.type === 'IXFR' && x.style === 'incremental' && x.clientSerial === 2 && x.serial === 3));
-    assert.deepEqual(await dig(resolver.port, 'new.example'), { status: 'NXDOMAIN', answers: [] }, 'the rest of the policy stays');
-  });
+describeRpzSecondary({
+  who: 'Unbound',
+  start: (port, feedPort, upstreamPort) =>
+    startUnbound({
+      port,
+      verbosity: 1,
+      moduleConfig: 'respip iterator',
+      extra: ['root-hints: "root.hints"', 'do-not-query-localhost: no', 'qname-minimisation: no'],
+      files: { 'root.hints': '.\t3600000\tNS\ta.root.invalid.\na.root.invalid.\t3600000\tA\t127.0.0.1\n' },
+      clauses: [
+        'rpz:',
+        `  name: "${RPZ_ZONE}."`,
+        `  primary: 127.0.0.1@${feedPort}`,
+        '  rpz-log: yes',
+        '  rpz-log-name: "sakimori-cc"',
+        'forward-zone:',
+        '  name: "."',
+        `  forward-addr: 127.0.0.1@${upstreamPort}`,
+      ],
+    }),
+  addedLog: [/rpz: applied .*new\.example/],
 });
