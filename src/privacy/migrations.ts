@@ -37,29 +37,17 @@ export const privacyMigrations: Migration[] = [
   },
   {
     id: 'privacy/0002-purpose-records',
-    sql: {
-      sqlite: `
-        CREATE TABLE purpose_records (
-          id TEXT PRIMARY KEY,
-          collection TEXT NOT NULL,
-          purpose TEXT NOT NULL,
-          subject TEXT,
-          data TEXT NOT NULL,
-          created_at INTEGER NOT NULL
-        );
-        CREATE INDEX purpose_records_by_subject ON purpose_records (collection, subject);
-        CREATE INDEX purpose_records_by_age ON purpose_records (purpose, created_at);`,
-      postgres: `
-        CREATE TABLE purpose_records (
-          id TEXT PRIMARY KEY,
-          collection TEXT NOT NULL,
-          purpose TEXT NOT NULL,
-          subject TEXT,
-          data TEXT NOT NULL,
-          created_at BIGINT NOT NULL
-        );
-        CREATE INDEX purpose_records_by_subject ON purpose_records (collection, subject);
-        CREATE INDEX purpose_records_by_age ON purpose_records (purpose, created_at);`,
-    },
+    // Portable: BIGINT has integer affinity in SQLite.
+    sql: `
+      CREATE TABLE purpose_records (
+        id TEXT PRIMARY KEY,
+        collection TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        subject TEXT,
+        data TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX purpose_records_by_subject ON purpose_records (collection, subject);
+      CREATE INDEX purpose_records_by_age ON purpose_records (purpose, created_at);`,
   },
 ];
