@@ -15,9 +15,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 import { Client } from 'pg';
 
 export interface PostgresPeer {
@@ -57,19 +57,6 @@ function serverUser(): { uid: number; gid: number } | undefined {
     throw new Error('running as root and there is no "postgres" user to run the test PostgreSQL as (the postgresql package creates it)');
   }
   return { uid: Number(fields[2]), gid: Number(fields[3]) };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<{ child: ChildProcess; dir: string }>();

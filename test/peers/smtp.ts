@@ -14,9 +14,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 
 export interface ReceivedMail {
   /** Header names in lower case; values unfolded, RFC 2047 words decoded. */
@@ -42,19 +43,6 @@ function findPython(): string {
     if (r.status === 0) return py;
   }
   throw new Error('aiosmtpd is not installed (no python3 can import it). Install it with: apt-get install python3-aiosmtpd');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolves true once the server greets with 220. */

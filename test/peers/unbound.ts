@@ -10,9 +10,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 
 export interface UnboundPeer {
   readonly host: string;
@@ -56,29 +56,10 @@ export function findUnbound(): string | undefined {
   return undefined;
 }
 
+export { freePort };
+
 const running = new Set<ChildProcess>();
 let hooked = false;
-
-/** A port free for both UDP and TCP on 127.0.0.1 right now. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let i = 0; i < 20; i++) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, host, () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      const u = dgram.createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      u.once('error', () => resolve(false));
-      u.bind(port, host, () => u.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new Error('no free port found');
-}
 
 /** Sends one query for `name` A and resolves true when any answer comes back. */
 export function answers(host: string, port: number, name: string, timeoutMs = 500): Promise<boolean> {
