@@ -6,7 +6,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { checkConfigText, formatConfigProblem } from '../src/config/index.ts';
 import { firewallOptions, type DnsConfig } from '../src/dns/index.ts';
 import { transferAcl } from '../src/dns/rpz-provider/index.ts';
@@ -45,8 +48,27 @@ describe('tsig.keys and references to them', () => {
     assert.match(out, /sakimori\.yaml:6:.*dns\.zones\[1\]\.key: names TSIG key "missing", which is not defined — expected the name of a key under tsig\.keys \(xfr-key\)/);
     assert.doesNotMatch(out, /zones\[0\]/, 'names match as DNS names do: case and a trailing dot do not matter');
     assert.match(problems('dns:\n  zones:\n    - { name: cc.rpz.example, primary: "192.0.2.53:53", key: k }\n'), /\(none is defined\)/);
-    // rpz serve may be given the key with --key: not a config problem.
-    assert.equal(problems('rpz:\n  allowTransfer: [{ prefix: 192.0.2.53/32, key: cli-key }]\n'), '');
+  });
+
+  it('config check names an rpz.allowTransfer / rpz.notify key that tsig.keys does not define, with file:line:key and a guess', () => {
+    const text = 'tsig:\n  keys:\n    - { name: xfr-key, secret: c2VjcmV0 }\nrpz:\n  allowTransfer:\n    - 127.0.0.0/8\n    - { prefix: 192.0.2.53/32, key: xfr-kye }\n  notify:\n    - "192.0.2.54:53"\n    - { address: "192.0.2.53:53", key: other }\n    - { address: "192.0.2.55:53", key: XFR-KEY }\n';
+    const out = problems(text);
+    assert.match(out, /^sakimori\.yaml:7: rpz\.allowTransfer\[1\]\.key: names TSIG key "xfr-kye", which is not defined — did you mean xfr-key\? expected the name of a key under tsig\.keys \(xfr-key\)$/m);
+    assert.match(out, /^sakimori\.yaml:10: rpz\.notify\[1\]\.key: names TSIG key "other", which is not defined — expected the name of a key under tsig\.keys \(xfr-key\)$/m);
+    assert.doesNotMatch(out, /notify\[2\]|allowTransfer\[0\]|notify\[0\]/);
+    assert.match(problems('rpz:\n  allowTransfer: [{ prefix: 192.0.2.53/32, key: cli-key }]\n'), /rpz\.allowTransfer\[0\]\.key: names TSIG key "cli-key".*\(none is defined\)/);
+  });
+
+  it('sakimori config check exits 1 on an undefined rpz key (caught before rpz serve starts)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sakimori-tsig-config-'));
+    try {
+      writeFileSync(join(dir, 'sakimori.yaml'), 'tsig:\n  keys:\n    - { name: xfr-key, secret: c2VjcmV0 }\nrpz:\n  notify:\n    - { address: "127.0.0.1:5353", key: xfr_key2 }\n');
+      const r = spawnSync(process.execPath, [resolve(import.meta.dirname, '../bin/sakimori.js'), 'config', 'check', 'sakimori.yaml'], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 1, r.stdout + r.stderr);
+      assert.match(r.stderr, /sakimori\.yaml:6: rpz\.notify\[0\]\.key: names TSIG key "xfr_key2", which is not defined — did you mean xfr-key\?/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an undefined key is a clear error where it is used; a defined one reaches the zone spec with its copy path', () => {

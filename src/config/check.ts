@@ -121,21 +121,24 @@ export function checkConfigText(text: string, fileName: string, overrides: Reado
 }
 
 /**
- * Names that point from one section into another: dns.zones[].key names a TSIG key that
- * only tsig.keys can define, so an undefined one is a problem at check time, not only when
- * the service starts. (rpz.allowTransfer/notify keys may also come from `rpz serve --key`,
- * so those are checked when the provider starts.)
+ * Names that point from one section into another: dns.zones[].key, rpz.allowTransfer[].key
+ * and rpz.notify[].key name TSIG keys that only tsig.keys defines in a config, so an
+ * undefined one is a problem at check time, not only when the service starts. (A key given
+ * with `--key` on the command line is for entries given on the command line.)
  */
 function danglingReferences(config: Config): { path: PropertyKey[]; message: string }[] {
   const norm = (n: string) => n.trim().toLowerCase().replace(/\.$/, '');
-  const defined = new Set(config.tsig.keys.map((k) => norm(k.name)));
+  const names = config.tsig.keys.map((k) => k.name);
+  const defined = new Set(names.map(norm));
   const out: { path: PropertyKey[]; message: string }[] = [];
   const check = (name: string | undefined, path: PropertyKey[]) => {
-    if (name !== undefined && !defined.has(norm(name))) {
-      out.push({ path, message: `names TSIG key ${JSON.stringify(name)}, which is not defined — expected the name of a key under tsig.keys${defined.size ? ` (${[...defined].join(', ')})` : ' (none is defined)'}` });
-    }
+    if (name === undefined || defined.has(norm(name))) return;
+    const guess = closest(name, names);
+    out.push({ path, message: `names TSIG key ${JSON.stringify(name)}, which is not defined — ${guess ? `did you mean ${guess}? ` : ''}expected the name of a key under tsig.keys${names.length ? ` (${names.join(', ')})` : ' (none is defined)'}` });
   };
   config.dns.zones.forEach((z, i) => check(z.key, ['dns', 'zones', i, 'key']));
+  config.rpz.allowTransfer.forEach((e, i) => typeof e !== 'string' && check(e.key, ['rpz', 'allowTransfer', i, 'key']));
+  config.rpz.notify.forEach((e, i) => typeof e !== 'string' && check(e.key, ['rpz', 'notify', i, 'key']));
   return out;
 }
 

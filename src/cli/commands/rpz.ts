@@ -133,7 +133,7 @@ export function registerRpz(program: Command): void {
     .option('--zone <name=file>', 'a policy zone and its master file; repeat for more (default: rpz.zones)', collect)
     .option('--notify <addr:port[=key]>', 'a secondary to NOTIFY on every change, TSIG-signed with KEY when given; repeat for more (default: rpz.notify)', collect)
     .option('--allow-transfer <prefix[=key]>', 'an address or prefix allowed to transfer; with =KEY its requests must be TSIG-signed with that key; repeat for more (default: rpz.allowTransfer, loopback only)', collect)
-    .option('--key <[alg:]name:secret>', 'a TSIG key (RFC 8945; base64 secret, algorithm hmac-sha256 unless given), besides tsig.keys; repeat for more. Other users can see it in ps: in production use tsig.keys with secretFile', collect)
+    .option('--key <[alg:]name:secret>', 'a TSIG key (RFC 8945; base64 secret, algorithm hmac-sha256 unless given) for the --notify/--allow-transfer entries given here, besides tsig.keys (entries in the config name keys under tsig.keys: config check says when one is not defined); repeat for more. Other users can see it in ps: in production use tsig.keys with secretFile', collect)
     .addHelpText('after', `
 The zone file is the source of truth; \`sakimori rpz add/remove\` changes it, and so may
 an editor (increase the SOA serial). The file is checked every second: a new version
