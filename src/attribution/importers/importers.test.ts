@@ -3,12 +3,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { openStore, type Store } from '../../store/index.ts';
 import { parseNetwork } from '../address.ts';
 import { attributionMigrations } from '../migrations.ts';
 import { SessionIndex } from '../session-index.ts';
 import { importFile, type ImportReport } from './run.ts';
 import type { ImportOptions } from './format.ts';
+import { pickCsv, splitCsv } from './csv.ts';
+import { parseSourceTime, parseSourceTimeGeneral } from './time.ts';
 
 const DATA = new URL('./testdata/', import.meta.url).pathname;
 const H = (h: number, m = 0, s = 0) => Date.UTC(2025, 0, 6, h, m, s);
@@ -222,6 +225,60 @@ describe('importers (real-format samples)', () => {
       assert.deepEqual(await r.index.count(), before);
     } finally {
       await r.close();
+    }
+  });
+});
+
+describe('the fast paths of the radacct CSV reader give what the general ones give', () => {
+  // Fields with what CSV and exports put in them: separators, quotes, NULL spellings, padding.
+  const field = fc.oneof(
+    fc.constantFrom('', '\\N', 'NULL', ' x ', 'a,b', 'say "hi"', '"', '""', '2025-01-06 12:00:00+09'),
+    fc.string({ unit: fc.constantFrom('a', '1', ',', '"', ' ', '.', ':', '\t') , maxLength: 8 }),
+  );
+  const quoted = (f: string) => (/[",]/.test(f) || f === '' ? `"${f.replace(/"/g, '""')}"` : f);
+
+  it('pickCsv: the chosen columns as splitCsv splits them, or the same error', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(field, fc.boolean()), { maxLength: 12 }),
+        fc.uniqueArray(fc.nat({ max: 14 }), { maxLength: 8 }),
+        fc.oneof(fc.constant(''), fc.string({ unit: fc.constantFrom('"', ',', 'x'), maxLength: 3 })),
+        (fields, cols, tail) => {
+          const line = fields.map(([f, q]) => (q ? quoted(f) : f)).join(',') + tail;
+          const columns = [...cols].sort((a, b) => a - b);
+          const out: string[] = [];
+          const picked = pickCsv(line, columns, out);
+          const all = splitCsv(line);
+          if (!Array.isArray(all)) return assert.deepEqual(picked, all);
+          assert.equal(picked, true);
+          assert.deepEqual(out.slice(0, columns.length), columns.map((c) => all[c] ?? ''), JSON.stringify(line));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('parseSourceTime: the same epoch ms, undefined or no-offset as parseSourceTimeGeneral', () => {
+    const two = (max: number) => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    const stamp = fc
+      .record({
+        y: fc.integer({ min: 0, max: 9999 }).map((n) => String(n).padStart(4, '0')),
+        mo: two(19), d: two(39), h: two(29), mi: two(69), s: two(69),
+        sep: fc.constantFrom(' ', 'T', 'x'),
+        dash: fc.constantFrom('-', '-', '-', '/'),
+        frac: fc.oneof(fc.constant(''), fc.string({ unit: fc.constantFrom('0', '1', '4', '5', '9'), minLength: 1, maxLength: 7 }).map((f) => `.${f}`), fc.constant('.')),
+        zone: fc.constantFrom('', 'Z', 'z', '+00', '+09', '-05', '+09:00', '-05:30', '+0930', '+14', '+15', '+14:01', '+9', ' +09', 'Z ', ' Z', 'X', '+09:', '+ab', 'UTC'),
+      })
+      .map((t) => `${t.y}${t.dash}${t.mo}${t.dash}${t.d}${t.sep}${t.h}:${t.mi}:${t.s}${t.frac}${t.zone}`);
+    fc.assert(
+      fc.property(stamp, fc.constantFrom(undefined, 0, 540, -300), (text, offset) => {
+        assert.equal(parseSourceTime(text, offset), parseSourceTimeGeneral(text, offset), text);
+      }),
+      { numRuns: 20000 },
+    );
+    // Consecutive times of one month share its day count: a change of month (or of year 0-99, read as 19xx) must not reuse it.
+    for (const t of ['2025-01-31 23:59:59Z', '2025-02-01 00:00:00Z', '0099-03-01 00:00:00Z', '1999-03-01 00:00:00Z', '2024-02-29 12:00:00.5+09']) {
+      assert.equal(parseSourceTime(t, undefined), parseSourceTimeGeneral(t, undefined), t);
     }
   });
 });

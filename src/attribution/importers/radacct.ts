@@ -7,7 +7,7 @@
  */
 import { recordsOf } from '../events.ts';
 import { heldNetworks } from '../session.ts';
-import { headerIndex, splitCsv } from './csv.ts';
+import { headerIndex, pickCsv, splitCsv } from './csv.ts';
 import type { ImportFormat, ImportOptions, ImportSink, LineParser } from './format.ts';
 import { MissingOffsetError, parseSourceTime } from './time.ts';
 
@@ -59,18 +59,25 @@ export function radacctRow(row: RadacctRow, where: number, sink: ImportSink): vo
   for (const r of recordsOf(s, start, startInferred, end, false, lastSeen)) sink.record(r);
 }
 
-const NULLS = new Set(['', '\\N', 'NULL', 'null']);
-
-/** Column positions, found once from the header (-1: absent). */
-interface Columns {
-  sessionId: number; user: number; nas: number; start: number; update: number; stop: number; secs: number;
-  ip: number; v6addr: number; v6prefix: number; pd: number;
+/** '', \N, NULL, null: what exports write for NULL. */
+function isNull(v: string): boolean {
+  const n = v.length;
+  if (n === 0) return true;
+  if (n === 2) return v === '\\N';
+  return n === 4 && (v === 'NULL' || v === 'null');
 }
 
+/** The columns read, in Columns order; each names its position in the line's picked fields (-1: absent). */
+const READ = ['acctsessionid', 'username', 'nasipaddress', 'acctstarttime', 'acctupdatetime', 'acctstoptime', 'acctsessiontime', 'framedipaddress', 'framedipv6address', 'framedipv6prefix', 'delegatedipv6prefix'] as const;
+const C = { sessionId: 0, user: 1, nas: 2, start: 3, update: 4, stop: 5, secs: 6, ip: 7, v6addr: 8, v6prefix: 9, pd: 10 } as const;
+type Col = (typeof C)[keyof typeof C];
+
 class RadacctCsvParser implements LineParser {
-  private cols: Columns | undefined;
+  /** Line positions of the columns read, ascending (pickCsv), and where each of READ landed among them. */
+  private positions: number[] | undefined;
+  private slot: number[] = [];
   private line_ = 0;
-  private fields: string[] = [];
+  private readonly picked: string[] = [];
   constructor(
     private readonly file: string,
     private readonly options: ImportOptions,
@@ -79,24 +86,26 @@ class RadacctCsvParser implements LineParser {
 
   line(text: string, no: number): void {
     if (text.length === 0 || text.trim() === '') return;
-    const fields = splitCsv(text);
-    if (!Array.isArray(fields)) return this.sink.bad(no, fields.error);
-    if (!this.cols) return this.header(fields, no);
-    this.fields = fields;
+    if (!this.positions) {
+      const fields = splitCsv(text);
+      if (!Array.isArray(fields)) return this.sink.bad(no, fields.error);
+      return this.header(fields, no);
+    }
+    const ok = pickCsv(text, this.positions, this.picked);
+    if (ok !== true) return this.sink.bad(no, ok.error);
     this.line_ = no;
-    const c = this.cols;
-    const start = this.time(c.start, 'acctstarttime');
-    const update = this.time(c.update, 'acctupdatetime');
-    const stop = this.time(c.stop, 'acctstoptime');
+    const start = this.time(C.start, 'acctstarttime');
+    const update = this.time(C.update, 'acctupdatetime');
+    const stop = this.time(C.stop, 'acctstoptime');
     if (start === 'bad' || update === 'bad' || stop === 'bad') return;
-    const secsText = this.get(c.secs);
+    const secsText = this.get(C.secs);
     const secs = secsText === '' ? null : Number(secsText);
     if (secs !== null && !(Number.isInteger(secs) && secs >= 0)) return this.sink.bad(no, `acctsessiontime "${secsText}" is not a number of seconds`);
     radacctRow(
       {
-        acctsessionid: this.get(c.sessionId), username: this.get(c.user), nasipaddress: this.get(c.nas),
+        acctsessionid: this.get(C.sessionId), username: this.get(C.user), nasipaddress: this.get(C.nas),
         acctstarttime: start, acctupdatetime: update, acctstoptime: stop, acctsessiontime: secs,
-        framedipaddress: this.get(c.ip), framedipv6address: this.get(c.v6addr), framedipv6prefix: this.get(c.v6prefix), delegatedipv6prefix: this.get(c.pd),
+        framedipaddress: this.get(C.ip), framedipv6address: this.get(C.v6addr), framedipv6prefix: this.get(C.v6prefix), delegatedipv6prefix: this.get(C.pd),
       },
       no,
       this.sink,
@@ -109,24 +118,21 @@ class RadacctCsvParser implements LineParser {
     if (missing.length) {
       return this.sink.bad(no, `the header names no ${missing.join(', ')} column: expected the radacct column names (radacctid,acctsessionid,acctuniqueid,username,...), as \\copy radacct TO ... CSV HEADER writes them`);
     }
-    const at = (name: string) => cols.get(name) ?? -1;
-    this.cols = {
-      sessionId: at('acctsessionid'), user: at('username'), nas: at('nasipaddress'), start: at('acctstarttime'), update: at('acctupdatetime'),
-      stop: at('acctstoptime'), secs: at('acctsessiontime'), ip: at('framedipaddress'), v6addr: at('framedipv6address'),
-      v6prefix: at('framedipv6prefix'), pd: at('delegatedipv6prefix'),
-    };
+    const at = READ.map((name) => cols.get(name) ?? -1);
+    this.positions = [...new Set(at.filter((i) => i >= 0))].sort((a, b) => a - b);
+    this.slot = at.map((i) => (i < 0 ? -1 : this.positions!.indexOf(i)));
   }
 
-  private get(i: number): string {
+  private get(c: Col): string {
+    const i = this.slot[c]!;
     if (i < 0) return '';
-    const v = this.fields[i];
-    if (v === undefined) return '';
+    const v = this.picked[i]!;
     const t = v.length > 0 && (v.charCodeAt(0) === 32 || v.charCodeAt(v.length - 1) === 32) ? v.trim() : v;
-    return NULLS.has(t) ? '' : t;
+    return isNull(t) ? '' : t;
   }
 
-  private time(i: number, name: string): number | null | 'bad' {
-    const v = this.get(i);
+  private time(c: Col, name: string): number | null | 'bad' {
+    const v = this.get(c);
     if (v === '') return null;
     const t = parseSourceTime(v, this.options.utcOffsetMin);
     if (t === 'no-offset') throw new MissingOffsetError(v, `${this.file}:${this.line_}: ${name}`);
@@ -138,7 +144,7 @@ class RadacctCsvParser implements LineParser {
   }
 
   end(): void {
-    if (!this.cols) this.sink.bad(1, 'the file is empty: no header line');
+    if (!this.positions) this.sink.bad(1, 'the file is empty: no header line');
   }
 }
 
