@@ -7,13 +7,18 @@
  * one (client, FQDN, list, action) into a count and keeps at most `maxBuffered` distinct
  * events per flush interval; `flush()` writes them with one `runMany` (a transaction) every
  * interval. Under a flood of distinct names the excess is counted (`notKept`), not kept,
- * and a store that is slow or down never holds a query up.
+ * and a store that is slow or down never holds a query up. On a SQLite file the rows are
+ * written by a thread of their own (events-writer.ts): a transaction on this thread, with
+ * the WAL checkpoint a commit may trigger, stopped every query for tens of milliseconds.
  */
-import { newId, type Clock, type Purpose } from '../../core/index.ts';
+import { Worker } from 'node:worker_threads';
+import { newId, SakimoriError, type Clock, type Purpose } from '../../core/index.ts';
+import { workerBoot } from '../../core/runtime.ts';
 import type { AuditLog, RetentionRule } from '../../privacy/index.ts';
-import type { Migration, Store } from '../../store/index.ts';
+import type { Migration, SqlValue, Store } from '../../store/index.ts';
 import type { BlockEvent } from './data-plane.ts';
 import { detectionMigrations, detectionRetentionRules } from './detections.ts';
+import type { EventsWriterInit, FromEventsWriter, ToEventsWriter } from './events-writer.ts';
 
 export const dnsMigrations: Migration[] = [
   {
@@ -61,9 +66,13 @@ export interface BlockEventLogOptions {
   purposeOf: (list: string) => Purpose;
   flushIntervalMs?: number;
   maxBuffered?: number;
+  /** false: write on this thread even on a SQLite file (default: a writer thread there). */
+  writerThread?: boolean;
   clock: Clock;
   log: (level: 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
 }
+
+const INSERT = 'INSERT INTO dns_block_events (id, at, client, fqdn, list, action, purpose, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 
 interface Pending {
   e: BlockEvent;
@@ -77,6 +86,7 @@ export class BlockEventLog {
   /** Events taken (each lookup), merged into a row, not kept (buffer full), written rows. */
   readonly counts = { taken: 0, merged: 0, notKept: 0, written: 0, writeErrors: 0 };
   private lastError: string | undefined;
+  private writer: EventsWriterThread | undefined;
 
   constructor(
     private readonly store: Store,
@@ -85,6 +95,13 @@ export class BlockEventLog {
   ) {}
 
   start(): void {
+    const file = this.store.sqliteFile;
+    if (file !== undefined && this.opts.writerThread !== false) {
+      this.writer = new EventsWriterThread(file, (msg) => {
+        this.opts.log('warn', `the DNS block events' writer thread stopped (${msg}); events are written on the DNS thread from now on`);
+        this.writer = undefined;
+      });
+    }
     this.timer = setInterval(() => void this.flush(), this.opts.flushIntervalMs ?? 1000);
     this.timer.unref();
   }
@@ -93,6 +110,9 @@ export class BlockEventLog {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     await this.flush();
+    const w = this.writer;
+    this.writer = undefined;
+    await w?.close();
   }
 
   /** One blocked lookup, or `n` identical ones merged elsewhere (a worker thread's batch). `e` is copied when kept. */
@@ -121,6 +141,16 @@ export class BlockEventLog {
     this.counts.notKept += n;
   }
 
+  /** Resolves true once the writer thread takes batches, false where there is none (not a SQLite file, `writerThread: false`, not started, failed). */
+  writerReady(): Promise<boolean> {
+    return this.writer?.ready ?? Promise.resolve(false);
+  }
+
+  /** Batches the writer thread committed (the rest were written on this thread): for tests. */
+  get threadBatches(): number {
+    return this.writer?.batches ?? 0;
+  }
+
   get buffered(): number {
     return this.buf.size;
   }
@@ -146,7 +176,7 @@ export class BlockEventLog {
     let n = 0;
     const rows = [...batch.values()].map(({ e, count }) => [`${base}${(n++).toString(32).padStart(4, '0')}`, e.at, e.client, e.fqdn, e.list, e.action, this.opts.purposeOf(e.list), count]);
     try {
-      await this.store.runMany('INSERT INTO dns_block_events (id, at, client, fqdn, list, action, purpose, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)', rows);
+      await (this.writer?.write(INSERT, rows) ?? this.store.runMany(INSERT, rows));
       this.counts.written += rows.length;
       this.lastError = undefined;
     } catch (err) {
@@ -190,5 +220,80 @@ export class BlockEventLog {
       detail: { rows: rows.length, ...(q.since !== undefined ? { since: new Date(q.since).toISOString() } : {}), ...(q.client ? { client: q.client } : {}), ...(q.list ? { list: q.list } : {}) },
     });
     return rows.map((r) => ({ ...r, at: Number(r.at), count: Number(r.count) }));
+  }
+}
+
+// Compiled events-writer.js when this process runs dist/, else the .ts through tsx.
+const WRITER_BOOT = workerBoot(new URL('./events-writer.ts', import.meta.url));
+
+/**
+ * The handle on events-writer.ts. Ref'd only while a batch is out, so an idle log never
+ * keeps the process alive. Until it is ready (and after it failed) write() says
+ * undefined and the caller writes on its own thread: no batch waits for the thread.
+ */
+class EventsWriterThread {
+  private readonly worker: Worker;
+  private running = false;
+  private dead = false;
+  private nextId = 1;
+  batches = 0;
+  readonly ready: Promise<boolean>;
+  private settle: (ok: boolean) => void = () => undefined;
+  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
+  private readonly exited: Promise<void>;
+
+  constructor(file: string, private readonly onFail: (msg: string) => void) {
+    this.worker = new Worker(WRITER_BOOT, { eval: true, workerData: { file } satisfies EventsWriterInit });
+    this.worker.unref();
+    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
+    this.ready = new Promise((resolve) => (this.settle = resolve));
+    this.worker.on('message', (msg: FromEventsWriter) => {
+      if (msg.type === 'ready') {
+        this.running = true;
+        this.settle(true);
+      } else if (msg.type === 'fatal') this.fail(msg.message);
+      else {
+        const w = this.waiting.get(msg.id);
+        if (w === undefined) return;
+        this.waiting.delete(msg.id);
+        if (this.waiting.size === 0) this.worker.unref();
+        if (msg.type === 'done') {
+          this.batches++;
+          w.resolve();
+        }
+        else w.reject(new SakimoriError('DNS_EVENTS_WRITE', msg.message));
+      }
+    });
+    this.worker.on('error', (err) => this.fail(err.message));
+    this.worker.on('exit', () => this.fail('exited'));
+  }
+
+  write(sql: string, rows: SqlValue[][]): Promise<void> | undefined {
+    if (!this.running) return undefined;
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.ref();
+      this.worker.postMessage({ type: 'rows', id, sql, rows } satisfies ToEventsWriter);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    this.dead = true;
+    this.running = false;
+    this.worker.ref();
+    this.worker.postMessage({ type: 'close' } satisfies ToEventsWriter);
+    await this.exited;
+  }
+
+  private fail(msg: string): void {
+    const wasDead = this.dead;
+    this.settle(false);
+    this.running = false;
+    this.dead = true;
+    for (const w of this.waiting.values()) w.reject(new SakimoriError('DNS_EVENTS_WRITE', `the block events' writer thread ${msg}`));
+    this.waiting.clear();
+    if (!wasDead) this.onFail(msg);
   }
 }
