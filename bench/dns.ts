@@ -4,25 +4,35 @@
  * driven by dnsperf. Block path: queries for listed names (each answered NXDOMAIN by
  * policy). Pass-through: unlisted names forwarded to one local Unbound answering from
  * local data (the same upstream for every contender, so the upstream is not what is
- * measured). Recorded per contender: queries/s, p99 latency (from dnsperf -v), lost
- * queries, resident memory after the list is loaded, load time. Also Sakimori's policy
- * swap under load (the zone file rewritten mid-run: lost queries must be 0).
+ * measured). Recorded per contender and path: queries/s, p50/p99 latency (from dnsperf -v),
+ * lost queries, the server's CPU time per answered query (/proc/PID/stat utime + stime,
+ * every thread), resident memory after the list is loaded, load time. Also Sakimori's
+ * policy swap under load (its zone file rewritten mid-run: lost queries must be 0).
  *
- *   npx tsx bench/dns.ts [--names 1000000] [--seconds 15] [--clients 16] [--outstanding 300]
+ * Every contender is loaded first (Unbound, dnsdist, then Sakimori once per --threads x
+ * --detect value, each with its own copy of the zone file); they stay up, idle while not
+ * measured. Then --rounds rounds: in each, dnsperf runs against every contender on each of
+ * its paths in turn, the order rotated by one contender per round (and the two paths
+ * swapped every other round), so a busy neighbour or a warm cache favours no one. The
+ * table shows the median of the rounds per row; every round's figure is listed under it.
+ *
+ *   npx tsx bench/dns.ts [--names 1000000] [--seconds 15] [--rounds 3] [--clients 16] [--outstanding 300]
  *                        [--threads 0,2 (Sakimori once per value)] [--only unbound|dnsdist|sakimori] [--no-swap] [--no-append]
  *                        [--detect on|off|off,on (DNS detection in Sakimori; a list runs it once per value)]
  *
+ * Sakimori runs through bin/sakimori.js: from dist/ when dist/ is current (`npm run build`
+ * right before), else the sources through tsx; the section says which.
  * Needs Debian's unbound, dnsdist, dnsperf and dnsutils. Loopback only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, createWriteStream, appendFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, createReadStream, createWriteStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { answers, freePort, startUnbound } from '../test/peers/unbound.ts';
-import { appendSection, machineFacts, helpIfAsked, sectionHead } from './run.ts';
+import { appendSection, machineFacts, helpIfAsked, median, sectionHead } from './run.ts';
 
 helpIfAsked(import.meta.url);
 
@@ -30,6 +40,7 @@ const { values: args } = parseArgs({
   options: {
     names: { type: 'string', default: '1000000' },
     seconds: { type: 'string', default: '15' },
+    rounds: { type: 'string', default: '3' },
     clients: { type: 'string', default: '16' },
     outstanding: { type: 'string', default: '300' },
     threads: { type: 'string', default: '0,2' },
@@ -45,9 +56,13 @@ const DETECT = args.detect!.split(',').map((d) => {
 });
 const NAMES = Number(args.names);
 const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds ${args.rounds}: a whole number of at least 1`);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-bench-dns-'));
 const children = new Set<ChildProcess>();
+/** The last 3,000 characters each server wrote to stderr. */
+const stderrOf = new Map<ChildProcess, () => string>();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
@@ -105,6 +120,7 @@ function run(cmd: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
   let err = '';
   c.stderr!.setEncoding('utf8');
   c.stderr!.on('data', (s: string) => (err = (err + s).slice(-3000)));
+  stderrOf.set(c, () => err);
   c.on('exit', (code, sig) => {
     children.delete(c);
     if (code && code !== 0 && sig === null) log(`${cmd} exited ${code}: ${err}`);
@@ -229,20 +245,32 @@ async function dnsperf(port: number, file: string, during?: () => Promise<void>)
 
 // ---- contenders ---------------------------------------------------------------------------
 
-interface Row {
+type Path = 'block' | 'pass';
+
+/** A server loaded and waiting for its turns. */
+interface Contender {
   name: string;
-  path: 'block' | 'pass';
-  perf: PerfResult;
+  sakimori: boolean;
+  port: number;
+  proc: ChildProcess;
+  paths: Path[];
   rss: number;
   loadS: number;
-  /** The server's CPU time per answered query, microseconds (Sakimori rows). */
-  cpuUs?: number;
+  /** Sakimori: its own copy of the zone file (the swap rewrites it). */
+  zoneFile?: string;
 }
-const rows: Row[] = [];
-const marginal = new Map<string, number>();
-const notes: string[] = [];
 
-async function unboundBlock(): Promise<void> {
+/** One dnsperf run against one contender on one path. */
+interface Measured {
+  perf: PerfResult;
+  /** The server's CPU time (every thread) per answered query, microseconds. */
+  cpuUs: number;
+}
+
+const notes: string[] = [];
+const marginal = new Map<string, number>();
+
+async function loadUnbound(): Promise<Contender> {
   const port = await freePort();
   const conf = join(dir, 'unbound-rpz.conf');
   writeFileSync(
@@ -275,12 +303,11 @@ async function unboundBlock(): Promise<void> {
   const loadS = await ready(port, c, t0);
   await sleep(1000);
   const rss = rssMiB(c.pid!);
-  log(`unbound loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
-  rows.push({ name: 'Unbound (RPZ, 2 threads)', path: 'block', perf: await dnsperf(port, 'q-block.txt'), rss, loadS });
-  await stop(c);
+  log(`unbound loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB`);
+  return { name: 'Unbound (RPZ, 2 threads)', sakimori: false, port, proc: c, paths: ['block'], rss, loadS };
 }
 
-async function dnsdist(upstream: number): Promise<void> {
+async function loadDnsdist(upstream: number): Promise<Contender> {
   const port = await freePort();
   const conf = join(dir, 'dnsdist.conf');
   writeFileSync(
@@ -301,15 +328,12 @@ async function dnsdist(upstream: number): Promise<void> {
   const loadS = await ready(port, c, t0);
   await sleep(2000);
   const rss = rssMiB(c.pid!);
-  log(`dnsdist loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
-  rows.push({ name: 'dnsdist (SuffixMatchNode, 2 listeners)', path: 'block', perf: await dnsperf(port, 'q-block.txt'), rss, loadS });
-  log('dnsdist pass-through');
-  rows.push({ name: 'dnsdist (SuffixMatchNode, 2 listeners)', path: 'pass', perf: await dnsperf(port, 'q-pass.txt'), rss, loadS });
-  await stop(c);
+  log(`dnsdist loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB`);
+  return { name: 'dnsdist (SuffixMatchNode, 2 listeners)', sakimori: false, port, proc: c, paths: ['block', 'pass'], rss, loadS };
 }
 
 function serve(port: number, upstream: number, zone: string, threads: number, detect: 'on' | 'off'): ChildProcess {
-  const db = join(dir, 'sakimori.db');
+  const db = join(dir, `sakimori-${port}.db`);
   // As the service runs (src/dns/README.md): large blocks from mmap, so a replaced zone's memory goes back.
   return run(process.execPath, [join(ROOT, 'bin/sakimori.js'), '--store', `sqlite:${db}`, '--log-level', 'warn', 'dns', 'serve', '--threads', String(threads), '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${upstream}`, '--rpz', zone, '--detect', detect], {
     cwd: dir,
@@ -317,7 +341,16 @@ function serve(port: number, upstream: number, zone: string, threads: number, de
   });
 }
 
-async function sakimori(upstream: number, threads: number, detect: 'on' | 'off'): Promise<void> {
+/** How bin/sakimori.js ran Sakimori: dist/, or the sources through tsx (it says why on stderr). */
+const runtimes = new Set<string>();
+function runtimeOf(c: ChildProcess): string {
+  if (!existsSync(join(ROOT, 'dist/BUILD'))) return 'the sources through tsx (no dist/ built)';
+  const why = /running the sources through tsx: ([^;\n]*)/.exec(stderrOf.get(c)?.() ?? '')?.[1];
+  return why === undefined ? 'dist/ (compiled, current)' : `the sources through tsx (${why})`;
+}
+
+async function loadSakimori(upstream: number, threads: number, detect: 'on' | 'off'): Promise<Contender> {
+  const label = `Sakimori (${threads > 0 ? `${threads} worker thread${threads > 1 ? 's' : ''}` : 'one thread'}${DETECT.length > 1 || detect === 'off' ? `, detection ${detect}` : ''})`;
   // The same server with a one-name zone first: what the process costs before the list.
   const empty = join(dir, 'empty.rpz');
   writeFileSync(empty, `$TTL 300\n$ORIGIN cc.rpz.bench.\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 60\n${readFileSync(join(dir, 'first-name.txt'), 'utf8')} CNAME .\n`);
@@ -327,39 +360,44 @@ async function sakimori(upstream: number, threads: number, detect: 'on' | 'off')
   await sleep(2000);
   const base = rssMiB(e.pid!);
   await stop(e);
+  // Its own copy of the list: the policy swap rewrites it, and must not reload the others.
+  const zoneFile = join(dir, `cc-${threads}-${detect}.rpz`);
+  copyFileSync(join(dir, 'cc.rpz'), zoneFile);
   const port = await freePort();
   const t0 = Date.now();
-  const c = serve(port, upstream, join(dir, 'cc.rpz'), threads, detect);
+  const c = serve(port, upstream, zoneFile, threads, detect);
   const loadS = await ready(port, c, t0);
   await sleep(2000);
   const rss = rssMiB(c.pid!);
-  const label = `Sakimori (${threads > 0 ? `${threads} worker thread${threads > 1 ? 's' : ''}` : 'one thread'}${DETECT.length > 1 || detect === 'off' ? `, detection ${detect}` : ''})`;
-  notes.push(`${label} with a one-name zone: ${base.toFixed(0)} MiB (node ${process.version}, the tsx loader${threads > 0 ? ' in every thread' : ''}, every module of the CLI); the ${NAMES.toLocaleString('en-US')} names add ${(rss - base).toFixed(0)} MiB${threads > 0 ? ' (one copy, loaded by the main thread, read by every worker thread from shared memory)' : ''}.`);
+  const runtime = runtimeOf(c);
+  runtimes.add(runtime);
+  notes.push(`${label} with a one-name zone: ${base.toFixed(0)} MiB (node ${process.version}, ${runtime}${threads > 0 ? ' in every thread' : ''}, every module of the CLI); the ${NAMES.toLocaleString('en-US')} names add ${(rss - base).toFixed(0)} MiB${threads > 0 ? ' (one copy, loaded by the main thread, read by every worker thread from shared memory)' : ''}.`);
   marginal.set(label, rss - base);
-  log(`sakimori loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB; block path`);
-  // CPU time per answered query: less sensitive than q/s to other jobs on a shared machine.
-  const measured = async (file: string) => {
-    const c0 = cpuSeconds(c.pid!);
-    const perf = await dnsperf(port, file);
-    return { perf, cpuUs: ((cpuSeconds(c.pid!) - c0) * 1e6) / perf.completed };
-  };
-  rows.push({ name: label, path: 'block', rss, loadS, ...(await measured('q-block.txt')) });
-  log('sakimori pass-through');
-  rows.push({ name: label, path: 'pass', rss, loadS, ...(await measured('q-pass.txt')) });
-  if (args['no-swap']) return void (await stop(c));
-  // A policy swap under load: the zone file is rewritten (one more name) mid-run.
-  log('sakimori block path with a policy swap mid-run');
-  const swap = await dnsperf(port, 'q-block.txt', async () => {
+  log(`${label} loaded in ${loadS.toFixed(1)} s, ${rss.toFixed(0)} MiB (${runtime})`);
+  return { name: label, sakimori: true, port, proc: c, paths: ['block', 'pass'], rss, loadS, zoneFile };
+}
+
+/** dnsperf against a contender, with the server's CPU time per answered query (less sensitive than q/s to other jobs). */
+async function measure(c: Contender, path: Path, during?: () => Promise<void>): Promise<Measured> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) throw new Error(`${c.name} exited before its turn`);
+  const c0 = cpuSeconds(c.proc.pid!);
+  const perf = await dnsperf(c.port, path === 'block' ? 'q-block.txt' : 'q-pass.txt', during);
+  return { perf, cpuUs: ((cpuSeconds(c.proc.pid!) - c0) * 1e6) / perf.completed };
+}
+
+/** A policy swap under load: the contender's zone file gets one more name a third into a block-path run. */
+async function swap(c: Contender): Promise<void> {
+  log(`${c.name}: block path with a policy swap mid-run`);
+  const m = await measure(c, 'block', async () => {
     await sleep((SECONDS * 1000) / 3);
-    appendFileSync(join(dir, 'cc.rpz'), 'swapped-in.example CNAME .\n');
+    appendFileSync(c.zoneFile!, 'swapped-in.example CNAME .\n');
   });
-  const after = rssMiB(c.pid!);
-  const swapped = await blocked(port, 'swapped-in.example');
+  const after = rssMiB(c.proc.pid!);
+  const swapped = await blocked(c.port, 'swapped-in.example');
   notes.push(
-    `Policy swap under load (${label}): the ${NAMES.toLocaleString('en-US')}-name zone file was changed a third into a ${SECONDS} s block-path run; the new version was ${swapped ? 'in force at the end' : 'NOT in force at the end'}; ` +
-      `${swap.qps.toFixed(0)} q/s, ${swap.lostPct}% lost, p99 ${swap.p99ms.toFixed(2)} ms; RSS after the swap ${after.toFixed(0)} MiB.`,
+    `Policy swap under load (${c.name}): the ${NAMES.toLocaleString('en-US')}-name zone file was changed a third into a ${SECONDS} s block-path run (after the rounds); the new version was ${swapped ? 'in force at the end' : 'NOT in force at the end'}; ` +
+      `${m.perf.qps.toFixed(0)} q/s, ${m.perf.lostPct}% lost, p99 ${m.perf.p99ms.toFixed(2)} ms; RSS after the swap ${after.toFixed(0)} MiB.`,
   );
-  await stop(c);
 }
 
 // ---- main -------------------------------------------------------------------------------
@@ -371,52 +409,110 @@ generate();
 await sleep(500);
 const upstream = await startUnbound({ localZones: ['"pass.example." redirect'], localData: ['"pass.example. 300 IN A 192.0.2.1"'], threads: 1 });
 if (!(await answers('127.0.0.1', upstream.port, 'h1.pass.example'))) throw new Error('the pass-through upstream does not answer');
+const contenders: Contender[] = [];
+/** Per contender and path, one result per round. */
+const results = new Map<string, Measured[]>();
+const key = (c: Contender, p: Path) => `${c.name}\0${p}`;
 try {
   const only = args.only;
-  if (!only || only === 'unbound') await unboundBlock();
-  if (!only || only === 'dnsdist') await dnsdist(upstream.port);
-  if (!only || only === 'sakimori') for (const t of args.threads!.split(',')) for (const d of DETECT) await sakimori(upstream.port, Number(t), d);
+  if (!only || only === 'unbound') contenders.push(await loadUnbound());
+  if (!only || only === 'dnsdist') contenders.push(await loadDnsdist(upstream.port));
+  if (!only || only === 'sakimori') for (const t of args.threads!.split(',')) for (const d of DETECT) contenders.push(await loadSakimori(upstream.port, Number(t), d));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
+    for (const c of order) {
+      for (const p of r % 2 === 0 ? c.paths : [...c.paths].reverse()) {
+        log(`round ${r + 1}/${ROUNDS}: ${c.name}, ${p} path`);
+        const m = await measure(c, p);
+        (results.get(key(c, p)) ?? results.set(key(c, p), []).get(key(c, p))!).push(m);
+        log(`  ${m.perf.qps.toFixed(0)} q/s, ${m.cpuUs.toFixed(1)} µs CPU per query, p99 ${m.perf.p99ms.toFixed(2)} ms`);
+      }
+    }
+  }
+  if (!args['no-swap']) for (const c of contenders.filter((x) => x.sakimori)) await swap(c);
 } finally {
+  for (const c of contenders) await stop(c.proc);
   await upstream.close();
 }
 const load1 = loadavg()[0]!;
 
+interface Row {
+  name: string;
+  path: Path;
+  rss: number;
+  loadS: number;
+  sakimori: boolean;
+  rounds: Measured[];
+  /** Medians of the rounds, each figure on its own. */
+  qps: number;
+  p50ms: number;
+  p99ms: number;
+  lostPct: number;
+  cpuUs: number;
+}
+const rows: Row[] = contenders.flatMap((c) =>
+  c.paths.map((path) => {
+    const rs = results.get(key(c, path)) ?? [];
+    const med = (f: (m: Measured) => number) => median(rs.map(f));
+    return { name: c.name, path, rss: c.rss, loadS: c.loadS, sakimori: c.sakimori, rounds: rs, qps: med((m) => m.perf.qps), p50ms: med((m) => m.perf.p50ms), p99ms: med((m) => m.perf.p99ms), lostPct: med((m) => m.perf.lostPct), cpuUs: med((m) => m.cpuUs) };
+  }),
+);
+
 const fmt = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
-const best = (path: 'block' | 'pass') => rows.filter((r) => r.path === path && !r.name.startsWith('Sakimori')).sort((a, b) => b.perf.qps - a.perf.qps)[0];
+const best = (path: Path) => rows.filter((r) => r.path === path && !r.sakimori).sort((a, b) => b.qps - a.qps)[0];
 const table = [
-  '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | RSS after load (MiB) | load (s) | q/s vs best anchor | server CPU per query (µs) |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | server CPU per query (µs) | RSS after load (MiB) | load (s) | q/s vs best anchor | CPU per query vs that anchor |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => {
     const b = best(r.path);
-    const ratio = r.name.startsWith('Sakimori') && b ? (r.perf.qps / b.perf.qps).toFixed(2) : '';
-    return `| ${r.name} | ${r.path} | ${fmt(r.perf.qps)} | ${fmt(r.perf.p50ms, 2)} | ${fmt(r.perf.p99ms, 2)} | ${r.perf.lostPct}% | ${fmt(r.rss)} | ${fmt(r.loadS, 1)} | ${ratio} | ${r.cpuUs === undefined ? '' : fmt(r.cpuUs, 1)} |`;
+    const vs = r.sakimori && b;
+    return `| ${r.name} | ${r.path} | ${fmt(r.qps)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${fmt(r.lostPct, 2)}% | ${fmt(r.cpuUs, 1)} | ${fmt(r.rss)} | ${fmt(r.loadS, 1)} | ${vs ? (r.qps / b.qps).toFixed(2) : ''} | ${vs ? (r.cpuUs / b.cpuUs).toFixed(2) : ''} |`;
   }),
 ].join('\n');
-const leanest = rows.filter((r) => !r.name.startsWith('Sakimori')).sort((a, b) => a.rss - b.rss)[0];
-for (const ours of rows.filter((r) => r.name.startsWith('Sakimori') && r.path === 'block').reverse()) {
+const everyRound = rows.map(
+  (r) => `- ${r.name}, ${r.path}: q/s ${r.rounds.map((m) => fmt(m.perf.qps)).join(', ')}; CPU per query ${r.rounds.map((m) => fmt(m.cpuUs, 1)).join(', ')} µs; p99 ${r.rounds.map((m) => fmt(m.perf.p99ms, 2)).join(', ')} ms; lost ${r.rounds.map((m) => `${m.perf.lostPct}%`).join(', ')}`,
+);
+const leanest = rows.filter((r) => !r.sakimori).sort((a, b) => a.rss - b.rss)[0];
+for (const ours of rows.filter((r) => r.sakimori && r.path === 'block').reverse()) {
   if (!leanest) break;
   const m = marginal.get(ours.name) ?? NaN;
   notes.unshift(
     `Memory, ${ours.name}: ${fmt(ours.rss)} MiB in all against the leanest anchor's ${fmt(leanest.rss)} MiB (${(ours.rss / leanest.rss).toFixed(2)}x); the names alone take ${fmt(m)} MiB (${(m / leanest.rss).toFixed(2)}x of the anchor's whole process; the goal is <= 0.25x).`,
   );
 }
-// Detection's share of the per-query cost: the same contender with and without it, q/s at saturation (CPU-bound).
+// Detection's share of the per-query cost: the same contender with and without it (medians of the rounds).
 for (const on of rows.filter((r) => r.name.includes('detection on'))) {
   const off = rows.find((r) => r.path === on.path && r.name === on.name.replace('detection on', 'detection off'));
   if (!off) continue;
-  const cost = on.cpuUs! / off.cpuUs! - 1;
-  notes.unshift(`DNS detection's cost, ${on.name.replace(', detection on', '')}, ${on.path} path: server CPU per answered query ${fmt(off.cpuUs!, 1)} µs without, ${fmt(on.cpuUs!, 1)} µs with: ${cost >= 0 ? '+' : ''}${(cost * 100).toFixed(1)}% (goal: at most +10%); q/s ${fmt(off.perf.qps)} -> ${fmt(on.perf.qps)}, p99 ${fmt(off.perf.p99ms, 2)} -> ${fmt(on.perf.p99ms, 2)} ms.`);
+  const cost = on.cpuUs / off.cpuUs - 1;
+  notes.unshift(
+    `DNS detection's cost, ${on.name.replace(', detection on', '')}, ${on.path} path: server CPU per answered query ${fmt(off.cpuUs, 1)} µs without, ${fmt(on.cpuUs, 1)} µs with (medians of ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}): ${cost >= 0 ? '+' : ''}${(cost * 100).toFixed(1)}% (goal: at most +10%); q/s ${fmt(off.qps)} -> ${fmt(on.qps)}, p99 ${fmt(off.p99ms, 2)} -> ${fmt(on.p99ms, 2)} ms.`,
+  );
 }
-const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}`;
+const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}`;
 const md = [
-  ...sectionHead('dns', started, `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ${((Date.now() - started) / 1000).toFixed(0)} s in all.`, reproduce),
+  ...sectionHead(
+    'dns',
+    started,
+    `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ${((Date.now() - started) / 1000).toFixed(0)} s in all.${runtimes.size ? ` Sakimori ran from ${[...runtimes].join('; ')}.` : ''}`,
+    reproduce,
+  ),
+  `Rounds: ${ROUNDS}. Every contender was loaded first and stayed up (idle while not measured); in each round dnsperf ran ${SECONDS} s against every contender on each of its paths in turn, the order rotated by one contender per round and the paths swapped every other round. Each figure in the table is the median of the rounds, taken on its own (q/s, p50, p99, lost, CPU); the ratios compare medians.`,
+  '',
   table,
+  '',
+  '<details><summary>every round</summary>',
+  '',
+  ...everyRound,
+  '',
+  '</details>',
   '',
   ...notes.map((n) => `- ${n}`),
   `- ${NAMES.toLocaleString('en-US')} random names (6-14 characters under ten TLDs); block path: 200,000 queries for listed names (NXDOMAIN by policy), looped; pass-through: 200,000 unlisted names under pass.example, forwarded to one local Unbound (1 thread) answering every one from local data, the same upstream for every contender.`,
+  '- Server CPU per query: the server process\'s user + system time (every thread; /proc/PID/stat) over a dnsperf run, divided by the queries answered in it; for Unbound and dnsdist as for Sakimori. Less sensitive to other jobs on the machine than q/s, since a server waiting for the CPU uses none.',
   '- Sakimori runs with MALLOC_MMAP_THRESHOLD_=131072 in its environment, as src/dns/README.md advises for the service: glibc then maps large blocks, so a replaced zone\'s memory goes back to the system (without it RSS grew by ~50 MiB per reload of this zone in 2 worker threads; with it, it fell).',
-  `- dnsperf 2.10 (one thread) on the same 2 cores: -c ${args.clients} -q ${args.outstanding} -l ${SECONDS} -t 2 -v; p50/p99 from the latency of every answer (-v); "lost" counts queries unanswered after 2 s. RSS: the server process and its children (for Sakimori: node, and tsx's esbuild service if running), read from /proc after the list loaded.`,
-  '- Sides run one after another, not alternating: the machine is shared with other engineers\' jobs (see the load average), so compare ratios within this run, not absolute figures.',
+  `- dnsperf 2.10 (one thread) on the same 2 cores: -c ${args.clients} -q ${args.outstanding} -l ${SECONDS} -t 2 -v; p50/p99 from the latency of every answer (-v); "lost" counts queries unanswered after 2 s. RSS: the server process and its children (for Sakimori: node, and tsx's esbuild service if running), read from /proc after the list loaded, before the other contenders loaded.`,
+  '- The machine is shared with other engineers\' jobs (see the load average): compare ratios within this run, not absolute figures across runs.',
   '',
 ].join('\n');
 process.stdout.write(md);
