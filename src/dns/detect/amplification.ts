@@ -15,10 +15,11 @@ import type { DnsObservedQuery } from './event.ts';
 import { hashBackward, mix32, type NameParts } from './names.ts';
 import type { AmplificationOptions } from './options.ts';
 import type { DetectorOutput } from './outputs.ts';
-import { EpochCountMin, hllAdd, hllEstimate, hllMerge, SlotIndex } from './sketch.ts';
+import { EpochCountMin, grown, hllAdd, hllEstimate, hllMerge, nextSize, SlotIndex } from './sketch.ts';
 
 const P = 6;
 const M = 1 << P;
+const INITIAL_NAMES = 16; // the tables grow with the names tracked, doubling, up to maxNames
 
 /** QTYPEs of the reflection pattern: ANY, TXT, DNSKEY, RRSIG, DS, NSEC, NSEC3, NSEC3PARAM. */
 const AMPLIFYING = new Uint8Array(256);
@@ -42,16 +43,18 @@ export class AmplificationDetector {
   private readonly B: number;
   private readonly index: SlotIndex;
   private readonly cms = new EpochCountMin(12, 3);
-  private readonly key: Int32Array;
-  private readonly used: Uint8Array;
-  private readonly lastSec: Int32Array;
-  private readonly names: string[];
-  private readonly bSec: Int32Array;
-  private readonly bQ: Int32Array;
-  private readonly bBytes: Float64Array;
-  private readonly bAmp: Int32Array;
-  private readonly bPolicy: Int32Array;
-  private readonly hll: Uint8Array;
+  /** Slots allocated so far (<= K): the per-slot arrays grow with the names tracked. */
+  private allocated = 0;
+  private key = new Int32Array(0);
+  private used = new Uint8Array(0);
+  private lastSec = new Int32Array(0);
+  private readonly names: string[] = [];
+  private bSec = new Int32Array(0);
+  private bQ = new Int32Array(0);
+  private bBytes = new Float64Array(0);
+  private bAmp = new Int32Array(0);
+  private bPolicy = new Int32Array(0);
+  private hll = new Uint8Array(0);
   private readonly scratch = new Uint8Array(M);
   private readonly active = new Map<number, Active>();
   private free: number[] = [];
@@ -59,28 +62,36 @@ export class AmplificationDetector {
   constructor(options: AmplificationOptions, private readonly deps: AmplificationDeps = {}) {
     this.o = options;
     const K = (this.K = Math.max(1, options.maxNames));
-    const B = (this.B = Math.max(1, options.windowSeconds) + 1);
-    this.index = new SlotIndex(K);
-    this.key = new Int32Array(K);
-    this.used = new Uint8Array(K);
-    this.lastSec = new Int32Array(K);
-    this.names = new Array<string>(K).fill('');
-    this.bSec = new Int32Array(K * B).fill(-1);
-    this.bQ = new Int32Array(K * B);
-    this.bBytes = new Float64Array(K * B);
-    this.bAmp = new Int32Array(K * B);
-    this.bPolicy = new Int32Array(K * B);
-    this.hll = new Uint8Array(K * B * M);
-    for (let s = K - 1; s >= 0; s--) this.free.push(s);
+    this.B = Math.max(1, options.windowSeconds) + 1;
+    this.index = new SlotIndex(K, Math.min(K, INITIAL_NAMES));
+  }
+
+  /** Room for more names: the per-slot arrays doubled (rare: the first admission, then until maxNames). */
+  private grow(): void {
+    const from = this.allocated;
+    const K = (this.allocated = from === 0 ? Math.min(this.K, INITIAL_NAMES) : nextSize(from, this.K));
+    const KB = K * this.B;
+    this.key = grown(this.key, K);
+    this.used = grown(this.used, K);
+    this.lastSec = grown(this.lastSec, K);
+    for (let i = from; i < K; i++) this.names.push('');
+    this.bSec = grown(this.bSec, KB).fill(-1, from * this.B);
+    this.bQ = grown(this.bQ, KB);
+    this.bBytes = grown(this.bBytes, KB);
+    this.bAmp = grown(this.bAmp, KB);
+    this.bPolicy = grown(this.bPolicy, KB);
+    this.hll = grown(this.hll, KB * M);
+    for (let s = K - 1; s >= from; s--) this.free.push(s);
   }
 
   get trackedNames(): number {
     return this.index.size;
   }
 
+  /** Bytes of typed arrays held now (they grow with the names tracked, up to maxNames). */
   get bytes(): number {
-    const KB = this.K * this.B;
-    return this.index.bytes + this.cms.bytes + this.K * 17 + KB * 24 + KB * M;
+    const KB = this.allocated * this.B;
+    return this.index.bytes + this.cms.bytes + this.allocated * 17 + KB * 24 + KB * M;
   }
 
   observe(e: DnsObservedQuery, n: NameParts): void {
@@ -118,11 +129,12 @@ export class AmplificationDetector {
   }
 
   private admit(h: number, name: string, sec: number): number {
+    if (this.free.length === 0 && this.allocated < this.K) this.grow();
     let slot = this.free.pop();
     if (slot === undefined) {
       let best = -1;
       let bestSec = 0x7fffffff;
-      for (let s = 0; s < this.K; s++) {
+      for (let s = 0; s < this.allocated; s++) {
         if (this.active.has(s)) continue;
         if (this.lastSec[s]! < bestSec && this.lastSec[s]! < sec) {
           bestSec = this.lastSec[s]!;
@@ -154,7 +166,7 @@ export class AmplificationDetector {
     const nowSec = Math.floor(now / 1000);
     const W = this.B - 1;
     const lo = nowSec - W;
-    for (let s = 0; s < this.K; s++) {
+    for (let s = 0; s < this.allocated; s++) {
       if (this.used[s] === 0) continue;
       const a = this.active.get(s);
       if (!a && this.lastSec[s]! < nowSec - 2 * W) {

@@ -67,7 +67,7 @@ export interface DetectionStats {
   trackedAmplificationNames: number;
   trackedClients: number;
   detections: number;
-  /** Fixed typed-array memory of all engines, bytes. */
+  /** Typed-array memory of all engines now, bytes (the tables grow with traffic up to their bounds). */
   stateBytes: number;
 }
 

@@ -24,7 +24,7 @@ import { RCODE_NXDOMAIN, type DnsObservedQuery } from './event.ts';
 import { hashBackward, mix32, type NameParts } from './names.ts';
 import type { InfectionOptions } from './options.ts';
 import type { DetectorOutput } from './outputs.ts';
-import { SlotIndex } from './sketch.ts';
+import { grown, INITIAL_ENTRIES, nextSize, SlotIndex } from './sketch.ts';
 
 const WORDS = 16;
 
@@ -38,20 +38,22 @@ export class InfectionDetector {
   private readonly o: InfectionOptions;
   private readonly C: number;
   private readonly index: SlotIndex;
-  private readonly clients: string[];
-  private readonly key: Int32Array;
-  private readonly ref: Uint8Array;
-  private readonly epoch: Int32Array;
-  private readonly reportedUntil: Int32Array;
+  /** Slots allocated so far (<= C): the arrays grow with the clients seen, doubling. */
+  private allocated = 0;
+  private readonly clients: string[] = [];
+  private key = new Int32Array(0);
+  private ref = new Uint8Array(0);
+  private epoch = new Int32Array(0);
+  private reportedUntil = new Int32Array(0);
   // [slot * 2 + half], half 0 = current, 1 = previous
-  private readonly cc: Int32Array;
-  private readonly nx: Int32Array;
-  private readonly nxQueries: Int32Array;
-  private readonly dga: Float32Array;
-  private readonly dgaLike: Int32Array;
-  private readonly bits: Int32Array;
-  private readonly examples: string[];
-  private readonly exampleScore: Float32Array;
+  private cc = new Int32Array(0);
+  private nx = new Int32Array(0);
+  private nxQueries = new Int32Array(0);
+  private dga = new Float32Array(0);
+  private dgaLike = new Int32Array(0);
+  private bits = new Int32Array(0);
+  private readonly examples: string[] = [];
+  private exampleScore = new Float32Array(0);
   private readonly halfSeconds: number;
   private hand = 0;
   private filled = 0;
@@ -65,22 +67,29 @@ export class InfectionDetector {
   constructor(options: InfectionOptions) {
     this.o = options;
     const C = (this.C = Math.max(16, options.maxClients));
-    this.index = new SlotIndex(C);
-    this.clients = new Array<string>(C).fill('');
-    this.key = new Int32Array(C);
-    this.ref = new Uint8Array(C);
-    this.epoch = new Int32Array(C);
-    this.reportedUntil = new Int32Array(C);
-    this.cc = new Int32Array(C * 2);
-    this.nx = new Int32Array(C * 2);
-    this.nxQueries = new Int32Array(C * 2);
-    this.dga = new Float32Array(C * 2);
-    this.dgaLike = new Int32Array(C * 2);
-    this.bits = new Int32Array(C * 2 * WORDS);
-    this.examples = new Array<string>(C * options.examples).fill('');
-    this.exampleScore = new Float32Array(C * options.examples);
+    this.index = new SlotIndex(C, Math.min(C, INITIAL_ENTRIES));
     this.halfSeconds = Math.max(1, Math.round(options.windowSeconds / 2));
     this.maxReported = Math.max(1024, C);
+  }
+
+  /** Room for more clients (rare: the first client, then each doubling until maxClients). */
+  private grow(): void {
+    const from = this.allocated;
+    const C = (this.allocated = from === 0 ? Math.min(this.C, INITIAL_ENTRIES) : nextSize(from, this.C));
+    const E = this.o.examples;
+    this.key = grown(this.key, C);
+    this.ref = grown(this.ref, C);
+    this.epoch = grown(this.epoch, C);
+    this.reportedUntil = grown(this.reportedUntil, C);
+    this.cc = grown(this.cc, C * 2);
+    this.nx = grown(this.nx, C * 2);
+    this.nxQueries = grown(this.nxQueries, C * 2);
+    this.dga = grown(this.dga, C * 2);
+    this.dgaLike = grown(this.dgaLike, C * 2);
+    this.bits = grown(this.bits, C * 2 * WORDS);
+    this.exampleScore = grown(this.exampleScore, C * E);
+    for (let i = from; i < C; i++) this.clients.push('');
+    for (let i = from * E; i < C * E; i++) this.examples.push('');
   }
 
   get trackedClients(): number {
@@ -88,7 +97,7 @@ export class InfectionDetector {
   }
 
   get bytes(): number {
-    return this.index.bytes + this.C * (4 + 1 + 4 + 4 + 2 * (4 * 5) + 2 * WORDS * 4 + 8 + this.o.examples * 12);
+    return this.index.bytes + this.allocated * (4 + 1 + 4 + 4 + 2 * (4 * 5) + 2 * WORDS * 4 + 8 + this.o.examples * 12);
   }
 
   observe(e: DnsObservedQuery, n: NameParts): void {
@@ -173,8 +182,10 @@ export class InfectionDetector {
       return (this.lastSlot = slot);
     }
     if (slot < 0) {
-      if (this.filled < this.C) slot = this.filled++;
-      else {
+      if (this.filled < this.C) {
+        if (this.filled === this.allocated) this.grow();
+        slot = this.filled++;
+      } else {
         while (this.ref[this.hand] === 1) {
           this.ref[this.hand] = 0;
           this.hand = (this.hand + 1) % this.C;

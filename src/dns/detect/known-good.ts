@@ -6,18 +6,21 @@
  * chance): a name asked again sets its reference bit and survives the next sweep, so
  * popular names stay while names seen once age out. The names are kept as the strings the
  * server already made (no copy); a mitigation reads those of its zone, first seen before
- * the attack, and turns them into PASSTHRU exceptions.
+ * the attack, and turns them into PASSTHRU exceptions. The arrays grow with the names
+ * noted (doubling from INITIAL_ENTRIES) up to `capacity`.
  */
 import { mix32 } from './names.ts';
-import { SlotIndex } from './sketch.ts';
+import { grown, INITIAL_ENTRIES, nextSize, SlotIndex } from './sketch.ts';
 
 export class KnownGoodNames {
   private readonly index: SlotIndex;
-  private readonly nameHash: Int32Array;
-  private readonly zoneHash: Int32Array;
-  private readonly firstSec: Int32Array;
-  private readonly ref: Uint8Array;
-  private readonly names: (string | undefined)[];
+  private nameHash: Int32Array;
+  private zoneHash: Int32Array;
+  private firstSec: Int32Array;
+  private ref: Uint8Array;
+  /** Slots allocated so far (<= capacity). */
+  private allocated: number;
+  private readonly names: string[] = [];
   private hand = 0;
   private filled = 0;
   /**
@@ -28,21 +31,30 @@ export class KnownGoodNames {
   private readonly recent = new Int32Array(4096);
 
   constructor(readonly capacity: number) {
-    this.index = new SlotIndex(capacity);
-    this.nameHash = new Int32Array(capacity);
-    this.zoneHash = new Int32Array(capacity);
-    this.firstSec = new Int32Array(capacity);
-    this.ref = new Uint8Array(capacity);
-    this.names = new Array<string | undefined>(capacity).fill(undefined);
+    const n = (this.allocated = Math.min(capacity, INITIAL_ENTRIES));
+    this.index = new SlotIndex(capacity, n);
+    this.nameHash = new Int32Array(n);
+    this.zoneHash = new Int32Array(n);
+    this.firstSec = new Int32Array(n);
+    this.ref = new Uint8Array(n);
+  }
+
+  /** Room for more names (rare: each doubling, until the capacity is reached). */
+  private grow(): void {
+    const n = (this.allocated = nextSize(this.allocated, this.capacity));
+    this.nameHash = grown(this.nameHash, n);
+    this.zoneHash = grown(this.zoneHash, n);
+    this.firstSec = grown(this.firstSec, n);
+    this.ref = grown(this.ref, n);
   }
 
   get size(): number {
     return this.index.size;
   }
 
-  /** Typed-array bytes (the strings are the server's own and extra). */
+  /** Bytes held now: typed arrays and the names' references (the strings are the server's own and extra). */
   get bytes(): number {
-    return this.index.bytes + this.capacity * 13 + this.capacity * 8 + this.recent.byteLength;
+    return this.index.bytes + this.allocated * 13 + this.names.length * 8 + this.recent.byteLength;
   }
 
   /** Records that `name` (hash `h`, zone hash `zone`) resolved at `sec`. */
@@ -57,8 +69,10 @@ export class KnownGoodNames {
       return;
     }
     let s: number;
-    if (this.filled < this.capacity) s = this.filled++;
-    else {
+    if (this.filled < this.capacity) {
+      if (this.filled === this.allocated) this.grow();
+      s = this.filled++;
+    } else {
       // CLOCK: skip (and clear) referenced slots; bounded by one sweep plus one.
       while (this.ref[this.hand] === 1) {
         this.ref[this.hand] = 0;

@@ -31,6 +31,9 @@ test('overload: past maxEventsPerSecond the adapter samples, and a 100,000 qps f
 test('memory stays bounded: millions of distinct zones, names and clients (NXDOMAIN, NOERROR, large answers, IPv4 and IPv6)', () => {
   const clock = new ManualClock(1_700_000_000_000);
   const det = new DnsDetection({ clock });
+  // Idle, detection holds almost nothing: its tables grow with traffic.
+  const idle = det.stats().stateBytes;
+  assert.ok(idle < 256 * 1024, `an idle detection holds ${idle} bytes of tables`);
   let i = 0;
   const feed = (n: number) => {
     for (const end = i + n; i < end; i++) {
@@ -50,9 +53,13 @@ test('memory stays bounded: millions of distinct zones, names and clients (NXDOM
   };
   feed(1_000_000);
   const before = used();
+  const grownTo = det.stats().stateBytes;
   feed(2_000_000);
   const after = used();
   const s = det.stats();
+  // The tables grew to their bounds in the first million events and not past them.
+  assert.ok(grownTo > 18 * 1024 * 1024, `the tables grew to only ${grownTo} bytes`);
+  assert.equal(s.stateBytes, grownTo, 'the tables grew past their bounds');
   assert.ok(s.trackedZones <= DEFAULT_OPTIONS.prsd.maxZones, `zones ${s.trackedZones}`);
   assert.ok(s.knownGoodNames <= DEFAULT_OPTIONS.prsd.knownGoodNames);
   assert.equal(s.knownGoodNames, DEFAULT_OPTIONS.prsd.knownGoodNames, 'the known-good table filled up and stayed at its size');

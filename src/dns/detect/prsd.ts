@@ -30,12 +30,13 @@ import { KnownGoodNames } from './known-good.ts';
 import { hashBackward, mix32, type NameParts } from './names.ts';
 import type { PrsdOptions } from './options.ts';
 import type { DetectorOutput } from './outputs.ts';
-import { EpochCountMin, hllAdd, hllEstimate, hllMerge, SlotIndex } from './sketch.ts';
+import { EpochCountMin, grown, hllAdd, hllEstimate, hllMerge, nextSize, SlotIndex } from './sketch.ts';
 
 const P = 7; // HyperLogLog precision per bucket: 128 registers, ~9% standard error
 const M = 1 << P;
 const SHAPE_SAMPLES = 32;
 const EXAMPLES = 8; // recent failed names per zone: evidence, and where the random label sits
+const INITIAL_ZONES = 32; // the tables grow with the zones tracked, doubling, up to maxZones
 
 interface Mitigation {
   slot: number;
@@ -66,50 +67,59 @@ export class PrsdDetector {
   private readonly index: SlotIndex;
   private readonly cms = new EpochCountMin(14, 3);
   readonly knownGood: KnownGoodNames;
+  /** Slots allocated so far (<= K): the per-slot arrays grow with the zones tracked. */
+  private allocated = 0;
   // per slot
-  private readonly key: Int32Array;
-  private readonly used: Uint8Array;
-  private readonly lastSec: Int32Array;
-  private readonly labels: Uint8Array;
-  private readonly suspect: Uint8Array;
-  private readonly mitigated: Uint8Array;
-  private readonly names: string[];
-  private readonly examples: string[];
-  private readonly exampleN: Uint8Array;
+  private key = new Int32Array(0);
+  private used = new Uint8Array(0);
+  private lastSec = new Int32Array(0);
+  private labels = new Uint8Array(0);
+  private suspect = new Uint8Array(0);
+  private mitigated = new Uint8Array(0);
+  private readonly names: string[] = [];
+  private readonly examples: string[] = [];
+  private exampleN = new Uint8Array(0);
   private free: number[] = [];
   private sampleTick = 0;
   // per slot x bucket
   /** Per slot x bucket, 8 int32 side by side (one cache line): second, queries, failed, nx, servfail, timeout, policy, cache hits. */
-  private readonly bk: Int32Array;
+  private bk = new Int32Array(0);
   /** Per slot x bucket: shape samples (failed), their score sum, samples (all), sum. */
-  private readonly bs: Float32Array;
-  private readonly hllAll: Uint8Array;
-  private readonly hllFail: Uint8Array;
+  private bs = new Float32Array(0);
+  private hllAll = new Uint8Array(0);
+  private hllFail = new Uint8Array(0);
   private readonly scratch = new Uint8Array(M);
   private readonly mitigations = new Map<number, Mitigation>();
 
   constructor(options: PrsdOptions, private readonly deps: PrsdDeps = {}) {
     this.o = options;
     const K = (this.K = Math.max(1, options.maxZones));
-    const B = (this.B = Math.max(1, options.windowSeconds) + 1);
-    this.index = new SlotIndex(K);
+    this.B = Math.max(1, options.windowSeconds) + 1;
+    this.index = new SlotIndex(K, Math.min(K, INITIAL_ZONES));
     this.knownGood = new KnownGoodNames(Math.max(16, options.knownGoodNames));
-    this.key = new Int32Array(K);
-    this.used = new Uint8Array(K);
-    this.lastSec = new Int32Array(K);
-    this.labels = new Uint8Array(K);
-    this.suspect = new Uint8Array(K);
-    this.mitigated = new Uint8Array(K);
-    this.names = new Array<string>(K).fill('');
-    this.examples = new Array<string>(K * EXAMPLES).fill('');
-    this.exampleN = new Uint8Array(K);
-    for (let s = K - 1; s >= 0; s--) this.free.push(s);
-    const KB = K * B;
-    this.bk = new Int32Array(KB * 8);
-    for (let i = 0; i < KB; i++) this.bk[i * 8] = -1;
-    this.bs = new Float32Array(KB * 4);
-    this.hllAll = new Uint8Array(KB * M);
-    this.hllFail = new Uint8Array(KB * M);
+    this.grow();
+  }
+
+  /** Room for more zones: the per-slot arrays doubled (rare: until maxZones is reached). */
+  private grow(): void {
+    const from = this.allocated;
+    const K = (this.allocated = from === 0 ? Math.min(this.K, INITIAL_ZONES) : nextSize(from, this.K));
+    const B = this.B;
+    this.key = grown(this.key, K);
+    this.used = grown(this.used, K);
+    this.lastSec = grown(this.lastSec, K);
+    this.labels = grown(this.labels, K);
+    this.suspect = grown(this.suspect, K);
+    this.mitigated = grown(this.mitigated, K);
+    this.exampleN = grown(this.exampleN, K);
+    for (let i = from * EXAMPLES; i < K * EXAMPLES; i++) this.examples.push('');
+    for (let i = from; i < K; i++) this.names.push('');
+    this.bk = grown(this.bk, K * B * 8);
+    for (let i = from * B; i < K * B; i++) this.bk[i * 8] = -1;
+    this.bs = grown(this.bs, K * B * 4);
+    this.hllAll = grown(this.hllAll, K * B * M);
+    this.hllFail = grown(this.hllFail, K * B * M);
+    for (let s = K - 1; s >= from; s--) this.free.push(s);
   }
 
   /** Zones tracked now. */
@@ -121,10 +131,10 @@ export class PrsdDetector {
     return this.mitigations.size;
   }
 
-  /** Bytes of typed arrays held (fixed at construction; strings are the server's own). */
+  /** Bytes of typed arrays held now (they grow with traffic up to the bounds; strings are the server's own). */
   get bytes(): number {
-    const KB = this.K * this.B;
-    return this.index.bytes + this.cms.bytes + this.knownGood.bytes + this.K * 40 + KB * (8 * 4 + 4 * 4) + KB * M * 2;
+    const KB = this.allocated * this.B;
+    return this.index.bytes + this.cms.bytes + this.knownGood.bytes + this.allocated * 40 + KB * (8 * 4 + 4 * 4) + KB * M * 2;
   }
 
   /** Hot path. `n` is `e.qname` already parsed. */
@@ -192,12 +202,13 @@ export class PrsdDetector {
   }
 
   private admit(zh: number, n: NameParts, sec: number): number {
+    if (this.free.length === 0 && this.allocated < this.K) this.grow();
     let slot = this.free.pop();
     if (slot === undefined) {
       // Evict the idlest unmitigated zone (rare: only when a new zone crosses admitPerSecond).
       let best = -1;
       let bestSec = 0x7fffffff;
-      for (let s = 0; s < this.K; s++) {
+      for (let s = 0; s < this.allocated; s++) {
         if (this.mitigated[s] === 1) continue;
         const ls = this.lastSec[s]!;
         if (ls < bestSec && ls < sec) {
@@ -255,7 +266,7 @@ export class PrsdDetector {
     const W = this.B - 1;
     const lo = nowSec - W;
     this.knownGood.newPeriod();
-    for (let s = 0; s < this.K; s++) {
+    for (let s = 0; s < this.allocated; s++) {
       if (this.used[s] === 0) continue;
       if (this.mitigated[s] === 0 && this.lastSec[s]! < nowSec - this.o.idleSeconds) {
         this.release(s);

@@ -1,9 +1,28 @@
 /**
  * Bounded-memory counting: HyperLogLog registers (distinct counts), a count-min sketch
  * (admission to the tracked tables), and an int32-keyed open-addressing index (slots of
- * the tracked tables). All state is in typed arrays sized at construction.
+ * the tracked tables). All state is in typed arrays; the detectors' tables start small and
+ * grow with traffic (doubling, see grown()) up to their bound, so an idle server holds
+ * little and a busy one reaches a fixed size after which nothing is allocated per query.
  */
 import { mix32 } from './names.ts';
+
+/** The smallest table a growing table starts with (entries). */
+export const INITIAL_ENTRIES = 256;
+
+/** The next size of a growing table: double, at most `max`. */
+export function nextSize(now: number, max: number): number {
+  return Math.min(max, Math.max(1, now) * 2);
+}
+
+type Growable = Int32Array | Uint32Array | Uint8Array | Float32Array | Float64Array;
+
+/** A copy of `a` with room for `n` elements, the new ones zero (a table growing with traffic). */
+export function grown<T extends Growable>(a: T, n: number): T {
+  const b = new (a.constructor as new (n: number) => T)(n);
+  b.set(a);
+  return b;
+}
 
 // ---- HyperLogLog (Flajolet et al. 2007, with the linear-counting small-range fix) -----
 
@@ -78,16 +97,16 @@ const SEEDS = [0x9e3779b9 | 0, 0x85ebca6b | 0, 0xc2b2ae35 | 0, 0x27d4eb2f | 0];
  * only: a key admitted at threshold T really had at least ~T minus collisions' share.
  */
 export class EpochCountMin {
-  private readonly rows: Uint32Array;
+  /** Allocated by the first add (an idle detector holds none). */
+  private rows = new Uint32Array(0);
   private readonly mask: number;
   private readonly depth: number;
   epoch = -1;
 
-  constructor(widthBits = 14, depth = 3) {
+  constructor(private readonly widthBits = 14, depth = 3) {
     if (depth < 1 || depth > SEEDS.length) throw new RangeError(`count-min depth ${depth}: expected 1 to ${SEEDS.length}`);
     this.depth = depth;
     this.mask = (1 << widthBits) - 1;
-    this.rows = new Uint32Array(depth << widthBits);
   }
 
   get bytes(): number {
@@ -98,7 +117,8 @@ export class EpochCountMin {
   add(key: number, epoch: number): number {
     if (epoch !== this.epoch) {
       if (epoch < this.epoch) return 0; // late event of an epoch already forgotten
-      this.rows.fill(0);
+      if (this.rows.length === 0) this.rows = new Uint32Array(this.depth << this.widthBits);
+      else this.rows.fill(0);
       this.epoch = epoch;
     }
     const w = this.mask + 1;
@@ -128,18 +148,42 @@ export class EpochCountMin {
 
 // ---- int32 key -> slot index, linear probing with backward-shift deletion ---------------
 
-/** Maps int32 keys to small non-negative slot numbers; at most `capacity` keys. */
+/**
+ * Maps int32 keys to small non-negative slot numbers; at most `capacity` keys. The table
+ * starts with room for `initial` keys and doubles (rehashing) whenever it is half full,
+ * until it has room for `capacity`: at most twice as many cells as keys, as before growth.
+ */
 export class SlotIndex {
   // key, slot + 1 (0 = empty) side by side: one cache line per probe.
-  private readonly kv: Int32Array;
-  private readonly mask: number;
+  private kv: Int32Array;
+  private mask: number;
+  /** Keys this table takes before it doubles. */
+  private room: number;
   size = 0;
 
-  constructor(readonly capacity: number) {
+  constructor(readonly capacity: number, initial = capacity) {
+    const want = Math.max(1, Math.min(capacity, initial));
     let cap = 8;
-    while (cap < capacity * 2) cap <<= 1;
+    while (cap < want * 2) cap <<= 1;
     this.kv = new Int32Array(cap * 2);
     this.mask = cap - 1;
+    this.room = cap >> 1;
+  }
+
+  private rehash(): void {
+    const old = this.kv;
+    const cap = (this.mask + 1) * 2;
+    this.kv = new Int32Array(cap * 2);
+    this.mask = cap - 1;
+    this.room = cap >> 1;
+    const kv = this.kv;
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j + 1] === 0) continue;
+      let i = mix32(old[j]!) & this.mask;
+      while (kv[2 * i + 1] !== 0) i = (i + 1) & this.mask;
+      kv[2 * i] = old[j]!;
+      kv[2 * i + 1] = old[j + 1]!;
+    }
   }
 
   get bytes(): number {
@@ -164,6 +208,10 @@ export class SlotIndex {
       const v = kv[2 * i + 1]!;
       if (v === 0) {
         if (this.size >= this.capacity) throw new RangeError('SlotIndex is full');
+        if (this.size >= this.room) {
+          this.rehash();
+          return this.set(key, slot);
+        }
         kv[2 * i] = key;
         kv[2 * i + 1] = slot + 1;
         this.size++;
