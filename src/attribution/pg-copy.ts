@@ -18,8 +18,11 @@ import type { Queryable, Row, SqlValue } from '../store/index.ts';
 
 /** Where the bulk rows go; SessionIndex uses it instead of Store.runMany when given. */
 export interface BulkWriter {
-  /** Rows in recordParams() order, no two with the same lookup key. */
-  write(rows: readonly (readonly SqlValue[])[]): Promise<void>;
+  /**
+   * Rows in recordParams() order, flat (ROW_WIDTH values a row); no two with
+   * the same lookup key unless a bulk load (beginLoad) is still without its unique index.
+   */
+  write(flat: readonly SqlValue[]): Promise<void>;
   /**
    * Opens one transaction on the writer's connection that lasts until
    * endLoad(): writes join it instead of committing each, and the returned
@@ -100,6 +103,17 @@ function copyField(v: SqlValue): string {
   return /[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : v;
 }
 
+/** Flat rows (WIDTH values each) as COPY text, one string: no per-row arrays, a load formats ~10^7 rows. */
+function copyText(flat: readonly SqlValue[]): string {
+  let out = '';
+  for (let i = 0; i < flat.length; i += WIDTH) {
+    let line = copyField(flat[i]!);
+    for (let j = i + 1; j < i + WIDTH; j++) line += '\t' + copyField(flat[j]!);
+    out += line + '\n';
+  }
+  return out;
+}
+
 /** `?` placeholders as PostgreSQL numbers them (the attribution statements hold no `?` in literals). */
 function dollarPlaceholders(sql: string): string {
   let n = 0;
@@ -107,6 +121,8 @@ function dollarPlaceholders(sql: string): string {
 }
 
 const COLUMNS = 'addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags';
+/** Values a row (session-index.ts ROW_WIDTH; not imported: SessionIndex imports this file's types). */
+const WIDTH = 11;
 
 export class PostgresCopyWriter implements BulkWriter {
   private client: pg.Client | undefined;
@@ -141,12 +157,10 @@ export class PostgresCopyWriter implements BulkWriter {
     return c;
   }
 
-  async write(rows: readonly (readonly SqlValue[])[]): Promise<void> {
-    if (rows.length === 0) return;
+  async write(flat: readonly SqlValue[]): Promise<void> {
+    if (flat.length === 0) return;
     const c = await this.connect();
-    const lines = new Array<string>(rows.length);
-    for (let i = 0; i < rows.length; i++) lines[i] = rows[i]!.map(copyField).join('\t');
-    const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    const data = Buffer.from(copyText(flat), 'utf8');
     // Inside a load the batch joins its transaction; otherwise it is one.
     if (!this.loading) await c.query('BEGIN');
     try {

@@ -95,6 +95,23 @@ export function recordParams(r: SessionRecord): SqlValue[] {
   return [r.addrKey, r.portStart, r.portEnd, r.start, r.end, r.lastSeen, sessionHash(r.nas, r.sessionId), r.subscriber, r.nas, r.sessionId, packFlags(r)];
 }
 
+/** Values per row in a flat batch of rows (recordParams order). */
+export const ROW_WIDTH = 11;
+
+/** Appends records to a flat batch of rows, ROW_WIDTH values each (what writeRows takes; imports build and ship these). */
+export function pushRows(out: SqlValue[], records: readonly SessionRecord[]): SqlValue[] {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    out.push(r.addrKey, r.portStart, r.portEnd, r.start, r.end, r.lastSeen, sessionHash(r.nas, r.sessionId), r.subscriber, r.nas, r.sessionId, packFlags(r));
+  }
+  return out;
+}
+
+/** Row i of a flat batch as its own parameter array. */
+function rowAt(flat: readonly SqlValue[], i: number): SqlValue[] {
+  return flat.slice(i * ROW_WIDTH, (i + 1) * ROW_WIDTH);
+}
+
 export interface SessionIndexOptions {
   clock?: Clock;
   /** Sessions read back in time per network and probe. Sessions of one address follow each other, so a few suffice. */
@@ -280,44 +297,52 @@ export class SessionIndex {
    */
   async write(records: readonly SessionRecord[]): Promise<number> {
     if (records.length === 0) return 0;
-    await this.registerShapes(records);
+    return this.writeRows(pushRows([], records));
+  }
+
+  /** write() for rows already flattened by pushRows (ROW_WIDTH values each): what an import's parse thread sends. */
+  async writeRows(flat: readonly SqlValue[]): Promise<number> {
+    const n = flat.length / ROW_WIDTH;
+    if (n === 0) return 0;
+    await this.registerShapes(flat);
     const load = this.load;
     if (load?.unindexed && !this.bulk) {
       // SQLite bulk load: plain multi-row INSERTs, duplicates merged at the end.
-      const flat: SqlValue[] = [];
-      let n = 0;
-      for (const r of records) {
-        flat.push(...recordParams(r));
-        if (++n === LOAD_ROWS) {
-          await load.q.run(LOAD_INSERT_FULL, flat);
-          flat.length = 0;
-          n = 0;
-        }
-      }
-      if (n > 0) await load.q.run(loadInsert(n), flat);
-      return records.length;
+      const full = LOAD_ROWS * ROW_WIDTH;
+      let at = 0;
+      for (; at + full <= flat.length; at += full) await load.q.run(LOAD_INSERT_FULL, flat.slice(at, at + full));
+      if (at < flat.length) await load.q.run(loadInsert((flat.length - at) / ROW_WIDTH), flat.slice(at));
+      return n;
     }
     if (load && !this.bulk) {
-      for (const r of records) await load.q.run(UPSERT, recordParams(r));
-      return records.length;
+      for (let i = 0; i < n; i++) await load.q.run(UPSERT, rowAt(flat, i));
+      return n;
     }
-    let rows: SqlValue[][];
+    if (load?.unindexed) {
+      // COPY into the table without its unique index: duplicates are merged when the index is built.
+      await this.bulk!.write(flat);
+      return n;
+    }
     if (this.store.dialect === 'postgres' || this.bulk) {
       // One multi-row upsert may not touch a row twice: merge such pairs first.
       const byKey = new Map<string, SqlValue[]>();
-      for (const r of records) {
-        const p = recordParams(r);
-        const k = `${r.addrKey}|${r.portStart}|${r.start}|${p[6]}`;
+      for (let i = 0; i < n; i++) {
+        const p = rowAt(flat, i);
+        const k = `${p[0]}|${p[1]}|${p[3]}|${p[6]}`;
         const prev = byKey.get(k);
         byKey.set(k, prev ? mergeParams(prev, p) : p);
       }
-      rows = [...byKey.values()];
-    } else {
-      rows = records.map(recordParams);
+      if (this.bulk) {
+        const merged: SqlValue[] = [];
+        for (const p of byKey.values()) for (const v of p) merged.push(v);
+        await this.bulk.write(merged);
+      } else await this.store.runMany(UPSERT, [...byKey.values()]);
+      return n;
     }
-    if (this.bulk) await this.bulk.write(rows);
-    else await this.store.runMany(UPSERT, rows);
-    return records.length;
+    const rows = new Array<SqlValue[]>(n);
+    for (let i = 0; i < n; i++) rows[i] = rowAt(flat, i);
+    await this.store.runMany(UPSERT, rows);
+    return n;
   }
 
   /** Resolves store-dependent work (the live RADIUS path, and what an import could not pair) in one transaction, in order. */
@@ -384,15 +409,16 @@ export class SessionIndex {
     for (const r of recordsOf(s, start, startInferred, s.end, false, s.lastSeen)) await tx.run(UPSERT, recordParams(r));
   }
 
-  private async registerShapes(records: readonly SessionRecord[]): Promise<void> {
+  private async registerShapes(flat: readonly SqlValue[]): Promise<void> {
     let fresh: string[] | undefined;
     let shared: string[] | undefined;
-    for (const r of records) {
-      if (r.portStart !== 0 || r.portEnd !== 65535) {
-        if (!this.knownShared.has(r.addrKey)) (shared ??= []).push(r.addrKey);
-      } else if (r.addrKey.indexOf('/') >= 0) {
+    for (let i = 0; i < flat.length; i += ROW_WIDTH) {
+      const key = flat[i] as string;
+      if (flat[i + 1] !== 0 || flat[i + 2] !== 65535) {
+        if (!this.knownShared.has(key)) (shared ??= []).push(key);
+      } else if (key.indexOf('/') >= 0) {
         // Only keys with a "/" are anything but an IPv4 /32.
-        const { family, len } = keyShape(r.addrKey);
+        const { family, len } = keyShape(key);
         const shape = `${family}/${len}`;
         if (!this.knownShapes.has(shape)) (fresh ??= []).push(shape);
       }
