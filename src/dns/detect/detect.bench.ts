@@ -1,7 +1,7 @@
 /**
  * Cost of DnsDetection.observe() per query, against the policy decision it sits beside.
  *
- *   npx tsx src/dns/detect/detect.bench.ts [--events 1000000] [--rounds 5]
+ *   npx tsx src/dns/detect/detect.bench.ts [--events 1000000] [--rounds 5] [--only N]
  *
  * Events are generated first (eval/traffic.ts: Zipf benign traffic over 3,000 zones, 20,000
  * clients, DGA clients; "with floods" adds the harness's random-subdomain floods and
@@ -13,6 +13,9 @@
  * list: the firewall's in-process decision, without sockets (the whole per-query cost of the
  * firewall, sockets included, is ~5-10 µs). "worst case": every query an NXDOMAIN for a new
  * random registrable domain from a new client (infection path, DGA scoring, table churn).
+ * "pass-through": bench/dns.ts's pass-through traffic (distinct names under one zone, all
+ * answered NOERROR); and the same with a new name string per query, made as the server
+ * makes it, with detection against without (`--only 5`). `--only N` runs only the N-th case (1-based).
  */
 import { cpus, loadavg } from 'node:os';
 import { ManualClock } from '../../core/index.ts';
@@ -65,6 +68,55 @@ function worst(): { warm: DnsObservedQuery[]; timed: DnsObservedQuery[] } {
     out.push({ at: 1_700_000_000_000 + i / 20, client: flat(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`), qname: flat(`${l}.com`), qtype: 1, rcode: 3, responseSize: 100 });
   }
   return { warm: [], timed: out };
+}
+
+/**
+ * bench/dns.ts's pass-through traffic: distinct names under one zone (h0.pass.example,
+ * h1..., looped every 200,000), every one answered NOERROR, from one client, 20,000 q/s:
+ * each name new to the known-good table and the zone's sketches.
+ */
+function passThrough(): { warm: DnsObservedQuery[]; timed: DnsObservedQuery[] } {
+  const all: DnsObservedQuery[] = [];
+  for (let i = 0; i < 2 * N; i++) all.push({ at: 1_700_000_000_000 + i / 20, client: flat('127.0.0.1'), qname: flat(`h${i % 200_000}.pass.example`), qtype: 1, rcode: 0, responseSize: 49, matched: undefined, upstreamTimeout: false });
+  return { warm: all.slice(0, N), timed: all.slice(N) };
+}
+
+/**
+ * The pass-through traffic as the server sees it: each query's name a new string (read
+ * from a packet buffer, as readQuery makes it), dropped after the query unless detection
+ * keeps it. CPU per query with detection against the same loop without it, alternating
+ * rounds: what detection adds, garbage collection included (the pre-made events above
+ * hide what keeping the server's strings costs the collector).
+ */
+function passThroughFresh(): { on: number[]; off: number[] } {
+  const packet = Buffer.alloc(64);
+  const on: number[] = [];
+  const off: number[] = [];
+  for (let r = 0; r <= ROUNDS; r++) {
+    for (const withDetection of r % 2 === 0 ? [true, false] : [false, true]) {
+      const t0 = 1_700_000_000_000;
+      const clock = new ManualClock(t0);
+      const det = new DnsDetection({ clock });
+      const e: DnsObservedQuery = { at: t0, client: '127.0.0.1', qname: '', qtype: 1, rcode: 0, responseSize: 49, matched: undefined, upstreamTimeout: false };
+      let nextTick = t0 + 1000;
+      const ns = cpuNs(() => {
+        for (let i = 0; i < 2 * N; i++) {
+          const len = packet.write(`h${i % 200_000}.pass.example`, 0, 'latin1');
+          e.qname = packet.toString('latin1', 0, len);
+          e.at = t0 + i / 20;
+          if (withDetection) {
+            if (e.at >= nextTick) {
+              det.tick(nextTick);
+              nextTick += 1000;
+            }
+            det.observe(e);
+          } else sink += e.qname.length;
+        }
+      });
+      if (r > 0) (withDetection ? on : off).push(ns / (2 * N));
+    }
+  }
+  return { on, off };
 }
 
 function cpuNs(fn: () => void): number {
@@ -149,15 +201,23 @@ function decideCost(events: DnsObservedQuery[]): number {
 }
 
 
-const cases: [string, { warm: DnsObservedQuery[]; timed: DnsObservedQuery[] }][] = [
-  ['benign traffic', fromWorld(false)],
-  ['with floods (PRSD 2,000 qps + amplification)', fromWorld(true)],
-  ['worst case (every query a new NXDOMAIN domain from a new client)', worst()],
+const cases: [string, () => { warm: DnsObservedQuery[]; timed: DnsObservedQuery[] }][] = [
+  ['benign traffic', () => fromWorld(false)],
+  ['with floods (PRSD 2,000 qps + amplification)', () => fromWorld(true)],
+  ["pass-through (bench/dns.ts's: 200,000 distinct names under one zone, NOERROR)", passThrough],
+  ['worst case (every query a new NXDOMAIN domain from a new client)', worst],
 ];
 console.log(`# observe() cost, ${N.toLocaleString('en-US')} events per case, ${ROUNDS} rounds, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log('| case | observe() ns/event (median) | rounds | PolicyEngine.decide() ns/query | observe / decide |');
 console.log('|---|---|---|---|---|');
-for (const [name, events] of cases) {
+const onlyCase = Number(opt('only', '0'));
+if (onlyCase === 0 || onlyCase === cases.length + 1) {
+  const { on, off } = passThroughFresh();
+  console.log(`| pass-through, a new name string per query (server-like), the loop with detection against without it | ${(median(on) - median(off)).toFixed(0)} added (${median(off).toFixed(0)} -> ${median(on).toFixed(0)}) | on ${on.map((x) => x.toFixed(0)).join(', ')}; off ${off.map((x) => x.toFixed(0)).join(', ')} | | |`);
+}
+for (const [i, [name, make]] of cases.entries()) {
+  if (onlyCase > 0 && i + 1 !== onlyCase) continue;
+  const events = make();
   const o = observeCost(events);
   const d = decideCost(events.timed);
   console.log(`| ${name} | ${o.median.toFixed(0)} | ${o.all.map((x) => x.toFixed(0)).join(', ')} | ${d.toFixed(0)} | ${(o.median / d).toFixed(2)} |`);

@@ -7,7 +7,11 @@
 export interface DnsObservedQuery {
   /** When the answer was sent (or given up on), epoch ms. */
   at: number;
-  /** Client address as text, e.g. "192.0.2.7" or "2001:db8::7". */
+  /**
+   * Client address as text, e.g. "192.0.2.7" or "2001:db8::7"; an IPv4 client on a
+   * dual-stack socket may come as "::ffff:192.0.2.7" (the socket's own text, not rewritten
+   * per query): detection makes it plain where it reports a client (plainClient).
+   */
   client: string;
   /** Query name in canonical text: lower-case, no trailing dot (readQuery's qname). */
   qname: string;
@@ -33,3 +37,8 @@ export type PolicyKind = 'cc' | 'malware-sites' | 'dns-abuse' | 'allow';
 export const RCODE_NOERROR = 0;
 export const RCODE_SERVFAIL = 2;
 export const RCODE_NXDOMAIN = 3;
+
+/** "::ffff:192.0.2.1" (an IPv4 client on a dual-stack socket) -> "192.0.2.1"; anything else as it is. */
+export function plainClient(a: string): string {
+  return a.startsWith('::ffff:') && a.includes('.') ? a.slice(7) : a;
+}

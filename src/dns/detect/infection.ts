@@ -20,7 +20,7 @@
  * evidence survives a sweep, one that went quiet is replaced.
  */
 import { scoreLabel } from './dga.ts';
-import { RCODE_NXDOMAIN, type DnsObservedQuery } from './event.ts';
+import { plainClient, RCODE_NXDOMAIN, type DnsObservedQuery } from './event.ts';
 import { hashBackward, mix32, type NameParts } from './names.ts';
 import type { InfectionOptions } from './options.ts';
 import type { DetectorOutput } from './outputs.ts';
@@ -272,7 +272,7 @@ export class InfectionDetector {
     this.pending.push({
       type: 'start',
       kind: 'suspected-infection',
-      subject: client,
+      subject: plainClient(client),
       at: sec * 1000,
       disposition: 'observe',
       confidence: Math.round(Math.min(0.95, 0.6 + 0.35 * Math.min(1, (e - t) / t)) * 100) / 100,

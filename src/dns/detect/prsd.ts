@@ -81,6 +81,9 @@ export class PrsdDetector {
   private exampleN = new Uint8Array(0);
   private free: number[] = [];
   private sampleTick = 0;
+  /** The zone hash and slot of the last tracked event: a zone's queries come in runs, and this skips the index probe. */
+  private lastZone = 0;
+  private lastSlot = -1;
   // per slot x bucket
   /** Per slot x bucket, 8 int32 side by side (one cache line): second, queries, failed, nx, servfail, timeout, policy, cache hits. */
   private bk = new Int32Array(0);
@@ -143,14 +146,19 @@ export class PrsdDetector {
     if (zl === 0) return;
     const zh = n.hash(zl);
     const sec = Math.floor(e.at / 1000);
-    let slot = this.index.get(zh);
-    if (slot < 0) {
-      if (this.cms.add(zh, sec) < this.o.admitPerSecond) {
-        if (e.rcode === RCODE_NOERROR && e.matched === undefined) this.knownGood.note(e.qname, n.full, zh, sec);
-        return;
+    let slot = this.lastSlot;
+    if (zh !== this.lastZone || slot < 0 || this.used[slot] === 0 || this.key[slot] !== zh) {
+      slot = this.index.get(zh);
+      if (slot < 0) {
+        if (this.cms.add(zh, sec) < this.o.admitPerSecond) {
+          if (e.rcode === RCODE_NOERROR && e.matched === undefined) this.knownGood.note(e.qname, n.full, zh, sec);
+          return;
+        }
+        slot = this.admit(zh, n, sec);
+        if (slot < 0) return;
       }
-      slot = this.admit(zh, n, sec);
-      if (slot < 0) return;
+      this.lastZone = zh;
+      this.lastSlot = slot;
     }
     const b = slot * this.B + (sec % this.B);
     const bk = this.bk;

@@ -115,6 +115,8 @@ export class DataPlane {
   private readonly now: () => number;
   private readonly observer: QueryObserver | undefined;
   private readonly marks = new Map<string, number>();
+  private lastZone = '';
+  private lastMark = 0;
   private readonly blockEvent: BlockEvent = { at: 0, client: '', fqdn: '', list: '', action: '' };
   private readonly seen: DnsObservedQuery = { at: 0, client: '', qname: '', qtype: 0, rcode: undefined, responseSize: undefined, upstreamTimeout: false, matched: undefined };
 
@@ -320,23 +322,23 @@ export class DataPlane {
         return true;
       case 'passthru':
         this.stats.countPolicy(d);
-        if (obs) this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.marks.get(d.zone) ?? 0);
+        if (obs) this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.markOf(d.zone));
         else this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address);
         return true;
       case 'tcp-only':
         this.stats.countPolicy(d);
-        if (tcp) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.marks.get(d.zone) ?? 0);
+        if (tcp) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.markOf(d.zone));
         else {
           const out = makeResponseFromQuery(msg, RCode.NOERROR, { info: q, tc: true })!;
           this.reply(target, out, port, address, t, RCode.NOERROR);
-          if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, RCode.NOERROR, out.length, false);
+          if (obs) this.observed(q.qname, q.qtype, this.markOf(d.zone), address, RCode.NOERROR, out.length, false);
         }
         return true;
       case 'drop':
         this.block(d, q, address);
         this.stats.responses[t][NO_ANSWER]!++;
         target.skip?.();
-        if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, NO_RCODE, 0, false);
+        if (obs) this.observed(q.qname, q.qtype, this.markOf(d.zone), address, NO_RCODE, 0, false);
         return true;
       case 'nxdomain':
       case 'nodata': {
@@ -344,22 +346,32 @@ export class DataPlane {
         const rcode = d.action === 'nxdomain' ? RCode.NXDOMAIN : RCode.NOERROR;
         const out = makeResponseFromQuery(msg, rcode, q.edns ? { info: q, authority: d.authority, ednsOptions: this.edeFor(d.zone) } : { info: q, authority: d.authority })!;
         this.reply(target, out, port, address, t, rcode);
-        if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, rcode, out.length, false);
+        if (obs) this.observed(q.qname, q.qtype, this.markOf(d.zone), address, rcode, out.length, false);
         return true;
       }
       case 'local-data':
         this.block(d, q, address);
         this.localData(msg, q, d, tcp, target, port, address);
-        if (obs) this.observed(q.qname, q.qtype, this.marks.get(d.zone) ?? 0, address, RCode.NOERROR, 0, false);
+        if (obs) this.observed(q.qname, q.qtype, this.markOf(d.zone), address, RCode.NOERROR, 0, false);
         return true;
     }
+  }
+
+  /** The zone kind's mark for a policy zone: the last zone's is kept (policy answers come in runs), no Map look-up per query. */
+  private markOf(zone: string): number {
+    if (zone !== this.lastZone) {
+      this.lastZone = zone;
+      this.lastMark = this.marks.get(zone) ?? 0;
+    }
+    return this.lastMark;
   }
 
   /** Tells detection about one answer, in the one reused event object (no allocation). */
   private observed(qname: string, qtype: number, mark: number, address: string, rcode: number, size: number, timedOut: boolean): void {
     const e = this.seen;
     e.at = this.now();
-    e.client = plainAddress(address);
+    // The socket's text as it is: detection makes an IPv4-mapped address plain where it reports it.
+    e.client = address;
     e.qname = qname;
     e.qtype = qtype;
     e.rcode = rcode === NO_RCODE ? undefined : rcode;
