@@ -4,24 +4,31 @@
  *
  * Why not Map<string, number>: measured at 1 M names (policy.bench.ts, README) a Map of
  * the bare names takes 65 bytes/name on the JS heap, 1 M objects the GC must walk, and it
- * still lacks the action ids and wildcards; this table takes 47 bytes/name all in, off
- * the heap. Layout:
+ * still lacks the action ids and wildcards; this table takes ~28 bytes/name all in (for
+ * ~18-character keys), off the heap. Layout:
  *
- *   arena   one ArrayBuffer of records, each 4-byte aligned:
- *             i32 exact id | i32 wildcard id | u16 key length | key bytes (latin1)
- *   slots   Int32Array of pairs: hash | record word offset + 1 (0 empty, -1 deleted)
+ *   arena   one ArrayBuffer of records, byte-packed (no alignment):
+ *             key length | exact id | wildcard id | key bytes (latin1)
+ *           The widths are the table's, not the record's: length 1 byte (2 once a key is
+ *           longer than 255 characters), ids 1 byte (3 once an id above 254 is set; a
+ *           zone interns its action sets, so a feed has a handful). Widening rewrites the
+ *           arena once.
+ *   slots   Int32Array, one int per slot: record byte offset + 1 in the low bits (0 empty,
+ *           -1 deleted), the low bits of the name's hash above it as a tag. The split
+ *           follows the arena's size: a 32 MiB arena leaves a 6-bit tag, 256 MiB 3 bits.
+ *           Any number of slots (not a power of two: multiply-shift picks the slot), so
+ *           the table is sized at ~70% load instead of 37-75%.
  *
- * One lookup reads one slot pair (the hash rejects almost every wrong slot) and, on a
- * hash hit, one record where the ids and the key sit together: two cache misses for a
- * hit, one for a miss, which is what the hot path pays at this size (measured: splitting
- * the same data over five parallel arrays cost ~3x). Nothing is on the JS heap, so the GC
- * never walks it.
+ * One lookup reads one slot (the tag turns away all but 1/2^tag of the wrong slots) and,
+ * on a tag hit, one record where the length, the ids and the key sit together: two cache
+ * misses for a hit, one for a miss (measured: splitting the same data over five parallel
+ * arrays cost ~3x). Nothing is on the JS heap, so the GC never walks it.
  *
  * In front of the slots, two one-hash Bloom filters (exact, wildcard) of 4 bits per slot
  * (1 MiB each at 1 M names, so they stay in L2/L3): a query that matches nothing, the
- * common case, is usually turned away without touching the 16 MiB slot array. Bits are
- * only set, never cleared (a deleted name costs a wasted probe, never a wrong answer);
- * they are rebuilt whenever the slots are.
+ * common case, is usually turned away without touching the slot array. Bits are only set,
+ * never cleared (a deleted name costs a wasted probe, never a wrong answer); they are
+ * rebuilt whenever the slots are.
  *
  * One record per name holds both the exact trigger (`name`) and the wildcard trigger
  * (`*.name`): a feed that lists each domain twice (name and *.name, the SuffixMatch shape)
@@ -44,7 +51,8 @@
 export const NONE = -1;
 const TOMB = -1;
 const FNV_OFFSET = 0x811c9dc5;
-const HEADER = 10;
+/** Largest arena: slots hold byte offsets + 1 in a non-negative int32. */
+const MAX_ARENA = 0x7ffffffe;
 
 /** Hash of s[start, end), characters taken from the end backwards (see the file comment). */
 export function hashName(s: string, start: number, end: number): number {
@@ -55,14 +63,15 @@ export function hashName(s: string, start: number, end: number): number {
 
 export const EMPTY_NAME_HASH = FNV_OFFSET | 0;
 
-/** Spreads FNV's low bits over the table (murmur3 finaliser). */
-function slotOf(h: number, mask: number): number {
+/** Spreads FNV's low bits (murmur3 finaliser), then maps them onto [0, size) by multiply-shift. */
+function slotOf(h: number, size: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h & mask;
+  // < size for size >= 256: the double product's rounding (< 2^7) is below the gap (size).
+  return ((h >>> 0) * size / 4294967296) | 0;
 }
 
 /** Labels in canonical name text ('' has none). */
@@ -77,7 +86,15 @@ export function labelCount(key: string): number {
   return n;
 }
 
-const recordBytes = (len: number) => (HEADER + len + 3) & ~3;
+/** Bits a slot needs for record offsets + 1 in an arena of `capacity` bytes. */
+function offsetBits(capacity: number): number {
+  let b = 12;
+  while (2 ** b - 1 < capacity) b++;
+  return b;
+}
+
+/** Slots for `names` at ~70% load. */
+const slotsFor = (names: number) => Math.max(256, Math.ceil(names / 0.7));
 
 /** A NameTable as threads share it (structured-clonable; the buffers are shared, not copied, by postMessage). */
 export interface SharedNameTable {
@@ -88,6 +105,9 @@ export interface SharedNameTable {
   readonly used: number;
   readonly garbage: number;
   readonly bitShift: number;
+  readonly offBits: number;
+  readonly lenBytes: number;
+  readonly idBytes: number;
   readonly live: number;
   readonly tombs: number;
   readonly exactCount: number;
@@ -111,7 +131,7 @@ function toPrivate(from: ArrayBufferLike): ArrayBuffer {
 /**
  * A buffer for a bulk load. Resizable, so release() hands its memory back to the system
  * the moment it is replaced: a plain ArrayBuffer goes only at a major GC, which an idle
- * server may not run for minutes, and a 1 M-name load leaves ~40 MiB of replaced arena
+ * server may not run for minutes, and a 1 M-name load leaves tens of MiB of replaced arena
  * and slots behind. Only while loading: typed arrays over resizable buffers read slower,
  * so trim() moves the finished table into plain buffers.
  */
@@ -138,12 +158,20 @@ function settle(a: Int32Array): Int32Array {
 
 export class NameTable {
   private u8: Uint8Array;
-  private i32: Int32Array;
   /** Bytes of the arena in use (records, live and dead). */
   private used = 0;
   private garbage = 0;
   private slots: Int32Array;
-  private mask: number;
+  private nSlots: number;
+  /** Slot layout: offset + 1 in the low offBits, the hash's low tag bits above. */
+  private offBits: number;
+  private offMask: number;
+  private tagMask: number;
+  /** Record layout: key length in lenBytes (1 or 2), each id in idBytes (1 or 3), then the key. */
+  private lenBytes = 1;
+  private idBytes = 1;
+  private keyOff = 3;
+  private idNone = 0xff;
   private exactBits: Int32Array;
   private wildBits: Int32Array;
   private bitShift: number;
@@ -164,21 +192,19 @@ export class NameTable {
 
   /**
    * @param expected names expected (a bulk load's estimate): sizes the slots and the
-   *   arena up front instead of doubling them on the way; trim() gives back the excess.
+   *   arena up front instead of growing them on the way; trim() gives back the excess.
    */
   constructor(expected = 0) {
-    let size = 256;
-    while (size * 3 < expected * 4) size *= 2;
     this.bulk = expected > 0;
-    // 48 bytes per expected name (a 36-character key) errs high; untouched pages cost no memory.
-    const ab = buffer(Math.max(4096, 48 * expected), this.bulk);
-    this.u8 = new Uint8Array(ab);
-    this.i32 = new Int32Array(ab);
-    this.slots = new Int32Array(buffer(8 * size, this.bulk));
-    this.mask = size - 1;
+    // 40 bytes per expected name (a 37-character key) errs high; untouched pages cost no memory.
+    this.u8 = new Uint8Array(buffer(Math.max(4096, 40 * expected), this.bulk));
+    this.offBits = this.offMask = this.tagMask = 0;
+    this.setOffBits(offsetBits(this.u8.length));
+    this.nSlots = slotsFor(expected);
+    this.slots = new Int32Array(buffer(4 * this.nSlots, this.bulk));
     this.bitShift = 0;
     this.exactBits = this.wildBits = new Int32Array(0);
-    this.sizeFilters(size);
+    this.sizeFilters(this.nSlots);
   }
 
   /**
@@ -189,9 +215,7 @@ export class NameTable {
   toShared(): SharedNameTable {
     if (!this.shared) {
       this.trim();
-      const arena = toSab(this.u8.subarray(0, this.used));
-      this.u8 = new Uint8Array(arena);
-      this.i32 = new Int32Array(arena);
+      this.u8 = new Uint8Array(toSab(this.u8.subarray(0, this.used)));
       this.slots = new Int32Array(toSab(new Uint8Array(this.slots.buffer)));
       this.exactBits = new Int32Array(toSab(new Uint8Array(this.exactBits.buffer)));
       this.wildBits = new Int32Array(toSab(new Uint8Array(this.wildBits.buffer)));
@@ -205,6 +229,9 @@ export class NameTable {
       used: this.used,
       garbage: this.garbage,
       bitShift: this.bitShift,
+      offBits: this.offBits,
+      lenBytes: this.lenBytes,
+      idBytes: this.idBytes,
       live: this.live,
       tombs: this.tombs,
       exactCount: this.exactCount,
@@ -217,9 +244,10 @@ export class NameTable {
   static fromShared(s: SharedNameTable): NameTable {
     const t = new NameTable(0);
     t.u8 = new Uint8Array(s.arena);
-    t.i32 = new Int32Array(s.arena);
     t.slots = new Int32Array(s.slots);
-    t.mask = s.slots.byteLength / 8 - 1;
+    t.nSlots = t.slots.length;
+    t.setOffBits(s.offBits);
+    t.setLayout(s.lenBytes, s.idBytes);
     t.exactBits = new Int32Array(s.exactBits);
     t.wildBits = new Int32Array(s.wildBits);
     t.used = s.used;
@@ -242,13 +270,25 @@ export class NameTable {
   /** Copy-on-write: before the first change to a shared table, take a private copy. */
   private own(): void {
     if (!this.shared) return;
-    const arena = toPrivate(this.u8.buffer);
-    this.u8 = new Uint8Array(arena);
-    this.i32 = new Int32Array(arena);
+    this.u8 = new Uint8Array(toPrivate(this.u8.buffer));
     this.slots = new Int32Array(toPrivate(this.slots.buffer));
     this.exactBits = new Int32Array(toPrivate(this.exactBits.buffer));
     this.wildBits = new Int32Array(toPrivate(this.wildBits.buffer));
     this.shared = false;
+  }
+
+  private setOffBits(bits: number): void {
+    if (bits > 31) throw new RangeError('name table arena larger than 2 GiB');
+    this.offBits = bits;
+    this.offMask = 2 ** bits - 1;
+    this.tagMask = 2 ** (31 - bits) - 1;
+  }
+
+  private setLayout(lenBytes: number, idBytes: number): void {
+    this.lenBytes = lenBytes;
+    this.idBytes = idBytes;
+    this.keyOff = lenBytes + 2 * idBytes;
+    this.idNone = idBytes === 1 ? 0xff : 0xffffff;
   }
 
   /** False when no exact trigger has hash h (Bloom filter: true may still miss). */
@@ -269,25 +309,13 @@ export class NameTable {
 
   /** 4 bits per slot in each filter (a power of two, >= 1024 bits). */
   private sizeFilters(slots: number): void {
-    const bits = Math.max(1024, slots * 4);
+    let bits = 1024;
+    while (bits < slots * 4) bits *= 2;
     this.bitShift = 32 - Math.log2(bits);
     release(this.exactBits.buffer);
     release(this.wildBits.buffer);
     this.exactBits = new Int32Array(buffer(bits >>> 3, this.bulk));
     this.wildBits = new Int32Array(buffer(bits >>> 3, this.bulk));
-  }
-
-  /** Sets both filters from the live records (after the slots were rebuilt). */
-  private refilter(): void {
-    this.sizeFilters(this.mask + 1);
-    const slots = this.slots;
-    for (let i = 0; i < slots.length; i += 2) {
-      const ref = slots[i + 1]!;
-      if (ref === 0 || ref === TOMB) continue;
-      const e = ref - 1;
-      if (this.i32[e] !== NONE) NameTable.mark(this.exactBits, this.bitShift, slots[i]!);
-      if (this.i32[e + 1] !== NONE) NameTable.mark(this.wildBits, this.bitShift, slots[i]!);
-    }
   }
 
   get size(): number {
@@ -296,12 +324,27 @@ export class NameTable {
 
   /** Exact-trigger action id of entry e (NONE if none). */
   exact(e: number): number {
-    return this.i32[e]!;
+    return this.idAt(e + this.lenBytes);
   }
 
   /** Wildcard-trigger action id of entry e (NONE if none). */
   wild(e: number): number {
-    return this.i32[e + 1]!;
+    return this.idAt(e + this.lenBytes + this.idBytes);
+  }
+
+  private idAt(p: number): number {
+    const u8 = this.u8;
+    const v = this.idBytes === 1 ? u8[p]! : u8[p]! | (u8[p + 1]! << 8) | (u8[p + 2]! << 16);
+    return v === this.idNone ? NONE : v;
+  }
+
+  private setIdAt(p: number, id: number): void {
+    const v = id === NONE ? this.idNone : id;
+    this.u8[p] = v & 0xff;
+    if (this.idBytes === 3) {
+      this.u8[p + 1] = (v >>> 8) & 0xff;
+      this.u8[p + 2] = v >>> 16;
+    }
   }
 
   /** Entry holding the key s[start, end) whose hashName is h, or -1. Allocation-free. */
@@ -309,22 +352,27 @@ export class NameTable {
     const n = end - start;
     const slots = this.slots;
     const u8 = this.u8;
-    const mask = this.mask;
-    let i = slotOf(h, mask);
+    const size = this.nSlots;
+    const offBits = this.offBits;
+    const offMask = this.offMask;
+    const tag = h & this.tagMask;
+    const long = this.lenBytes === 2;
+    const keyOff = this.keyOff - start;
+    let i = slotOf(h, size);
     for (;;) {
-      const ref = slots[2 * i + 1]!;
+      const ref = slots[i]!;
       if (ref === 0) return -1;
-      if (slots[2 * i] === h && ref !== TOMB) {
-        const e = ref - 1;
-        const b = e << 2;
-        if ((u8[b + 8]! | (u8[b + 9]! << 8)) === n) {
-          const k = b + HEADER - start;
+      // A deleted slot (-1) never carries a tag: -1 >>> offBits is above every tag.
+      if (ref >>> offBits === tag) {
+        const e = (ref & offMask) - 1;
+        if ((long ? u8[e]! | (u8[e + 1]! << 8) : u8[e]) === n) {
+          const k = e + keyOff;
           let j = start;
           while (j < end && u8[k + j] === s.charCodeAt(j)) j++;
           if (j === end) return e;
         }
       }
-      i = (i + 1) & mask;
+      if (++i === size) i = 0;
     }
   }
 
@@ -336,33 +384,48 @@ export class NameTable {
     return e;
   }
 
-  /** The entry for key, created (with no triggers) if missing. */
+  /** The entry for key, created (with no triggers) if missing. Other entry numbers may change. */
   upsert(key: string): number {
+    if (key.length > 0xff && this.lenBytes === 1) {
+      if (key.length > 0xffff) throw new RangeError('name key longer than 65535 characters');
+      this.own();
+      this.relayout(2, this.idBytes, -1);
+    }
     const h = hashName(key, 0, key.length);
     this.lastH = h;
     const found = this.find(key, 0, key.length, h);
     if (found >= 0) return (this.lastE = found);
     this.own();
-    if ((this.live + this.tombs + 1) * 4 > (this.mask + 1) * 3) this.resize();
+    if ((this.live + this.tombs + 1) * 5 > this.nSlots * 4) this.rebuild(this.live * 2 >= this.nSlots ? this.nSlots * 2 : this.nSlots, -1);
     const e = this.newRecord(key);
     this.place(h, e);
     this.live++;
     return (this.lastE = e);
   }
 
-  setExact(e: number, id: number): void {
+  /**
+   * Sets entry e's exact trigger; returns e's entry number, which changes only when an id
+   * above 254 first widens the table's records (use the returned number after that).
+   */
+  setExact(e: number, id: number): number {
     this.own();
-    const was = this.i32[e]!;
-    if (id !== NONE) NameTable.mark(this.exactBits, this.bitShift, e === this.lastE ? this.lastH : this.hashAt(e));
+    const h = e === this.lastE ? this.lastH : this.hashAt(e);
+    e = this.widenFor(e, id);
+    const was = this.exact(e);
+    if (id !== NONE) NameTable.mark(this.exactBits, this.bitShift, h);
     if (was === NONE && id !== NONE) this.exactCount++;
     else if (was !== NONE && id === NONE) this.exactCount--;
-    this.i32[e] = id;
+    this.setIdAt(e + this.lenBytes, id);
+    return e;
   }
 
-  setWild(e: number, id: number): void {
+  /** As setExact, for the wildcard trigger. */
+  setWild(e: number, id: number): number {
     this.own();
-    const was = this.i32[e + 1]!;
-    if (id !== NONE) NameTable.mark(this.wildBits, this.bitShift, e === this.lastE ? this.lastH : this.hashAt(e));
+    const h = e === this.lastE ? this.lastH : this.hashAt(e);
+    e = this.widenFor(e, id);
+    const was = this.wild(e);
+    if (id !== NONE) NameTable.mark(this.wildBits, this.bitShift, h);
     if (was === NONE && id !== NONE) {
       this.wildCount++;
       this.wildByLabels[labelCount(this.keyOf(e))]!++;
@@ -370,33 +433,40 @@ export class NameTable {
       this.wildCount--;
       this.wildByLabels[labelCount(this.keyOf(e))]!--;
     }
-    this.i32[e + 1] = id;
+    this.setIdAt(e + this.lenBytes + this.idBytes, id);
+    return e;
+  }
+
+  /** e's entry number after making room for id (3-byte ids for ids above 254). */
+  private widenFor(e: number, id: number): number {
+    if (id === NONE || id < this.idNone) return e;
+    if (id >= 0xffffff) throw new RangeError('more than 16 M distinct policy actions in one zone');
+    return this.relayout(this.lenBytes, 3, e);
   }
 
   /** Deletes the entry when it has neither trigger left. Entry numbers may change after this. */
   dropIfEmpty(e: number): void {
-    if (this.i32[e] !== NONE || this.i32[e + 1] !== NONE) return;
+    if (this.exact(e) !== NONE || this.wild(e) !== NONE) return;
     this.own();
     const h = this.hashAt(e);
-    let i = slotOf(h, this.mask);
-    while (this.slots[2 * i + 1] !== e + 1) i = (i + 1) & this.mask;
-    this.slots[2 * i + 1] = TOMB;
+    let i = slotOf(h, this.nSlots);
+    while ((this.slots[i]! & this.offMask) !== e + 1 || this.slots[i] === TOMB) if (++i === this.nSlots) i = 0;
+    this.slots[i] = TOMB;
     this.tombs++;
     this.live--;
-    this.garbage += recordBytes(this.lenAt(e));
-    if (this.garbage > 65536 && this.garbage * 2 > this.used) this.compact(this.used - this.garbage);
+    this.lastE = -1;
+    this.garbage += this.keyOff + this.lenAt(e);
+    if (this.garbage > 65536 && this.garbage * 2 > this.used) this.compact(this.used - this.garbage, this.lenBytes, this.idBytes, -1);
   }
 
   keyOf(e: number): string {
-    const b = (e << 2) + HEADER;
-    return Buffer.from(this.u8.buffer, b, this.lenAt(e)).toString('latin1');
+    return Buffer.from(this.u8.buffer, e + this.keyOff, this.lenAt(e)).toString('latin1');
   }
 
   /** Live entries (each has an exact or a wildcard trigger, or both). */
   *entries(): IterableIterator<number> {
-    for (let b = 0; b < this.used; b += recordBytes(this.lenAt(b >> 2))) {
-      const e = b >> 2;
-      if (this.i32[e] !== NONE || this.i32[e + 1] !== NONE) yield e;
+    for (let e = 0; e < this.used; e += this.keyOff + this.lenAt(e)) {
+      if (this.exact(e) !== NONE || this.wild(e) !== NONE) yield e;
     }
   }
 
@@ -410,7 +480,7 @@ export class NameTable {
     if (this.shared) return; // already trimmed when it was shared
     const bulk = this.bulk;
     this.bulk = false; // plain buffers from here on: lookups read them
-    if (this.garbage > 0) this.compact(this.used - this.garbage);
+    if (this.garbage > 0) this.compact(this.used - this.garbage, this.lenBytes, this.idBytes, -1);
     else if (bulk || this.u8.length > this.used + 4096) this.realloc(this.used);
     this.slots = settle(this.slots);
     this.exactBits = settle(this.exactBits);
@@ -418,100 +488,146 @@ export class NameTable {
   }
 
   private lenAt(e: number): number {
-    const b = e << 2;
-    return this.u8[b + 8]! | (this.u8[b + 9]! << 8);
+    return this.lenBytes === 1 ? this.u8[e]! : this.u8[e]! | (this.u8[e + 1]! << 8);
   }
 
   private hashAt(e: number): number {
-    const b = (e << 2) + HEADER;
+    const b = e + this.keyOff;
     let h = FNV_OFFSET;
     for (let j = this.lenAt(e) - 1; j >= 0; j--) h = Math.imul(h ^ this.u8[b + j]!, 0x01000193);
     return h | 0;
   }
 
   private place(h: number, e: number): void {
-    const mask = this.mask;
-    let i = slotOf(h, mask);
+    const size = this.nSlots;
+    let i = slotOf(h, size);
     for (;;) {
-      const ref = this.slots[2 * i + 1]!;
+      const ref = this.slots[i]!;
       if (ref === 0) break;
       if (ref === TOMB) {
         this.tombs--;
         break;
       }
-      i = (i + 1) & mask;
+      if (++i === size) i = 0;
     }
-    this.slots[2 * i] = h;
-    this.slots[2 * i + 1] = e + 1;
+    this.slots[i] = ((h & this.tagMask) << this.offBits) | (e + 1);
   }
 
   private newRecord(key: string): number {
     const n = key.length;
-    if (n > 0xffff) throw new RangeError('name key longer than 65535 characters');
-    const size = recordBytes(n);
-    if (this.used + size > this.u8.length) {
-      if (this.garbage * 2 > this.used) this.compact(this.used - this.garbage + size);
-      if (this.used + size > this.u8.length) this.realloc(Math.max(this.u8.length * 2, this.used + size));
+    const bytes = this.keyOff + n;
+    if (this.used + bytes > this.u8.length) {
+      if (this.garbage * 2 > this.used) this.compact(this.used - this.garbage + bytes, this.lenBytes, this.idBytes, -1);
+      if (this.used + bytes > this.u8.length) this.realloc(Math.max(this.u8.length * 2, this.used + bytes));
     }
-    const b = this.used;
-    const e = b >> 2;
-    this.i32[e] = NONE;
-    this.i32[e + 1] = NONE;
-    this.u8[b + 8] = n & 0xff;
-    this.u8[b + 9] = n >> 8;
-    for (let j = 0; j < n; j++) this.u8[b + HEADER + j] = key.charCodeAt(j);
-    this.used += size;
+    const e = this.used;
+    const u8 = this.u8;
+    u8.fill(0xff, e, e + this.keyOff); // ids NONE
+    u8[e] = n & 0xff;
+    if (this.lenBytes === 2) u8[e + 1] = n >>> 8;
+    const k = e + this.keyOff;
+    for (let j = 0; j < n; j++) u8[k + j] = key.charCodeAt(j);
+    this.used += bytes;
     return e;
   }
 
+  /** Moves the arena into `bytes` (>= used); slots follow when offsets need more bits. */
   private realloc(bytes: number): void {
-    const ab = buffer((bytes + 3) & ~3, this.bulk);
-    const u8 = new Uint8Array(ab);
+    bytes = Math.min(bytes, MAX_ARENA);
+    if (bytes < this.used) throw new RangeError('name table arena larger than 2 GiB');
+    const u8 = new Uint8Array(buffer(bytes, this.bulk));
     u8.set(this.u8.subarray(0, this.used));
     release(this.u8.buffer);
     this.u8 = u8;
-    this.i32 = new Int32Array(ab);
-  }
-
-  private resize(): void {
-    // Grow when live entries fill half the table; otherwise only sweep the tombstones.
-    const size = this.live * 2 >= this.mask + 1 ? (this.mask + 1) * 2 : this.mask + 1;
-    const old = this.slots;
-    this.slots = new Int32Array(buffer(8 * size, this.bulk));
-    this.mask = size - 1;
-    this.tombs = 0;
-    for (let i = 0; i < old.length; i += 2) {
-      const ref = old[i + 1]!;
-      if (ref !== 0 && ref !== TOMB) this.place(old[i]!, ref - 1);
+    const bits = offsetBits(bytes);
+    if (bits <= this.offBits) return;
+    // Wider offsets, narrower tags: the tag is the hash's low bits, so the new tag is the
+    // old one's low bits, and every slot is re-encoded where it is (no hashing).
+    const oldBits = this.offBits;
+    const oldMask = this.offMask;
+    this.setOffBits(bits);
+    const slots = this.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const ref = slots[i]!;
+      if (ref === 0 || ref === TOMB) continue;
+      slots[i] = (((ref >>> oldBits) & this.tagMask) << bits) | (ref & oldMask);
     }
-    release(old.buffer);
-    this.refilter();
   }
 
-  /** Copies live records into a fresh arena of at least `bytes` and re-slots them. */
-  private compact(bytes: number): void {
+  /** New slots of `size` (and filters) from the arena's live records, and `keep` even without a trigger. */
+  private rebuild(size: number, keep: number): void {
     this.lastE = -1;
-    const ab = buffer(Math.max(4096, (bytes + 3) & ~3), this.bulk);
-    const u8 = new Uint8Array(ab);
-    const i32 = new Int32Array(ab);
-    let p = 0;
-    for (let b = 0; b < this.used; ) {
-      const e = b >> 2;
-      const size = recordBytes(this.lenAt(e));
-      if (this.i32[e] !== NONE || this.i32[e + 1] !== NONE) {
-        u8.set(new Uint8Array(this.u8.buffer, b, size), p);
-        p += size;
-      }
-      b += size;
+    const old = this.slots;
+    this.nSlots = size;
+    this.slots = new Int32Array(buffer(4 * size, this.bulk));
+    release(old.buffer);
+    this.sizeFilters(size);
+    this.tombs = 0;
+    this.live = 0;
+    const lenBytes = this.lenBytes;
+    for (let e = 0; e < this.used; e += this.keyOff + this.lenAt(e)) {
+      const ex = this.idAt(e + lenBytes) !== NONE;
+      const wi = this.idAt(e + lenBytes + this.idBytes) !== NONE;
+      if (!ex && !wi && e !== keep) continue;
+      const h = this.hashAt(e);
+      this.place(h, e);
+      this.live++;
+      if (ex) NameTable.mark(this.exactBits, this.bitShift, h);
+      if (wi) NameTable.mark(this.wildBits, this.bitShift, h);
     }
-    release(this.u8.buffer);
+  }
+
+  /** Rewrites the records with another layout (wider lengths or ids); returns keep's new entry number. */
+  private relayout(lenBytes: number, idBytes: number, keep: number): number {
+    const grow = lenBytes + 2 * idBytes - this.keyOff;
+    return this.compact(this.used - this.garbage + this.live * grow, lenBytes, idBytes, keep);
+  }
+
+  /**
+   * Copies the live records (and `keep`) into a fresh arena of at least `bytes`, in the
+   * given layout, and re-slots them; returns keep's new entry number (-1 if none).
+   */
+  private compact(bytes: number, lenBytes: number, idBytes: number, keep: number): number {
+    const from = this.u8;
+    const fromLen = this.lenBytes;
+    const fromId = this.idBytes;
+    const fromKeyOff = this.keyOff;
+    const fromNone = this.idNone;
+    const capacity = Math.min(MAX_ARENA, Math.max(4096, bytes));
+    if (capacity < bytes) throw new RangeError('name table arena larger than 2 GiB');
+    const u8 = new Uint8Array(buffer(capacity, this.bulk));
+    const keyOff = lenBytes + 2 * idBytes;
+    const none = idBytes === 1 ? 0xff : 0xffffff;
+    const readId = (p: number) => {
+      const v = fromId === 1 ? from[p]! : from[p]! | (from[p + 1]! << 8) | (from[p + 2]! << 16);
+      return v === fromNone ? none : v;
+    };
+    let p = 0;
+    let kept = -1;
+    for (let e = 0; e < this.used; ) {
+      const n = fromLen === 1 ? from[e]! : from[e]! | (from[e + 1]! << 8);
+      const ex = readId(e + fromLen);
+      const wi = readId(e + fromLen + fromId);
+      if (ex !== none || wi !== none || e === keep) {
+        if (e === keep) kept = p;
+        u8[p] = n & 0xff;
+        if (lenBytes === 2) u8[p + 1] = n >>> 8;
+        for (let j = 0; j < idBytes; j++) {
+          u8[p + lenBytes + j] = (ex >>> (8 * j)) & 0xff;
+          u8[p + lenBytes + idBytes + j] = (wi >>> (8 * j)) & 0xff;
+        }
+        u8.set(from.subarray(e + fromKeyOff, e + fromKeyOff + n), p + keyOff);
+        p += keyOff + n;
+      }
+      e += fromKeyOff + n;
+    }
+    release(from.buffer);
     this.u8 = u8;
-    this.i32 = i32;
     this.used = p;
     this.garbage = 0;
-    this.slots.fill(0);
-    this.tombs = 0;
-    for (let b = 0; b < p; b += recordBytes(this.lenAt(b >> 2))) this.place(this.hashAt(b >> 2), b >> 2);
-    this.refilter();
+    this.setLayout(lenBytes, idBytes);
+    this.setOffBits(offsetBits(capacity));
+    this.rebuild(this.nSlots, kept);
+    return kept;
   }
 }

@@ -234,8 +234,10 @@ test('property: apply() never throws, whatever names and records it is given', (
 // expected > 0 is a bulk load: replaced buffers are released at once (resizable), and trim()
 // moves the table into plain buffers; a buffer released while still read would lose names.
 test('property: the name table agrees with a Map under random inserts and deletes (with arena compaction), bulk-loaded or not', () => {
-  const key = fc.oneof(name, fc.string({ unit: fc.constantFrom('a', 'b', '.', '-'), maxLength: 6 }), fc.constant(''));
-  const op = fc.tuple(fc.constantFrom('exact', 'wild', 'del-exact', 'del-wild'), key, fc.nat(5));
+  // Keys past 255 characters and ids past 254 widen the records (see name-table.ts).
+  const key = fc.oneof(name, fc.string({ unit: fc.constantFrom('a', 'b', '.', '-'), maxLength: 6 }), fc.constant(''), fc.nat(3).map((i) => `${'x'.repeat(254 + i)}.a`));
+  const id = fc.oneof({ weight: 9, arbitrary: fc.nat(5) }, { weight: 1, arbitrary: fc.constantFrom(253, 254, 255, 70000, 0xfffffe) });
+  const op = fc.tuple(fc.constantFrom('exact', 'wild', 'del-exact', 'del-wild'), key, id);
   fc.assert(
     fc.property(fc.constantFrom(0, 4), fc.array(op, { maxLength: 300 }), (expected, ops) => {
       const t = new NameTable(expected);
@@ -288,5 +290,25 @@ test('property: the name table agrees with a Map under random inserts and delete
     assert.ok(t.bytes() < 1 << 20, `${t.bytes()} bytes for 6000 names`);
     t.trim();
     for (let round = 0; round < 3; round++) for (let i = 0; i < 20000; i += 10) assert.equal(t.exact(t.findKey(`name-${round}-${i}.example`)), i);
+  }
+});
+
+test('a widened name table (ids past 254, a key past 255 characters) reads the same through toShared/fromShared', () => {
+  const t = new NameTable(8);
+  const keys = Array.from({ length: 400 }, (_, i) => (i === 7 ? `${'y'.repeat(300)}.b` : `n${i}.example`));
+  keys.forEach((k, i) => {
+    const e = t.upsert(k);
+    if (i % 3 === 0) t.setWild(e, i);
+    else t.setExact(e, i);
+  });
+  const copy = NameTable.fromShared(t.toShared());
+  for (const table of [t, copy]) {
+    keys.forEach((k, i) => {
+      const e = table.find(k, 0, k.length, hashName(k, 0, k.length));
+      assert.ok(e >= 0, k);
+      assert.equal(i % 3 === 0 ? table.wild(e) : table.exact(e), i);
+      assert.equal(i % 3 === 0 ? table.exact(e) : table.wild(e), NONE);
+    });
+    assert.equal(table.findKey('n400.example'), -1);
   }
 });
