@@ -25,9 +25,10 @@ import {
   extendedError,
   makeHeaderOnlyResponse,
   makeLocalDataResponse,
+  emptyQueryInfo,
   makeResponseFromQuery,
   RCode,
-  readQuery,
+  readQueryInto,
   RRType,
   type CompiledRecords,
   type QueryInfo,
@@ -118,6 +119,9 @@ export class DataPlane {
   private lastZone = '';
   private lastMark = 0;
   private readonly blockEvent: BlockEvent = { at: 0, client: '', fqdn: '', list: '', action: '' };
+  /** now() read once for the batch of datagrams being handled (0: none): events and detection need no finer time. */
+  private batchAt = 0;
+  private readonly info: QueryInfo = emptyQueryInfo();
   private readonly seen: DnsObservedQuery = { at: 0, client: '', qname: '', qtype: 0, rcode: undefined, responseSize: undefined, upstreamTimeout: false, matched: undefined };
 
   constructor(private readonly opts: DataPlaneOptions) {
@@ -129,6 +133,7 @@ export class DataPlane {
       log: (level, msg, detail) => opts.log(level, msg, detail),
       onServfail: () => this.stats.servfail++,
       ...(opts.observer ? { onRelayed: (qname: string, qtype: number, mark: number, address: string, rcode: number, size: number, timedOut: boolean) => this.observed(qname, qtype, mark, address, rcode, size, timedOut) } : {}),
+      onAnswers: (begin) => (this.batchAt = begin ? this.now() : 0),
     });
   }
 
@@ -202,6 +207,8 @@ export class DataPlane {
   /** One recvmmsg worth of queries. Each query is a view into the batch's buffer, valid only during this call. */
   private batch(d: Datagrams, t: BatchTarget): void {
     t.d = d;
+    this.batchAt = this.now();
+    this.forwarder.hold(true);
     try {
       const data = d.data;
       for (let i = 0; i < d.count; i++) {
@@ -224,7 +231,13 @@ export class DataPlane {
       }
     } finally {
       t.d = undefined;
+      this.batchAt = 0;
+      this.forwarder.hold(false);
     }
+  }
+
+  private time(): number {
+    return this.batchAt !== 0 ? this.batchAt : this.now();
   }
 
   start(): void {
@@ -291,10 +304,12 @@ export class DataPlane {
   query(msg: Buffer, tcp: boolean, target: ReplyTarget, port: number, address: string, filtered: boolean, view = false): boolean {
     const t: Transport = tcp ? 'tcp' : 'udp';
     this.stats.queries[t]++;
-    const r = readQuery(msg);
-    if (!r.ok) {
+    // One QueryInfo for every query: used only during this call (nothing below keeps it).
+    const q = this.info;
+    const err = readQueryInto(msg, q);
+    if (err !== null) {
       this.stats.malformed[t]++;
-      this.warnOnce(`malformed-${t}-${r.error.code}`, `malformed ${t.toUpperCase()} query from a client (${r.error.code}: ${r.error.message}); answered FORMERR when possible${tcp ? ', connection closed' : ''}. Logged once per kind of error.`);
+      this.warnOnce(`malformed-${t}-${err.code}`, `malformed ${t.toUpperCase()} query from a client (${err.code}: ${err.message}); answered FORMERR when possible${tcp ? ', connection closed' : ''}. Logged once per kind of error.`);
       // Never answer something that says it is a response (no reflection loops).
       if (msg.length >= 12 && (msg[2]! & 0x80) === 0) {
         const e = makeHeaderOnlyResponse(msg, RCode.FORMERR);
@@ -302,7 +317,6 @@ export class DataPlane {
       }
       return false;
     }
-    const q = r.value;
     if (q.opcode !== 0) {
       this.reply(target, makeResponseFromQuery(msg, RCode.NOTIMP, { info: q })!, port, address, t, RCode.NOTIMP);
       return true;
@@ -369,7 +383,7 @@ export class DataPlane {
   /** Tells detection about one answer, in the one reused event object (no allocation). */
   private observed(qname: string, qtype: number, mark: number, address: string, rcode: number, size: number, timedOut: boolean): void {
     const e = this.seen;
-    e.at = this.now();
+    e.at = this.time();
     // The socket's text as it is: detection makes an IPv4-mapped address plain where it reports it.
     e.client = address;
     e.qname = qname;
@@ -384,7 +398,7 @@ export class DataPlane {
   private block(d: Decision, q: QueryInfo, address: string): void {
     this.stats.countPolicy(d);
     const e = this.blockEvent;
-    e.at = this.now();
+    e.at = this.time();
     e.client = plainAddress(address);
     e.fqdn = q.qname;
     e.list = d.zone;
@@ -407,8 +421,10 @@ export class DataPlane {
     if (q.qtype === RRType.CNAME || !isSingleCname(ans)) return this.reply(target, local, port, address, t, RCode.NOERROR);
     // Chase the CNAME (the warning page's name) upstream and chain the answer after it.
     const upstreamQuery = cnameQuery(ans, q);
+    // Read now: q is reused by the next query before the answer comes.
+    const maxSize = tcp ? 65535 : q.edns ? Math.max(512, q.udpSize) : 512;
     this.forwarder.ask(upstreamQuery.bytes, upstreamQuery.questionEnd, tcp, (answer) => {
-      this.reply(target, chain(local, answer, tcp ? 65535 : q.edns ? Math.max(512, q.udpSize) : 512), port, address, t, RCode.NOERROR);
+      this.reply(target, chain(local, answer, maxSize), port, address, t, RCode.NOERROR);
     });
   }
 

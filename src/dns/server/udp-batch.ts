@@ -131,6 +131,8 @@ export function nativeUdpBatch(): { addon: Addon } | { error: string } {
 
 /** Record layout shared with udp_batch.c: 32 bytes per datagram. */
 const REC = 32;
+/** peerAddress keeps the text of up to 2^this IPv4 clients. */
+const ADDR_CACHE_BITS = 10;
 
 export async function openUdpBatch(o: UdpBatchOptions): Promise<UdpBatchSocket> {
   const want = process.env.SAKIMORI_UDP_BATCH === 'dgram' ? 'dgram' : (o.impl ?? 'auto');
@@ -199,6 +201,11 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
   private txUsed = 0;
   private inBatch = false;
   private flushScheduled = false;
+  private readonly addrKey = new Uint32Array(1 << ADDR_CACHE_BITS);
+  private readonly addrText: (string | undefined)[] = new Array(1 << ADDR_CACHE_BITS).fill(undefined);
+  private lastSendAddr: string | undefined;
+  /** The txMeta words 1-6 of lastSendAddr (the port in them is overwritten per send). */
+  private readonly lastSendRec = new Uint32Array(8);
   private closed = false;
   private readonly onBatch: (d: Datagrams) => void;
 
@@ -274,7 +281,17 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
     return this.rm8[i * REC + 6] === 6 ? 6 : 4;
   }
   peerAddress(i: number): string {
-    return this.rm8[i * REC + 6] === 6 ? formatIPv6(this.rm8, i * REC + 8) : formatIPv4(this.rm8, i * REC + 8);
+    if (this.rm8[i * REC + 6] === 6) return formatIPv6(this.rm8, i * REC + 8);
+    // IPv4 through a small direct-mapped cache: the same client's string object again (no
+    // formatting, and its hash, once computed by a Map lookup downstream, is kept).
+    const a = this.rm32[i * 8 + 2]!;
+    const k = (Math.imul(a, 0x9e3779b1) >>> 0) >>> (32 - ADDR_CACHE_BITS);
+    const hit = this.addrText[k];
+    if (hit !== undefined && this.addrKey[k] === a) return hit;
+    const t = formatIPv4(this.rm8, i * REC + 8);
+    this.addrKey[k] = a;
+    this.addrText[k] = t;
+    return t;
   }
 
   reply(i: number, bytes: Uint8Array, start = 0, end = bytes.length): void {
@@ -298,10 +315,26 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
     const t = this.slotFor(bytes.length);
     if (t < 0) return;
     const b = t * REC;
-    this.tm8.fill(0, b + 4, b + 28);
-    if (parseIPv4(address, this.tm8, b + 8)) this.tm8[b + 6] = 4;
-    else if (parseIPv6(address, this.tm8, b + 8)) this.tm8[b + 6] = 6;
-    else throw new SakimoriError('EUDPBATCH', `udp-batch send: "${address}" is not an IP address`);
+    const tm = this.tm32;
+    const w = t * 8;
+    if (address === this.lastSendAddr) {
+      // The same string as the last send (an upstream's, or a client's from peerAddress's cache): its bytes again, no parsing.
+      const l = this.lastSendRec;
+      tm[w + 1] = l[1]!;
+      tm[w + 2] = l[2]!;
+      tm[w + 3] = l[3]!;
+      tm[w + 4] = l[4]!;
+      tm[w + 5] = l[5]!;
+      tm[w + 6] = l[6]!;
+    } else {
+      this.tm8.fill(0, b + 4, b + 28);
+      if (parseIPv4(address, this.tm8, b + 8)) this.tm8[b + 6] = 4;
+      else if (parseIPv6(address, this.tm8, b + 8)) this.tm8[b + 6] = 6;
+      else throw new SakimoriError('EUDPBATCH', `udp-batch send: "${address}" is not an IP address`);
+      const l = this.lastSendRec;
+      for (let k = 1; k < 7; k++) l[k] = tm[w + k]!;
+      this.lastSendAddr = address;
+    }
     this.tm16[t * 16 + 2] = port;
     this.put(t, bytes, 0, bytes.length);
     if (!this.inBatch && !this.flushScheduled) {

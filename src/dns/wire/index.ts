@@ -33,6 +33,8 @@ export {
 } from './name.ts';
 export {
   readQuery,
+  readQueryInto,
+  emptyQueryInfo,
   makeResponseFromQuery,
   makeLocalDataResponse,
   makeHeaderOnlyResponse,

@@ -136,25 +136,36 @@ function scanQuery(buf: Uint8Array, wantName: boolean): WireError | null {
  * query decodeMessage accepts. Never throws.
  */
 export function readQuery(buf: Uint8Array): WireResult<QueryInfo> {
+  const value = emptyQueryInfo();
+  const e = readQueryInto(buf, value);
+  return e === null ? { ok: true, value } : { ok: false, error: e };
+}
+
+/**
+ * readQuery into an object the caller reuses for every query (a server's hot path: no
+ * allocation but the qname). Returns null, or the error (`out` then holds nothing useful).
+ */
+export function readQueryInto(buf: Uint8Array, out: QueryInfo): WireError | null {
   const e = scanQuery(buf, true);
-  if (e !== null) return { ok: false, error: e };
-  return {
-    ok: true,
-    value: {
-      id: (buf[0]! << 8) | buf[1]!,
-      opcode: (buf[2]! >> 3) & 0x0f,
-      rd: (buf[2]! & 1) !== 0,
-      cd: (buf[3]! & 0x10) !== 0,
-      qname: sName,
-      qtype: sType,
-      qclass: sClass,
-      questionEnd: sEnd,
-      edns: sEdns,
-      udpSize: sUdp,
-      do: sDo,
-      ednsVersion: sVer,
-    },
-  };
+  if (e !== null) return e;
+  out.id = (buf[0]! << 8) | buf[1]!;
+  out.opcode = (buf[2]! >> 3) & 0x0f;
+  out.rd = (buf[2]! & 1) !== 0;
+  out.cd = (buf[3]! & 0x10) !== 0;
+  out.qname = sName;
+  out.qtype = sType;
+  out.qclass = sClass;
+  out.questionEnd = sEnd;
+  out.edns = sEdns;
+  out.udpSize = sUdp;
+  out.do = sDo;
+  out.ednsVersion = sVer;
+  return null;
+}
+
+/** A QueryInfo to fill with readQueryInto. */
+export function emptyQueryInfo(): QueryInfo {
+  return { id: 0, opcode: 0, rd: false, cd: false, qname: '', qtype: 0, qclass: 0, questionEnd: 0, edns: false, udpSize: 0, do: false, ednsVersion: 0 };
 }
 
 /** Records pre-encoded once (e.g. per policy rule) and appended to many responses. */
@@ -269,8 +280,11 @@ function buildResponse(query: Uint8Array, rcode: number, opts: ResponseOptions |
   out[10] = 0;
   out[11] = edns ? 1 : 0;
   let p = qEnd;
-  for (let i = 0; i < ans.length; i++) out[p++] = ans[i]!;
-  for (let i = 0; i < auth.length; i++) out[p++] = auth[i]!;
+  // Whole arrays: set() is one memmove (no subarray object); the byte loop cost ~4 ns a byte here.
+  if (ans.length > 0) out.set(ans, p);
+  p += ans.length;
+  if (auth.length > 0) out.set(auth, p);
+  p += auth.length;
   if (edns) {
     const udp = opts?.udpSize ?? 1232;
     out[p] = 0;
@@ -284,7 +298,7 @@ function buildResponse(query: Uint8Array, rcode: number, opts: ResponseOptions |
     out[p + 8] = 0;
     out[p + 9] = eopts.length >> 8;
     out[p + 10] = eopts.length & 0xff;
-    for (let i = 0; i < eopts.length; i++) out[p + 11 + i] = eopts[i]!;
+    if (eopts.length > 0) out.set(eopts, p + 11);
   }
   return out;
 }

@@ -54,6 +54,13 @@ const long = hex(`
 `);
 const plainNoEdns = DIG_AAAA_NOEDNS;
 const warning = compileRecords([{ type: RRType.A, ttl: 300, data: { kind: 'A', address: '192.0.2.80' } }]);
+// What an RPZ NXDOMAIN carries in its authority section: the policy zone's SOA (~70 bytes).
+const soa = compileRecords([{ name: 'cc.rpz.example.net', type: RRType.SOA, ttl: 60, data: { kind: 'SOA', mname: 'localhost', rname: 'hostmaster.localhost', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 60 } }]);
+const plainInfo = (() => {
+  const r = readQuery(plainNoEdns);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
+})();
 const typicalInfo = (() => {
   const r = readQuery(typical);
   if (!r.ok) throw new Error(r.error.message);
@@ -75,6 +82,7 @@ bench('readQuery + makeResponseFromQuery NXDOMAIN', () => {
   const q = readQuery(typical);
   return q.ok ? makeResponseFromQuery(typical, RCode.NXDOMAIN, { info: q.value })!.length : 0;
 });
+bench('makeResponseFromQuery NXDOMAIN + SOA, no EDNS (the bench)', () => makeResponseFromQuery(plainNoEdns, RCode.NXDOMAIN, { info: plainInfo, authority: soa })!.length);
 bench('makeLocalDataResponse (warning page A)', () => makeLocalDataResponse(typical, warning, { info: typicalInfo })!.length);
 bench('decodeMessage (query)', () => (decodeMessage(typical).ok ? 1 : 0));
 bench('decodeMessage (response, 5 records)', () => (decodeMessage(HAND_RESPONSE).ok ? 1 : 0));
