@@ -91,6 +91,23 @@ function toStored(r: Row): StoredSession {
   };
 }
 
+/** A row of COLS as store.values() returns it. */
+function storedOf(v: unknown[], at: number): StoredSession {
+  const end = v[at + 4];
+  return {
+    addrKey: v[at] as string,
+    portStart: Number(v[at + 1]),
+    portEnd: Number(v[at + 2]),
+    start: Number(v[at + 3]),
+    end: end === null ? null : Number(end),
+    lastSeen: Number(v[at + 5]),
+    subscriber: v[at + 6] as string,
+    nas: v[at + 7] as string,
+    sessionId: v[at + 8] as string,
+    flags: Number(v[at + 9]),
+  };
+}
+
 export function recordParams(r: SessionRecord): SqlValue[] {
   return [r.addrKey, r.portStart, r.portEnd, r.start, r.end, r.lastSeen, sessionHash(r.nas, r.sessionId), r.subscriber, r.nas, r.sessionId, packFlags(r)];
 }
@@ -136,7 +153,8 @@ const MAX_PROBES_IN_FLIGHT = 3;
 interface QueuedProbe {
   keys: string[];
   edge: number;
-  resolve: (rows: Row[]) => void;
+  /** Rows of COLS as arrays (store.values): a look-up builds no object per row it then drops. */
+  resolve: (rows: unknown[][]) => void;
   reject: (err: unknown) => void;
 }
 
@@ -506,14 +524,14 @@ export class SessionIndex {
     // Port blocks (CGNAT) exist only on the shared public IPv4 addresses.
     const blockKey = addr.family === 4 && addr.len === 32 && layout.shared.has(keys[0]!) ? keys[0] : undefined;
     const withBlock = blockKey !== undefined && q.port !== undefined;
-    let raw: Row[];
+    let raw: unknown[][];
     if (this.batchProbes && !withBlock) raw = await this.probeBatched(keys, edge);
     else {
       const { sql, params } = probeStatement(keys, withBlock, this.scanDepth, edge, q.port);
-      raw = await this.store.all<Row>(sql, params);
+      raw = await this.store.values(sql, params);
     }
     const out = new Array<StoredSession>(raw.length);
-    for (let i = 0; i < raw.length; i++) out[i] = toStored(raw[i]!);
+    for (let i = 0; i < raw.length; i++) out[i] = storedOf(raw[i]!, 0);
     if (blockKey !== undefined) {
       if (q.port === undefined) out.push(...(await this.allBlocks(blockKey, edge)));
       else if (!coversPort(out, q)) out.push(...(await this.lowerBlocks(blockKey, q.port, edge, out)));
@@ -527,8 +545,8 @@ export class SessionIndex {
    * is one row of unnest(), probed by a LATERAL pair of index descents, and
    * the rows come back tagged with their probe's number.
    */
-  private probeBatched(keys: string[], edge: number): Promise<Row[]> {
-    return new Promise<Row[]>((resolve, reject) => {
+  private probeBatched(keys: string[], edge: number): Promise<unknown[][]> {
+    return new Promise<unknown[][]>((resolve, reject) => {
       this.probes.push({ keys, edge, resolve, reject });
       // Group commit: while MAX_PROBES_IN_FLIGHT statements are out, probes queue and go together
       // when one returns; a lone caller's probe leaves at once (in this microtask run), unbatched.
@@ -539,10 +557,10 @@ export class SessionIndex {
   private sendProbes(): void {
     if (this.probes.length === 0) return;
     const batch = this.probes.splice(0, MAX_PROBES_PER_BATCH);
-    let sent: Promise<Row[]>;
+    let sent: Promise<unknown[][]>;
     if (batch.length === 1) {
       const { sql, params } = probeStatement(batch[0]!.keys, false, this.scanDepth, batch[0]!.edge, undefined);
-      sent = this.store.all<Row>(sql, params);
+      sent = this.store.values(sql, params);
     } else {
       const ks: string[] = [];
       const es: number[] = [];
@@ -554,7 +572,7 @@ export class SessionIndex {
           ix.push(i);
         }
       });
-      sent = this.store.all<Row>(batchedProbeText(this.scanDepth), [pgArray(ks), pgArray(es), pgArray(ix)]);
+      sent = this.store.values(batchedProbeText(this.scanDepth), [pgArray(ks), pgArray(es), pgArray(ix)]);
     }
     this.probesInFlight += 1;
     void sent
@@ -562,8 +580,9 @@ export class SessionIndex {
         (rows) => {
           if (batch.length === 1) batch[0]!.resolve(rows);
           else {
-            const out = batch.map((): Row[] => []);
-            for (const r of rows) out[Number((r as { probe?: unknown }).probe)]!.push(r);
+            // Each row is the probe's number, then COLS.
+            const out = batch.map((): unknown[][] => []);
+            for (const r of rows) out[Number(r[0])]!.push(r.slice(1));
             batch.forEach((p, i) => p.resolve(out[i]!));
           }
         },

@@ -47,6 +47,12 @@ export type Dialect = 'sqlite' | 'postgres';
 
 export interface Store extends Queryable {
   readonly dialect: Dialect;
+  /**
+   * All rows as arrays of column values, in the order the SELECT names them:
+   * for hot reads, where building an object per row costs more than the
+   * query itself (better-sqlite3: ~7 µs of a 24 µs look-up). Outside transactions.
+   */
+  values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]>;
   /** The URL with any password replaced by "***", for logs and --help output. */
   readonly displayUrl: string;
   /**

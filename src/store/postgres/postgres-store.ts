@@ -94,9 +94,9 @@ export class PostgresStore implements Store {
     return p;
   }
 
-  query(sql: string, params: readonly SqlValue[] | undefined): QueryConfig {
+  query(sql: string, params: readonly SqlValue[] | undefined, rowMode?: 'array'): QueryConfig {
     const p = this.prepared(sql);
-    return { name: p.name, text: p.text, values: toParams(params) };
+    return { name: p.name, text: p.text, values: toParams(params), ...(rowMode ? { rowMode } : {}) };
   }
 
   /**
@@ -106,21 +106,26 @@ export class PostgresStore implements Store {
    * result type". Then the text is prepared afresh under a new name, and
    * outside a transaction (where the failure changed nothing) sent again.
    */
-  async send(target: Pool | PoolClient, sql: string, params: readonly SqlValue[] | undefined, retry: boolean): Promise<QueryResult> {
+  async send(target: Pool | PoolClient, sql: string, params: readonly SqlValue[] | undefined, retry: boolean, rowMode?: 'array'): Promise<QueryResult> {
     try {
-      return await target.query(this.query(sql, params));
+      return await target.query(this.query(sql, params, rowMode));
     } catch (err) {
       if (isConnectionFailure(err)) throw explainConnectFailure(err, this.where);
       if ((err as { code?: unknown }).code !== '0A000' || !/cached plan/.test(errorMessage(err))) throw err;
       this.texts.delete(sql);
       if (!retry) throw err;
-      return await target.query(this.query(sql, params));
+      return await target.query(this.query(sql, params, rowMode));
     }
   }
 
   async all<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T[]> {
     this.assertOpen();
     return (await this.send(this.pool, sql, params, true)).rows as T[];
+  }
+
+  async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
+    this.assertOpen();
+    return (await this.send(this.pool, sql, params, true, 'array')).rows as unknown[][];
   }
 
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {

@@ -20,6 +20,14 @@ const SYNC_BUSY_MS = 5;
 const STATEMENT_CACHE_SIZE = 500;
 /** Page cache per connection, in KiB (SQLite's default is 2 MiB): keeps the hot index pages of a few million rows in memory. */
 const PAGE_CACHE_KIB = 65_536;
+/**
+ * The read connection maps up to this much of the file (SQLite caps it at its
+ * compile-time maximum, 2 GiB here): a page outside the page cache is then read
+ * from the OS page cache in place instead of by a read() into a copy. An
+ * attribution look-up on a 10^6-session file: 29 -> 21 µs of CPU. Pages are
+ * mapped as they are touched, so memory grows only with what is read.
+ */
+const READ_MMAP_BYTES = 2 ** 31;
 /** runMany gives the event loop a turn this often while it holds the write lock. */
 const ROWS_PER_TURN = 16_384;
 
@@ -124,6 +132,13 @@ export class SqliteStore implements Store {
     const stmt = this.readStatement(sql);
     if (stmt) return this.onReader(() => stmt.all(bind(params)) as T[]);
     return this.onWriter(() => allOn(this.writerStatements.get(sql), params) as T[]);
+  }
+
+  async values(sql: string, params?: readonly SqlValue[]): Promise<unknown[][]> {
+    this.assertOpen();
+    const stmt = this.readStatement(sql);
+    if (stmt) return this.onReader(() => valuesOn(stmt, params));
+    return this.onWriter(() => valuesOn(this.writerStatements.get(sql), params));
   }
 
   async get<T = Row>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined> {
@@ -296,6 +311,20 @@ function allOn(stmt: Statement, params: readonly SqlValue[] | undefined): unknow
   return [];
 }
 
+/** Rows as arrays: the cached statement is shared with all(), so raw mode is on for this call only (all synchronous). */
+function valuesOn(stmt: Statement, params: readonly SqlValue[] | undefined): unknown[][] {
+  if (!stmt.reader) {
+    stmt.run(bind(params));
+    return [];
+  }
+  stmt.raw(true);
+  try {
+    return stmt.all(bind(params)) as unknown[][];
+  } finally {
+    stmt.raw(false);
+  }
+}
+
 function getOn(stmt: Statement, params: readonly SqlValue[] | undefined): unknown {
   if (stmt.reader) return stmt.get(bind(params));
   stmt.run(bind(params));
@@ -394,6 +423,7 @@ export async function openSqliteStore(path: string, displayUrl: string, opts: Op
     reader.pragma('query_only = ON');
     reader.pragma('foreign_keys = ON');
     reader.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+    reader.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
     opts.logger?.info({ store: displayUrl }, 'store opened');
     return new SqliteStore(displayUrl, writer, reader, busyTimeoutMs, path);
   } catch (err) {
