@@ -7,7 +7,7 @@
 import { PurposeMismatchError, SakimoriError, isPurpose, type Purpose } from '../core/index.ts';
 import type { AuditEntryInput } from '../privacy/index.ts';
 import { keyToText, parseNetwork } from './address.ts';
-import type { LookupOutcome, SessionView } from './lookup.ts';
+import { isoTime, type LookupOutcome, type SessionView } from './lookup.ts';
 import type { SessionIndex } from './session-index.ts';
 
 /**
@@ -94,15 +94,21 @@ export class Attribution {
         if (inner.result === 'found' || inner.result === 'ambiguous') outcome = inner;
       }
     }
-    this.audit.record({
-      actor: req.actor,
-      action: 'read',
-      purpose: req.purpose,
-      subject: req.ip,
-      detail: { at: new Date(req.at).toISOString(), ...(req.port !== undefined ? { port: req.port } : {}), result: outcome.result, ...(via ? { via: 'cgnat' } : {}) },
-    });
-    const query = { ip: req.ip, ...(req.port !== undefined ? { port: req.port } : {}), at: new Date(req.at).toISOString(), skewMs, purpose: req.purpose };
-    return { ...outcome, query, ...(via ? { via } : {}) };
+    const at = isoTime(req.at);
+    // Built key by key, not spread: this runs for every look-up (the keys keep their order in the JSON).
+    const detail: Record<string, unknown> = { at };
+    if (req.port !== undefined) detail.port = req.port;
+    detail.result = outcome.result;
+    if (via) detail.via = 'cgnat';
+    this.audit.record({ actor: req.actor, action: 'read', purpose: req.purpose, subject: req.ip, detail });
+    const query: LookupResult['query'] = { ip: req.ip } as LookupResult['query'];
+    if (req.port !== undefined) query.port = req.port;
+    query.at = at;
+    query.skewMs = skewMs;
+    query.purpose = req.purpose;
+    const result = { ...outcome, query } as LookupResult;
+    if (via) result.via = via;
+    return result;
   }
 
   /**

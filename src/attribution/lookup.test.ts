@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decide, type StoredSession } from './lookup.ts';
+import { decide, isoTime, type StoredSession } from './lookup.ts';
 import { FLAG_END_INFERRED, FLAG_START_INFERRED, packFlags } from './session.ts';
 
 const T0 = Date.UTC(2025, 0, 6, 0, 0, 0);
@@ -121,5 +121,14 @@ describe('who held the address at that time (decide)', () => {
     assert.ok(r.result === 'found' && r.session.address === '2001:db8:1:2::/64', 'the longer prefix is the primary session');
     const other = { ...framed, subscriber: 'mallory' };
     assert.equal(decide([delegated, other], q(T0 + MIN)).result, 'ambiguous');
+  });
+
+  it('writes times exactly as Date#toISOString does (its own formatter reuses the date part)', () => {
+    const times = [0, -1, T0 - 1, T0, T0 + 1, T0 + 86_399_999, T0 + 86_400_000, 253_402_300_799_999, 253_402_300_800_000, Date.UTC(1969, 11, 31, 23, 59, 59, 999)];
+    for (let i = 0, x = 7; i < 5000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      times.push(T0 + (x % 400) * 3_600_000 + (x % 1000), x * 1000 + (x % 997));
+    }
+    for (const t of times) assert.equal(isoTime(t), new Date(t).toISOString(), String(t));
   });
 });

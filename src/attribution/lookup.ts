@@ -81,16 +81,22 @@ interface Merged {
 
 const WHOLE = (r: StoredSession) => r.portStart === 0 && r.portEnd === 65535;
 
-/** Rule 1: merge rows of one session. */
+/** Rule 1: merge rows of one session. A look-up returns a handful of rows, so a linear search beats building a key per row. */
 function mergeRows(rows: readonly StoredSession[]): Merged[] {
-  const byId = new Map<string, Merged>();
+  const out: Merged[] = [];
   for (const r of rows) {
-    const id = `${r.addrKey}\u0000${r.portStart}\u0000${r.nas}\u0000${r.sessionId}`;
     const startInferred = (r.flags & FLAG_START_INFERRED) !== 0;
     const endInf = (r.flags & FLAG_END_INFERRED) !== 0;
-    const m = byId.get(id);
+    let m: Merged | undefined;
+    for (let i = 0; i < out.length; i++) {
+      const o = out[i]!.row;
+      if (o.sessionId === r.sessionId && o.addrKey === r.addrKey && o.portStart === r.portStart && o.nas === r.nas) {
+        m = out[i];
+        break;
+      }
+    }
     if (!m) {
-      byId.set(id, { row: r, start: r.start, startInferred, end: r.end, effectiveEnd: Infinity, endInferred: r.end !== null && endInf ? 'nas-restart' : undefined });
+      out.push({ row: r, start: r.start, startInferred, end: r.end, effectiveEnd: Infinity, endInferred: r.end !== null && endInf ? 'nas-restart' : undefined });
       continue;
     }
     // A reported start beats a derived one; between two of a kind the earlier wins.
@@ -109,53 +115,61 @@ function mergeRows(rows: readonly StoredSession[]): Merged[] {
     if (r.lastSeen > m.row.lastSeen) m.row = { ...m.row, lastSeen: r.lastSeen };
     if (m.row.subscriber === '' && r.subscriber !== '') m.row = { ...m.row, subscriber: r.subscriber };
   }
-  return [...byId.values()];
+  return out;
 }
 
-/** Rule 2: effective ends, per network and port block. */
+/** Rule 2: effective ends, per network and port block: an open session ends where the next one on its network starts. */
 function effectiveEnds(sessions: Merged[]): void {
-  const groups = new Map<string, Merged[]>();
   for (const s of sessions) {
-    const g = `${s.row.addrKey}\u0000${s.row.portStart}`;
-    let list = groups.get(g);
-    if (!list) groups.set(g, (list = []));
-    list.push(s);
-  }
-  for (const list of groups.values()) {
-    list.sort((a, b) => a.start - b.start);
-    for (let i = 0; i < list.length; i++) {
-      const s = list[i]!;
-      if (s.end !== null) {
-        s.effectiveEnd = s.end;
-        continue;
-      }
-      const next = list.slice(i + 1).find((n) => n.start > s.start);
-      if (next) {
-        s.effectiveEnd = next.start;
-        s.endInferred = 'next-session';
-      }
+    if (s.end !== null) {
+      s.effectiveEnd = s.end;
+      continue;
+    }
+    let next = Infinity;
+    for (const n of sessions) {
+      if (n.start > s.start && n.start < next && n.row.portStart === s.row.portStart && n.row.addrKey === s.row.addrKey) next = n.start;
+    }
+    if (next !== Infinity) {
+      s.effectiveEnd = next;
+      s.endInferred = 'next-session';
     }
   }
 }
 
+/** Epoch ms as ISO 8601 (what Date#toISOString gives); the date part of the last day seen is reused. */
+let isoDay = NaN;
+let isoDate = '';
+export function isoTime(t: number): string {
+  const day = Math.floor(t / 86_400_000);
+  if (day !== isoDay) {
+    if (!(t >= 0 && t < 253_402_300_800_000)) return new Date(t).toISOString(); // years 0000-9999 only here
+    isoDay = day;
+    isoDate = new Date(day * 86_400_000).toISOString().slice(0, 11);
+  }
+  let ms = t - day * 86_400_000;
+  const h = Math.floor(ms / 3_600_000);
+  ms -= h * 3_600_000;
+  const m = Math.floor(ms / 60_000);
+  ms -= m * 60_000;
+  const sec = Math.floor(ms / 1000);
+  ms -= sec * 1000;
+  return `${isoDate}${h < 10 ? '0' : ''}${h}:${m < 10 ? '0' : ''}${m}:${sec < 10 ? '0' : ''}${sec}.${ms < 100 ? (ms < 10 ? '00' : '0') : ''}${ms}Z`;
+}
+
 export function toView(m: Merged): SessionView {
   const f = unpackFlags(m.row.flags);
-  const iso = (t: number) => new Date(t).toISOString();
   const closed = m.end !== null || m.endInferred === 'next-session';
-  return {
-    subscriber: m.row.subscriber,
-    sessionId: m.row.sessionId,
-    nas: m.row.nas,
-    address: keyToText(m.row.addrKey),
-    ...(WHOLE(m.row) ? {} : { ports: { start: m.row.portStart, end: m.row.portEnd } }),
-    role: f.role,
-    start: iso(m.start),
-    end: closed ? iso(m.effectiveEnd) : null,
-    ...(m.startInferred ? { startInferred: true as const } : {}),
-    ...(closed && m.endInferred ? { endInferred: m.endInferred } : {}),
-    lastSeen: iso(m.row.lastSeen),
-    source: f.source,
-  };
+  // Built property by property (not spread) in the order the JSON shows them: this runs for every answer.
+  const v: SessionView = { subscriber: m.row.subscriber, sessionId: m.row.sessionId, nas: m.row.nas, address: keyToText(m.row.addrKey) } as SessionView;
+  if (!WHOLE(m.row)) v.ports = { start: m.row.portStart, end: m.row.portEnd };
+  v.role = f.role;
+  v.start = isoTime(m.start);
+  v.end = closed ? isoTime(m.effectiveEnd) : null;
+  if (m.startInferred) v.startInferred = true;
+  if (closed && m.endInferred) v.endInferred = m.endInferred;
+  v.lastSeen = isoTime(m.row.lastSeen);
+  v.source = f.source;
+  return v;
 }
 
 /** The most specific first: longer prefix, then later start. */
@@ -171,28 +185,35 @@ export function decide(rows: readonly StoredSession[], q: LookupQuery, opts: { m
   const sessions = mergeRows(rows);
   effectiveEnds(sessions);
   const t = q.at;
-  const relevant = sessions.filter((s) => (q.port === undefined ? true : s.row.portStart <= q.port && q.port <= s.row.portEnd));
-  const covers = (s: Merged) => s.start - q.skewMs <= t && t <= s.effectiveEnd + q.skewMs;
+  const port = q.port;
+  const relevant = port === undefined ? sessions : sessions.filter((s) => s.row.portStart <= port && port <= s.row.portEnd);
+  const covering: Merged[] = [];
+  let blocks = 0;
+  for (const s of relevant) {
+    if (s.start - q.skewMs <= t && t <= s.effectiveEnd + q.skewMs) {
+      covering.push(s);
+      if (!WHOLE(s.row)) blocks++;
+    }
+  }
+  if (covering.length > 1) covering.sort(preference);
   const strictly = (s: Merged) => s.start <= t && t <= s.effectiveEnd;
-  const covering = relevant.filter(covers).sort(preference);
 
-  if (q.port === undefined) {
-    const whole = covering.filter((s) => WHOLE(s.row));
-    const blocks = covering.filter((s) => !WHOLE(s.row));
-    if (blocks.length > 0 && whole.length === 0 && new Set(blocks.map((b) => b.row.subscriber)).size > 1) {
-      const listed = blocks.slice(0, maxListed).map(toView);
-      return { result: 'ambiguous', reason: 'port-needed', sessions: listed, ...(blocks.length > maxListed ? { truncated: true as const } : {}) };
+  if (port === undefined && blocks > 0 && blocks === covering.length) {
+    const subscriber = covering[0]!.row.subscriber;
+    if (covering.some((b) => b.row.subscriber !== subscriber)) {
+      const listed = covering.slice(0, maxListed).map(toView);
+      return { result: 'ambiguous', reason: 'port-needed', sessions: listed, ...(covering.length > maxListed ? { truncated: true as const } : {}) };
     }
   }
 
   // The network was seen, so this is a gap, not unknown; with a port, only
   // that port's blocks are neighbours (another block is another subscriber).
   if (covering.length === 0) return gapOf(relevant, t);
-  const subscribers = new Set(covering.map((s) => s.row.subscriber));
-  if (subscribers.size === 1) {
+  const subscriber = covering[0]!.row.subscriber;
+  if (covering.every((s) => s.row.subscriber === subscriber)) {
+    if (covering.length === 1) return { result: 'found', subscriber, session: toView(covering[0]!) };
     const primary = covering.find(strictly) ?? covering[0]!;
-    const others = covering.filter((s) => s !== primary);
-    return { result: 'found', subscriber: primary.row.subscriber, session: toView(primary), ...(others.length ? { sessions: covering.map(toView) } : {}) };
+    return { result: 'found', subscriber, session: toView(primary), sessions: covering.map(toView) };
   }
   const strictSubscribers = new Set(covering.filter(strictly).map((s) => s.row.subscriber));
   return { result: 'ambiguous', reason: strictSubscribers.size > 1 ? 'overlap' : 'clock-skew', sessions: covering.slice(0, maxListed).map(toView) };
