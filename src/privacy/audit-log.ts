@@ -91,8 +91,9 @@ export interface AuditLogOptions {
 interface Pending {
   entry: AuditEntryInput;
   at: number;
-  resolve: () => void;
-  reject: (err: unknown) => void;
+  /** Absent for record(): nobody awaits the entry (saves a promise per audited look-up). */
+  resolve?: () => void;
+  reject?: (err: unknown) => void;
 }
 
 export class AuditLog {
@@ -118,15 +119,23 @@ export class AuditLog {
 
   /** Appends an entry; resolves once it is committed to the store. */
   append(entry: AuditEntryInput): Promise<void> {
-    if (this.closed) return Promise.reject(new SakimoriError('AUDIT_CLOSED', 'the audit log is closed; no further entries can be written'));
-    if (!isPurpose(entry.purpose)) return Promise.reject(new SakimoriError('AUDIT_BAD_PURPOSE', `audit entry has unknown purpose "${String(entry.purpose)}"`));
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ entry, at: this.clock.now(), resolve, reject });
-      // A write in progress takes what queues up meanwhile (writeQueued loops until
-      // the queue is empty): starting another flush per append would commit
-      // one tiny batch per entry while a batch is being written.
-      if (!this.writing) this.schedule();
-    });
+    const refused = this.refusal(entry);
+    if (refused) return Promise.reject(refused);
+    return new Promise<void>((resolve, reject) => this.enqueue({ entry, at: this.clock.now(), resolve, reject }));
+  }
+
+  private refusal(entry: AuditEntryInput): SakimoriError | undefined {
+    if (this.closed) return new SakimoriError('AUDIT_CLOSED', 'the audit log is closed; no further entries can be written');
+    if (!isPurpose(entry.purpose)) return new SakimoriError('AUDIT_BAD_PURPOSE', `audit entry has unknown purpose "${String(entry.purpose)}"`);
+    return undefined;
+  }
+
+  private enqueue(p: Pending): void {
+    this.queue.push(p);
+    // A write in progress takes what queues up meanwhile (writeQueued loops until
+    // the queue is empty): starting another flush per append would commit
+    // one tiny batch per entry while a batch is being written.
+    if (!this.writing) this.schedule();
   }
 
   private schedule(): void {
@@ -138,11 +147,11 @@ export class AuditLog {
     }
   }
 
-  /** Appends without waiting; a failure reaches onError (the entry stays queued for retry). */
+  /** Appends without waiting; a failure reaches onError (a batch that failed stays queued for retry). */
   record(entry: AuditEntryInput): void {
-    this.append(entry).catch(() => {
-      /* reported through onError by flush */
-    });
+    const refused = this.refusal(entry);
+    if (refused) this.opts.onError?.(refused);
+    else this.enqueue({ entry, at: this.clock.now() });
   }
 
   /** Writes everything queued so far. */
@@ -182,7 +191,7 @@ export class AuditLog {
       } catch (err) {
         // Keep the entries: they are retried on the next flush, never dropped.
         this.opts.onError?.(err);
-        if (this.closed) for (const p of this.queue.splice(0)) p.reject(err);
+        if (this.closed) for (const p of this.queue.splice(0)) p.reject?.(err);
         else if (!this.timer) {
           this.timer = setTimeout(() => void this.flush(), Math.max(this.flushIntervalMs, 1000));
           this.timer.unref();
@@ -192,7 +201,7 @@ export class AuditLog {
       this.queue.splice(0, batch.length);
       this.written += batch.length;
       this.batches += 1;
-      for (const p of batch) p.resolve();
+      for (const p of batch) p.resolve?.();
     }
   }
 
