@@ -81,6 +81,10 @@ export function storeContract(name: string, freshDatabaseUrl: () => Promise<stri
         assert.deepEqual(await s.all('SELECT t FROM vals WHERE id = ?', [99]), []);
         const agg = await s.get<{ n: number; total: number }>('SELECT count(*) AS n, sum(i) AS total FROM vals WHERE id IN (?, ?)', [1, 4]);
         assert.deepEqual(agg, { n: 2, total: 2 ** 53 - 1 });
+        // values(): the same rows as arrays, columns in the SELECT's order; all() afterwards still gives objects.
+        assert.deepEqual(await s.values('SELECT i, id, t FROM vals WHERE id IN (?, ?) ORDER BY id', [1, 4]), [[2 ** 53 - 1, 1, text], [0, 4, '42']]);
+        assert.deepEqual(await s.values('SELECT t FROM vals WHERE id = ?', [99]), []);
+        assert.deepEqual(await s.all('SELECT i, id FROM vals WHERE id = ?', [4]), [{ i: 0, id: 4 }]);
       }));
 
     it('run reports the rows changed; RETURNING and ON CONFLICT work the same', () =>
