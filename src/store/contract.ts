@@ -84,7 +84,8 @@ export function storeContract(name: string, freshDatabaseUrl: () => Promise<stri
         // values(): the same rows as arrays, columns in the SELECT's order; all() afterwards still gives objects.
         assert.deepEqual(await s.values('SELECT i, id, t FROM vals WHERE id IN (?, ?) ORDER BY id', [1, 4]), [[2 ** 53 - 1, 1, text], [0, 4, '42']]);
         assert.deepEqual(await s.values('SELECT t FROM vals WHERE id = ?', [99]), []);
-        assert.deepEqual(await s.all('SELECT i, id FROM vals WHERE id = ?', [4]), [{ i: 0, id: 4 }]);
+        assert.deepEqual(await s.values('SELECT i, id FROM vals WHERE id = ?', [4]), [[0, 4]]);
+        assert.deepEqual(await s.all('SELECT i, id FROM vals WHERE id = ?', [4]), [{ i: 0, id: 4 }], 'the same statement text gives objects again');
       }));
 
     it('run reports the rows changed; RETURNING and ON CONFLICT work the same', () =>
