@@ -242,7 +242,8 @@ dns:
   # each failed try, until the primary answers), then kept current by IXFR,
   # applied in place, on NOTIFY and on the SOA refresh/retry timers. When the
   # primary cannot be reached the version in force stays, also past the SOA
-  # expire time (logged as expired). Needs threads: 0. For example:
+  # expire time (logged as expired). With threads > 0 the main thread pulls
+  # it and every transfer reaches each thread as one new version. For example:
   #   zones:
   #     - { name: cc.rpz.example.net, file: /var/lib/sakimori/cc.rpz, kind: cc }
   #     - { name: malware.rpz.example.net, primary: "192.0.2.53:53", kind: malware-sites }

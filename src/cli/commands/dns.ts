@@ -3,6 +3,7 @@ import { Option } from 'commander';
 import { SakimoriError } from '../../core/index.ts';
 // The implementation is imported when an action runs (src/cli/main.ts): --help needs none of it.
 import type { DnsConfig, ZoneSpec } from '../../dns/index.ts';
+import type { TsigKeyConfig } from '../../dns/zone-transfer/index.ts';
 import type { DetectConfigSection } from '../../dns/detect/index.ts';
 import { commandConfig, printJson, VERSION, withPlatform, untilStopSignal, collect } from '../context.ts';
 
@@ -28,6 +29,7 @@ interface ServeOptions {
   upstream?: string[];
   rpz?: string[];
   rpzPrimary?: string[];
+  key?: string[];
   notifyListen?: string;
   allow?: string;
   unfilteredListen?: string[];
@@ -48,6 +50,28 @@ async function zoneFromOption(v: string): Promise<ZoneSpec> {
   return zoneSpecFromFile(v);
 }
 
+/**
+ * `--key` options as tsig.keys entries (after the config's); each `--rpz-primary ...=KEY`
+ * must name one of these keys (checked here, so the error names the option).
+ */
+async function tsigKeys(options: string[], configKeys: readonly TsigKeyConfig[], primaries: ZoneSpec[]): Promise<TsigKeyConfig[]> {
+  const { tsigKeyFromOption, tsigKeysFromConfig, TsigConfigError } = await import('../../dns/zone-transfer/index.ts');
+  const keys = [...configKeys];
+  try {
+    for (const o of options) keys.push(tsigKeyFromOption(o));
+    const ring = tsigKeysFromConfig(keys);
+    for (const z of primaries) {
+      if (z.key !== undefined && !ring.has(z.key.toLowerCase().replace(/\.$/, ''))) {
+        throw new SakimoriError('BAD_OPTION', `--rpz-primary ${z.name}=${z.primary}=${z.key} names TSIG key ${z.key}, which is not defined${ring.size ? ` (defined: ${[...ring.keys()].join(', ')})` : ''}`, { hint: `give it with --key [ALGORITHM:]${z.key}:BASE64SECRET, or define it under tsig.keys` });
+      }
+    }
+  } catch (err) {
+    if (err instanceof TsigConfigError) throw new SakimoriError('BAD_OPTION', err.message.startsWith('--key') ? err.message : `--key: ${err.message}`, { hint: err.hint ?? '' });
+    throw err;
+  }
+  return keys;
+}
+
 function threadsOption(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 0 || n > 64) throw new SakimoriError('BAD_OPTION', `--threads ${v} is not a whole number from 0 to 64`);
@@ -66,7 +90,8 @@ export function registerDns(program: Command): void {
     .option('--listen <addr:port>', 'where to answer DNS over UDP and TCP; repeat for more (default: dns.listen)', collect)
     .option('--upstream <addr:port>', 'a recursive resolver to forward to; repeat for fail-over, in order of preference (default: dns.upstreams)', collect)
     .option('--rpz <[name=]file>', 'an RPZ zone file, in order of precedence; repeat for more. The zone name comes from NAME=, else the file\'s $ORIGIN or SOA, else the file name (default: dns.zones)', collect)
-    .option('--rpz-primary <name=addr:port>', 'an RPZ zone pulled from a primary by AXFR, then IXFR on NOTIFY and on its SOA refresh timer; repeat for more, after the --rpz zones in precedence. DNS is answered once every zone is loaded (default: dns.zones entries with primary:)', collect)
+    .option('--rpz-primary <name=addr:port[=key]>', 'an RPZ zone pulled from a primary by AXFR, then IXFR on NOTIFY and on its SOA refresh timer; with =KEY every request is TSIG-signed with that key (tsig.keys or --key) and the primary\'s answers and NOTIFY must be too; repeat for more, after the --rpz zones in precedence. DNS is answered once every zone is loaded (default: dns.zones entries with primary:)', collect)
+    .option('--key <[alg:]name:secret>', 'a TSIG key (RFC 8945; base64 secret, algorithm hmac-sha256 unless given) for the --rpz-primary entries given here, besides tsig.keys; repeat for more. Other users can see it in ps: in production use tsig.keys with secretFile', collect)
     .option('--notify-listen <addr:port>', 'where the primaries\' NOTIFY is taken, over UDP (default: dns.notifyListen; none: the SOA refresh timer only)')
     .option('--allow <file>', 'a never-block list: one domain a line, each covering its subdomains; wins over every zone')
     .option('--unfiltered-listen <addr:port>', 'a listener answered without filtering (the "use another resolver" opt-out, R1); repeat for more', collect)
@@ -90,6 +115,8 @@ Examples:
   sakimori dns serve --listen 0.0.0.0:53 --listen [::]:53 --upstream 192.0.2.53:53 --upstream 192.0.2.54:53 \\
       --rpz cc.rpz.example.net=/var/lib/sakimori/cc.rpz --rpz malware.rpz --allow never-block.txt \\
       --unfiltered-listen 192.0.2.99:53
+  sakimori dns serve --listen 127.0.0.1:5353 --upstream 127.0.0.1:53 --threads 2 --notify-listen 127.0.0.1:5354 \\
+      --rpz-primary cc.rpz.example.net=192.0.2.53:53=xfr-key --key hmac-sha256:xfr-key:c2VjcmV0c2VjcmV0c2VjcmV0
   dig -p 5353 @127.0.0.1 example.com
 
 DNS abuse detection runs by default (dns.detect): a random-subdomain attack on a zone is
@@ -99,11 +126,13 @@ the attack keep resolving; amplification names are proposed for review; infected
 clients become Observations for the cases pipeline. Mitigations end on their own and are
 withdrawn when the firewall stops. List them with: sakimori dns detections`)
     .action(async (opts: ServeOptions, cmd: Command) => {
-      const [{ DnsFirewall, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile }, { openPlatform }] = await Promise.all([import('../../dns/index.ts'), import('../../node/platform.ts')]);
+      const [{ DnsFirewall, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile, zoneSpecFromPrimary }, { openPlatform }] = await Promise.all([import('../../dns/index.ts'), import('../../node/platform.ts')]);
       const { config, logger } = await commandConfig(cmd);
       const zones: ZoneSpec[] = [];
       for (const r of opts.rpz ?? []) zones.push(await zoneFromOption(r));
-      for (const p of opts.rpzPrimary ?? []) zones.push((await import('../../dns/index.ts')).zoneSpecFromPrimary(p));
+      const primaries = (opts.rpzPrimary ?? []).map((p) => zoneSpecFromPrimary(p));
+      zones.push(...primaries);
+      const tsig = { keys: await tsigKeys(opts.key ?? [], config.tsig.keys, primaries) };
       if (opts.allow) zones.push({ ...(await zoneSpecFromFile(opts.allow, 'list')), name: 'allow', kind: 'allow', format: 'list' });
       const cfg: DnsConfig = {
         ...config.dns,
@@ -120,7 +149,7 @@ withdrawn when the firewall stops. List them with: sakimori dns detections`)
       const platform = await openPlatform(config, { logger, withBus: true, processMetrics: true });
       const started: { stop(): Promise<void> }[] = [];
       try {
-        const fw = new DnsFirewall(firewallOptions(cfg, up.upstreams, config.node.name, config.tsig), platform);
+        const fw = new DnsFirewall(firewallOptions(cfg, up.upstreams, config.node.name, tsig), platform);
         await fw.start();
         started.push(fw);
         const lines = [`Sakimori DNS firewall v${VERSION} is running. / DNS ファイアウォールを起動しました。`];

@@ -15,7 +15,7 @@ import {
 // platform.ts, not node/index.ts: the node's HTTP server (fastify) is not needed here.
 import { openPlatform } from '../../node/platform.ts';
 import type { Config } from '../../config/index.ts';
-import { makeTsigKey, TsigConfigError, type TsigKey } from '../../dns/zone-transfer/index.ts';
+import { makeTsigKey, TsigConfigError, tsigKeyFromOption, type TsigKey } from '../../dns/zone-transfer/index.ts';
 import { commandConfig, printJson, VERSION, untilStopSignal, collect } from '../context.ts';
 
 const GROUP = 'DNS firewall:';
@@ -60,13 +60,10 @@ function zoneFile(config: Config, zone: string, file: string | undefined): strin
 
 /** `--key [ALG:]NAME:SECRET`, as dig -y takes it. */
 function keyOption(v: string): TsigKey {
-  const parts = v.split(':');
-  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) throw new SakimoriError('BAD_OPTION', '--key is not [ALGORITHM:]NAME:SECRET', { hint: 'e.g. --key hmac-sha256:xfr-key:BASE64SECRET (as dig -y takes it), or define keys under tsig.keys' });
-  const [algorithm, name, secret] = parts.length === 3 ? parts : ['hmac-sha256', parts[0]!, parts[1]!];
   try {
-    return makeTsigKey({ name: name!, algorithm: algorithm!, secret: secret! });
+    return makeTsigKey(tsigKeyFromOption(v));
   } catch (err) {
-    if (err instanceof TsigConfigError) throw new SakimoriError('BAD_OPTION', `--key: ${err.message}`, { hint: err.hint ?? '' });
+    if (err instanceof TsigConfigError) throw new SakimoriError('BAD_OPTION', err.message.startsWith('--key') ? err.message : `--key: ${err.message}`, { hint: err.hint ?? '' });
     throw err;
   }
 }

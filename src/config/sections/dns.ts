@@ -57,7 +57,7 @@ export const dns = section({
   upstreamDownAfter: count(1, 1000, 'a whole number of timeouts in a row, such as 3').prefault(3),
   probeInterval: duration().prefault('1s'),
   tcpIdleTimeout: duration().prefault('10s'),
-  /** 0: DNS is answered on the main thread (one copy of the zones). N: N worker threads, one copy each. */
+  /** 0: DNS is answered on the main thread. N: N worker threads, reading one shared copy of the zones the main thread loads (files and primaries). */
   threads: count(0, 64, 'a whole number of worker threads from 0 to 64').prefault(0),
   zones: z.array(zone, { error: (iss) => `is ${kindOf(iss.input)} — expected a list of ${ZONE_EXPECTED}` }).prefault([]),
   /** Where zones pulled from a primary take its NOTIFY (UDP); "": none, they refresh on the SOA timer only. */

@@ -14,7 +14,6 @@ import { DnsDetection, type DetectOptionsInput } from '../detect/index.ts';
 import { NO_MATCH, RpzZone, type ZoneChange } from '../policy/index.ts';
 import { ObservedReplay } from './observed.ts';
 import { DetectionLog, detectionRoutes, registerDetectionMetrics } from './detections.ts';
-import { FileZoneSource as AllowFileSource } from './zones.ts';
 import { formatHostPort, isPurpose, makeObservation, SakimoriError, type Clock, type Endpoint, type HostPort, type IpPrefix, type Part, type PartHealth, type Purpose } from '../../core/index.ts';
 import type { AuditLog } from '../../privacy/index.ts';
 import type { Store } from '../../store/index.ts';
@@ -57,8 +56,9 @@ export interface DnsFirewallOptions {
   reloadDebounceMs?: number;
   /**
    * 0: the data plane runs on this thread. N > 0: N worker threads answer DNS, reading
-   * the zones this thread loads once (shared memory), while this thread keeps the store
-   * and the API. File zones only (sources need threads: 0).
+   * the zones this thread loads once (shared memory) — from files, from primaries (this
+   * thread is the secondary) and from `sources` — while this thread keeps the store and
+   * the API.
    */
   threads?: number;
   /**
@@ -124,17 +124,15 @@ export class DnsFirewall implements Part {
     const logger = deps.logger.child({ part: 'dns' });
     this.log = (level, msg, detail) => logger[level](detail ?? {}, msg);
     const threads = opts.threads ?? 0;
-    const sources = [
+    // threads > 0: the WorkerPlane runs the sources, on this thread, for its workers.
+    const sources = threads > 0 ? [] : [
       ...(opts.zones ?? []).map((spec) => ({
         spec,
         source: zoneSource(spec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150, onReload: (zone, ok) => this.countReload(zone, ok) }),
       })),
       ...(opts.sources ?? []),
     ];
-    for (const { spec } of sources) this.kinds.set(spec.name.toLowerCase().replace(/\.$/, ''), spec.kind);
-    if (threads > 0 && ((opts.sources?.length ?? 0) > 0 || (opts.zones ?? []).some((z) => z.primary))) {
-      throw new SakimoriError('DNS_THREADS', 'zones from other sources (AXFR/IXFR) need the data plane on the main thread', { hint: 'set dns.threads to 0' });
-    }
+    for (const spec of [...(opts.zones ?? []), ...(opts.sources ?? []).map((s) => s.spec)]) this.kinds.set(spec.name.toLowerCase().replace(/\.$/, ''), spec.kind);
     this.events = new BlockEventLog(deps.store, deps.audit, {
       purposeOf: (list) => purposeOfKind(this.kinds.get(list)),
       clock: deps.clock,
@@ -154,7 +152,7 @@ export class DnsFirewall implements Part {
     this.abuse = detect !== undefined && detecting ? new RpzZone(DETECTION_ZONE) : undefined;
     if (this.abuse) this.kinds.set(this.abuse.name, 'dns-abuse');
     const allowSpec = threads > 0 && this.abuse ? (opts.zones ?? []).find((z) => z.kind === 'allow') : undefined;
-    this.allowSet = allowSpec ? new ZoneSet([{ spec: allowSpec, source: new AllowFileSource(allowSpec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150 }) }]) : undefined;
+    this.allowSet = allowSpec ? new ZoneSet([{ spec: allowSpec, source: zoneSource(allowSpec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150 }) }]) : undefined;
     this.detection = this.abuse
       ? new DnsDetection(
           {
@@ -183,7 +181,7 @@ export class DnsFirewall implements Part {
         },
         log: this.log,
         reloaded: (zone, ok) => this.countReload(zone, ok),
-      });
+      }, opts.sources ?? []);
     } else {
       this.pool = undefined;
       this.replay = undefined;
@@ -220,6 +218,7 @@ export class DnsFirewall implements Part {
     if (this.pool) {
       await this.pool.start(specs, optOuts);
       for (const z of this.opts.zones ?? []) {
+        if (z.primary) continue;
         this.unwatch.push(watchZoneFile(z.file, this.opts.reloadDebounceMs ?? 150, () => void this.pool!.reload(z.name), (m) => this.log('warn', m, { zone: z.name })));
       }
     } else {

@@ -6,7 +6,9 @@
  * Zones are loaded once, here: each version's name tables go into SharedArrayBuffers
  * (RpzZone.toShared) that every worker reads, so N threads hold one copy of the names.
  * A reload posts the new version to every worker, each swaps it in with one assignment,
- * and the reload counts as done when all have acknowledged it.
+ * and the reload counts as done when all have acknowledged it. Zones from a primary are
+ * pulled here too (this thread is the secondary, NOTIFY included): each AXFR, and each
+ * IXFR applied here, reaches the workers the same way (zones.ts, SharedZoneTarget).
  *
  * Shutdown: every thread holds a handle on the shared descriptors and closes it when it
  * ends, so all workers are ended together.
@@ -14,12 +16,13 @@
 import { Worker } from 'node:worker_threads';
 import { formatPrefix, SakimoriError, type IpPrefix } from '../../core/index.ts';
 import { workerBoot } from '../../core/runtime.ts';
-import type { RpzZone, SharedRpzZone, ZoneChange } from '../policy/index.ts';
+import { RpzZone, type SharedRpzZone, type ZoneChange } from '../policy/index.ts';
 import type { BlockEvent, ListenSpec } from './data-plane.ts';
 import type { ObservedBatch } from './observed.ts';
 import { mergeSnapshots, type StatsSnapshot } from './stats.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
-import { FileZoneSource, type ZoneSourceStatus } from './zones.ts';
+import type { ZoneSpec } from './zones.ts';
+import { FileZoneSource, SharedZoneTarget, zoneSource, type ZoneKind, type ZoneSource, type ZoneSourceStatus } from './zones.ts';
 
 export interface WorkerPlaneHandlers {
   events(batch: (BlockEvent & { count: number })[], notKept: number): void;
@@ -40,8 +43,9 @@ interface Slot {
 
 export class WorkerPlane {
   private readonly slots: Slot[] = [];
+  private readonly init: Omit<WorkerInit, 'index' | 'bind' | 'fds' | 'optOuts' | 'shared'>;
   private specs: ListenSpec[] = [];
-  private readonly sources: FileZoneSource[];
+  private readonly sources: ZoneSource[];
   /** Each zone's version in force, as the workers read it. */
   private readonly shared: SharedRpzZone[] = [];
   /** Each zone's last swap: resolves when every live worker has it in force. */
@@ -53,28 +57,36 @@ export class WorkerPlane {
 
   constructor(
     private readonly threads: number,
-    private readonly init: Omit<WorkerInit, 'index' | 'bind' | 'fds' | 'optOuts' | 'shared'>,
+    init: Omit<WorkerInit, 'index' | 'bind' | 'fds' | 'optOuts' | 'shared' | 'zones'> & { zones: ZoneSpec[] },
     private readonly on: WorkerPlaneHandlers,
+    /** Zones from other sources (e.g. a SecondaryZone), after init.zones, as DnsFirewallOptions.sources. */
+    extra: readonly { spec: { name: string; kind: ZoneKind }; source: ZoneSource }[] = [],
   ) {
-    this.sources = init.zones.map(
-      (spec, i) =>
-        new FileZoneSource(spec, {
+    this.sources = [
+      ...init.zones.map((spec, i) =>
+        zoneSource(spec, {
           log: on.log,
           watch: false,
           onReload: (zone, ok) => {
             if (!ok) on.reloaded(zone, false);
-            else void this.swapped[i]!.then(() => on.reloaded(zone, true));
+            // After the microtask that shares an IXFR's changes (SharedZoneTarget) has set swapped[i].
+            else queueMicrotask(() => void this.swapped[i]!.then(() => on.reloaded(zone, true)));
           },
         }),
-    );
+      ),
+      ...extra.map((e) => e.source),
+    ];
+    // The threads need each zone's name and kind only (no file, primary or TSIG secret).
+    this.init = { ...init, zones: [...init.zones, ...extra.map((e) => e.spec)].map(({ name, kind }) => ({ name, kind })) };
   }
 
   async start(specs: ListenSpec[], optOuts: IpPrefix[]): Promise<void> {
     for (const [i, src] of this.sources.entries()) {
-      await src.start({
-        replace: (zone) => this.publish(i, zone),
-        apply: () => ({ ok: false, errors: [`zone ${src.zone} is read from a file: edit the file`], warnings: [] }),
-      });
+      const target = new SharedZoneTarget(src.zone, (shared) => this.publish(i, shared));
+      await src.start(target);
+      if (this.stopping) return;
+      // A source that started without a version (its primary down, no copy): empty until it has one, as with threads: 0.
+      if (!target.current) target.replace(new RpzZone(this.init.zones[i]!.name));
     }
     const opt = optOuts.map(formatPrefix);
     const first = await this.spawn({ ...this.init, shared: this.shared, index: 0, optOuts: opt, bind: specs });
@@ -89,9 +101,8 @@ export class WorkerPlane {
     }
   }
 
-  /** A new version of zone i: shared once, posted to every live worker. */
-  private publish(i: number, zone: RpzZone): void {
-    const shared = zone.toShared();
+  /** A new version of zone i, shared once: posted to every live worker. */
+  private publish(i: number, shared: SharedRpzZone): void {
     this.shared[i] = shared;
     const live = this.slots.filter((s) => s.alive);
     if (live.length === 0) {
@@ -117,12 +128,14 @@ export class WorkerPlane {
     return new Promise((resolve, reject) => {
       const worker = new Worker(BOOT, { eval: true, workerData: init });
       const slot: Slot = { worker, snapshot: undefined, alive: true };
+      // Live from now on, not from 'ready': a zone version published while the thread starts
+      // (an IXFR from a primary) waits in its port and is swapped in right after its first one.
+      this.slots.push(slot);
       let started = false;
       worker.on('message', (m: FromWorker) => {
         switch (m.type) {
           case 'ready':
             started = true;
-            this.slots.push(slot);
             resolve(m);
             break;
           case 'fatal':
@@ -187,8 +200,9 @@ export class WorkerPlane {
   /** Reloads the zone's file here (once) and swaps the new version into every thread; resolves when all have it in force, or it was refused. */
   async reload(zone: string): Promise<void> {
     const i = this.sources.findIndex((s) => s.zone === zone);
-    if (i < 0) return;
-    await this.sources[i]!.reload();
+    const src = this.sources[i];
+    if (!(src instanceof FileZoneSource)) return;
+    await src.reload();
     await this.swapped[i];
   }
 

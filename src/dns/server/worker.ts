@@ -29,7 +29,8 @@ import type { StatsSnapshot } from './stats.ts';
 
 export interface WorkerInit {
   index: number;
-  zones: ZoneSpec[];
+  /** The zones in order: name and kind (the main thread loads them). */
+  zones: Pick<ZoneSpec, 'name' | 'kind'>[];
   /** The zones' versions in force, shared by the main thread (same order as `zones`). */
   shared: SharedRpzZone[];
   upstreams: HostPort[];

@@ -208,8 +208,59 @@ function address(s: string, key: string): HostPort {
   return r;
 }
 
-/** The source a zone spec names: its file, or its primary (AXFR/IXFR). */
-export function zoneSource(spec: ZoneSpec, opts: { debounceMs?: number; log: Log; onReload?: (zone: string, ok: boolean) => void }): ZoneSource {
+/**
+ * The main thread's end of a zone that worker threads read (dns.threads > 0): whatever the
+ * source gives — a file reloaded, an AXFR, an IXFR — becomes one shared version
+ * (RpzZone.toShared) handed to `publish`, which swaps it into every thread (WorkerPlane).
+ * So the main thread is the secondary and the threads only ever swap whole versions.
+ *
+ * A change (IXFR) is applied to this thread's version: copy-on-write gives it a private
+ * copy of the touched name table, and the next toShared() moves that copy into new shared
+ * buffers (one copy, no second one kept). Every apply() of one synchronous run — all the
+ * steps of one IXFR answer — is shared once, at the end of the run (a microtask): the
+ * threads see the zone before the transfer or after it, never in between, and a burst costs
+ * one copy of the table, not one per step. The replaced buffers are freed when the last
+ * thread has swapped and collected, so memory stays at one version plus, for a moment,
+ * the one being swapped in.
+ */
+export class SharedZoneTarget implements ZoneTarget {
+  private zone: RpzZone | undefined;
+  private dirty = false;
+
+  constructor(
+    readonly name: string,
+    private readonly publish: (shared: SharedRpzZone) => void,
+  ) {}
+
+  replace(zone: RpzZone): void {
+    this.zone = zone;
+    this.dirty = false;
+    this.publish(zone.toShared());
+  }
+
+  apply(change: ZoneChange): ApplyResult {
+    const z = this.zone;
+    if (!z) return { ok: false, errors: [`zone ${this.name} has no version loaded yet to change`], warnings: [] };
+    const r = z.apply(change);
+    if (r.ok && !this.dirty) {
+      this.dirty = true;
+      queueMicrotask(() => {
+        if (!this.dirty || this.zone !== z) return;
+        this.dirty = false;
+        this.publish(z.toShared());
+      });
+    }
+    return r;
+  }
+
+  /** The version in force here (the one the threads have, or are being sent). */
+  get current(): RpzZone | undefined {
+    return this.zone;
+  }
+}
+
+/** The source a zone spec names: its file, or its primary (AXFR/IXFR). `watch: false`: a file zone's owner watches the file itself. */
+export function zoneSource(spec: ZoneSpec, opts: { debounceMs?: number; log: Log; onReload?: (zone: string, ok: boolean) => void; watch?: boolean }): ZoneSource {
   if (spec.primary !== undefined && spec.primary !== '') return new PrimaryZoneSource(spec, opts);
   return new FileZoneSource(spec, opts);
 }
@@ -465,12 +516,21 @@ export function kindOfZoneName(name: string): ZoneKind {
   return first.startsWith('allow') ? 'allow' : first.startsWith('malware') ? 'malware-sites' : first.startsWith('dns-abuse') || first.startsWith('abuse') ? 'dns-abuse' : 'cc';
 }
 
-/** A zone spec for `--rpz-primary NAME=ADDR:PORT` (the kind from the name, as for files). */
+/**
+ * A zone spec for `--rpz-primary NAME=ADDR:PORT[=KEY]` (the kind from the name, as for
+ * files; KEY names the TSIG key, from tsig.keys or `--key`, as `dns.zones[].key` does).
+ */
 export function zoneSpecFromPrimary(option: string, notifyListen?: string): ZoneSpec {
+  const hint = 'write --rpz-primary NAME=ADDR:PORT[=KEY], e.g. --rpz-primary cc.rpz.example.net=192.0.2.53:53=xfr-key';
   const eq = option.indexOf('=');
   const name = option.slice(0, Math.max(eq, 0)).trim().replace(/\.$/, '');
-  if (eq <= 0 || name === '') throw new SakimoriError('BAD_OPTION', `--rpz-primary ${option} has no zone name`, { hint: 'write --rpz-primary NAME=ADDR:PORT, e.g. --rpz-primary cc.rpz.example.net=192.0.2.53:53' });
-  const primary = option.slice(eq + 1);
+  if (eq <= 0 || name === '') throw new SakimoriError('BAD_OPTION', `--rpz-primary ${option} has no zone name`, { hint });
+  // ADDR:PORT never holds "=" (IPv6 is written [::1]:53), so a second "=" starts the key's name.
+  const rest = option.slice(eq + 1);
+  const eq2 = rest.indexOf('=');
+  const primary = eq2 < 0 ? rest : rest.slice(0, eq2);
+  const key = eq2 < 0 ? undefined : rest.slice(eq2 + 1).trim();
+  if (key === '') throw new SakimoriError('BAD_OPTION', `--rpz-primary ${option} ends in "=" without a key name`, { hint });
   address(primary, `--rpz-primary ${name}=`);
-  return { name, file: '', primary, kind: kindOfZoneName(name), format: 'rpz', ...(notifyListen ? { notifyListen } : {}) };
+  return { name, file: '', primary, kind: kindOfZoneName(name), format: 'rpz', ...(key ? { key } : {}), ...(notifyListen ? { notifyListen } : {}) };
 }

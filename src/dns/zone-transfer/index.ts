@@ -31,6 +31,7 @@ export {
 export {
   makeTsigKey,
   tsigKeysFromConfig,
+  tsigKeyFromOption,
   tsigKeyByName,
   type TsigKeyConfig,
   tsigKeyring,

@@ -112,6 +112,19 @@ export interface TsigKeyConfig {
   secretFile?: string | undefined;
 }
 
+/**
+ * `--key [ALG:]NAME:SECRET`, as dig -y takes it (rpz serve and dns serve): the key as a
+ * tsig.keys entry. Throws TsigConfigError on a malformed option, never naming the secret.
+ */
+export function tsigKeyFromOption(v: string): TsigKeyConfig & { secret: string } {
+  const parts = v.split(':');
+  if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) throw new TsigConfigError('--key is not [ALGORITHM:]NAME:SECRET', 'e.g. --key hmac-sha256:xfr-key:BASE64SECRET (as dig -y takes it), or define keys under tsig.keys');
+  const [algorithm, name, secret] = parts.length === 3 ? parts : ['hmac-sha256', parts[0]!, parts[1]!];
+  const k = { name: name!, algorithm: algorithm!, secret: secret! };
+  makeTsigKey(k);
+  return k;
+}
+
 /** tsig.keys as a keyring (plus keys from the command line); a bad key throws naming its place in the config, never the secret. */
 export function tsigKeysFromConfig(keys: readonly TsigKeyConfig[] = [], extra: readonly TsigKey[] = []): Map<string, TsigKey> {
   const out: TsigKey[] = [];

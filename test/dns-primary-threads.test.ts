@@ -1,0 +1,155 @@
+/**
+ * Zones from a primary with the data plane in worker threads (`dns serve --threads 2`),
+ * and TSIG on `--rpz-primary` (issue 3, part A), with real peers on loopback:
+ * `sakimori rpz serve` as a keyed primary (transfers and NOTIFY signed), the main thread
+ * as the secondary, `sakimori rpz add` -> signed NOTIFY -> IXFR -> every worker thread
+ * enforces the new name, seen by dig from many source ports (the kernel spreads UDP
+ * clients over the threads by address and port), while a stream of queries is answered
+ * throughout the update.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawnSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort, type UnboundPeer } from './peers/unbound.ts';
+import { dig, digUntil, RPZ_ZONE, startSakimoriRpz, startUpstream, type DigResult, type SakimoriRpz } from './peers/rpz-feed.ts';
+import { dnsServe, type Served } from './peers/dns-serve.ts';
+
+const run = promisify(execFile);
+const BIN = resolve(import.meta.dirname, '../bin/sakimori.js');
+const SECRET = 'Zm9yLXRlc3RzLW9ubHktbm90LWEtcmVhbC1rZXktMzI=';
+const KEY = `hmac-sha256:xfr-key:${SECRET}`;
+const msgs = (s: Served) => s.logs().map((l) => l.msg).join('\n');
+
+/** dig A from a fixed source port (so the same kernel-chosen thread answers every time). */
+async function digFrom(port: number, srcPort: number, name: string): Promise<DigResult> {
+  try {
+    const r = await run('dig', ['+time=2', '+tries=1', '+noall', '+comments', '+answer', '-b', `127.0.0.1#${srcPort}`, '@127.0.0.1', '-p', String(port), name, 'A']);
+    return { status: /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'NONE', answers: r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/).slice(3).join(' ')) };
+  } catch {
+    return { status: 'TIMEOUT', answers: [] };
+  }
+}
+
+/** A minimal A query (RD set). */
+function query(id: number, name: string): Buffer {
+  const labels = name.split('.').flatMap((l) => [Buffer.from([l.length]), Buffer.from(l)]);
+  return Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...labels, Buffer.from([0, 0, 1, 0, 1])]);
+}
+
+/**
+ * Sends `name` queries from `sockets` sockets (their own source ports), one every 20 ms in
+ * turn, until `stop()`; then waits for late answers. Returns how many were sent and answered.
+ */
+async function stream(port: number, name: string, sockets: number) {
+  const socks = await Promise.all(Array.from({ length: sockets }, () => new Promise<dgram.Socket>((r) => { const s = dgram.createSocket('udp4'); s.bind(0, '127.0.0.1', () => r(s)); })));
+  const waiting = new Set<number>();
+  let sent = 0;
+  let id = 0;
+  for (const s of socks) s.on('message', (m) => waiting.delete(m.readUInt16BE(0)));
+  const timer = setInterval(() => {
+    id = (id + 1) & 0xffff;
+    waiting.add(id);
+    sent++;
+    socks[id % socks.length]!.send(query(id, name), port, '127.0.0.1');
+  }, 20);
+  return {
+    async stop(): Promise<{ sent: number; unanswered: number }> {
+      clearInterval(timer);
+      for (let i = 0; i < 50 && waiting.size > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      for (const s of socks) s.close();
+      return { sent, unanswered: waiting.size };
+    },
+  };
+}
+
+describe('zones from a keyed primary, answered by worker threads', { timeout: 300_000 }, () => {
+  let dir: string;
+  let upstream: UnboundPeer;
+  let feed: SakimoriRpz;
+  let fw: Served;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sakimori-dns-primary-threads-'));
+    upstream = await startUpstream();
+    const notifyPort = await freePort();
+    feed = await startSakimoriRpz(mkdtempSync(join(dir, 'feed-')), [`127.0.0.1:${notifyPort}=xfr-key`], ['--key', KEY, '--allow-transfer', '127.0.0.1/32=xfr-key']);
+    fw = await dnsServe(['--threads', '2', '--detect', 'off', '--upstream', `127.0.0.1:${upstream.port}`, '--rpz-primary', `${RPZ_ZONE}=127.0.0.1:${feed.port}=xfr-key`, '--key', KEY, '--notify-listen', `127.0.0.1:${notifyPort}`], mkdtempSync(join(dir, 'fw-')));
+  });
+  after(async () => {
+    await fw?.close();
+    await feed?.close();
+    await upstream?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads the zone by AXFR signed with the --key given for --rpz-primary, and every thread enforces it', async () => {
+    assert.match(fw.out(), new RegExp(`zone ${RPZ_ZONE.replace(/\./g, '\\.')}: 5 names \\(primary 127\\.0\\.0\\.1:${feed.port}\\)`));
+    assert.match(msgs(fw), /2 worker threads/);
+    assert.match(msgs(fw), /loaded from primary .* by AXFR \(TSIG key xfr-key\): serial 1/);
+    assert.deepEqual(await dig(fw.port, 'bad.example'), { status: 'NXDOMAIN', answers: [] });
+    assert.deepEqual(await dig(fw.port, 'warn.example'), { status: 'NOERROR', answers: ['A 192.0.2.80'] });
+    assert.deepEqual(await dig(fw.port, 'www.example'), { status: 'NOERROR', answers: ['A 192.0.2.1'] });
+    // The primary answered signed transfers only (its allow-transfer entry requires the key).
+    assert.ok(feed.logs().some((l) => /XFR/.test(l.msg) && l.key === 'xfr-key'), feed.logs().map((l) => JSON.stringify(l)).join('\n'));
+  });
+
+  it('a name added with `sakimori rpz add` (signed NOTIFY -> IXFR) is enforced by every thread within seconds, no query lost', async (ctx) => {
+    const ports: number[] = [];
+    while (ports.length < 12) {
+      const p = await freePort();
+      if (!ports.includes(p)) ports.push(p);
+    }
+    for (const p of ports) assert.deepEqual(await digFrom(fw.port, p, 'new.example'), { status: 'NOERROR', answers: ['A 192.0.2.70'] }, `source port ${p}`);
+    const flow = await stream(fw.port, 'www.example', 8);
+    const add = await feed.cli(['add', '--zone', RPZ_ZONE, '--file', feed.file, '--name', 'new.example', '--action', 'nxdomain']);
+    assert.equal(add.code, 0, add.stderr);
+    const t0 = Date.now();
+    const first = await digUntil(fw.port, 'new.example', (r) => r.status === 'NXDOMAIN', 10_000);
+    assert.notEqual(first.ms, -1, `not enforced within 10 s: ${JSON.stringify(first.last)}\n${msgs(fw)}`);
+    // Every source port, hence both threads: a thread still on the old version would answer NOERROR for its ports.
+    for (const p of ports) assert.deepEqual(await digFrom(fw.port, p, 'new.example'), { status: 'NXDOMAIN', answers: [] }, `source port ${p} after the update`);
+    ctx.diagnostic(`enforced ${first.ms} ms after \`rpz add\` returned; all ${ports.length} source ports NXDOMAIN ${Date.now() - t0} ms after`);
+    const lost = await flow.stop();
+    assert.ok(lost.sent > 20, `the query stream ran (${lost.sent} sent)`);
+    assert.equal(lost.unanswered, 0, `${lost.unanswered} of ${lost.sent} queries were not answered during the update`);
+    assert.ok(fw.logs().some((l) => l.msg === 'NOTIFY received' && l.rcode === 0), msgs(fw));
+    assert.ok(fw.logs().some((l) => /updated by IXFR/.test(l.msg) && l.serial === 2 && l.fromSerial === 1), msgs(fw));
+    assert.equal(fw.logs().filter((l) => /updated by AXFR/.test(l.msg)).length, 1, 'only the first load was a full transfer');
+    // And a removal, the same way.
+    const rm = await feed.cli(['remove', '--zone', RPZ_ZONE, '--file', feed.file, '--name', 'bad.example']);
+    assert.equal(rm.code, 0, rm.stderr);
+    const gone = await digUntil(fw.port, 'bad.example', (r) => r.status === 'NOERROR', 10_000);
+    assert.notEqual(gone.ms, -1, `removal not enforced within 10 s\n${msgs(fw)}`);
+    for (const p of ports) assert.deepEqual(await digFrom(fw.port, p, 'bad.example'), { status: 'NOERROR', answers: ['A 192.0.2.66'] }, `source port ${p} after the removal`);
+  });
+
+  it('with a wrong secret for the key, the primary refuses the transfer and DNS is not answered', async () => {
+    const wrong = `hmac-sha256:xfr-key:${Buffer.from('not-the-secret-the-primary-has!!').toString('base64')}`;
+    const bad = await dnsServe(['--upstream', `127.0.0.1:${upstream.port}`, '--rpz-primary', `${RPZ_ZONE}=127.0.0.1:${feed.port}=xfr-key`, '--key', wrong], mkdtempSync(join(dir, 'fw-wrong-')), false);
+    try {
+      const t0 = Date.now();
+      while (!bad.logs().some((l) => /waiting for the first transfer/.test(l.msg)) && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 100));
+      const waiting = bad.logs().find((l) => /waiting for the first transfer/.test(l.msg));
+      assert.ok(waiting, msgs(bad));
+      assert.match(waiting.msg, /NOTAUTH|BADSIG|TSIG/i);
+      assert.equal(bad.port, 0, 'no DNS listener before the zone is loaded');
+    } finally {
+      await bad.close();
+    }
+  });
+
+  it('--rpz-primary ...=KEY with a key neither --key nor tsig.keys defines is a clear error', () => {
+    const r = spawnSync(process.execPath, [BIN, 'dns', 'serve', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:53', '--rpz-primary', `${RPZ_ZONE}=127.0.0.1:53=other-key`, '--key', KEY], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--rpz-primary cc\.rpz\.sakimori=127\.0\.0\.1:53=other-key names TSIG key other-key, which is not defined \(defined: xfr-key\)/);
+    assert.match(r.stderr, /give it with --key/);
+    const help = spawnSync(process.execPath, [BIN, 'dns', 'serve', '--help'], { encoding: 'utf8', timeout: 60_000 });
+    assert.match(help.stdout, /--rpz-primary <name=addr:port\[=key\]>/);
+    assert.match(help.stdout, /--key <\[alg:\]name:secret>/);
+  });
+});
