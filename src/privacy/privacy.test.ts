@@ -150,3 +150,8 @@ test('retention rules reject identifiers that are not plain SQL names', async ()
   assert.throws(() => purger.register({ name: 'x', table: 'a', key: 'id', timeColumn: 't' }), /exactly one of purpose or purposeColumn/);
   await store.close();
 });
+
+test('the chain hash of an entry is SHA-256 over its JSON array, unchanged (logs written by earlier versions still verify)', async () => {
+  const { chainHash } = await import('./audit-log.ts');
+  assert.equal(chainHash('', 1, 1763769600000, 'cli', 'read', 'subscriber-attribution', '192.0.2.1', '{"result":"found"}'), '642b8881ed920f95a354a4f89eb338a55f98d78d056619a5552044c519b1c9bf');
+});
