@@ -229,6 +229,44 @@ describe('importers (real-format samples)', () => {
   });
 });
 
+describe('an import parsed in a worker thread', () => {
+  /** One import into a fresh store: its report (without timings), bad lines and every row. */
+  async function imported(path: string, format: string, parseThread: boolean, batchSize: number, options: ImportOptions = {}) {
+    const store: Store = await openStore('sqlite::memory:');
+    try {
+      await store.migrate(attributionMigrations);
+      const index = new SessionIndex(store, { prefixLengthsTtlMs: 0 });
+      const bad: string[] = [];
+      const progress: number[] = [];
+      const { seconds: _s, sessionsPerSecond: _r, ...report } = await importFile(index, path, format, options, { onBad: (f, line, msg) => bad.push(`${f}:${line}: ${msg}`), onProgress: (done) => progress.push(done) }, { parseThread, batchSize });
+      const rows = await store.all('SELECT addr_key, port_start, port_end, start_at, end_at, last_seen, sid_hash, subscriber, nas, session_id, flags FROM attribution_sessions ORDER BY addr_key, port_start, start_at, sid_hash');
+      return { report, bad, rows, lastProgress: progress.at(-1) };
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('writes the rows, reports and bad lines (by number, in order) that the single-thread path gives, for every format', async () => {
+    const samples: Array<[string, string, ImportOptions]> = [
+      ['detail-20250106', 'detail', {}], ['radacct.csv', 'radacct', {}], ['dhcpd.leases', 'dhcpd', {}], ['kea-leases4.csv', 'kea', {}],
+      ['kea-leases6.csv', 'kea', {}], ['cgnat.csv', 'cgnat', {}], ['cgnat-syslog.log', 'cgnat-syslog', {}],
+    ];
+    for (const [file, format, options] of samples) {
+      // Batches of 2 rows: many messages, and the worker waits for acknowledgements.
+      const one = await imported(join(DATA, file), format, false, 2, options);
+      const threaded = await imported(join(DATA, file), format, true, 2, options);
+      assert.deepEqual(threaded, one, file);
+      assert.ok(one.rows.length > 0 && one.report.lines > 0, file);
+    }
+  });
+
+  it('stops with the parser\'s error (a time without an offset)', async () => {
+    const path = join(tmp, 'radacct-local-threaded.csv');
+    writeFileSync(path, 'acctsessionid,username,nasipaddress,acctstarttime,acctstoptime,framedipaddress\n1,hana,192.0.2.1,2025-01-06 19:00:00+09,,198.51.100.90\n2,ken,192.0.2.1,2025-01-06 19:00:00,,198.51.100.91\n');
+    await assert.rejects(imported(path, 'radacct', true, 1), (e: Error & { code?: string; hint?: string }) => e.code === 'IMPORT_TIME_ZONE' && /radacct-local-threaded\.csv:3: acctstarttime/.test(e.message) && /utc-offset/.test(e.hint ?? ''));
+  });
+});
+
 describe('the fast paths of the radacct CSV reader give what the general ones give', () => {
   // Fields with what CSV and exports put in them: separators, quotes, NULL spellings, padding.
   const field = fc.oneof(

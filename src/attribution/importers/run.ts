@@ -4,9 +4,12 @@
  * batch to be written, so memory stays flat whatever the file size.
  */
 import { basename } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { SakimoriError } from '../../core/index.ts';
-import { SessionAssembler, type SessionEvent } from '../events.ts';
-import type { SessionIndex } from '../session-index.ts';
+import { workerBoot } from '../../core/runtime.ts';
+import { SessionAssembler, type PendingOp, type SessionEvent } from '../events.ts';
+import { pushRows, type SessionIndex } from '../session-index.ts';
+import type { SqlValue } from '../../store/index.ts';
 import type { SessionRecord } from '../session.ts';
 import { cgnatCsvFormat, cgnatSyslogFormat } from './cgnat.ts';
 import { detailFormat } from './detail.ts';
@@ -15,6 +18,7 @@ import type { ImportFormat, ImportOptions, ImportSink } from './format.ts';
 import { keaFormat } from './kea.ts';
 import { fileSize, forEachLine } from './lines.ts';
 import { radacctCsvFormat } from './radacct.ts';
+import type { FromParser, ParserInit, ToParser } from './parse-thread.ts';
 
 export const IMPORT_FORMATS: readonly ImportFormat[] = [detailFormat, radacctCsvFormat, dhcpdFormat, keaFormat, cgnatCsvFormat, cgnatSyslogFormat];
 
@@ -54,7 +58,15 @@ export interface ImportRunOptions {
   maxOpen?: number;
   /** Into an empty index, load everything in one transaction and build the indexes at the end (default true). */
   bulkLoad?: boolean;
+  /**
+   * Read and parse the file in a worker thread while this thread writes
+   * (parse-thread.ts). Default: for files of PARSE_THREAD_MIN_BYTES and more.
+   */
+  parseThread?: boolean;
 }
+
+/** Below this a file parses faster than a thread starts. */
+export const PARSE_THREAD_MIN_BYTES = 4 << 20;
 
 /** The write side of one import: collects what parsers emit and writes it in batches. */
 export class ImportRun {
@@ -104,6 +116,11 @@ export class ImportRun {
     }
   }
 
+  /** Skips counted elsewhere (the parse thread). */
+  addSkipped(counts: Record<string, number>): void {
+    for (const [reason, n] of Object.entries(counts)) this.skipped[reason] = (this.skipped[reason] ?? 0) + n;
+  }
+
   get badLines(): number {
     return this.bad;
   }
@@ -125,15 +142,20 @@ export class ImportRun {
    */
   async flush(): Promise<void> {
     const { records, ops } = this.assembler.drain();
+    await this.enqueue(records.length ? pushRows([], records) : [], ops);
+  }
+
+  /** flush() for a batch parsed elsewhere: rows flat (pushRows), then the ops, in order after earlier batches. */
+  async enqueue(rows: readonly SqlValue[], ops: readonly PendingOp[]): Promise<void> {
     const previous = this.writing;
     this.writing = (async () => {
       await previous;
-      if (!this.loadTried && (records.length || ops.length)) {
+      if (!this.loadTried && (rows.length || ops.length)) {
         // Into an empty index the whole import is one bulk load (SessionIndex.beginBulkLoad).
         this.loadTried = true;
         if (this.bulkLoad) this.loading = await this.index.beginBulkLoad();
       }
-      if (records.length) this.written += await this.index.write(records);
+      if (rows.length) this.written += await this.index.writeRows(rows);
       if (ops.length) {
         await this.index.resolve(ops);
         this.resolved += ops.length;
@@ -145,6 +167,11 @@ export class ImportRun {
   async finish(lines: number): Promise<ImportReport> {
     this.assembler.finish();
     await this.flush();
+    return this.report(lines);
+  }
+
+  /** Waits for the last batch, ends a bulk load, and reports. */
+  async report(lines: number): Promise<ImportReport> {
     await this.writing;
     if (this.loading) {
       this.loading = false;
@@ -169,8 +196,11 @@ export class ImportRun {
 export async function importFile(index: SessionIndex, path: string, formatName: string, options: ImportOptions = {}, hooks: ImportHooks = {}, runOpts: ImportRunOptions = {}): Promise<ImportReport> {
   const format = importFormat(formatName);
   const run = new ImportRun(index, path, format.name, hooks, runOpts);
-  const parser = format.open({ file: basename(path), options, sink: run.sink });
   const total = path.endsWith('.gz') ? 0 : fileSize(path);
+  if (runOpts.parseThread ?? (path.endsWith('.gz') ? fileSize(path) * 4 : total) >= PARSE_THREAD_MIN_BYTES) {
+    return importInThread(run, { path, format: format.name, options, batchSize: runOpts.batchSize ?? 20_000, maxOpen: runOpts.maxOpen }, total, hooks);
+  }
+  const parser = format.open({ file: basename(path), options, sink: run.sink });
   let bytes = 0;
   let report: ImportReport;
   try {
@@ -191,4 +221,65 @@ export async function importFile(index: SessionIndex, path: string, formatName: 
   }
   hooks.onProgress?.(total || bytes, total || bytes, report.sessions, report.badLines);
   return report;
+}
+
+// Compiled parse-thread.js when this process runs dist/, else the .ts through tsx.
+const PARSER_BOOT = workerBoot(new URL('./parse-thread.ts', import.meta.url));
+
+/**
+ * importFile with reading and parsing in a worker thread: it sends batches of
+ * flat rows, pending ops and bad lines in file order; this thread writes
+ * each while the worker parses the next (two cores: the parse and the
+ * store's work overlap). Reports, bad lines and results are what the
+ * single-thread path gives.
+ */
+async function importInThread(run: ImportRun, init: ParserInit, total: number, hooks: ImportHooks): Promise<ImportReport> {
+  // A young generation that holds a batch's short-lived strings without promoting them.
+  const worker = new Worker(PARSER_BOOT, { eval: true, workerData: init, resourceLimits: { maxYoungGenerationSizeMb: 48 } });
+  const queue: FromParser[] = [];
+  let wake: (() => void) | undefined;
+  let failure: Error | undefined;
+  worker.on('message', (m: FromParser) => {
+    queue.push(m);
+    wake?.();
+  });
+  worker.on('error', (err) => {
+    failure ??= err;
+    wake?.();
+  });
+  worker.on('exit', (code) => {
+    failure ??= new Error(`the import's parse thread stopped (exit code ${code}) before the end of the file`);
+    wake?.();
+  });
+  const next = async (): Promise<FromParser> => {
+    while (queue.length === 0) {
+      if (failure) throw failure;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    return queue.shift()!;
+  };
+  try {
+    for (;;) {
+      const m = await next();
+      if (m.type === 'fatal') throw m.code ? new SakimoriError(m.code, m.message, m.hint ? { hint: m.hint } : {}) : new Error(m.message);
+      // Taken: the worker may parse the next batch while this one is written.
+      worker.postMessage({ type: 'ack' } satisfies ToParser);
+      for (const [line, message] of m.bad) run.sink.bad(line, message);
+      run.addSkipped(m.skipped);
+      await run.enqueue(m.rows, m.ops);
+      hooks.onProgress?.(m.bytes, total, run.sessions, run.badLines);
+      if (m.lines !== undefined) {
+        const report = await run.report(m.lines);
+        hooks.onProgress?.(total || m.bytes, total || m.bytes, report.sessions, report.badLines);
+        return report;
+      }
+    }
+  } catch (err) {
+    await run.abort();
+    throw err;
+  } finally {
+    worker.removeAllListeners('exit');
+    await worker.terminate();
+  }
 }

@@ -22,6 +22,7 @@ interface ImportCliOptions {
   utcOffset?: string;
   year?: string;
   batch?: string;
+  parseThread?: string;
   progress?: boolean;
   json?: boolean;
 }
@@ -122,6 +123,7 @@ export function registerSessions(program: Command): void {
     .option('--utc-offset <offset>', 'the zone of times written without one, e.g. +09:00 (required for such files)')
     .option('--year <year>', 'cgnat-syslog: the year of BSD syslog times, which have none')
     .option('--batch <rows>', 'session rows handed to the store at a time (into an empty index the whole import is one bulk-load transaction; otherwise each batch is one upsert transaction)', '20000')
+    .addOption(new Option('--parse-thread <when>', 'read and parse the file in a worker thread while this one writes (auto: for files of 4 MiB and more)').choices(['auto', 'on', 'off']).default('auto'))
     .option('--progress', 'show a progress bar on stderr even when it is not a terminal')
     .option('--json', 'print the report as JSON')
     .addHelpText(
@@ -164,7 +166,7 @@ Importing the same file again changes nothing (sessions are keyed by NAS and ses
         const hooks: ImportHooks = { onBad, ...bar.hooks };
         const r = await (opts.from
           ? importRadacctTable(index, opts.from, opts.table ?? 'radacct', hooks, { batchSize })
-          : importFile(index, file!, opts.format, { nas: opts.nas, utcOffsetMin, year }, hooks, { batchSize })
+          : importFile(index, file!, opts.format, { nas: opts.nas, utcOffsetMin, year }, hooks, { batchSize, ...(opts.parseThread === 'auto' ? {} : { parseThread: opts.parseThread === 'on' }) })
         ).finally(() => bulk?.close());
         await p.audit.append({
           actor: actor(),
