@@ -8,8 +8,9 @@
  * without policy; otherwise PolicyEngine.decide() picks NXDOMAIN, NODATA, DROP, TCP-only
  * (TC=1 over UDP, resolved over TCP), PASSTHRU or local data (the warning page). A
  * synthesised answer carries the RFC 8914 Extended DNS Error "Blocked" when the query had
- * EDNS. A local-data CNAME (to the warning page's name) is resolved upstream and the
- * answer chained after it, as BIND does for RPZ CNAME rewrites.
+ * EDNS. A local-data CNAME (to the warning page's name) is followed: its target is checked
+ * against the policy again (chaseCname) and, when no policy covers it, resolved upstream
+ * and the answer chained after it.
  *
  * TCP follows RFC 7766: length-prefixed messages, many queries per connection answered
  * as they come (pipelining, out of order), an idle timeout, and garbage (a message that
@@ -28,6 +29,7 @@ import {
   emptyQueryInfo,
   makeResponseFromQuery,
   RCode,
+  readQuery,
   readQueryInto,
   RRType,
   type CompiledRecords,
@@ -419,13 +421,69 @@ export class DataPlane {
     }
     const local = makeLocalDataResponse(msg, ans, { info: q, ...(ede ? { ednsOptions: ede } : {}) })!;
     if (q.qtype === RRType.CNAME || !isSingleCname(ans)) return this.reply(target, local, port, address, t, RCode.NOERROR);
-    // Chase the CNAME (the warning page's name) upstream and chain the answer after it.
-    const upstreamQuery = cnameQuery(ans, q);
-    // Read now: q is reused by the next query before the answer comes.
+    this.chaseCname(msg, q, local, ans, tcp, target, port, address);
+  }
+
+  /**
+   * A local-data CNAME (the warning page's name): its target is a new query name, so it is
+   * checked against the policy again — the never-block list first, then every zone in
+   * order, QNAME triggers only (the client's own triggers were applied to the query) — and
+   * each step's answer is appended: more local data (followed again when it is a CNAME),
+   * NXDOMAIN or NODATA, DROP (no answer at all), TCP-only (TC=1 over UDP). A target no
+   * policy covers (or PASSTHRU) is resolved upstream and its answer chained after.
+   * Each name is visited once, and at most MAX_POLICY_CNAMES are followed: a loop in the
+   * zones is answered with the CNAMEs so far (NOERROR, no address), logged once, and
+   * never sent upstream.
+   */
+  private chaseCname(msg: Buffer, q: QueryInfo, local: Uint8Array, ans: CompiledRecords, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
+    const t: Transport = tcp ? 'tcp' : 'udp';
+    // Read now: q is reused by the next query before an upstream answer comes.
     const maxSize = tcp ? 65535 : q.edns ? Math.max(512, q.udpSize) : 512;
-    this.forwarder.ask(upstreamQuery.bytes, upstreamQuery.questionEnd, tcp, (answer) => {
-      this.reply(target, chain(local, answer, maxSize), port, address, t, RCode.NOERROR);
-    });
+    const engine = this.engine!;
+    const names = [q.qname];
+    let out = local;
+    let cname = ans;
+    for (;;) {
+      const next = cnameQuery(cname, q);
+      const r = readQuery(next.bytes);
+      if (!r.ok) return this.reply(target, out, port, address, t, RCode.NOERROR);
+      const name = r.value.qname;
+      if (names.includes(name) || names.length > MAX_POLICY_CNAMES) {
+        this.warnOnce(`cname-loop-${names[0]}`, `policy zones send ${names[0]} round a CNAME chain (${[...names, name].join(' -> ')}${names.includes(name) ? ': a loop' : `: over ${MAX_POLICY_CNAMES} names`}); answered with the CNAMEs so far. Logged once per name.`);
+        return this.reply(target, out, port, address, t, RCode.NOERROR);
+      }
+      names.push(name);
+      const d = engine.decide(name, undefined, q.qtype);
+      if (d.action === 'tcp-only' && !tcp) return this.reply(target, makeResponseFromQuery(msg, RCode.NOERROR, { info: q, tc: true })!, port, address, t, RCode.NOERROR);
+      switch (d.action) {
+        case 'tcp-only': // over TCP: PASSTHRU
+        case 'none':
+        case 'passthru': {
+          const sofar = out;
+          this.forwarder.ask(next.bytes, next.questionEnd, tcp, (answer) => this.reply(target, chain(sofar, answer, maxSize), port, address, t, RCode.NOERROR));
+          return;
+        }
+        case 'drop':
+          this.stats.responses[t][NO_ANSWER]!++;
+          target.skip?.();
+          return;
+        case 'nxdomain':
+        case 'nodata': {
+          const rcode = d.action === 'nxdomain' ? RCode.NXDOMAIN : RCode.NOERROR;
+          return this.reply(target, chain(out, Buffer.from(makeResponseFromQuery(next.bytes, rcode, { info: r.value })!), maxSize), port, address, t, rcode);
+        }
+        case 'local-data': {
+          const more = d.answersFor(name);
+          if (more === undefined || more.count === 0) {
+            const rcode = more === undefined ? RCode.YXDOMAIN : RCode.NOERROR;
+            return this.reply(target, rcode === RCode.NOERROR ? out : withRcode(out, rcode), port, address, t, rcode);
+          }
+          out = chain(out, Buffer.from(makeLocalDataResponse(next.bytes, more, { info: r.value })!), maxSize);
+          if (!isSingleCname(more)) return this.reply(target, out, port, address, t, RCode.NOERROR);
+          cname = more;
+        }
+      }
+    }
   }
 
   private edeFor(zone: string): Uint8Array {
@@ -619,6 +677,16 @@ function plainAddress(a: string): string {
 
 function clientIp(a: string): IpAddress | undefined {
   return parseIp(plainAddress(a));
+}
+
+/** Local-data CNAMEs followed for one query at most (a longer chain in the zones is a mistake, answered as a loop). */
+const MAX_POLICY_CNAMES = 8;
+
+/** A copy of a response with another RCODE. */
+function withRcode(msg: Uint8Array, rcode: number): Uint8Array {
+  const out = Uint8Array.from(msg);
+  out[3] = (out[3]! & 0xf0) | (rcode & 0x0f);
+  return out;
 }
 
 function isSingleCname(ans: CompiledRecords): boolean {
