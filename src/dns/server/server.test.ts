@@ -91,25 +91,31 @@ describe('block-event log', () => {
     await store.close();
   });
 
-  it('on a SQLite file, a thread of its own writes the rows (not the DNS thread); stop() writes what is left and ends it', async () => {
+  it('on a SQLite file, a flush of writerThreadRows rows starts a thread that writes the next ones (not the DNS thread); stop() writes what is left and ends it', async () => {
     const file = join(dir, 'events.db');
     const store = await openStore(`sqlite:${file}`);
     await store.migrate([...privacyMigrations, ...dnsMigrations]);
     const audit = new AuditLog(store, { flushIntervalMs: 0 });
     const clock = new ManualClock(1_700_000_000_000);
-    const log = new BlockEventLog(store, audit, { purposeOf: () => 'cc-blocking', flushIntervalMs: 60_000, clock, log: () => undefined });
+    const log = new BlockEventLog(store, audit, { purposeOf: () => 'cc-blocking', flushIntervalMs: 60_000, writerThreadRows: 2, clock, log: () => undefined });
     log.start();
-    assert.equal(await log.writerReady(), true);
     log.add({ at: clock.now(), client: '192.0.2.1', fqdn: 'a.example', list: 'cc', action: 'nxdomain' });
+    await log.flush(); // 1 row: under the threshold, written here, no thread
+    assert.equal(await log.writerReady(), false);
+    log.add({ at: clock.now(), client: '192.0.2.1', fqdn: 'b.example', list: 'cc', action: 'nxdomain' });
     log.add({ at: clock.now(), client: '192.0.2.2', fqdn: 'b.example', list: 'cc', action: 'nxdomain' });
+    await log.flush(); // 2 rows: written here, and the thread starts
+    assert.equal(await log.writerReady(), true);
+    assert.equal(log.threadBatches, 0);
+    log.add({ at: clock.now(), client: '192.0.2.2', fqdn: 'a.example', list: 'cc', action: 'nxdomain' });
     await log.flush();
     assert.equal(log.threadBatches, 1);
-    assert.equal(log.counts.written, 2);
+    assert.equal(log.counts.written, 4);
     log.add({ at: clock.now(), client: '192.0.2.3', fqdn: 'c.example', list: 'cc', action: 'drop' });
     await log.stop();
     assert.equal(await log.writerReady(), false);
     const rows = await store.all<{ fqdn: string }>('SELECT fqdn FROM dns_block_events ORDER BY fqdn');
-    assert.deepEqual(rows.map((r) => r.fqdn), ['a.example', 'b.example', 'c.example']);
+    assert.deepEqual(rows.map((r) => r.fqdn), ['a.example', 'a.example', 'b.example', 'b.example', 'c.example']);
     await audit.close();
     await store.close();
   });
