@@ -16,9 +16,10 @@ import type { FromWriter, ToWriter, WriterInit } from './audit-writer.ts';
  * Entries are buffered and written in batches (one transaction per batch) so
  * that auditing every read does not cost a transaction per read. Several
  * processes may append to one store at once: each batch takes the write lock
- * and extends the chain from the current head. On a SQLite file the batches
- * are written by a worker thread with its own connection (audit-writer.ts),
- * which also does the WAL checkpoints, so neither blocks the caller's thread.
+ * and extends the chain from the current head. On a SQLite file and on
+ * PostgreSQL the batches are written by a worker thread with its own
+ * connection (audit-writer.ts), which on SQLite also does the WAL checkpoints,
+ * so neither the hashing nor the transaction runs on the caller's thread.
  */
 export type AuditAction = 'write' | 'read' | 'purge' | 'export' | 'consent' | 'config' | 'notice' | 'delete';
 
@@ -95,7 +96,7 @@ export interface AuditLogOptions {
   maxBatch?: number;
   /** Told when a batch could not be written (the entries stay queued and are retried). */
   onError?: (err: unknown) => void;
-  /** SQLite file stores: batches are written by a worker thread with its own connection (default), or here when false. */
+  /** SQLite file and PostgreSQL stores: batches are written by a worker thread with its own connection (default), or here when false. */
   writerThread?: boolean;
   /** With the writer thread: its PASSIVE WAL checkpoint interval (the store's own connection then checkpoints never). */
   checkpointMs?: number;
@@ -220,8 +221,8 @@ export class AuditLog {
 
   /**
    * One batch, committed before it resolves: by the writer thread on a SQLite
-   * file (so neither the transaction nor the WAL checkpoint runs on this
-   * thread), else in a transaction on the store itself.
+   * file or PostgreSQL (so neither the transaction nor the WAL checkpoint runs
+   * on this thread), else in a transaction on the store itself.
    */
   private async writeBatch(batch: Pending[]): Promise<void> {
     const entries = batch.map(({ entry, at }): ChainInput => ({ at, actor: entry.actor, action: entry.action, purpose: entry.purpose, subject: entry.subject, detail: JSON.stringify(entry.detail ?? {}) }));
@@ -236,11 +237,11 @@ export class AuditLog {
   /**
    * Starts the writer thread now (otherwise it starts with the second batch);
    * resolves true once it takes batches, false where there is none (memory,
-   * PostgreSQL, `writerThread: false`) or it could not start.
+   * `writerThread: false`) or it could not start.
    */
   startWriterThread(): Promise<boolean> {
-    if (this.store.sqliteFile === undefined || this.opts.writerThread === false || this.closed) return Promise.resolve(false);
-    this.writer ??= new WriterThread(this.store, this.store.sqliteFile, this.opts.checkpointMs ?? 1000, this.opts.onError);
+    if (this.store.workerUrl === undefined || this.opts.writerThread === false || this.closed) return Promise.resolve(false);
+    this.writer ??= new WriterThread(this.store, this.store.workerUrl, this.opts.checkpointMs ?? 1000, this.opts.onError);
     return this.writer.ready;
   }
 
@@ -342,14 +343,14 @@ class WriterThread {
   private dead: Error | undefined;
   private closing = false;
 
-  constructor(private readonly store: Store, file: string, checkpointMs: number, private readonly onError?: (err: unknown) => void) {
-    this.worker = new Worker(WRITER_BOOT, { eval: true, workerData: { file, checkpointMs } satisfies WriterInit });
+  constructor(private readonly store: Store, url: string, checkpointMs: number, private readonly onError?: (err: unknown) => void) {
+    this.worker = new Worker(WRITER_BOOT, { eval: true, workerData: { url, checkpointMs } satisfies WriterInit });
     this.worker.unref();
     this.ready = new Promise<boolean>((resolve) => {
       this.worker.on('message', (msg: FromWriter) => {
         if (msg.type === 'ready') {
           // The writer thread checkpoints; this process's own write connection no longer does.
-          void this.store.run('PRAGMA wal_autocheckpoint = 0').catch(() => undefined);
+          if (this.store.dialect === 'sqlite') void this.store.run('PRAGMA wal_autocheckpoint = 0').catch(() => undefined);
           this.running = true;
           resolve(true);
         } else if (msg.type === 'fatal') {
@@ -406,7 +407,7 @@ class WriterThread {
     this.worker.postMessage({ type: 'close' } satisfies ToWriter);
     await exited;
     // Nobody checkpoints for this connection any more: SQLite's default again.
-    await this.store.run('PRAGMA wal_autocheckpoint = 1000').catch(() => undefined);
+    if (this.store.dialect === 'sqlite') await this.store.run('PRAGMA wal_autocheckpoint = 1000').catch(() => undefined);
   }
 }
 

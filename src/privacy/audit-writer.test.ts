@@ -95,3 +95,26 @@ test('close() writes what is queued, ends the thread, and a tampered row is stil
     await done();
   }
 });
+
+test('on PostgreSQL the writer thread commits the batches too, and the chain verifies', async () => {
+  const { startPostgres } = await import('../../test/peers/postgres.ts');
+  const peer = await startPostgres();
+  const store = await openStore(await peer.createDatabase('audit_writer'));
+  const audit = new AuditLog(store, { flushIntervalMs: 5, maxBatch: 50 });
+  try {
+    await store.migrate(privacyMigrations);
+    assert.equal(await audit.startWriterThread(), true);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => audit.append({ actor: 'test', action: 'read', purpose: 'infection-notice', subject: `ip:${i}`, detail: { i } })));
+    for (let i = 0; i < 20; i++) audit.record({ actor: 'test', action: 'read', purpose: 'infection-notice', subject: `rec:${i}` });
+    await audit.close();
+    assert.equal(audit.written, 320);
+    assert.equal(audit.threadBatches, audit.batches, 'every batch went through the writer thread');
+    const rows = await store.all<{ subject: string }>('SELECT subject FROM audit_log ORDER BY seq');
+    assert.deepEqual(rows.map((r) => r.subject), [...Array.from({ length: 300 }, (_, i) => `ip:${i}`), ...Array.from({ length: 20 }, (_, i) => `rec:${i}`)]);
+    assert.deepEqual(await verifyAuditChain(store).then((r) => r.ok && r.entries), 320);
+  } finally {
+    await audit.close();
+    await store.close();
+    await peer.stop();
+  }
+});

@@ -61,6 +61,13 @@ export interface Store extends Queryable {
    */
   readonly sqliteFile?: string;
   /**
+   * The URL a worker thread opens its own store with, to the same database
+   * (the audit log's writer): `sqlite:PATH` for a file, the PostgreSQL URL as
+   * given — with its password, so never log it (displayUrl is for that).
+   * Undefined in memory.
+   */
+  readonly workerUrl?: string;
+  /**
    * Runs fn in one transaction, committed when fn resolves and rolled back if it
    * throws. Transactions take the write lock at once (SQLite BEGIN IMMEDIATE),
    * so two processes sharing one store (a running node and a CLI command)

@@ -68,6 +68,7 @@ type BatchPlan = { kind: 'multi-row'; shape: InsertShape; rowsPerInsert: number;
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   readonly displayUrl: string;
+  readonly workerUrl: string;
   private readonly texts = new Map<string, PreparedText>();
   private readonly batchPlans = new Map<string, BatchPlan>();
   private nextName = 0;
@@ -80,6 +81,7 @@ export class PostgresStore implements Store {
     private readonly busyTimeoutMs: number,
   ) {
     this.displayUrl = where.displayUrl;
+    this.workerUrl = where.connectionString;
     this.queue = new TransactionQueue(this.displayUrl, busyTimeoutMs);
   }
 

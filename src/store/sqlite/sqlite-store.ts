@@ -123,7 +123,10 @@ export class SqliteStore implements Store {
     this.writerStatements = new StatementCache(writer);
     this.readerStatements = reader ? new StatementCache(reader) : undefined;
     this.queue = new TransactionQueue(displayUrl, busyTimeoutMs);
+    this.workerUrl = sqliteFile === undefined ? undefined : `sqlite:${sqliteFile}`;
   }
+
+  readonly workerUrl: string | undefined;
 
   // --- Queryable, outside any transaction -------------------------------------------------
 
