@@ -213,7 +213,7 @@ async function sakimoriSide(label: 'SQLite' | 'PostgreSQL', url: string, n: numb
 
     // Look-ups through the audited, purpose-bound path (R16), one caller awaiting each.
     const audit = new AuditLog(store, { flushIntervalMs: 200, writerThread: args['audit-thread'] !== 'off', onError: (e) => log(`${label}: audit: ${String(e)}`) });
-    // SQLite: batches go to the audit writer thread (it would start with the second batch anyway; here before the clock starts).
+    // Batches go to the audit writer thread (it would start with the second batch anyway; here before the clock starts).
     await audit.startWriterThread();
     const attribution = new Attribution(index, audit, { clockSkewMs: 0 });
     const ask = async (i: number) => {
@@ -401,7 +401,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '20000' },
     rounds: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '16' },
-    /** off: SQLite audit batches and WAL checkpoints on the look-up thread, as before the writer thread (for comparison). */
+    /** off: audit batches (and SQLite's WAL checkpoints) on the look-up thread, as before the writer thread (for comparison). */
     'audit-thread': { type: 'string', default: 'on' },
     'no-append': { type: 'boolean', default: false },
   },
@@ -443,7 +443,7 @@ if (args.side === 'sakimori') {
         'Each "SQLite: …" and "PostgreSQL: …" row compares that Sakimori store with the one radacct measurement (the anchor row values repeat).',
         `Sakimori import: \`sakimori sessions import FILE --format radacct --batch ${Number(args.batch).toLocaleString('en-US')}\` (the CLI, in a child process) on a radacct CSV export of the ${N.toLocaleString('en-US')} sessions (generated beforehand, not timed); sessions (CSV lines) per second by the command's own report: read, parse, write and index build. Into the empty index the import is one bulk load (plain INSERTs on SQLite, COPY straight into the table on PostgreSQL; the lookup and last-seen indexes built once at the end). SQLite: WAL, synchronous=NORMAL, 256 MiB page cache. The radacct CSV row imports ${Number(args['csv-lines']).toLocaleString('en-US')} more lines (in-process importFile) into the index already holding the sessions above: no bulk load, every batch upserted into the index.`,
         `Anchor import: the same sessions COPYed into radacct with its shipped indexes (FreeRADIUS itself inserts row by row, which is slower). Anchor look-up: ${ANCHOR_QUERY.replace(/\s+/g, ' ')}, ${args['anchor-lookups']} times (each is a sequential scan: there is no index on FramedIPAddress).`,
-        `Sakimori look-ups go through Attribution.lookup: purpose-checked and audited (R16: one hash-chained audit entry per look-up, written in batches to the same store; on SQLite by the audit writer thread with its own connection, which also does the WAL checkpoints), 80 % inside a session (expect found, the right subscriber and session), 20 % just after one (expect gap); ${CONCURRENCY} in flight: that many callers each awaiting its own look-ups on one store (PostgreSQL: a pool of 10), p99 as the callers see it. Every look-up is issued from its own event-loop turn (setImmediate, not timed), as a request would be, so timers and the audit writer thread's replies are handled between look-ups.`,
+        `Sakimori look-ups go through Attribution.lookup: purpose-checked and audited (R16: one hash-chained audit entry per look-up, written in batches of up to 5,000 or 200 ms to the same store by the audit writer thread with its own connection, which on SQLite also does the WAL checkpoints), 80 % inside a session (expect found, the right subscriber and session), 20 % just after one (expect gap); ${CONCURRENCY} in flight: that many callers each awaiting its own look-ups on one store (PostgreSQL: a pool of 10), p99 as the callers see it. Every look-up is issued from its own event-loop turn (setImmediate, not timed), as a request would be, so timers and the audit writer thread's replies are handled between look-ups.`,
         'PostgreSQL: throwaway server (test/peers/postgres.ts), fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB, for both Sakimori and the anchor.',
         "Other engineers' jobs shared this 2-core machine (see the load average): read the ratios, not the absolute figures.",
       ],
