@@ -5,7 +5,8 @@
  * as the secondary, `sakimori rpz add` -> signed NOTIFY -> IXFR -> every worker thread
  * enforces the new name, seen by dig from many source ports (the kernel spreads UDP
  * clients over the threads by address and port), while a stream of queries is answered
- * throughout the update.
+ * throughout the update; and a zone handed in as a ZoneSource (DnsFirewallOptions.sources)
+ * with worker threads.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,6 +19,12 @@ import { promisify } from 'node:util';
 import { freePort, type UnboundPeer } from './peers/unbound.ts';
 import { dig, digUntil, RPZ_ZONE, startSakimoriRpz, startUpstream, type DigResult, type SakimoriRpz } from './peers/rpz-feed.ts';
 import { dnsServe, type Served } from './peers/dns-serve.ts';
+import { systemClock } from '../src/core/index.ts';
+import { DnsFirewall, dnsMigrations } from '../src/dns/index.ts';
+import { makeTsigKey, SecondaryZone } from '../src/dns/zone-transfer/index.ts';
+import { AuditLog, privacyMigrations } from '../src/privacy/index.ts';
+import { openStore } from '../src/store/index.ts';
+import { silentLogger } from '../src/telemetry/index.ts';
 
 const run = promisify(execFile);
 const BIN = resolve(import.meta.dirname, '../bin/sakimori.js');
@@ -126,6 +133,39 @@ describe('zones from a keyed primary, answered by worker threads', { timeout: 30
     const gone = await digUntil(fw.port, 'bad.example', (r) => r.status === 'NOERROR', 10_000);
     assert.notEqual(gone.ms, -1, `removal not enforced within 10 s\n${msgs(fw)}`);
     for (const p of ports) assert.deepEqual(await digFrom(fw.port, p, 'bad.example'), { status: 'NOERROR', answers: ['A 192.0.2.66'] }, `source port ${p} after the removal`);
+  });
+
+  it('a zone from another source (DnsFirewallOptions.sources: a SecondaryZone) is served by worker threads too, each IXFR reaching every thread', async () => {
+    const store = await openStore('sqlite::memory:');
+    await store.migrate([...privacyMigrations, ...dnsMigrations]);
+    const audit = new AuditLog(store, { flushIntervalMs: 0 });
+    const secondary = new SecondaryZone({ zone: RPZ_ZONE, primary: { host: '127.0.0.1', port: feed.port }, key: makeTsigKey({ name: 'xfr-key', secret: SECRET }) });
+    const fw2 = new DnsFirewall(
+      { listen: [{ host: '127.0.0.1', port: 0 }], upstreams: [{ host: '127.0.0.1', port: upstream.port }], sources: [{ spec: { name: RPZ_ZONE, kind: 'cc' }, source: secondary }], threads: 2, detect: false },
+      { store, audit, logger: silentLogger, clock: systemClock },
+    );
+    try {
+      await fw2.start();
+      const port = fw2.addresses[0]!.address.port;
+      assert.equal(fw2.zoneStatus()[0]?.serial, secondary.status().serial);
+      assert.deepEqual(await dig(port, 'a.wild.example'), { status: 'NXDOMAIN', answers: [] });
+      assert.deepEqual(await dig(port, 'www.example'), { status: 'NOERROR', answers: ['A 192.0.2.1'] });
+      const add = await feed.cli(['add', '--zone', RPZ_ZONE, '--file', feed.file, '--name', 'www.example', '--action', 'nxdomain']);
+      assert.equal(add.code, 0, add.stderr);
+      // No NOTIFY listener here: ask for the change as the refresh timer would.
+      for (let i = 0; i < 50 && secondary.status().transfers.ixfr === 0; i++) {
+        await secondary.refresh();
+        if (secondary.status().transfers.ixfr === 0) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(secondary.status().transfers.ixfr, 1, JSON.stringify(secondary.status()));
+      const seen = await digUntil(port, 'www.example', (r) => r.status === 'NXDOMAIN', 5_000);
+      assert.notEqual(seen.ms, -1, JSON.stringify(seen.last));
+      for (let i = 0; i < 12; i++) assert.deepEqual(await digFrom(port, await freePort(), 'www.example'), { status: 'NXDOMAIN', answers: [] });
+    } finally {
+      await fw2.stop();
+      await audit.close();
+      await store.close();
+    }
   });
 
   it('with a wrong secret for the key, the primary refuses the transfer and DNS is not answered', async () => {
