@@ -107,8 +107,10 @@ file is reloaded within a second; a file with an error is refused (file:line is 
 and the previous version stays in force. A zone from a primary (--rpz-primary) is loaded
 by AXFR before DNS is answered, then kept current by IXFR on NOTIFY (--notify-listen) and
 on its SOA refresh timer; when the primary cannot be reached the version in force stays,
-also past the SOA expire time (logged as expired). Run it with MALLOC_MMAP_THRESHOLD_=131072 in the
-environment so a replaced zone's memory goes back to the system.
+also past the SOA expire time (logged as expired). With --threads N the main thread pulls
+the zone and each transfer reaches every thread as one new version. Run it with
+MALLOC_MMAP_THRESHOLD_=131072 in the environment so a replaced zone's memory goes back to
+the system.
 
 Examples:
   sakimori dns serve --listen 127.0.0.1:5353 --upstream 127.0.0.1:53 --rpz cc.rpz
@@ -126,6 +128,8 @@ the attack keep resolving; amplification names are proposed for review; infected
 clients become Observations for the cases pipeline. Mitigations end on their own and are
 withdrawn when the firewall stops. List them with: sakimori dns detections`)
     .action(async (opts: ServeOptions, cmd: Command) => {
+      // Before the firewall's modules load (loading them grows V8's young generation): gc.ts alone.
+      (await import('../../dns/server/gc.ts')).capYoungGeneration();
       const [{ DnsFirewall, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile, zoneSpecFromPrimary }, { openPlatform }] = await Promise.all([import('../../dns/index.ts'), import('../../node/platform.ts')]);
       const { config, logger } = await commandConfig(cmd);
       const zones: ZoneSpec[] = [];

@@ -395,7 +395,11 @@ export class SecondaryZone implements NotifyReceiver {
       this.expireMs = cur?.data.kind === 'SOA' ? cur.data.expire * 1000 : undefined;
       this.lastOk = true;
       if (kind !== 'up-to-date') this.saveCopy();
-      else if (this.opts.copyFile && !this.copyWriting) void touchZoneCopy(this.opts.copyFile, now);
+      // After a write still in progress (its rename would carry an older time), never instead of it.
+      else if (this.opts.copyFile) {
+        const file = this.opts.copyFile;
+        void this.copyWritten().then(() => touchZoneCopy(file, now));
+      }
       const u: ZoneUpdate = { zone: this.zone, primary: this.st.primary, kind, fromSerial, serial: cur ? soaSerial(cur) : 0, records, ms: now - t0 };
       if (kind !== 'up-to-date') this.log.info({ ...u }, `policy zone ${this.zone} updated by ${kind}`);
       this.opts.onUpdate?.(u);
