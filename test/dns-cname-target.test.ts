@@ -52,7 +52,7 @@ const CC = [
   '',
 ].join('\n');
 
-describe('a local-data CNAME target is checked against the policy again', { timeout: 180_000 }, () => {
+for (const threads of ['0', '2']) describe(`a local-data CNAME target is checked against the policy again (${threads === '0' ? 'main thread' : `${threads} worker threads`})`, { timeout: 180_000 }, () => {
   let dir: string;
   let upstream: UnboundPeer;
   let fw: Served;
@@ -65,7 +65,7 @@ describe('a local-data CNAME target is checked against the policy again', { time
     writeFileSync(join(dir, 'malware.rpz'), MALWARE);
     writeFileSync(join(dir, 'cc.rpz'), CC);
     writeFileSync(join(dir, 'allow.txt'), 'allowed.isp.example\n');
-    fw = await dnsServe(['--detect', 'off', '--upstream', `127.0.0.1:${upstream.port}`, '--rpz', join(dir, 'malware.rpz'), '--rpz', join(dir, 'cc.rpz'), '--allow', join(dir, 'allow.txt')], dir);
+    fw = await dnsServe(['--threads', threads, '--detect', 'off', '--upstream', `127.0.0.1:${upstream.port}`, '--rpz', join(dir, 'malware.rpz'), '--rpz', join(dir, 'cc.rpz'), '--allow', join(dir, 'allow.txt')], dir);
   });
   after(async () => {
     await fw?.close();
