@@ -196,8 +196,8 @@ export class NameTable {
    */
   constructor(expected = 0) {
     this.bulk = expected > 0;
-    // 40 bytes per expected name (a 37-character key) errs high; untouched pages cost no memory.
-    this.u8 = new Uint8Array(buffer(Math.max(4096, 40 * expected), this.bulk));
+    // 32 bytes per expected name (a 29-character key) errs high; untouched pages cost no memory.
+    this.u8 = new Uint8Array(buffer(Math.max(4096, 32 * expected), this.bulk));
     this.offBits = this.offMask = this.tagMask = 0;
     this.setOffBits(offsetBits(this.u8.length));
     this.nSlots = slotsFor(expected);
@@ -475,13 +475,17 @@ export class NameTable {
     return this.u8.byteLength + this.slots.byteLength + this.exactBits.byteLength + this.wildBits.byteLength;
   }
 
-  /** After a bulk load: gives back the arena's growth slack. */
+  /** After a bulk load: gives back the arena's growth slack, and slots an estimate left under half full. */
   trim(): void {
     if (this.shared) return; // already trimmed when it was shared
     const bulk = this.bulk;
     this.bulk = false; // plain buffers from here on: lookups read them
     if (this.garbage > 0) this.compact(this.used - this.garbage, this.lenBytes, this.idBytes, -1);
     else if (bulk || this.u8.length > this.used + 4096) this.realloc(this.used);
+    if (this.nSlots > 256 && (this.live + this.tombs) * 2 < this.nSlots) {
+      this.setOffBits(offsetBits(this.u8.length)); // the trimmed arena may leave room for a longer tag
+      this.rebuild(slotsFor(this.live), -1);
+    }
     this.slots = settle(this.slots);
     this.exactBits = settle(this.exactBits);
     this.wildBits = settle(this.wildBits);
