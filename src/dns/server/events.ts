@@ -7,8 +7,8 @@
  * one (client, FQDN, list, action) into a count and keeps at most `maxBuffered` distinct
  * events per flush interval; `flush()` writes them with one `runMany` (a transaction) every
  * interval. Under a flood of distinct names the excess is counted (`notKept`), not kept,
- * and a store that is slow or down never holds a query up. On a SQLite file, once a flush
- * carries `writerThreadRows` rows, the rows are written by a thread of their own
+ * and a store that is slow or down never holds a query up. On a SQLite file, once an
+ * interval gathers `writerThreadRows` events, the rows are written by a thread of their own
  * (events-writer.ts): 2,000 rows in a transaction on this thread, with the WAL checkpoint
  * a commit may trigger, stopped every query for 28-290 ms (measured at load average 10).
  */
@@ -68,9 +68,10 @@ export interface BlockEventLogOptions {
   flushIntervalMs?: number;
   maxBuffered?: number;
   /**
-   * On a SQLite file, the first flush of at least this many rows starts the writer thread
-   * (events-writer.ts); later flushes go there. Default 200; 0: never. The thread costs
-   * ~13 MiB RSS (measured, dist/), so a server that blocks little never starts one.
+   * On a SQLite file, the first interval with this many distinct events starts the writer
+   * thread (events-writer.ts), which writes that flush and the later ones. Default 200; 0:
+   * never. The thread costs ~13 MiB RSS (measured, dist/), so a server that blocks little
+   * never starts one.
    */
   writerThreadRows?: number;
   clock: Clock;
@@ -94,12 +95,16 @@ export class BlockEventLog {
   private writer: EventsWriterThread | undefined;
   private writerFailed = false;
   private running = false;
+  /** Distinct events in one interval that start the writer thread (0: never). */
+  private readonly writerAt: number;
 
   constructor(
     private readonly store: Store,
     private readonly audit: AuditLog,
     private readonly opts: BlockEventLogOptions,
-  ) {}
+  ) {
+    this.writerAt = store.sqliteFile === undefined ? 0 : (opts.writerThreadRows ?? 200);
+  }
 
   start(): void {
     this.running = true;
@@ -135,6 +140,18 @@ export class BlockEventLog {
     // A copy: the data plane reuses its event object for every query.
     this.buf.set(key, { e: { at: e.at, client: e.client, fqdn: e.fqdn, list: e.list, action: e.action }, count: n });
     this.counts.merged += n - 1;
+    // Started as the batch grows, not at its flush: the thread boots while the interval runs.
+    if (this.buf.size === this.writerAt && this.writer === undefined) this.startWriter();
+  }
+
+  private startWriter(): void {
+    const file = this.store.sqliteFile;
+    if (!this.running || this.writerFailed || file === undefined) return;
+    this.writer = new EventsWriterThread(file, (msg) => {
+      this.opts.log('warn', `the DNS block events' writer thread stopped (${msg}); events are written on the DNS thread from now on`);
+      this.writer = undefined;
+      this.writerFailed = true;
+    });
   }
 
   /** Lookups that were not kept before they got here (a worker thread's full batch). */
@@ -177,18 +194,12 @@ export class BlockEventLog {
     const base = newId('dnsb', this.opts.clock.now());
     let n = 0;
     const rows = [...batch.values()].map(({ e, count }) => [`${base}${(n++).toString(32).padStart(4, '0')}`, e.at, e.client, e.fqdn, e.list, e.action, this.opts.purposeOf(e.list), count]);
-    const file = this.store.sqliteFile;
-    const at = this.opts.writerThreadRows ?? 200;
-    if (this.writer === undefined && this.running && !this.writerFailed && file !== undefined && at > 0 && rows.length >= at) {
-      // This batch is still written here; the thread takes the next ones once it is ready.
-      this.writer = new EventsWriterThread(file, (msg) => {
-        this.opts.log('warn', `the DNS block events' writer thread stopped (${msg}); events are written on the DNS thread from now on`);
-        this.writer = undefined;
-        this.writerFailed = true;
-      });
-    }
     try {
-      await (this.writer?.write(INSERT, rows) ?? this.store.runMany(INSERT, rows));
+      // A thread still booting is waited for (the next flush shares this one meanwhile);
+      // one that failed to start leaves the batch to this thread.
+      const w = this.writer;
+      const viaThread = w !== undefined && (await w.ready) ? w.write(INSERT, rows) : undefined;
+      await (viaThread ?? this.store.runMany(INSERT, rows));
       this.counts.written += rows.length;
       this.lastError = undefined;
     } catch (err) {
