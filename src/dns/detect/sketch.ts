@@ -89,24 +89,26 @@ export class HyperLogLog {
 
 // ---- count-min sketch, reset per epoch (one second) ---------------------------------------
 
-const SEEDS = [0x9e3779b9 | 0, 0x85ebca6b | 0, 0xc2b2ae35 | 0, 0x27d4eb2f | 0];
-
 /**
  * Count-min (Cormode & Muthukrishnan 2005) with conservative update, counting keys within
  * one epoch; the table is cleared when a key of a later epoch arrives. Over-estimates
  * only: a key admitted at threshold T really had at least ~T minus collisions' share.
+ * Blocked: a key's `depth` counters sit in one block of 32 (64 bytes, one cache line),
+ * the block chosen by the key's hash and the counters within it by other bits of it, so
+ * counting a key touches one cache line, not `depth`. Counters are 16 bits and stop at
+ * 65,535 (admission thresholds are far below).
  */
 export class EpochCountMin {
   /** Allocated by the first add (an idle detector holds none). */
-  private rows = new Uint32Array(0);
-  private readonly mask: number;
+  private rows = new Uint16Array(0);
+  private readonly blocks: number;
   private readonly depth: number;
   epoch = -1;
 
-  constructor(private readonly widthBits = 14, depth = 3) {
-    if (depth < 1 || depth > SEEDS.length) throw new RangeError(`count-min depth ${depth}: expected 1 to ${SEEDS.length}`);
+  constructor(widthBits = 14, depth = 3) {
+    if (depth < 1 || depth > 4) throw new RangeError(`count-min depth ${depth}: expected 1 to 4`);
     this.depth = depth;
-    this.mask = (1 << widthBits) - 1;
+    this.blocks = Math.max(1, (depth << widthBits) >> 5);
   }
 
   get bytes(): number {
@@ -117,31 +119,29 @@ export class EpochCountMin {
   add(key: number, epoch: number): number {
     if (epoch !== this.epoch) {
       if (epoch < this.epoch) return 0; // late event of an epoch already forgotten
-      if (this.rows.length === 0) this.rows = new Uint32Array(this.depth << this.widthBits);
+      if (this.rows.length === 0) this.rows = new Uint16Array(this.blocks << 5);
       else this.rows.fill(0);
       this.epoch = epoch;
     }
-    const w = this.mask + 1;
-    let min = 0xffffffff;
-    let i0 = 0;
-    let i1 = 0;
-    let i2 = 0;
-    let i3 = 0;
-    for (let d = 0; d < this.depth; d++) {
-      const i = d * w + (mix32(key ^ SEEDS[d]!) & this.mask);
-      const v = this.rows[i]!;
-      if (v < min) min = v;
-      if (d === 0) i0 = i;
-      else if (d === 1) i1 = i;
-      else if (d === 2) i2 = i;
-      else i3 = i;
-    }
-    const next = min + 1;
+    const h = mix32(key);
     const rows = this.rows;
+    // Block from the high bits (multiply-shift), counters from the low bits, 5 each.
+    const b = Math.floor(((h >>> 0) * this.blocks) / 4294967296) << 5;
+    const i0 = b + (h & 31);
+    const i1 = b + ((h >>> 5) & 31);
+    const i2 = b + ((h >>> 10) & 31);
+    const i3 = b + ((h >>> 15) & 31);
+    const d = this.depth;
+    let min = rows[i0]!;
+    if (d > 1 && rows[i1]! < min) min = rows[i1]!;
+    if (d > 2 && rows[i2]! < min) min = rows[i2]!;
+    if (d > 3 && rows[i3]! < min) min = rows[i3]!;
+    if (min === 0xffff) return min;
+    const next = min + 1;
     if (rows[i0]! < next) rows[i0] = next;
-    if (this.depth > 1 && rows[i1]! < next) rows[i1] = next;
-    if (this.depth > 2 && rows[i2]! < next) rows[i2] = next;
-    if (this.depth > 3 && rows[i3]! < next) rows[i3] = next;
+    if (d > 1 && rows[i1]! < next) rows[i1] = next;
+    if (d > 2 && rows[i2]! < next) rows[i2] = next;
+    if (d > 3 && rows[i3]! < next) rows[i3] = next;
     return next;
   }
 }
