@@ -183,6 +183,23 @@ describe('zones from a keyed primary, answered by worker threads', { timeout: 30
     }
   });
 
+  it('a listen address already taken: dns serve --threads 2 exits with the error (the primary\'s NOTIFY socket and timers stop too)', async () => {
+    const notifyPort = await freePort();
+    const taken = await dnsServe(['--threads', '2', '--listen', `127.0.0.1:${feed.port}`, '--upstream', `127.0.0.1:${upstream.port}`, '--rpz-primary', `${RPZ_ZONE}=127.0.0.1:${feed.port}=xfr-key`, '--key', KEY, '--notify-listen', `127.0.0.1:${notifyPort}`], mkdtempSync(join(dir, 'fw-taken-')), false);
+    try {
+      const code = await new Promise<number | null>((res) => {
+        if (taken.child.exitCode !== null) return res(taken.child.exitCode);
+        taken.child.once('exit', (c) => res(c));
+        setTimeout(() => res(-1), 60_000).unref();
+      });
+      assert.notEqual(code, -1, `still running 60 s after the bind failed:\n${msgs(taken)}`);
+      assert.notEqual(code, 0);
+      assert.match(msgs(taken) + taken.out(), /loaded from primary/, 'the zone was pulled before the listeners were bound');
+    } finally {
+      await taken.close();
+    }
+  });
+
   it('--rpz-primary ...=KEY with a key neither --key nor tsig.keys defines is a clear error', () => {
     const r = spawnSync(process.execPath, [BIN, 'dns', 'serve', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:53', '--rpz-primary', `${RPZ_ZONE}=127.0.0.1:53=other-key`, '--key', KEY], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
     assert.notEqual(r.status, 0);

@@ -89,7 +89,14 @@ export class WorkerPlane {
       if (!target.current) target.replace(new RpzZone(this.init.zones[i]!.name));
     }
     const opt = optOuts.map(formatPrefix);
-    const first = await this.spawn({ ...this.init, shared: this.shared, index: 0, optOuts: opt, bind: specs });
+    let first: Extract<FromWorker, { type: 'ready' }>;
+    try {
+      first = await this.spawn({ ...this.init, shared: this.shared, index: 0, optOuts: opt, bind: specs });
+    } catch (err) {
+      // E.g. the port is taken: the sources started above (a primary's timers, its NOTIFY socket) stop too.
+      await this.stop();
+      throw err;
+    }
     this.specs = first.fds.map((f) => f.spec);
     for (let i = 1; i < this.threads; i++) {
       try {
