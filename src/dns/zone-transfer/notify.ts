@@ -133,15 +133,18 @@ export function answerNotify(query: DnsMessage, from: string, receivers: Iterabl
   const q = query.questions[0];
   if (query.questions.length !== 1 || !q || q.type !== RRType.SOA) return { reply: headerOnlyReply(query, RCode.FORMERR) };
   const zone = normalizeName(q.name);
+  const hint = query.answers.find((a) => a.type === RRType.SOA && a.data.kind === 'SOA');
+  // Every receiver of the zone from that primary refreshes: one process may pull a zone twice
+  // (the firewall's worker threads and detection's never-block list, both from one primary).
+  let accepted: NotifyReceiver | undefined;
   for (const r of receivers) {
     if (r.zone !== zone) continue;
     const addrs = r.primaryAddresses && r.primaryAddresses.length > 0 ? r.primaryAddresses : [r.primary.host];
-    if (!addrs.some((a) => sameAddress(from, a))) return { reply: headerOnlyReply(query, RCode.REFUSED) };
-    const hint = query.answers.find((a) => a.type === RRType.SOA && a.data.kind === 'SOA');
+    if (!addrs.some((a) => sameAddress(from, a))) continue;
     r.notify(hint?.data.kind === 'SOA' ? hint.data.serial : undefined);
-    return { reply: headerOnlyReply(query, RCode.NOERROR, { aa: true }), accepted: r };
+    accepted ??= r;
   }
-  return { reply: headerOnlyReply(query, RCode.REFUSED) };
+  return accepted ? { reply: headerOnlyReply(query, RCode.NOERROR, { aa: true }), accepted } : { reply: headerOnlyReply(query, RCode.REFUSED) };
 }
 
 export { sameAddress };

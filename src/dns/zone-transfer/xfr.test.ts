@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeMessage, Opcode, RCode, RRClass, RRType, type DnsMessage } from '../wire/index.ts';
 import type { ZoneRecord } from '../policy/index.ts';
-import { serialAdd, serialCompare, serialNewer, TcpMessageReader, frameMessage, xfrMessages, XfrReader, canonicalRecord, type XfrStep } from './index.ts';
+import { answerNotify, queryMessage, serialAdd, serialCompare, serialNewer, TcpMessageReader, frameMessage, xfrMessages, XfrReader, canonicalRecord, type NotifyReceiver, type XfrStep } from './index.ts';
 
 const soa = (serial: number): ZoneRecord => ({ name: 'rpz.test', type: RRType.SOA, ttl: 300, data: { kind: 'SOA', mname: 'localhost', rname: 'hostmaster.localhost', serial, refresh: 3600, retry: 600, expire: 86400, minimum: 300 } });
 const cname = (owner: string, target = '.'): ZoneRecord => ({ name: `${owner}.rpz.test`, type: RRType.CNAME, ttl: 300, data: { kind: 'CNAME', cname: target } });
@@ -136,5 +136,20 @@ describe('reading IXFR answers (RFC 1995 §4)', () => {
     const r = canonicalRecord({ name: 'Bad.EXAMPLE.rpz.test', type: RRType.CNAME, ttl: 1, data: { kind: 'CNAME', cname: 'RPZ-Drop' } });
     assert.equal(r.name, 'bad.example.rpz.test');
     assert.ok(r.data.kind === 'CNAME' && r.data.cname === 'rpz-drop');
+  });
+});
+
+describe('NOTIFY to several receivers of one zone', () => {
+  it('refreshes every receiver of the zone whose primary sent it, and no other', () => {
+    const got: string[] = [];
+    const receiver = (name: string, zone: string, primary: string): NotifyReceiver => ({ zone, primary: { host: primary, port: 53 }, primaryAddresses: [primary], key: undefined, notify: () => got.push(name) });
+    const list = [receiver('a', 'cc.rpz.test', '192.0.2.1'), receiver('b', 'other.rpz.test', '192.0.2.1'), receiver('c', 'cc.rpz.test', '192.0.2.1'), receiver('d', 'cc.rpz.test', '192.0.2.9')];
+    const r = answerNotify(queryMessage('cc.rpz.test', RRType.SOA, Opcode.NOTIFY), '192.0.2.1', list);
+    assert.equal(r.reply.header.rcode, RCode.NOERROR);
+    assert.equal(r.accepted, list[0]);
+    assert.deepEqual(got, ['a', 'c']);
+    got.length = 0;
+    assert.equal(answerNotify(queryMessage('cc.rpz.test', RRType.SOA, Opcode.NOTIFY), '192.0.2.7', list).reply.header.rcode, RCode.REFUSED);
+    assert.deepEqual(got, []);
   });
 });
