@@ -6,7 +6,7 @@
  * local data (the same upstream for every contender, so the upstream is not what is
  * measured). Recorded per contender and path: queries/s, p50/p99 latency (from dnsperf -v),
  * lost queries, the server's CPU time per answered query (/proc/PID/stat utime + stime,
- * every thread), resident memory after the list is loaded, load time. Also Sakimori's
+ * every thread), resident memory after the list is loaded and after the rounds, load time. Also Sakimori's
  * policy swap under load (its zone file rewritten mid-run: lost queries must be 0).
  *
  * Every contender is loaded first (Unbound, dnsdist, then Sakimori once per --threads x
@@ -255,6 +255,8 @@ interface Contender {
   proc: ChildProcess;
   paths: Path[];
   rss: number;
+  /** RSS after the last round (tables that grow with traffic have grown). */
+  rssAfter?: number;
   loadS: number;
   /** Sakimori: its own copy of the zone file (the swap rewrites it). */
   zoneFile?: string;
@@ -429,6 +431,7 @@ try {
       }
     }
   }
+  for (const c of contenders) c.rssAfter = rssMiB(c.proc.pid!);
   if (!args['no-swap']) for (const c of contenders.filter((x) => x.sakimori)) await swap(c);
 } finally {
   for (const c of contenders) await stop(c.proc);
@@ -440,6 +443,7 @@ interface Row {
   name: string;
   path: Path;
   rss: number;
+  rssAfter: number;
   loadS: number;
   sakimori: boolean;
   rounds: Measured[];
@@ -454,19 +458,19 @@ const rows: Row[] = contenders.flatMap((c) =>
   c.paths.map((path) => {
     const rs = results.get(key(c, path)) ?? [];
     const med = (f: (m: Measured) => number) => median(rs.map(f));
-    return { name: c.name, path, rss: c.rss, loadS: c.loadS, sakimori: c.sakimori, rounds: rs, qps: med((m) => m.perf.qps), p50ms: med((m) => m.perf.p50ms), p99ms: med((m) => m.perf.p99ms), lostPct: med((m) => m.perf.lostPct), cpuUs: med((m) => m.cpuUs) };
+    return { name: c.name, path, rss: c.rss, rssAfter: c.rssAfter ?? NaN, loadS: c.loadS, sakimori: c.sakimori, rounds: rs, qps: med((m) => m.perf.qps), p50ms: med((m) => m.perf.p50ms), p99ms: med((m) => m.perf.p99ms), lostPct: med((m) => m.perf.lostPct), cpuUs: med((m) => m.cpuUs) };
   }),
 );
 
 const fmt = (v: number, d = 0) => (Number.isFinite(v) ? v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
 const best = (path: Path) => rows.filter((r) => r.path === path && !r.sakimori).sort((a, b) => b.qps - a.qps)[0];
 const table = [
-  '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | server CPU per query (µs) | RSS after load (MiB) | load (s) | q/s vs best anchor | CPU per query vs that anchor |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | server CPU per query (µs) | RSS after load (MiB) | RSS after the rounds (MiB) | load (s) | q/s vs best anchor | CPU per query vs that anchor |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows.map((r) => {
     const b = best(r.path);
     const vs = r.sakimori && b;
-    return `| ${r.name} | ${r.path} | ${fmt(r.qps)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${fmt(r.lostPct, 2)}% | ${fmt(r.cpuUs, 1)} | ${fmt(r.rss)} | ${fmt(r.loadS, 1)} | ${vs ? (r.qps / b.qps).toFixed(2) : ''} | ${vs ? (r.cpuUs / b.cpuUs).toFixed(2) : ''} |`;
+    return `| ${r.name} | ${r.path} | ${fmt(r.qps)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${fmt(r.lostPct, 2)}% | ${fmt(r.cpuUs, 1)} | ${fmt(r.rss)} | ${fmt(r.rssAfter)} | ${fmt(r.loadS, 1)} | ${vs ? (r.qps / b.qps).toFixed(2) : ''} | ${vs ? (r.cpuUs / b.cpuUs).toFixed(2) : ''} |`;
   }),
 ].join('\n');
 const everyRound = rows.map(
@@ -511,7 +515,7 @@ const md = [
   `- ${NAMES.toLocaleString('en-US')} random names (6-14 characters under ten TLDs); block path: 200,000 queries for listed names (NXDOMAIN by policy), looped; pass-through: 200,000 unlisted names under pass.example, forwarded to one local Unbound (1 thread) answering every one from local data, the same upstream for every contender.`,
   '- Server CPU per query: the server process\'s user + system time (every thread; /proc/PID/stat) over a dnsperf run, divided by the queries answered in it; for Unbound and dnsdist as for Sakimori. Less sensitive to other jobs on the machine than q/s, since a server waiting for the CPU uses none.',
   '- Sakimori runs with MALLOC_MMAP_THRESHOLD_=131072 in its environment, as src/dns/README.md advises for the service: glibc then maps large blocks, so a replaced zone\'s memory goes back to the system (without it RSS grew by ~50 MiB per reload of this zone in 2 worker threads; with it, it fell).',
-  `- dnsperf 2.10 (one thread) on the same 2 cores: -c ${args.clients} -q ${args.outstanding} -l ${SECONDS} -t 2 -v; p50/p99 from the latency of every answer (-v); "lost" counts queries unanswered after 2 s. RSS: the server process and its children (for Sakimori: node, and tsx's esbuild service if running), read from /proc after the list loaded, before the other contenders loaded.`,
+  `- dnsperf 2.10 (one thread) on the same 2 cores: -c ${args.clients} -q ${args.outstanding} -l ${SECONDS} -t 2 -v; p50/p99 from the latency of every answer (-v); "lost" counts queries unanswered after 2 s. RSS: the server process and its children (for Sakimori: node, and tsx's esbuild service if running), read from /proc after the list loaded (before the other contenders loaded) and again after the last round (before the policy swaps).`,
   '- The machine is shared with other engineers\' jobs (see the load average): compare ratios within this run, not absolute figures across runs.',
   '',
 ].join('\n');
