@@ -72,20 +72,23 @@ function insertText(n: number): string {
   let t = insertTexts.get(n);
   if (t === undefined) {
     t = `INSERT INTO audit_log (seq, at, actor, action, purpose, subject, detail, prev_hash, hash) VALUES ${Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`;
+    // PostgreSQL tails come in any size: keep the full size and only a few of them.
+    if (insertTexts.size > 64) insertTexts.clear();
     insertTexts.set(n, t);
   }
   return t;
 }
 
 /**
- * Rows per INSERT for the next part of a batch: INSERT_ROWS, then the
- * tail in powers of two, so that only 9 statement texts ever exist and each
- * stays prepared (a tail of any size had its own text: a 150-row INSERT
- * prepared anew per batch cost the writer more than its hashes).
+ * Rows per INSERT for the next part of a batch: INSERT_ROWS, then the tail.
+ * On SQLite the tail goes in powers of two, so that only 9 statement texts
+ * exist and each stays prepared (a tail of any size had its own text: a
+ * 150-row INSERT prepared anew per batch cost the writer more than its
+ * hashes); on PostgreSQL a statement is a round trip, so the tail is one.
  */
-function chunkRows(left: number): number {
+function chunkRows(left: number, dialect: Store['dialect']): number {
   if (left >= INSERT_ROWS) return INSERT_ROWS;
-  return 2 ** Math.floor(Math.log2(left));
+  return dialect === 'sqlite' ? 2 ** Math.floor(Math.log2(left)) : left;
 }
 
 export interface AuditLogOptions {
@@ -302,7 +305,7 @@ export async function writeChained(tx: Queryable, dialect: Store['dialect'], ent
   // Multi-row INSERTs: one statement (and on PostgreSQL one round trip) per
   // up to INSERT_ROWS entries instead of one per entry.
   for (let i = 0; i < entries.length; ) {
-    const n = chunkRows(entries.length - i);
+    const n = chunkRows(entries.length - i, dialect);
     const params = new Array<string | number>(n * 9);
     for (let k = 0; k < n; k++, i++) {
       const e = entries[i]!;
