@@ -31,9 +31,12 @@ import {
   RCode,
   readQuery,
   readQueryInto,
+  responseLength,
   RRType,
+  writeResponseFromQuery,
   type CompiledRecords,
   type QueryInfo,
+  type ResponseOptions,
 } from '../wire/index.ts';
 import type { Decision, PolicyEngine } from '../policy/index.ts';
 import type { DnsObservedQuery, PolicyKind } from '../detect/index.ts';
@@ -368,9 +371,16 @@ export class DataPlane {
       case 'nodata': {
         this.block(d, q, address);
         const rcode = d.action === 'nxdomain' ? RCode.NXDOMAIN : RCode.NOERROR;
-        const out = makeResponseFromQuery(msg, rcode, q.edns ? { info: q, authority: d.authority, ednsOptions: this.edeFor(d.zone) } : { info: q, authority: d.authority })!;
-        this.reply(target, out, port, address, t, rcode);
-        if (obs) this.observed(q.qname, q.qtype, this.markOf(d.zone), address, rcode, out.length, false);
+        const opts = q.edns ? { info: q, authority: d.authority, ednsOptions: this.edeFor(d.zone) } : { info: q, authority: d.authority };
+        // In a batch: written straight into the socket's send buffer (no Buffer per answer).
+        let size = view && target.answerInPlace !== undefined ? target.answerInPlace(msg, rcode, opts) : -1;
+        if (size >= 0) this.stats.responses[t][rcode & 0x0f]!++;
+        else {
+          const out = makeResponseFromQuery(msg, rcode, opts)!;
+          this.reply(target, out, port, address, t, rcode);
+          size = out.length;
+        }
+        if (obs) this.observed(q.qname, q.qtype, this.markOf(d.zone), address, rcode, size, false);
         return true;
       }
       case 'local-data':
@@ -561,6 +571,16 @@ class BatchTarget implements ReplyTarget {
   send(bytes: Uint8Array, port: number, address: string): void {
     if (this.d !== undefined && port === this.port) this.d.reply(this.i, bytes);
     else this.sock.send(bytes, port, address);
+  }
+  answerInPlace(query: Uint8Array, rcode: number, opts: ResponseOptions & { info: QueryInfo }): number {
+    const d = this.d;
+    if (d === undefined) return -1;
+    const len = responseLength(opts);
+    const at = d.replyAt(this.i, len);
+    if (at < 0) return 0; // closed: nothing goes out, as send() on a closed socket
+    writeResponseFromQuery(query, rcode, opts, d.txData, at);
+    d.replyDone();
+    return len;
   }
 }
 

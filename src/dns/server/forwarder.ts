@@ -20,7 +20,7 @@ import net from 'node:net';
 import { isIPv6 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { formatHostPort, formatIp, parseIp, type HostPort } from '../../core/index.ts';
-import { makeResponseFromQuery, RCode } from '../wire/index.ts';
+import { makeResponseFromQuery, RCode, type QueryInfo, type ResponseOptions } from '../wire/index.ts';
 import { LatencyHistogram, type UpstreamStats } from './stats.ts';
 import { openNativeUdpBatch, type Datagrams, type UdpBatchSocket } from './udp-batch.ts';
 
@@ -38,6 +38,12 @@ export interface ReplyTarget {
   send(bytes: Uint8Array, port: number, address: string): void;
   /** A query that gets no answer at all (RPZ DROP): TCP uses it to count what is in flight. */
   skip?(): void;
+  /**
+   * The answer to the datagram being handled, made from its query straight into the
+   * socket's send buffer (a batched listener): its length, or -1 when not possible here
+   * (then build it and send()).
+   */
+  answerInPlace?(query: Uint8Array, rcode: number, opts: ResponseOptions & { info: QueryInfo }): number;
 }
 
 /** Called with the upstream's answer (ID restored), or undefined after the last timeout. */

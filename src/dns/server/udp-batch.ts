@@ -34,6 +34,15 @@ export interface Datagrams {
   peerAddress(i: number): string;
   /** Queues `bytes[start, end)` to the sender of datagram i; sent when onBatch returns. */
   reply(i: number, bytes: Uint8Array, start?: number, end?: number): void;
+  /** The buffer replyAt() gives offsets into. */
+  readonly txData: Uint8Array;
+  /**
+   * Room for a `len`-byte reply to datagram i, to write in place (no buffer of its own, no
+   * copy): the offset in txData, or -1 when the socket is closed. Write the bytes, then
+   * call replyDone() before anything else is queued.
+   */
+  replyAt(i: number, len: number): number;
+  replyDone(): void;
 }
 
 export interface UdpBatchStats {
@@ -205,6 +214,8 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
   private readonly slot: number;
   private readonly txSlots: number;
   private readonly replyGroup: number;
+  /** Length of the reply replyAt() placed, until replyDone(). */
+  private placed = 0;
   private txCount = 0;
   private txUsed = 0;
   private inBatch = false;
@@ -303,10 +314,35 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
     return t;
   }
 
+  get txData(): Uint8Array {
+    return this.tx;
+  }
+
+  replyAt(i: number, len: number): number {
+    const t = this.slotFor(len);
+    if (t < 0) return -1;
+    this.copyPeer(i, t);
+    this.tm32[t * 8] = len;
+    this.tm32[t * 8 + 7] = this.txUsed;
+    this.placed = len;
+    return this.txUsed;
+  }
+
+  replyDone(): void {
+    this.txUsed += this.placed;
+    this.placed = 0;
+    if (++this.txCount >= this.replyGroup) this.flushNow();
+  }
+
   reply(i: number, bytes: Uint8Array, start = 0, end = bytes.length): void {
     const t = this.slotFor(end - start);
     if (t < 0) return;
-    // Port, family, address and scope: the 6 words after the length, as received.
+    this.copyPeer(i, t);
+    this.put(t, bytes, start, end);
+  }
+
+  /** Port, family, address and scope of datagram i into tx record t: the 6 words after the length, as received. */
+  private copyPeer(i: number, t: number): void {
     const s = i * 8;
     const d = t * 8;
     const m = this.rm32;
@@ -317,7 +353,6 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
     tm[d + 4] = m[s + 4]!;
     tm[d + 5] = m[s + 5]!;
     tm[d + 6] = m[s + 6]!;
-    this.put(t, bytes, start, end);
   }
 
   send(bytes: Uint8Array, port: number, address: string): void {
@@ -404,6 +439,8 @@ class DgramSocket implements UdpBatchSocket, Datagrams {
   private rport = 0;
   private raddr = '';
   private rfamily: 4 | 6 = 4;
+  private scratch = new Uint8Array(4096);
+  private placed = 0;
   private readonly counts: UdpBatchStats = { received: 0, truncated: 0, sent: 0, queued: 0, pending: 0, dropped: 0, sendErrors: 0, recvErrors: 0, lastErrno: 0 };
   private closed = false;
 
@@ -480,6 +517,18 @@ class DgramSocket implements UdpBatchSocket, Datagrams {
       this.sock.send(this.data as Buffer, bytes.byteOffset - this.data.byteOffset + start, end - start, this.rport, this.raddr);
       this.counts.sent++;
     } else this.out(bytes, start, end, this.rport, this.raddr);
+  }
+  get txData(): Uint8Array {
+    return this.scratch;
+  }
+  replyAt(_i: number, len: number): number {
+    if (this.closed) return -1;
+    if (len > this.scratch.length) this.scratch = new Uint8Array(len);
+    this.placed = len;
+    return 0;
+  }
+  replyDone(): void {
+    this.out(this.scratch, 0, this.placed, this.rport, this.raddr);
   }
   send(bytes: Uint8Array, port: number, address: string): void {
     this.out(bytes, 0, bytes.length, port, address);

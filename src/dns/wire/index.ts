@@ -36,6 +36,8 @@ export {
   readQueryInto,
   emptyQueryInfo,
   makeResponseFromQuery,
+  writeResponseFromQuery,
+  responseLength,
   makeLocalDataResponse,
   makeHeaderOnlyResponse,
   compileRecords,

@@ -11,6 +11,10 @@ import {
   makeLocalDataResponse,
   makeResponseFromQuery,
   readQuery,
+  readQueryInto,
+  emptyQueryInfo,
+  responseLength,
+  writeResponseFromQuery,
   type QueryInfo,
 } from './query.ts';
 import { queryMessageArb } from './arbitraries.ts';
@@ -135,6 +139,11 @@ test('header-only response for unparseable queries', () => {
   assert.equal(makeHeaderOnlyResponse(new Uint8Array(5), 1), undefined);
 });
 
+const SOA = compileRecords([
+  { name: 'rpz.sakimori', type: RRType.SOA, ttl: 60, data: { kind: 'SOA', mname: 'rpz.sakimori', rname: 'hostmaster.rpz.sakimori', serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 60 } },
+]);
+const EDE = extendedError(15, 'blocked by policy');
+
 test('property: readQuery agrees with decodeMessage on every valid query, and responses decode', () => {
   fc.assert(
     fc.property(queryMessageArb, (m) => {
@@ -162,6 +171,18 @@ test('property: readQuery agrees with decodeMessage on every valid query, and re
       // With and without the readQuery result, the same answer.
       const resp = makeResponseFromQuery(wire, RCode.NXDOMAIN, { info: q });
       assert.deepEqual(resp, makeResponseFromQuery(wire, RCode.NXDOMAIN));
+      // readQueryInto fills a reused object with what readQuery returns.
+      const into = emptyQueryInfo();
+      assert.equal(readQueryInto(wire, into), null);
+      assert.deepEqual(into, q);
+      // Written in place (a send buffer, at an offset) the same bytes, of the length said.
+      const soaOpts = { info: q, authority: SOA, ednsOptions: EDE };
+      const want = makeResponseFromQuery(wire, RCode.NXDOMAIN, soaOpts)!;
+      const out = new Uint8Array(want.length + 20).fill(0xee);
+      assert.equal(responseLength(soaOpts), want.length);
+      assert.equal(writeResponseFromQuery(wire, RCode.NXDOMAIN, soaOpts, out, 7), want.length);
+      assert.deepEqual(Buffer.from(out.subarray(7, 7 + want.length)), Buffer.from(want));
+      assert.ok(out.subarray(0, 7).every((b) => b === 0xee) && out.subarray(7 + want.length).every((b) => b === 0xee));
       const d = decode(resp);
       assert.deepEqual(d.questions, full.value.questions);
       assert.equal(d.header.id, h.id);
