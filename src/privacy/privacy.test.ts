@@ -155,3 +155,17 @@ test('the chain hash of an entry is SHA-256 over its JSON array, unchanged (logs
   const { chainHash } = await import('./audit-log.ts');
   assert.equal(chainHash('', 1, 1763769600000, 'cli', 'read', 'subscriber-attribution', '192.0.2.1', '{"result":"found"}'), '642b8881ed920f95a354a4f89eb338a55f98d78d056619a5552044c519b1c9bf');
 });
+
+test('record() on a closed log, or with an unknown purpose, is reported to onError (not dropped silently)', async () => {
+  const store = await openStore('sqlite::memory:');
+  await store.migrate(privacyMigrations);
+  const errors: string[] = [];
+  const audit = new AuditLog(store, { flushIntervalMs: 0, onError: (e) => errors.push((e as { code?: string }).code ?? String(e)) });
+  audit.record({ actor: 'test', action: 'read', purpose: 'no-such-purpose' as Purpose, subject: 'x' });
+  audit.record({ actor: 'test', action: 'read', purpose: 'operations', subject: 'kept' });
+  await audit.close();
+  audit.record({ actor: 'test', action: 'read', purpose: 'operations', subject: 'late' });
+  assert.deepEqual(errors, ['AUDIT_BAD_PURPOSE', 'AUDIT_CLOSED']);
+  assert.equal(audit.written, 1);
+  await store.close();
+});
