@@ -85,10 +85,10 @@ export interface UdpBatchOptions {
   /** Datagrams read per recvmmsg. Default 64. */
   batch?: number;
   /**
-   * Native: queued datagrams (replies inside onBatch, send() outside) go out (sendmmsg)
-   * every this many, not all at the batch's end, so the first answers of a 64-datagram
-   * batch do not wait for the last (block path A/B at load 11-14: p99 23-34 ms against
-   * 46-97 ms, more queries/s). Default 16.
+   * Native: replies queued inside onBatch go out (sendmmsg) every this many, not all at
+   * the batch's end, so the first answers of a 64-datagram batch do not wait for the last
+   * (block path A/B at load 11-14: p99 23-34 ms against 46-97 ms, more queries/s).
+   * Default 16. send() outside a batch is still one sendmmsg per microtask.
    */
   replyGroup?: number;
   /** Bytes kept per datagram; longer ones are marked truncated. Default 4096. */
@@ -404,7 +404,9 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
     this.tm32[t * 8] = len;
     this.tm32[t * 8 + 7] = this.txUsed;
     this.txUsed += len;
-    if (++this.txCount >= this.replyGroup) this.flushNow();
+    // Replies inside onBatch only: sends outside it (queries to an upstream, relayed answers)
+    // stay one sendmmsg per microtask; groups there cost the pass-through path CPU (A/B).
+    if (++this.txCount >= this.replyGroup && this.inBatch) this.flushNow();
   }
 
   private flushNow(): void {
