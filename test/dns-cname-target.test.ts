@@ -95,11 +95,12 @@ for (const threads of ['0', '2']) describe(`a local-data CNAME target is checked
     assert.deepEqual(await dig(fw.port, 'allowed.isp.example'), { status: 'NOERROR', answers: ['A 192.0.2.69'] });
   });
 
-  it('a CNAME loop in the zones ends with the CNAMEs so far, logged once, and the server keeps answering', async () => {
+  it('a CNAME loop in the zones ends with the CNAMEs so far, logged once (per thread), and the server keeps answering', async () => {
     assert.deepEqual(await dig(fw.port, 'loop1.example'), { status: 'NOERROR', answers: ['CNAME loop2.example.', 'CNAME loop1.example.'] });
     assert.deepEqual(await dig(fw.port, 'loop1.example'), { status: 'NOERROR', answers: ['CNAME loop2.example.', 'CNAME loop1.example.'] });
+    // Once per thread that saw it: with worker threads the two digs (two source ports) may land on two workers.
     const warned = fw.logs().filter((l) => /round a CNAME chain/.test(l.msg));
-    assert.equal(warned.length, 1, fw.logs().map((l) => l.msg).join('\n'));
+    assert.ok(warned.length >= 1 && warned.length <= Math.max(1, Number(threads)), fw.logs().map((l) => l.msg).join('\n'));
     assert.match(warned[0]!.msg, /loop1\.example -> loop2\.example -> loop1\.example: a loop/);
     assert.deepEqual(await dig(fw.port, 'plain.example'), { status: 'NOERROR', answers: ['CNAME warning.isp.example.', 'A 192.0.2.80'] });
   });

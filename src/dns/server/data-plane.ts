@@ -467,7 +467,7 @@ export class DataPlane {
       if (!r.ok) return this.reply(target, out, port, address, t, RCode.NOERROR);
       const name = r.value.qname;
       if (names.includes(name) || names.length > MAX_POLICY_CNAMES) {
-        this.warnOnce(`cname-loop-${names[0]}`, `policy zones send ${names[0]} round a CNAME chain (${[...names, name].join(' -> ')}${names.includes(name) ? ': a loop' : `: over ${MAX_POLICY_CNAMES} names`}); answered with the CNAMEs so far. Logged once per name.`);
+        this.warnOnce(`cname-loop-${names[0]}`, `policy zones send ${names[0]} round a CNAME chain (${[...names, name].join(' -> ')}${names.includes(name) ? ': a loop' : `: over ${MAX_POLICY_CNAMES} names`}); answered with the CNAMEs so far. Logged once per name (and thread).`);
         return this.reply(target, out, port, address, t, RCode.NOERROR);
       }
       names.push(name);
