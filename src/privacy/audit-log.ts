@@ -1,9 +1,8 @@
 import crypto, { createHash } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
-import type { Queryable, Store } from '../store/index.ts';
+import { WriterThread, type Queryable, type Store } from '../store/index.ts';
 import { isPurpose, SakimoriError, systemClock, type Clock, type Purpose } from '../core/index.ts';
 import { workerBoot } from '../core/runtime.ts';
-import type { FromWriter, ToWriter, WriterInit } from './audit-writer.ts';
+import type { WriterInit } from './audit-writer.ts';
 
 /**
  * The append-only, hash-chained audit log (R16). Every write, read-for-purpose,
@@ -123,7 +122,7 @@ export class AuditLog {
   private closed = false;
   /** A batch is being written (entries appended meanwhile are taken by the same write loop). */
   private writing = false;
-  private writer: WriterThread | undefined;
+  private writer: WriterThread<ChainInput[]> | undefined;
   written = 0;
   /** Batches (transactions) written: for tests and metrics. */
   batches = 0;
@@ -244,7 +243,7 @@ export class AuditLog {
    */
   startWriterThread(): Promise<boolean> {
     if (this.store.workerUrl === undefined || this.opts.writerThread === false || this.closed) return Promise.resolve(false);
-    this.writer ??= new WriterThread(this.store, this.store.workerUrl, this.opts.checkpointMs ?? 1000, this.opts.onError);
+    this.writer ??= writerThreadFor(this.store, this.store.workerUrl, this.opts.checkpointMs ?? 1000, this.opts.onError);
     return this.writer.ready;
   }
 
@@ -331,87 +330,23 @@ export async function writeChained(tx: Queryable, dialect: Store['dialect'], ent
 // Compiled audit-writer.js when this process runs dist/, else the .ts through tsx.
 const WRITER_BOOT = workerBoot(new URL('./audit-writer.ts', import.meta.url));
 
-/**
- * The main thread's handle on audit-writer.ts. Batches are posted in order and
- * answered in order; the thread is ref'd only while a batch is in flight, so
- * it keeps a process alive exactly as long as a pending write would.
- */
-class WriterThread {
-  private readonly worker: Worker;
-  readonly ready: Promise<boolean>;
-  private running = false;
-  batches = 0;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: unknown) => void }>();
-  private nextId = 1;
-  private dead: Error | undefined;
-  private closing = false;
-
-  constructor(private readonly store: Store, url: string, checkpointMs: number, private readonly onError?: (err: unknown) => void) {
-    this.worker = new Worker(WRITER_BOOT, { eval: true, workerData: { url, checkpointMs } satisfies WriterInit });
-    this.worker.unref();
-    this.ready = new Promise<boolean>((resolve) => {
-      this.worker.on('message', (msg: FromWriter) => {
-        if (msg.type === 'ready') {
-          // The writer thread checkpoints; this process's own write connection no longer does.
-          if (this.store.dialect === 'sqlite') void this.store.run('PRAGMA wal_autocheckpoint = 0').catch(() => undefined);
-          this.running = true;
-          resolve(true);
-        } else if (msg.type === 'fatal') {
-          this.fail(new SakimoriError('AUDIT_WRITER_FAILED', `the audit writer thread could not start: ${msg.message}`));
-          resolve(false);
-        } else {
-          const w = this.waiting.get(msg.id);
-          if (!w) return;
-          this.waiting.delete(msg.id);
-          if (this.waiting.size === 0) this.worker.unref();
-          if (msg.type === 'done') {
-            this.batches += 1;
-            w.resolve();
-          }
-          else w.reject(Object.assign(new SakimoriError('AUDIT_WRITE_FAILED', `audit batch not written: ${msg.message}`), msg.code ? { cause: msg.code } : {}));
-        }
-      });
-      this.worker.on('error', (err) => {
-        this.fail(err);
-        resolve(false);
-      });
-      this.worker.on('exit', () => {
-        this.fail(new SakimoriError('AUDIT_WRITER_EXITED', 'the audit writer thread exited'));
-        resolve(false);
-      });
-    });
-  }
-
-  private fail(err: Error): void {
-    // Batches go back to the caller's thread; the first failure is reported once.
-    if (!this.dead && !this.closing) this.onError?.(err);
-    this.running = false;
-    this.dead ??= err;
-    for (const w of this.waiting.values()) w.reject(err);
-    this.waiting.clear();
-  }
-
-  /** Undefined while the thread is not running (the caller writes the batch itself); else resolves once committed. */
-  write(entries: ChainInput[]): Promise<void> | undefined {
-    if (!this.running) return undefined;
-    const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.ref();
-      this.worker.postMessage({ type: 'batch', id, entries } satisfies ToWriter);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.worker.ref();
-    if (!(await this.ready) || this.dead) return;
-    this.closing = true;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ type: 'close' } satisfies ToWriter);
-    await exited;
+/** The main thread's handle on audit-writer.ts; while it runs, it does the store's WAL checkpoints (SQLite). */
+function writerThreadFor(store: Store, url: string, checkpointMs: number, onError?: (err: unknown) => void): WriterThread<ChainInput[]> {
+  const sqlite = store.dialect === 'sqlite';
+  return new WriterThread<ChainInput[]>(WRITER_BOOT, { url, checkpointMs } satisfies WriterInit, {
+    name: 'the audit writer thread',
+    codes: { start: 'AUDIT_WRITER_FAILED', exit: 'AUDIT_WRITER_EXITED' },
+    jobError: (message, code) => Object.assign(new SakimoriError('AUDIT_WRITE_FAILED', `audit batch not written: ${message}`), code ? { cause: code } : {}),
+    ...(onError ? { onFail: onError } : {}),
+    // The writer thread checkpoints; this process's own write connection no longer does.
+    onReady: () => {
+      if (sqlite) void store.run('PRAGMA wal_autocheckpoint = 0').catch(() => undefined);
+    },
     // Nobody checkpoints for this connection any more: SQLite's default again.
-    if (this.store.dialect === 'sqlite') await this.store.run('PRAGMA wal_autocheckpoint = 1000').catch(() => undefined);
-  }
+    onClosed: async () => {
+      if (sqlite) await store.run('PRAGMA wal_autocheckpoint = 1000').catch(() => undefined);
+    },
+  });
 }
 
 function toEntry(r: AuditRow): AuditEntry {

@@ -5,6 +5,7 @@ import { parseStoreUrl } from './url.ts';
 export type { SqlValue, Row, Queryable, Migration, MigrationReport, Dialect, Store } from './port.ts';
 export type { OpenStoreOptions, StoreLogger } from './options.ts';
 export { parseStoreUrl, redactPassword, type StoreLocation } from './url.ts';
+export { WriterThread, serveWriterThread, type JobWriter, type WriterThreadOptions } from './writer-thread.ts';
 
 /**
  * Opens the store named by `store.url`:

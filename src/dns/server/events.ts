@@ -12,14 +12,13 @@
  * (events-writer.ts): 2,000 rows in a transaction on this thread, with the WAL checkpoint
  * a commit may trigger, stopped every query for 28-290 ms (measured at load average 10).
  */
-import { Worker } from 'node:worker_threads';
 import { newId, SakimoriError, type Clock, type Purpose } from '../../core/index.ts';
 import { workerBoot } from '../../core/runtime.ts';
 import type { AuditLog, RetentionRule } from '../../privacy/index.ts';
-import type { Migration, SqlValue, Store } from '../../store/index.ts';
+import { WriterThread, type Migration, type SqlValue, type Store } from '../../store/index.ts';
 import type { BlockEvent } from './data-plane.ts';
 import { detectionMigrations, detectionRetentionRules } from './detections.ts';
-import type { EventsWriterInit, FromEventsWriter, ToEventsWriter } from './events-writer.ts';
+import type { EventsJob, EventsWriterInit } from './events-writer.ts';
 
 export const dnsMigrations: Migration[] = [
   {
@@ -92,7 +91,7 @@ export class BlockEventLog {
   /** Events taken (each lookup), merged into a row, not kept (buffer full), written rows. */
   readonly counts = { taken: 0, merged: 0, notKept: 0, written: 0, writeErrors: 0 };
   private lastError: string | undefined;
-  private writer: EventsWriterThread | undefined;
+  private writer: WriterThread<EventsJob> | undefined;
   private writerFailed = false;
   private running = false;
   /** Distinct events in one interval that start the writer thread (0: never). */
@@ -147,10 +146,15 @@ export class BlockEventLog {
   private startWriter(): void {
     const file = this.store.sqliteFile;
     if (!this.running || this.writerFailed || file === undefined) return;
-    this.writer = new EventsWriterThread(file, (msg) => {
-      this.opts.log('warn', `the DNS block events' writer thread stopped (${msg}); events are written on the DNS thread from now on`);
-      this.writer = undefined;
-      this.writerFailed = true;
+    this.writer = new WriterThread<EventsJob>(WRITER_BOOT, { file } satisfies EventsWriterInit, {
+      name: "the block events' writer thread",
+      codes: { start: 'DNS_EVENTS_WRITE', exit: 'DNS_EVENTS_WRITE' },
+      jobError: (message) => new SakimoriError('DNS_EVENTS_WRITE', message),
+      onFail: (err) => {
+        this.opts.log('warn', `the DNS block events' writer thread stopped (${err.message}); events are written on the DNS thread from now on`);
+        this.writer = undefined;
+        this.writerFailed = true;
+      },
     });
   }
 
@@ -198,7 +202,7 @@ export class BlockEventLog {
       // A thread still booting is waited for (the next flush shares this one meanwhile);
       // one that failed to start leaves the batch to this thread.
       const w = this.writer;
-      const viaThread = w !== undefined && (await w.ready) ? w.write(INSERT, rows) : undefined;
+      const viaThread = w !== undefined && (await w.ready) ? w.write({ sql: INSERT, rows }) : undefined;
       await (viaThread ?? this.store.runMany(INSERT, rows));
       this.counts.written += rows.length;
       this.lastError = undefined;
@@ -249,74 +253,3 @@ export class BlockEventLog {
 // Compiled events-writer.js when this process runs dist/, else the .ts through tsx.
 const WRITER_BOOT = workerBoot(new URL('./events-writer.ts', import.meta.url));
 
-/**
- * The handle on events-writer.ts. Ref'd only while a batch is out, so an idle log never
- * keeps the process alive. Until it is ready (and after it failed) write() says
- * undefined and the caller writes on its own thread: no batch waits for the thread.
- */
-class EventsWriterThread {
-  private readonly worker: Worker;
-  private running = false;
-  private dead = false;
-  private nextId = 1;
-  batches = 0;
-  readonly ready: Promise<boolean>;
-  private settle: (ok: boolean) => void = () => undefined;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (err: Error) => void }>();
-  private readonly exited: Promise<void>;
-
-  constructor(file: string, private readonly onFail: (msg: string) => void) {
-    this.worker = new Worker(WRITER_BOOT, { eval: true, workerData: { file } satisfies EventsWriterInit });
-    this.worker.unref();
-    this.exited = new Promise((resolve) => this.worker.once('exit', () => resolve()));
-    this.ready = new Promise((resolve) => (this.settle = resolve));
-    this.worker.on('message', (msg: FromEventsWriter) => {
-      if (msg.type === 'ready') {
-        this.running = true;
-        this.settle(true);
-      } else if (msg.type === 'fatal') this.fail(msg.message);
-      else {
-        const w = this.waiting.get(msg.id);
-        if (w === undefined) return;
-        this.waiting.delete(msg.id);
-        if (this.waiting.size === 0) this.worker.unref();
-        if (msg.type === 'done') {
-          this.batches++;
-          w.resolve();
-        }
-        else w.reject(new SakimoriError('DNS_EVENTS_WRITE', msg.message));
-      }
-    });
-    this.worker.on('error', (err) => this.fail(err.message));
-    this.worker.on('exit', () => this.fail('exited'));
-  }
-
-  write(sql: string, rows: SqlValue[][]): Promise<void> | undefined {
-    if (!this.running) return undefined;
-    const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.set(id, { resolve, reject });
-      this.worker.ref();
-      this.worker.postMessage({ type: 'rows', id, sql, rows } satisfies ToEventsWriter);
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.dead) return;
-    this.dead = true;
-    this.running = false;
-    this.worker.ref();
-    this.worker.postMessage({ type: 'close' } satisfies ToEventsWriter);
-    await this.exited;
-  }
-
-  private fail(msg: string): void {
-    const wasDead = this.dead;
-    this.settle(false);
-    this.running = false;
-    this.dead = true;
-    for (const w of this.waiting.values()) w.reject(new SakimoriError('DNS_EVENTS_WRITE', `the block events' writer thread ${msg}`));
-    this.waiting.clear();
-    if (!wasDead) this.onFail(msg);
-  }
-}
