@@ -44,14 +44,8 @@ export type VerifyResult =
   | { ok: true; entries: number; headSeq: number; headHash: string }
   | { ok: false; entries: number; firstBadSeq: number; reason: string };
 
-interface AuditRow {
+interface AuditRow extends ChainInput {
   seq: number;
-  at: number;
-  actor: string;
-  action: string;
-  purpose: string;
-  subject: string;
-  detail: string;
   prev_hash: string;
   hash: string;
 }
