@@ -40,10 +40,13 @@
  * pass over a query name yields the hash of every suffix at its label boundaries.
  *
  * Sharing between threads (toShared / fromShared): the arena, the slots and the filters
- * move into SharedArrayBuffers that every thread reads and none writes. The first change
- * a thread makes to a shared table copies it into private memory first (copy-on-write of
- * the whole table, once; entry numbers stay valid), so a change is seen by the thread that
- * made it only, and the other threads keep reading the unchanged shared copy.
+ * live in SharedArrayBuffers that every thread reads and none writes (trim() leaves a
+ * finished table in them already, so sharing it copies nothing). The first change a
+ * thread makes to a shared table copies it first (copy-on-write of the whole table, once,
+ * into fresh buffers that the next toShared() hands out as they are; entry numbers stay
+ * valid), so a change is seen by the thread that made it only, and the other threads keep
+ * reading the unchanged shared copy. A zone avoids even that one copy for small changes by
+ * writing them into a second, small table over the shared one (RpzZone; `keepEmpty`).
  */
 
 // Everything the hot path reads is an int32 (hashes, ids, NONE = -1): a uint32 above
@@ -113,19 +116,22 @@ export interface SharedNameTable {
   readonly exactCount: number;
   readonly wildCount: number;
   readonly wildByLabels: Uint32Array;
+  readonly keepEmpty: boolean;
 }
 
+/** `from`'s bytes in a SharedArrayBuffer: its own when it is one already (exactly), else a copy. */
 function toSab(from: Uint8Array): SharedArrayBuffer {
+  if (from.buffer instanceof SharedArrayBuffer && from.byteOffset === 0 && from.byteLength === from.buffer.byteLength) return from.buffer;
   const sab = new SharedArrayBuffer(from.byteLength);
   new Uint8Array(sab).set(from);
   return sab;
 }
 
-/** A private copy of a (shared) buffer's bytes. */
-function toPrivate(from: ArrayBufferLike): ArrayBuffer {
-  const ab = new ArrayBuffer(from.byteLength);
-  new Uint8Array(ab).set(new Uint8Array(from));
-  return ab;
+/** A fresh copy of a (shared) buffer's bytes, in a SharedArrayBuffer no other thread has yet: ready for the next toShared(). */
+function copyOf(from: ArrayBufferLike): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(from.byteLength);
+  new Uint8Array(sab).set(new Uint8Array(from));
+  return sab;
 }
 
 /**
@@ -135,8 +141,8 @@ function toPrivate(from: ArrayBufferLike): ArrayBuffer {
  * and slots behind. Only while loading: typed arrays over resizable buffers read slower,
  * so trim() moves the finished table into plain buffers.
  */
-function buffer(bytes: number, bulk: boolean): ArrayBuffer {
-  return bulk ? new ResizableArrayBuffer(bytes, { maxByteLength: bytes }) : new ArrayBuffer(bytes);
+function buffer(bytes: number, bulk: boolean, sab = false): ArrayBufferLike {
+  return bulk ? new ResizableArrayBuffer(bytes, { maxByteLength: bytes }) : sab ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
 }
 
 // ES2024 resizable ArrayBuffers (Node 20 has them; the project's TypeScript lib predates them).
@@ -148,12 +154,13 @@ function release(b: ArrayBufferLike): void {
   if (isResizable(b)) (b as unknown as { resize(bytes: number): void }).resize(0);
 }
 
-/** `a`'s contents in a plain buffer; a resizable one is released. */
+/** `a`'s contents in a SharedArrayBuffer (what trim() leaves, ready to share); a resizable one is released. */
 function settle(a: Int32Array): Int32Array {
-  if (!isResizable(a.buffer)) return a;
-  const plain = new Int32Array(a);
+  if (a.buffer instanceof SharedArrayBuffer) return a;
+  const out = new Int32Array(new SharedArrayBuffer(a.byteLength));
+  out.set(a);
   release(a.buffer);
-  return plain;
+  return out;
 }
 
 export class NameTable {
@@ -185,6 +192,14 @@ export class NameTable {
   private shared = false;
   /** A bulk load until trim(): buffers that are replaced are released at once (see buffer()). */
   private bulk: boolean;
+  /** While trim() runs: new buffers are SharedArrayBuffers, so a finished table is shared without a copy. */
+  private sab = false;
+  /**
+   * Entries stay when both their triggers are removed (a table of changes over another
+   * table, RpzZone: an empty entry hides the name below). The exact filter then says
+   * whether a key may be present at all, whatever its triggers.
+   */
+  readonly keepEmpty: boolean;
   exactCount = 0;
   wildCount = 0;
   /** Wildcard triggers per label count of their suffix: lookups skip lengths with none. */
@@ -194,7 +209,8 @@ export class NameTable {
    * @param expected names expected (a bulk load's estimate): sizes the slots and the
    *   arena up front instead of growing them on the way; trim() gives back the excess.
    */
-  constructor(expected = 0) {
+  constructor(expected = 0, opts: { keepEmpty?: boolean } = {}) {
+    this.keepEmpty = opts.keepEmpty === true;
     this.bulk = expected > 0;
     // 32 bytes per expected name (a 29-character key) errs high; untouched pages cost no memory.
     this.u8 = new Uint8Array(buffer(Math.max(4096, 32 * expected), this.bulk));
@@ -208,9 +224,10 @@ export class NameTable {
   }
 
   /**
-   * The table as other threads can share it. The first call moves the table itself into
-   * SharedArrayBuffers (one copy, trimmed; the private buffers are dropped), so the thread
-   * that shares holds no second copy; later calls return the same buffers until a change.
+   * The table as other threads can share it: its own buffers, trimmed, which are
+   * SharedArrayBuffers already when trim() or a copy-on-write made them (a buffer that is
+   * not, e.g. an arena that grew, is copied into one); later calls return the same buffers
+   * until a change. The thread that shares holds no second copy.
    */
   toShared(): SharedNameTable {
     if (!this.shared) {
@@ -237,12 +254,13 @@ export class NameTable {
       exactCount: this.exactCount,
       wildCount: this.wildCount,
       wildByLabels: this.wildByLabels.slice(),
+      keepEmpty: this.keepEmpty,
     };
   }
 
   /** A table reading another thread's shared buffers (no copy until this thread changes it). */
   static fromShared(s: SharedNameTable): NameTable {
-    const t = new NameTable(0);
+    const t = new NameTable(0, { keepEmpty: s.keepEmpty === true });
     t.u8 = new Uint8Array(s.arena);
     t.slots = new Int32Array(s.slots);
     t.nSlots = t.slots.length;
@@ -267,13 +285,17 @@ export class NameTable {
     return this.shared;
   }
 
-  /** Copy-on-write: before the first change to a shared table, take a private copy. */
+  /**
+   * Copy-on-write: before the first change to a shared table, take a copy no other thread
+   * reads. The copy is made into fresh SharedArrayBuffers, so sharing the changed table
+   * again (the usual next step) hands them out as they are instead of copying once more.
+   */
   private own(): void {
     if (!this.shared) return;
-    this.u8 = new Uint8Array(toPrivate(this.u8.buffer));
-    this.slots = new Int32Array(toPrivate(this.slots.buffer));
-    this.exactBits = new Int32Array(toPrivate(this.exactBits.buffer));
-    this.wildBits = new Int32Array(toPrivate(this.wildBits.buffer));
+    this.u8 = new Uint8Array(copyOf(this.u8.buffer));
+    this.slots = new Int32Array(copyOf(this.slots.buffer));
+    this.exactBits = new Int32Array(copyOf(this.exactBits.buffer));
+    this.wildBits = new Int32Array(copyOf(this.wildBits.buffer));
     this.shared = false;
   }
 
@@ -314,8 +336,8 @@ export class NameTable {
     this.bitShift = 32 - Math.log2(bits);
     release(this.exactBits.buffer);
     release(this.wildBits.buffer);
-    this.exactBits = new Int32Array(buffer(bits >>> 3, this.bulk));
-    this.wildBits = new Int32Array(buffer(bits >>> 3, this.bulk));
+    this.exactBits = new Int32Array(buffer(bits >>> 3, this.bulk, this.sab));
+    this.wildBits = new Int32Array(buffer(bits >>> 3, this.bulk, this.sab));
   }
 
   get size(): number {
@@ -400,6 +422,7 @@ export class NameTable {
     const e = this.newRecord(key);
     this.place(h, e);
     this.live++;
+    if (this.keepEmpty) NameTable.mark(this.exactBits, this.bitShift, h);
     return (this.lastE = e);
   }
 
@@ -446,7 +469,7 @@ export class NameTable {
 
   /** Deletes the entry when it has neither trigger left. Entry numbers may change after this. */
   dropIfEmpty(e: number): void {
-    if (this.exact(e) !== NONE || this.wild(e) !== NONE) return;
+    if (this.keepEmpty || this.exact(e) !== NONE || this.wild(e) !== NONE) return;
     this.own();
     const h = this.hashAt(e);
     let i = slotOf(h, this.nSlots);
@@ -463,10 +486,10 @@ export class NameTable {
     return Buffer.from(this.u8.buffer, e + this.keyOff, this.lenAt(e)).toString('latin1');
   }
 
-  /** Live entries (each has an exact or a wildcard trigger, or both). */
-  *entries(): IterableIterator<number> {
+  /** Live entries (each has an exact or a wildcard trigger, or both; `withEmpty`: a keepEmpty table's empty ones too). */
+  *entries(withEmpty = false): IterableIterator<number> {
     for (let e = 0; e < this.used; e += this.keyOff + this.lenAt(e)) {
-      if (this.exact(e) !== NONE || this.wild(e) !== NONE) yield e;
+      if ((withEmpty && this.keepEmpty) || this.exact(e) !== NONE || this.wild(e) !== NONE) yield e;
     }
   }
 
@@ -479,16 +502,23 @@ export class NameTable {
   trim(): void {
     if (this.shared) return; // already trimmed when it was shared
     const bulk = this.bulk;
-    this.bulk = false; // plain buffers from here on: lookups read them
-    if (this.garbage > 0) this.compact(this.used - this.garbage, this.lenBytes, this.idBytes, -1);
-    else if (bulk || this.u8.length > this.used + 4096) this.realloc(this.used);
-    if (this.nSlots > 256 && (this.live + this.tombs) * 2 < this.nSlots) {
-      this.setOffBits(offsetBits(this.u8.length)); // the trimmed arena may leave room for a longer tag
-      this.rebuild(slotsFor(this.live), -1);
+    this.bulk = false; // fixed-size buffers from here on: lookups read them
+    // Whatever is rebuilt here goes into SharedArrayBuffers (as fast to read as plain ones),
+    // so toShared() later copies nothing: a load copies its table once, here, not twice.
+    this.sab = true;
+    try {
+      if (this.garbage > 0) this.compact(this.used - this.garbage, this.lenBytes, this.idBytes, -1);
+      else if (bulk || this.u8.length > this.used + 4096) this.realloc(this.used);
+      if (this.nSlots > 256 && (this.live + this.tombs) * 2 < this.nSlots) {
+        this.setOffBits(offsetBits(this.u8.length)); // the trimmed arena may leave room for a longer tag
+        this.rebuild(slotsFor(this.live), -1);
+      }
+      this.slots = settle(this.slots);
+      this.exactBits = settle(this.exactBits);
+      this.wildBits = settle(this.wildBits);
+    } finally {
+      this.sab = false;
     }
-    this.slots = settle(this.slots);
-    this.exactBits = settle(this.exactBits);
-    this.wildBits = settle(this.wildBits);
   }
 
   private lenAt(e: number): number {
@@ -539,7 +569,7 @@ export class NameTable {
   private realloc(bytes: number): void {
     bytes = Math.min(bytes, MAX_ARENA);
     if (bytes < this.used) throw new RangeError('name table arena larger than 2 GiB');
-    const u8 = new Uint8Array(buffer(bytes, this.bulk));
+    const u8 = new Uint8Array(buffer(bytes, this.bulk, this.sab));
     u8.set(this.u8.subarray(0, this.used));
     release(this.u8.buffer);
     this.u8 = u8;
@@ -563,7 +593,7 @@ export class NameTable {
     this.lastE = -1;
     const old = this.slots;
     this.nSlots = size;
-    this.slots = new Int32Array(buffer(4 * size, this.bulk));
+    this.slots = new Int32Array(buffer(4 * size, this.bulk, this.sab));
     release(old.buffer);
     this.sizeFilters(size);
     this.tombs = 0;
@@ -572,11 +602,11 @@ export class NameTable {
     for (let e = 0; e < this.used; e += this.keyOff + this.lenAt(e)) {
       const ex = this.idAt(e + lenBytes) !== NONE;
       const wi = this.idAt(e + lenBytes + this.idBytes) !== NONE;
-      if (!ex && !wi && e !== keep) continue;
+      if (!ex && !wi && e !== keep && !this.keepEmpty) continue;
       const h = this.hashAt(e);
       this.place(h, e);
       this.live++;
-      if (ex) NameTable.mark(this.exactBits, this.bitShift, h);
+      if (ex || this.keepEmpty) NameTable.mark(this.exactBits, this.bitShift, h);
       if (wi) NameTable.mark(this.wildBits, this.bitShift, h);
     }
   }
@@ -599,7 +629,7 @@ export class NameTable {
     const fromNone = this.idNone;
     const capacity = Math.min(MAX_ARENA, Math.max(4096, bytes));
     if (capacity < bytes) throw new RangeError('name table arena larger than 2 GiB');
-    const u8 = new Uint8Array(buffer(capacity, this.bulk));
+    const u8 = new Uint8Array(buffer(capacity, this.bulk, this.sab));
     const keyOff = lenBytes + 2 * idBytes;
     const none = idBytes === 1 ? 0xff : 0xffffff;
     const readId = (p: number) => {
@@ -612,7 +642,7 @@ export class NameTable {
       const n = fromLen === 1 ? from[e]! : from[e]! | (from[e + 1]! << 8);
       const ex = readId(e + fromLen);
       const wi = readId(e + fromLen + fromId);
-      if (ex !== none || wi !== none || e === keep) {
+      if (ex !== none || wi !== none || e === keep || this.keepEmpty) {
         if (e === keep) kept = p;
         u8[p] = n & 0xff;
         if (lenBytes === 2) u8[p + 1] = n >>> 8;

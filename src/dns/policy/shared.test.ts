@@ -147,3 +147,75 @@ test('a worker thread decides from the same SharedArrayBuffers, and its change s
     await worker.terminate();
   }
 });
+
+test('property: changes kept over a shared table (and folded into it) decide as a zone never shared, through every re-share', () => {
+  const saved = RpzZone.foldMin;
+  try {
+    fc.assert(
+      fc.property(rules, fc.array(fc.tuple(rules, fc.array(fc.boolean(), { minLength: 40, maxLength: 40 })), { minLength: 1, maxLength: 4 }), fc.integer({ min: 0, max: 12 }), fc.array(name, { maxLength: 6 }), (rs, steps, foldMin, extra) => {
+        RpzZone.foldMin = foldMin; // 0: every change folds at once; 12: changes pile up over the table
+        let main = built(rs);
+        main.toShared();
+        const reference = built(rs);
+        let thread = RpzZone.fromShared(main.toShared());
+        const all = [...rs];
+        for (const [more, drop] of steps) {
+          const removed = all.filter((_, i) => drop[i % drop.length]).map((r) => r.trigger);
+          const change = { removeTriggers: removed, setTriggers: more };
+          assert.ok(main.apply(change).ok);
+          assert.ok(reference.apply(change).ok);
+          all.push(...more);
+          // The thread swaps in the new version whole; the main thread keeps changing its own.
+          thread = RpzZone.fromShared(main.toShared());
+          for (const q of queries(all, extra)) {
+            const want = seen(reference, q, undefined);
+            assert.equal(seen(main, q, undefined), want, `main thread, ${q}`);
+            assert.equal(seen(thread, q, undefined), want, `other thread, ${q}`);
+          }
+          const { tableBytes: _a, ...want } = reference.stats();
+          const { tableBytes: _b, ...got } = thread.stats();
+          assert.deepEqual(got, want);
+          const sorted = (z: RpzZone) => [...z.records()].map((r) => JSON.stringify(r)).sort();
+          assert.deepEqual(sorted(thread), sorted(reference));
+          if (main.pendingChanges > 0 && foldMin > 0) main = RpzZone.fromShared(main.toShared()); // a zone from fromShared changes the same way
+        }
+      }),
+      { numRuns: 200 },
+    );
+  } finally {
+    RpzZone.foldMin = saved;
+  }
+});
+
+test('a small change to a shared zone leaves its table where it is: only the changes are shared anew, until they fold', () => {
+  const rs: TriggerRule[] = [];
+  for (let i = 0; i < 20_000; i++) rs.push({ trigger: i % 10 === 0 ? `*.n${i}.example` : `n${i}.example`, action: 'nxdomain' });
+  const zone = built(rs);
+  const first = zone.toShared();
+  assert.ok(zone.apply({ setTriggers: [{ trigger: 'n1.example', action: 'nodata' }], removeTriggers: ['n2.example', '*.n10.example'] }).ok);
+  const second = zone.toShared();
+  assert.equal(second.names.arena, first.names.arena, 'the shared table is not copied for a change of three names');
+  assert.equal(second.names.slots, first.names.slots);
+  assert.ok(second.changes && second.changes.arena.byteLength < 4096, 'the changes travel in a small table of their own');
+  const thread = RpzZone.fromShared(second);
+  assert.equal(seen(thread, 'n1.example', undefined), 'nodata z.rpz qname 300');
+  assert.equal(seen(thread, 'n2.example', undefined), 'none');
+  assert.equal(seen(thread, 'www.n10.example', undefined), 'none');
+  assert.equal(seen(thread, 'www.n20.example', undefined), 'nxdomain z.rpz wildcard 300');
+  const was = RpzZone.fromShared(first).stats();
+  assert.equal(thread.stats().qname, was.qname - 1);
+  assert.equal(thread.stats().wildcard, was.wildcard - 1);
+  // Past foldMin and an eighth of the table the changes fold into one new copy of it.
+  const many: TriggerRule[] = [];
+  for (let i = 0; i < Math.max(RpzZone.foldMin, 20_000 / 8) + 1; i++) many.push({ trigger: `new${i}.example`, action: 'drop' });
+  assert.ok(zone.apply({ setTriggers: many }).ok);
+  assert.equal(zone.pendingChanges, 0);
+  const third = zone.toShared();
+  assert.notEqual(third.names.arena, first.names.arena);
+  assert.equal(third.changes, undefined);
+  const after = RpzZone.fromShared(third);
+  assert.equal(seen(after, 'new7.example', undefined), 'drop z.rpz qname 300');
+  assert.equal(seen(after, 'n1.example', undefined), 'nodata z.rpz qname 300');
+  assert.equal(seen(after, 'n2.example', undefined), 'none');
+  assert.equal(after.stats().qname, thread.stats().qname + many.length);
+});

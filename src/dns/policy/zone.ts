@@ -119,6 +119,8 @@ export interface SharedRpzZone {
   readonly name: string;
   readonly soa: PolicyRecord | undefined;
   readonly names: SharedNameTable;
+  /** The QNAME changes made over `names` since it was shared (RpzZone.changes): read first. */
+  readonly changes?: SharedNameTable | undefined;
   readonly nsd: SharedNameTable | undefined;
   /** IP triggers as relative trigger text ("32.2.0.0.127.rpz-client-ip") and action id. */
   readonly ipTriggers: readonly (readonly [string, number])[];
@@ -148,11 +150,29 @@ const SIMPLE_TARGET: Record<string, string> = {
 };
 
 export class RpzZone {
+  /**
+   * QNAME changes kept over a shared table before they are folded into a new copy of it:
+   * at least this many, and at least an eighth of the table (a fold copies the table once,
+   * so the copies cost O(1) per change, amortised; the changes table costs as much per name
+   * as the table). Tests lower it.
+   */
+  static foldMin = 4096;
   /** The zone's name (origin), canonical. */
   readonly name: string;
   private soa: PolicyRecord | undefined;
   private authority: CompiledRecords | undefined;
   private names: NameTable;
+  /**
+   * QNAME triggers changed since `names` was shared (an IXFR step, a file diff, the API on
+   * a zone worker threads read): each changed name with both its triggers as they are now,
+   * an empty entry for a name removed. Lookups read it before `names`, so a change costs
+   * work in proportion to the changes instead of a copy of the shared table; it is shared
+   * with the zone (small) and folded into a new copy of `names` when it grows (foldMin).
+   */
+  private changes: NameTable | undefined;
+  /** Exact and wildcard triggers the changes add (or, negative, remove) against `names`. */
+  private changedExact = 0;
+  private changedWild = 0;
   private nsd: NameTable | undefined;
   private readonly clientIp = ipTriggers();
   private readonly responseIp = ipTriggers();
@@ -183,13 +203,18 @@ export class RpzZone {
     const ip: [string, number][] = [];
     // An IP rule's key is its trigger text (triggers.ts), which parseTrigger takes back.
     for (const ips of [this.clientIp, this.responseIp, this.nsIp]) for (const [key, rule] of ips.rules) ip.push([key, rule.id]);
-    return { name: this.name, soa: this.soa, names: this.names.toShared(), nsd: this.nsd?.toShared(), ipTriggers: ip, actions: this.actions.snapshot() };
+    return { name: this.name, soa: this.soa, names: this.names.toShared(), changes: this.changes?.toShared(), nsd: this.nsd?.toShared(), ipTriggers: ip, actions: this.actions.snapshot() };
   }
 
   /** The zone toShared() gave, in this thread: decides exactly as the original. Throws SakimoriError on data that is not a shared zone. */
   static fromShared(shared: SharedRpzZone): RpzZone {
     const z = new RpzZone(shared.name);
     z.names = NameTable.fromShared(shared.names);
+    if (shared.changes) {
+      const c = (z.changes = NameTable.fromShared(shared.changes));
+      if (!c.keepEmpty) throw new SakimoriError('RPZ_SHARED_ZONE', `shared zone ${shared.name}: its changes table does not keep removed names`);
+      z.countChanges();
+    }
     z.nsd = shared.nsd && NameTable.fromShared(shared.nsd);
     z.actions = ActionTable.fromSnapshot(shared.actions);
     for (const [text, id] of shared.ipTriggers) {
@@ -206,9 +231,14 @@ export class RpzZone {
     return z;
   }
 
-  /** True while the QNAME table is shared with other threads (no change made in this thread since). */
+  /** True while the QNAME table is shared with other threads (changes made since, if any, are kept over it). */
   get isShared(): boolean {
     return this.names.isShared;
+  }
+
+  /** QNAME triggers changed over the shared table and not folded into it yet (0 when none). */
+  get pendingChanges(): number {
+    return this.changes?.size ?? 0;
   }
 
   /** SOA serial, when the zone has an SOA. */
@@ -226,14 +256,14 @@ export class RpzZone {
 
   stats(): ZoneStats {
     return {
-      qname: this.names.exactCount,
-      wildcard: this.names.wildCount,
+      qname: this.names.exactCount + this.changedExact,
+      wildcard: this.names.wildCount + this.changedWild,
       clientIp: this.clientIp.rules.size,
       responseIp: this.responseIp.rules.size,
       nsdname: this.nsd ? this.nsd.exactCount + this.nsd.wildCount : 0,
       nsip: this.nsIp.rules.size,
       actions: this.actions.size,
-      tableBytes: this.names.bytes() + (this.nsd?.bytes() ?? 0),
+      tableBytes: this.names.bytes() + (this.changes?.bytes() ?? 0) + (this.nsd?.bytes() ?? 0),
     };
   }
 
@@ -247,6 +277,7 @@ export class RpzZone {
 
   /** @internal QNAME: exact first, then the wildcard with the longest suffix (draft §4.2, BIND ARM). */
   matchName(qname: string, qtype: number): Decision | undefined {
+    if (this.changes !== undefined) return this.matchNameChanged(qname, qtype, this.changes);
     const t = this.names;
     if (t.size === 0) return undefined;
     const n = qLabels;
@@ -266,6 +297,36 @@ export class RpzZone {
         const id = t.wild(e);
         if (id !== NONE) return this.decisionFor(id, T_WILD, qtype);
       }
+    }
+    return undefined;
+  }
+
+  /** matchName with changes over the table: a name in `c` (even with no trigger left) hides the same name in the table. */
+  private matchNameChanged(qname: string, qtype: number, c: NameTable): Decision | undefined {
+    const t = this.names;
+    const n = qLabels;
+    let h = Q_HASH[n]!;
+    let e = c.mayHaveExact(h) ? c.find(qname, 0, qLen, h) : -1;
+    let id = NONE;
+    if (e >= 0) id = c.exact(e);
+    else if (t.exactCount > 0 && t.mayHaveExact(h)) {
+      e = t.find(qname, 0, qLen, h);
+      if (e >= 0) id = t.exact(e);
+    }
+    if (id !== NONE) return this.decisionFor(id, T_QNAME, qtype);
+    if (t.wildCount === 0 && c.wildCount === 0) return undefined;
+    const tl = t.wildByLabels;
+    const cl = c.wildByLabels;
+    for (let m = n - 1; m >= 0; m--) {
+      if (tl[m] === 0 && cl[m] === 0) continue;
+      h = Q_HASH[m]!;
+      e = c.mayHaveExact(h) ? c.find(qname, Q_START[m]!, qLen, h) : -1;
+      if (e >= 0) id = c.wild(e);
+      else if (tl[m] !== 0 && t.mayHaveWild(h)) {
+        e = t.find(qname, Q_START[m]!, qLen, h);
+        id = e >= 0 ? t.wild(e) : NONE;
+      } else id = NONE;
+      if (id !== NONE) return this.decisionFor(id, T_WILD, qtype);
     }
     return undefined;
   }
@@ -297,7 +358,7 @@ export class RpzZone {
     if (rec.type === RRType.SOA) return { severity: 'error', message: `SOA record at ${rec.name}: an SOA belongs at the zone apex (${this.name}) only` };
     if (rec.type === RRType.NS) return { severity: 'warning', message: `NS record at ${rec.name} ignored: NS below the apex is a delegation, not policy` };
     const r = normaliseRecord(rec, rel);
-    if (rel.indexOf('rpz-') === -1) {
+    if (rel.indexOf('rpz-') === -1 && this.changes === undefined && !this.names.isShared) {
       // QNAME triggers, a million times per load: no trigger object, one hash probe.
       const wild = rel.charCodeAt(0) === 42 && (rel.length === 1 || rel.charCodeAt(1) === 46);
       const table = this.names;
@@ -362,6 +423,7 @@ export class RpzZone {
   /** After a bulk load: returns the growth slack of the tables. */
   trim(): void {
     this.names.trim();
+    this.changes?.trim();
     this.nsd?.trim();
   }
 
@@ -471,7 +533,42 @@ export class RpzZone {
       changed++;
     }
     if (newSoa) this.setSoa(newSoa);
+    this.foldIfLarge();
     return { ok: true, triggersChanged: changed, warnings };
+  }
+
+  /** Folds the changes into a copy of the shared table once they are many (foldMin). */
+  private foldIfLarge(): void {
+    const c = this.changes;
+    if (c === undefined || c.size < Math.max(RpzZone.foldMin, this.names.size / 8)) return;
+    this.changes = undefined;
+    this.changedExact = this.changedWild = 0;
+    const t = this.names;
+    for (const ce of c.entries(true)) {
+      const key = c.keyOf(ce);
+      const ex = c.exact(ce);
+      const wi = c.wild(ce);
+      // The first write copies the shared table (NameTable.own), once for the whole fold.
+      let e = ex === NONE && wi === NONE ? t.findKey(key) : t.upsert(key);
+      if (e < 0) continue;
+      e = t.setExact(e, ex);
+      e = t.setWild(e, wi);
+      t.dropIfEmpty(e);
+    }
+  }
+
+  /** changedExact/changedWild from the changes table against the shared one (a zone from fromShared). */
+  private countChanges(): void {
+    const c = this.changes!;
+    let ex = 0;
+    let wi = 0;
+    for (const e of c.entries(true)) {
+      const b = this.names.findKey(c.keyOf(e));
+      ex += (c.exact(e) !== NONE ? 1 : 0) - (b >= 0 && this.names.exact(b) !== NONE ? 1 : 0);
+      wi += (c.wild(e) !== NONE ? 1 : 0) - (b >= 0 && this.names.wild(b) !== NONE ? 1 : 0);
+    }
+    this.changedExact = ex;
+    this.changedWild = wi;
   }
 
   /** Trigger text relative to the zone, validated as a name under it. */
@@ -496,14 +593,17 @@ export class RpzZone {
     for (const ips of [this.clientIp, this.responseIp, this.nsIp]) {
       for (const [key, rule] of ips.rules) yield* out(abs(key), this.actions.get(rule.id).records);
     }
-    const tables: [NameTable | undefined, (k: string, w: boolean) => string][] = [
-      [this.names, (k, w) => triggerText({ kind: w ? 'wildcard' : 'qname', key: k })],
-      [this.nsd, (k, w) => triggerText({ kind: w ? 'nsdname-wildcard' : 'nsdname', key: k })],
+    const c = this.changes;
+    const tables: [NameTable | undefined, (k: string, w: boolean) => string, NameTable | undefined][] = [
+      [this.names, (k, w) => triggerText({ kind: w ? 'wildcard' : 'qname', key: k }), c],
+      [c, (k, w) => triggerText({ kind: w ? 'wildcard' : 'qname', key: k }), undefined],
+      [this.nsd, (k, w) => triggerText({ kind: w ? 'nsdname-wildcard' : 'nsdname', key: k }), undefined],
     ];
-    for (const [t, text] of tables) {
+    for (const [t, text, hiddenBy] of tables) {
       if (!t) continue;
       for (const e of t.entries()) {
         const key = t.keyOf(e);
+        if (hiddenBy && hiddenBy.findKey(key) >= 0) continue;
         if (t.exact(e) !== NONE) yield* out(abs(text(key, false)), this.actions.get(t.exact(e)).records);
         if (t.wild(e) !== NONE) yield* out(abs(text(key, true)), this.actions.get(t.wild(e)).records);
       }
@@ -518,8 +618,9 @@ export class RpzZone {
       case 'wildcard':
       case 'nsdname':
       case 'nsdname-wildcard': {
-        const table = t.kind === 'qname' || t.kind === 'wildcard' ? this.names : this.nsd;
+        let table = t.kind === 'qname' || t.kind === 'wildcard' ? this.names : this.nsd;
         if (!table) return NONE;
+        if (table === this.names && this.changes && this.changes.findKey(t.key) >= 0) table = this.changes;
         const e = table.findKey(t.key);
         if (e < 0) return NONE;
         return t.kind === 'qname' || t.kind === 'nsdname' ? table.exact(e) : table.wild(e);
@@ -535,6 +636,7 @@ export class RpzZone {
       case 'wildcard':
       case 'nsdname':
       case 'nsdname-wildcard': {
+        if ((t.kind === 'qname' || t.kind === 'wildcard') && (this.changes !== undefined || this.names.isShared)) return this.setChanged(t.key, t.kind === 'wildcard', id);
         const table = t.kind === 'qname' || t.kind === 'wildcard' ? this.names : (this.nsd ??= new NameTable());
         const e = id === NONE ? table.findKey(t.key) : table.upsert(t.key);
         if (e < 0) return;
@@ -553,6 +655,33 @@ export class RpzZone {
           ips.map.set(t.prefix, id);
         }
       }
+    }
+  }
+
+  /**
+   * A QNAME trigger set over the shared table: into the changes table, the name entering it
+   * with both its triggers as the shared table has them, so the entry hides the name there.
+   */
+  private setChanged(key: string, wild: boolean, id: number): void {
+    const c = (this.changes ??= new NameTable(0, { keepEmpty: true }));
+    let e = c.findKey(key);
+    if (e < 0) {
+      const b = this.names.findKey(key);
+      const bx = b >= 0 ? this.names.exact(b) : NONE;
+      const bw = b >= 0 ? this.names.wild(b) : NONE;
+      if (id === NONE && (wild ? bw : bx) === NONE) return;
+      e = c.upsert(key);
+      if (bx !== NONE) e = c.setExact(e, bx);
+      if (bw !== NONE) e = c.setWild(e, bw);
+    }
+    const was = wild ? c.wild(e) : c.exact(e);
+    const d = (id !== NONE ? 1 : 0) - (was !== NONE ? 1 : 0);
+    if (wild) {
+      c.setWild(e, id);
+      this.changedWild += d;
+    } else {
+      c.setExact(e, id);
+      this.changedExact += d;
     }
   }
 

@@ -172,6 +172,8 @@ export class SharedZoneSource implements ZoneSource {
   private target: ZoneTarget | undefined;
   private first: SharedRpzZone | undefined;
   private swaps = 0;
+  /** The name table of the version in force (held by that version anyway). */
+  private table: SharedArrayBuffer | undefined;
 
   constructor(
     readonly zone: string,
@@ -183,6 +185,7 @@ export class SharedZoneSource implements ZoneSource {
   async start(target: ZoneTarget): Promise<void> {
     this.target = target;
     target.replace(RpzZone.fromShared(this.first!));
+    this.table = this.first!.names.arena;
     this.first = undefined;
   }
 
@@ -190,9 +193,12 @@ export class SharedZoneSource implements ZoneSource {
   swap(next: SharedRpzZone): void {
     this.target!.replace(RpzZone.fromShared(next));
     this.swaps++;
-    // This thread's handles on the replaced buffers go with the next collection; the memory
-    // is freed when every thread has let go.
-    setImmediate(collectGarbage);
+    // A new table (a reload, an AXFR, changes folded): this thread's handles on the replaced
+    // buffers go with the next collection, and the memory is freed when every thread has
+    // let go. A version that kept the table (an IXFR step: only its small changes table is
+    // new) leaves nothing worth a full collection.
+    if (next.names.arena !== this.table) setImmediate(collectGarbage);
+    this.table = next.names.arena;
   }
 
   async stop(): Promise<void> {}
@@ -214,18 +220,21 @@ function address(s: string, key: string): HostPort {
  * (RpzZone.toShared) handed to `publish`, which swaps it into every thread (WorkerPlane).
  * So the main thread is the secondary and the threads only ever swap whole versions.
  *
- * A change (IXFR) is applied to this thread's version: copy-on-write gives it a private
- * copy of the touched name table, and the next toShared() moves that copy into new shared
- * buffers (one copy, no second one kept). Every apply() of one synchronous run — all the
- * steps of one IXFR answer — is shared once, at the end of the run (a microtask): the
- * threads see the zone before the transfer or after it, never in between, and a burst costs
- * one copy of the table, not one per step. The replaced buffers are freed when the last
- * thread has swapped and collected, so memory stays at one version plus, for a moment,
- * the one being swapped in.
+ * A change (IXFR) is applied to this thread's version, which keeps it in a small table of
+ * changes over the shared name table (RpzZone): the next toShared() hands out the same
+ * shared table plus the changes, so a step costs work and memory in proportion to the
+ * changes, not a copy of the table. When the changes grow past an eighth of the table they
+ * are folded into one new copy of it (amortised: O(1) per change). Every apply() of one
+ * synchronous run — all the steps of one IXFR answer — is shared once, at the end of the
+ * run (a microtask): the threads see the zone before the transfer or after it, never in
+ * between. A replaced table is freed when the last thread has swapped and collected, so
+ * memory stays at one version plus, for a moment after a reload or a fold, the new one.
  */
 export class SharedZoneTarget implements ZoneTarget {
   private zone: RpzZone | undefined;
   private dirty = false;
+  /** The name table last published. */
+  private table: SharedArrayBuffer | undefined;
 
   constructor(
     readonly name: string,
@@ -235,7 +244,9 @@ export class SharedZoneTarget implements ZoneTarget {
   replace(zone: RpzZone): void {
     this.zone = zone;
     this.dirty = false;
-    this.publish(zone.toShared());
+    const shared = zone.toShared();
+    this.table = shared.names.arena;
+    this.publish(shared);
   }
 
   apply(change: ZoneChange): ApplyResult {
@@ -247,7 +258,12 @@ export class SharedZoneTarget implements ZoneTarget {
       queueMicrotask(() => {
         if (!this.dirty || this.zone !== z) return;
         this.dirty = false;
-        this.publish(z.toShared());
+        const table = this.table;
+        const shared = z.toShared();
+        this.table = shared.names.arena;
+        this.publish(shared);
+        // Changes folded into a new table: the old one goes once the threads have swapped (see SharedZoneSource.swap).
+        if (table !== undefined && table !== this.table) setImmediate(collectGarbage);
       });
     }
     return r;

@@ -1,0 +1,254 @@
+/**
+ * Policy updates on a large zone, through the real server (issue 3: "take effect atomically
+ * within one second, without dropping queries and without doubling memory"): how long one
+ * changed name takes to be answered by every thread, what the step costs the main thread,
+ * and the memory it takes on the way.
+ *
+ *   npx tsx bench/policy-update.ts                                   # 1 M names, threads 0 and 2, file and ixfr
+ *   npx tsx bench/policy-update.ts --names 1000000,10000000 --threads 0,2 --paths file,ixfr --steps 2
+ *
+ * Paths: "file" runs `sakimori dns serve --rpz FILE` and renames a rewritten file over the
+ * zone (one name's action changed: NXDOMAIN -> NODATA); "ixfr" runs `sakimori rpz serve`
+ * as the primary and `dns serve --rpz-primary` with a NOTIFY listener, then `sakimori rpz
+ * add` changes one name's action (NOTIFY -> IXFR). Each step changes another name.
+ * Throughout a step 16 UDP sockets (16 source ports, so the kernel's SO_REUSEPORT hash
+ * spreads them over the threads) each ask for the changed name every 10 ms.
+ *
+ * Figures per step: "seen" = ms from the update (the rename, or `rpz add` exiting) until
+ * the first socket / every socket got the new answer; "main CPU" = the server's main
+ * thread on-CPU time from the update until every socket saw it plus 500 ms, less the same
+ * thread's CPU over as long a time under the same query stream before the step; "all CPU"
+ * = the same for every thread of the process; "RSS before" and "peak" (VmHWM, reset through
+ * /proc/PID/clear_refs just before the step) in MiB; "lost" = queries never answered
+ * (waited 2 s) of those sent during the step; "flips" = answers with the old policy on a
+ * socket after it had the new one (must be 0: a version is swapped in whole). Servers run
+ * from the sources (SAKIMORI_SOURCES=1: tsx, as the tests do) unless --dist.
+ *
+ * Options: --names LIST (1000000), --threads LIST (0,2), --paths LIST (file,ixfr),
+ * --steps N (2), --dist (run dist/ as it is; build it first). Prints a table on stdout and
+ * the load average; appends nothing (copy the table into docs/BENCHMARKS.md by hand).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { PolicyProbe } from '../test/peers/policy-probe.ts';
+import { freePort } from '../test/peers/ports.ts';
+import { helpIfAsked } from './run.ts';
+
+helpIfAsked(import.meta.url);
+
+const { values } = parseArgs({
+  options: {
+    names: { type: 'string', default: '1000000' },
+    threads: { type: 'string', default: '0,2' },
+    paths: { type: 'string', default: 'file,ixfr' },
+    steps: { type: 'string', default: '2' },
+    dist: { type: 'boolean', default: false },
+  },
+});
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const SIZES = list(values.names).map(Number);
+const THREADS = list(values.threads).map(Number);
+const PATHS = list(values.paths) as ('file' | 'ixfr')[];
+const STEPS = Number(values.steps);
+for (const p of PATHS) if (p !== 'file' && p !== 'ixfr') throw new Error(`--paths: "${p}" is neither file nor ixfr`);
+
+const BIN = resolve(import.meta.dirname, '../bin/sakimori.js');
+const ZONE = 'cc.rpz.bench';
+const ENV = { ...process.env, ...(values.dist ? {} : { SAKIMORI_SOURCES: '1' }) };
+
+/** Name i of the zone (listed as NXDOMAIN, `CNAME .`); step k changes name k * 7919 + 13. */
+const nameOf = (i: number) => `n${i}.bad${i % 977}.example`;
+const changed = (step: number, n: number) => (step * 7919 + 13) % n;
+
+async function writeZone(file: string, n: number, nodata: ReadonlySet<number>): Promise<void> {
+  const out = createWriteStream(file);
+  out.write(`$ORIGIN ${ZONE}.\n$TTL 300\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300\n@ NS localhost.\n`);
+  for (let i = 0; i < n; i += 10_000) {
+    let chunk = '';
+    for (let j = i; j < Math.min(n, i + 10_000); j++) chunk += `${nameOf(j)} CNAME ${nodata.has(j) ? '*' : ''}.\n`;
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((r) => out.end(r));
+}
+
+interface Proc {
+  child: ChildProcess;
+  out(): string;
+  err(): string;
+  stop(): Promise<void>;
+}
+
+function start(args: string[], cwd: string): Proc {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => (err = (err + s).slice(-20_000)));
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  return {
+    child,
+    out: () => out,
+    err: () => err,
+    async stop() {
+      process.off('exit', kill);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+      });
+    },
+  };
+}
+
+async function until(what: string, p: Proc, ok: () => boolean, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (p.child.exitCode !== null) throw new Error(`${what}: exited ${p.child.exitCode}\n${p.out()}\n${p.err()}`);
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms\n${p.out()}\n${p.err()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function cli(args: string[], cwd: string): Promise<void> {
+  return new Promise((res, rej) => {
+    const c = spawn(process.execPath, [BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`sakimori ${args.join(' ')} exited ${code}: ${err}`))));
+  });
+}
+
+// ---- /proc ---------------------------------------------------------------------------------
+
+/** On-CPU ns of one thread (schedstat's first field). */
+function threadNs(pid: number, tid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return 0; // a thread that ended
+  }
+}
+const mainNs = (pid: number) => threadNs(pid, pid);
+const allNs = (pid: number) => readdirSync(`/proc/${pid}/task`).reduce((s, t) => s + threadNs(pid, Number(t)), 0);
+function status(pid: number, key: 'VmRSS' | 'VmHWM'): number {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ---- one configuration -----------------------------------------------------------------------
+
+interface Row {
+  names: number;
+  threads: number;
+  path: string;
+  step: number;
+  firstMs: number;
+  allMs: number;
+  mainMs: number;
+  allCpuMs: number;
+  rssBefore: number;
+  peak: number;
+  lost: number;
+  sent: number;
+  flips: number;
+}
+
+async function configuration(n: number, threads: number, path: 'file' | 'ixfr', rows: Row[]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'sakimori-policy-update-'));
+  const file = join(dir, 'cc.zone');
+  const procs: Proc[] = [];
+  const probe = new PolicyProbe(16, 10);
+  try {
+    await writeZone(file, n, new Set());
+    const upstream = await freePort(); // nothing listens there: every probed name is answered from policy
+    const serveArgs = ['--log-level', 'warn', 'dns', 'serve', '--listen', '127.0.0.1:0', '--upstream', `127.0.0.1:${upstream}`, '--detect', 'off', '--threads', String(threads)];
+    const t0 = Date.now();
+    if (path === 'ixfr') {
+      const rpzPort = await freePort();
+      const notifyPort = await freePort();
+      const primary = start(['--log-level', 'warn', 'rpz', 'serve', '--listen', `127.0.0.1:${rpzPort}`, '--zone', `${ZONE}=${file}`, '--notify', `127.0.0.1:${notifyPort}`], dir);
+      procs.push(primary);
+      await until('rpz serve', primary, () => primary.out().includes('is running'), 900_000);
+      serveArgs.push('--rpz-primary', `${ZONE}=127.0.0.1:${rpzPort}`, '--notify-listen', `127.0.0.1:${notifyPort}`);
+    } else serveArgs.push('--rpz', file);
+    const fw = start(serveArgs, dir);
+    procs.push(fw);
+    let port = 0;
+    await until('dns serve', fw, () => (port = Number(/dns:\/\/127\.0\.0\.1:(\d+)/.exec(fw.out())?.[1] ?? 0)) > 0, 900_000);
+    const pid = fw.child.pid!;
+    process.stderr.write(`${n} names, threads ${threads}, ${path}: serving after ${((Date.now() - t0) / 1000).toFixed(1)} s, RSS ${status(pid, 'VmRSS').toFixed(0)} MiB\n`);
+    await new Promise((r) => setTimeout(r, 3000)); // let the start's collections settle
+    await probe.open(port);
+    const nodata = new Set<number>();
+    for (let step = 1; step <= STEPS; step++) {
+      const k = changed(step, n);
+      nodata.add(k);
+      probe.run(nameOf(k), 'nxdomain', 'nodata');
+      // The same stream for a second before the step: this thread's CPU without an update.
+      await new Promise((r) => setTimeout(r, 500));
+      const b0 = performance.now();
+      const bm = mainNs(pid);
+      const ba = allNs(pid);
+      await new Promise((r) => setTimeout(r, 1000));
+      const idle = performance.now() - b0;
+      const idleMain = (mainNs(pid) - bm) / idle;
+      const idleAll = (allNs(pid) - ba) / idle;
+      // The rewritten file is prepared before the step; the step starts at its rename.
+      const next = join(dir, 'cc.zone.next');
+      if (path === 'file') await writeZone(next, n, nodata);
+      const rssBefore = status(pid, 'VmRSS');
+      writeFileSync(`/proc/${pid}/clear_refs`, '5');
+      let update: number;
+      let m0: number;
+      let a0: number;
+      if (path === 'file') {
+        m0 = mainNs(pid);
+        a0 = allNs(pid);
+        probe.mark();
+        update = performance.now();
+        renameSync(next, file);
+      } else {
+        // The step counts from `rpz add` exiting: its own start (node, the store) is not the firewall's.
+        await cli(['rpz', 'add', '--zone', ZONE, '--file', file, '--name', nameOf(k), '--action', 'nodata'], dir);
+        m0 = mainNs(pid);
+        a0 = allNs(pid);
+        probe.mark();
+        update = performance.now();
+      }
+      await probe.untilAllNew(900_000);
+      const seenAt = performance.now() - update;
+      await new Promise((r) => setTimeout(r, 500));
+      const span = performance.now() - update;
+      const mainMs = (mainNs(pid) - m0 - idleMain * span) / 1e6;
+      const allCpuMs = (allNs(pid) - a0 - idleAll * span) / 1e6;
+      const peak = status(pid, 'VmHWM');
+      const first = Math.min(...probe.firstNew.map((x) => x ?? Infinity));
+      const sent = probe.sent;
+      const flips = probe.flips;
+      const lost = await probe.stop();
+      const row: Row = { names: n, threads, path, step, firstMs: first, allMs: probe.allNew ? seenAt : NaN, mainMs, allCpuMs, rssBefore, peak, lost, sent, flips };
+      rows.push(row);
+      process.stderr.write(`${JSON.stringify(row)}\n`);
+    }
+  } finally {
+    probe.close();
+    for (const p of procs.reverse()) await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const rows: Row[] = [];
+const load0 = loadavg();
+for (const n of SIZES) for (const threads of THREADS) for (const path of PATHS) await configuration(n, threads, path, rows);
+const f = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '—');
+const lines = [
+  '| names | threads | path | step | seen first / every thread (ms) | main-thread CPU (ms) | all threads CPU (ms) | RSS before → peak (MiB) | lost / sent | flips |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => `| ${f(r.names)} | ${r.threads} | ${r.path} | ${r.step} | ${f(r.firstMs)} / ${f(r.allMs)} | ${f(r.mainMs)} | ${f(r.allCpuMs)} | ${f(r.rssBefore)} → ${f(r.peak)} (+${f(r.peak - r.rssBefore)}) | ${r.lost} / ${r.sent} | ${r.flips} |`),
+];
+process.stdout.write(`${lines.join('\n')}\n\nload average at the start ${load0.map((x) => x.toFixed(1)).join(' ')}, at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${values.dist ? 'dist/' : 'sources through tsx'}\n`);
