@@ -25,7 +25,10 @@
  * from the sources (SAKIMORI_SOURCES=1: tsx, as the tests do) unless --dist.
  *
  * Options: --names LIST (1000000), --threads LIST (0,2), --paths LIST (file,ixfr),
- * --steps N (2), --dist (run dist/ as it is; build it first). Prints a table on stdout and
+ * --steps N (2), --dist (run dist/ as it is; build it first), --heap MiB (16384: node's
+ * --max-old-space-size for `rpz serve` and, on the ixfr path, `dns serve`: at 10 M names
+ * the provider's zone model and the firewall's first AXFR, both held as JS objects, pass
+ * node's default limit of ~4 GiB). Prints a table on stdout and
  * the load average; appends nothing (copy the table into docs/BENCHMARKS.md by hand).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -46,6 +49,7 @@ const { values } = parseArgs({
     paths: { type: 'string', default: 'file,ixfr' },
     steps: { type: 'string', default: '2' },
     dist: { type: 'boolean', default: false },
+    heap: { type: 'string', default: '16384' },
   },
 });
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
@@ -53,6 +57,7 @@ const SIZES = list(values.names).map(Number);
 const THREADS = list(values.threads).map(Number);
 const PATHS = list(values.paths) as ('file' | 'ixfr')[];
 const STEPS = Number(values.steps);
+const HEAP = Number(values.heap);
 for (const p of PATHS) if (p !== 'file' && p !== 'ixfr') throw new Error(`--paths: "${p}" is neither file nor ixfr`);
 
 const BIN = resolve(import.meta.dirname, '../bin/sakimori.js');
@@ -81,8 +86,8 @@ interface Proc {
   stop(): Promise<void>;
 }
 
-function start(args: string[], cwd: string): Proc {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+function start(args: string[], cwd: string, heapMiB?: number): Proc {
+  const child = spawn(process.execPath, [...(heapMiB ? [`--max-old-space-size=${heapMiB}`] : []), BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -108,7 +113,7 @@ function start(args: string[], cwd: string): Proc {
 async function until(what: string, p: Proc, ok: () => boolean, ms: number): Promise<void> {
   const t0 = Date.now();
   while (!ok()) {
-    if (p.child.exitCode !== null) throw new Error(`${what}: exited ${p.child.exitCode}\n${p.out()}\n${p.err()}`);
+    if (p.child.exitCode !== null || p.child.signalCode !== null) throw new Error(`${what}: exited ${p.child.exitCode ?? p.child.signalCode}\n${p.out()}\n${p.err()}`);
     if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms\n${p.out()}\n${p.err()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -171,12 +176,13 @@ async function configuration(n: number, threads: number, path: 'file' | 'ixfr', 
     if (path === 'ixfr') {
       const rpzPort = await freePort();
       const notifyPort = await freePort();
-      const primary = start(['--log-level', 'warn', 'rpz', 'serve', '--listen', `127.0.0.1:${rpzPort}`, '--zone', `${ZONE}=${file}`, '--notify', `127.0.0.1:${notifyPort}`], dir);
+      const primary = start(['--log-level', 'warn', 'rpz', 'serve', '--listen', `127.0.0.1:${rpzPort}`, '--zone', `${ZONE}=${file}`, '--notify', `127.0.0.1:${notifyPort}`], dir, HEAP);
       procs.push(primary);
       await until('rpz serve', primary, () => primary.out().includes('is running'), 900_000);
       serveArgs.push('--rpz-primary', `${ZONE}=127.0.0.1:${rpzPort}`, '--notify-listen', `127.0.0.1:${notifyPort}`);
     } else serveArgs.push('--rpz', file);
-    const fw = start(serveArgs, dir);
+    // The whole first transfer is held as records before the zone is built (zone-transfer): a large heap for 10 M.
+    const fw = start(serveArgs, dir, path === 'ixfr' ? HEAP : undefined);
     procs.push(fw);
     let port = 0;
     await until('dns serve', fw, () => (port = Number(/dns:\/\/127\.0\.0\.1:(\d+)/.exec(fw.out())?.[1] ?? 0)) > 0, 900_000);

@@ -1,5 +1,6 @@
 /**
- * File adapter: reads policy zones from disk in 64 KiB chunks. Each chunk is an await,
+ * File adapter: reads policy zones from disk in 64 KiB chunks, and watches them
+ * (watchZoneFile). Each chunk is an await,
  * so a DNS server on the same event loop keeps answering while a 1 M-name zone loads
  * (each chunk is ~3000 lines, a few milliseconds of parsing).
  *
@@ -8,8 +9,9 @@
  * loaded from); absolute paths are used as they are. Includes nest at most 8 deep and a
  * file that includes itself, directly or not, is an error at the $INCLUDE line.
  */
+import { watch, type FSWatcher } from 'node:fs';
 import { open, realpath, stat } from 'node:fs/promises';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { MasterFileReader } from './master-file.ts';
 import { NameListReader, ZoneBuilder, type NameListOptions, type ZoneLoadResult } from './build.ts';
 import type { PolicyEngine } from './engine.ts';
@@ -152,4 +154,32 @@ export async function reloadZoneFile(engine: PolicyEngine, path: string, opts: L
     };
   }
   return r;
+}
+
+/**
+ * Calls `changed` a short quiet time (debounce) after a file changes. The directory is
+ * watched, so an editor that writes a new file and renames it over the old one is seen;
+ * `siblings` names other files in that directory whose changes count too (e.g. the state
+ * file `sakimori rpz add` writes last). Returns the function that stops watching.
+ */
+export function watchZoneFile(path: string, debounceMs: number, changed: () => void, warn: (msg: string) => void, siblings: readonly string[] = []): () => void {
+  const file = resolve(path);
+  const names = new Set([basename(file), ...siblings]);
+  let timer: NodeJS.Timeout | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(file), { persistent: false }, (_event, f) => {
+      if (f !== null && !names.has(f)) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(changed, debounceMs);
+      timer.unref();
+    });
+    watcher.on('error', (err) => warn(`cannot watch ${file} for changes any more: ${err.message}`));
+  } catch (err) {
+    warn(`cannot watch ${file} for changes (${(err as Error).message}): it is loaded once`);
+  }
+  return () => {
+    watcher?.close();
+    if (timer) clearTimeout(timer);
+  };
 }

@@ -144,7 +144,8 @@ export async function fileStamp(file: string): Promise<string> {
   return `${s.ino}/${s.size}/${s.mtimeMs}`;
 }
 
-function statePath(file: string): string {
+/** The state file beside a zone file (what the last edit knows of it). */
+export function statePath(file: string): string {
   return join(dirname(file), `.${basename(file)}.sakimori-state`);
 }
 
@@ -164,8 +165,13 @@ async function writeEditState(file: string, st: EditState): Promise<void> {
   await rename(tmp, statePath(file));
 }
 
+/** The lock file an edit holds while it writes the zone, the journal and the state file. */
+export function lockPath(file: string): string {
+  return `${file}.lock`;
+}
+
 async function lock(file: string, waitMs: number): Promise<() => Promise<void>> {
-  const path = `${file}.lock`;
+  const path = lockPath(file);
   const until = Date.now() + waitMs;
   for (;;) {
     try {

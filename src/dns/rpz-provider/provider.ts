@@ -11,15 +11,17 @@
  * that does not read, or changed without a serial increase, is refused with the reason;
  * the version in force stays.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Counter, Gauge, type Registry } from '../../telemetry/index.ts';
 import { SakimoriError, formatHostPort, systemClock, type Clock, type Endpoint, type HostPort, type Part, type PartHealth } from '../../core/index.ts';
 import type { Bus, Subscription } from '../../bus/index.ts';
 import { normalizeName } from '../wire/index.ts';
 import { sendNotify, serialCompare, type NotifyResult, type TsigKey, type XfrLogger } from '../zone-transfer/index.ts';
-import { formatProblem } from '../policy/index.ts';
+import { formatProblem, watchZoneFile } from '../policy/index.ts';
 import { entrySerials, Journal, JournalStore, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';
-import { fileStamp, readEditState } from './edit.ts';
+import { fileStamp, lockPath, readEditState, statePath } from './edit.ts';
 import { readZoneRecords } from './master-text.ts';
 import { RpzServer, type TransferAllow, type TransferEvent } from './server.ts';
 import type { ServedZone } from './responder.ts';
@@ -108,6 +110,7 @@ export class RpzProvider implements Part {
   private readonly zones = new Map<string, ZoneState>();
   private server: RpzServer | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
+  private unwatch: (() => void)[] = [];
   private sub: Subscription | undefined;
   private readonly log: XfrLogger;
   private readonly clock: Clock;
@@ -182,6 +185,17 @@ export class RpzProvider implements Part {
     const every = this.opts.watchIntervalMs ?? 1000;
     this.watchTimer = setInterval(() => void this.checkFiles(), every);
     this.watchTimer.unref();
+    // And at once when a file changes (the poll above stays for file systems without
+    // notifications). `rpz add|remove` writes the zone, then the journal, then its state
+    // file, under a lock file: a change seen while the lock is held waits for the lock's
+    // removal, so the in-place edit is taken from the journal, never read half-way.
+    for (const z of this.zones.values()) {
+      const lock = lockPath(z.file);
+      const check = () => {
+        if (!existsSync(lock)) void this.checkFiles();
+      };
+      this.unwatch.push(watchZoneFile(z.file, 20, check, (m) => this.log.warn({ zone: z.name }, m), [basename(statePath(z.file)), basename(lock)]));
+    }
     if (this.opts.bus) {
       this.sub = await this.opts.bus.subscribe<{ zone?: string }>(POLICY_CHANGED_TOPIC, { durable: this.opts.busConsumer ?? 'rpz-provider', from: 'new' }, async (m) => {
         const zone = typeof m.data?.zone === 'string' ? normalizeName(m.data.zone) : undefined;
@@ -195,6 +209,7 @@ export class RpzProvider implements Part {
   async stop(): Promise<void> {
     clearInterval(this.watchTimer);
     this.watchTimer = undefined;
+    for (const u of this.unwatch.splice(0)) u();
     await this.sub?.close();
     this.sub = undefined;
     for (const z of this.zones.values()) z.notifying?.abort();

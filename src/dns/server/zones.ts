@@ -14,13 +14,15 @@
  * swapped, so memory is doubled only while a file loads. A file with any error is refused
  * whole: the problems are logged as file:line and the previous version stays in force.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { formatHostPort, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
 import { NotifyListener, SecondaryZone, type TsigKey, type XfrLogger } from '../zone-transfer/index.ts';
 import { collectGarbage } from './gc.ts';
-import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, type ApplyResult, type SharedRpzZone, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
+import { describeLoad, loadNameListFile, loadRpzFile, PolicyEngine, RpzZone, watchZoneFile, type ApplyResult, type SharedRpzZone, type ZoneChange, type ZoneLoadResult } from '../policy/index.ts';
+
+// Here since session 3 (firewall.ts imports it from here); it lives with the file loaders now.
+export { watchZoneFile };
 
 /** What a zone is for; decides the purpose of its block events and the observations it raises. */
 export const ZONE_KINDS = ['cc', 'malware-sites', 'dns-abuse', 'allow'] as const;
@@ -397,33 +399,6 @@ export class PrimaryZoneSource implements ZoneSource {
     const { zone, source, loadedAt, names, serial, reloads, lastError, expired, fromCopy } = this.secondary.status();
     return { zone, source, reloads, ...(loadedAt ? { loadedAt } : {}), ...(names !== undefined ? { names } : {}), ...(serial !== undefined ? { serial } : {}), ...(lastError ? { lastError } : {}), expired, fromCopy };
   }
-}
-
-/**
- * Calls `changed` a short quiet time (debounce) after a file changes. The directory is
- * watched, so an editor that writes a new file and renames it over the old one is seen.
- * Returns the function that stops watching.
- */
-export function watchZoneFile(path: string, debounceMs: number, changed: () => void, warn: (msg: string) => void): () => void {
-  const file = resolve(path);
-  const name = basename(file);
-  let timer: NodeJS.Timeout | undefined;
-  let watcher: FSWatcher | undefined;
-  try {
-    watcher = watch(dirname(file), { persistent: false }, (_event, f) => {
-      if (f !== null && f !== name) return;
-      if (timer) clearTimeout(timer);
-      timer = setTimeout(changed, debounceMs);
-      timer.unref();
-    });
-    watcher.on('error', (err) => warn(`cannot watch ${file} for changes any more: ${err.message}`));
-  } catch (err) {
-    warn(`cannot watch ${file} for changes (${(err as Error).message}): it is loaded once`);
-  }
-  return () => {
-    watcher?.close();
-    if (timer) clearTimeout(timer);
-  };
 }
 
 /**
