@@ -19,6 +19,12 @@ import { PolicyProbe, type PolicyAnswer } from './peers/policy-probe.ts';
 import { freePort } from './peers/ports.ts';
 import { startSakimoriRpz, RPZ_ZONE, type SakimoriRpz } from './peers/rpz-feed.ts';
 import { dnsServe, type Served } from './peers/dns-serve.ts';
+import { systemClock } from '../src/core/index.ts';
+import { DnsFirewall, dnsMigrations } from '../src/dns/index.ts';
+import { NO_MATCH } from '../src/dns/policy/index.ts';
+import { AuditLog, privacyMigrations } from '../src/privacy/index.ts';
+import { openStore } from '../src/store/index.ts';
+import { silentLogger } from '../src/telemetry/index.ts';
 
 const FILLER = 5000;
 const msgs = (s: Served) => s.logs().map((l) => JSON.stringify(l)).join('\n');
@@ -110,6 +116,36 @@ describe('policy updates with worker threads: every thread, whole, nothing lost'
       probe.close();
       await fw?.close();
       await feed.close();
+    }
+  });
+
+  it('the main thread reads the versions the workers get (WorkerPlane.mainZones: the same shared tables, no second load)', async () => {
+    const allow = join(dir, 'allow.zone');
+    writeFileSync(allow, ['$ORIGIN allow.rpz.test.', '@ SOA localhost. h.localhost. 1 3600 600 86400 60', 'ok.example CNAME rpz-passthru.', ''].join('\n'));
+    const store = await openStore('sqlite::memory:');
+    await store.migrate([...privacyMigrations, ...dnsMigrations]);
+    const audit = new AuditLog(store, { flushIntervalMs: 0 });
+    const fw = new DnsFirewall(
+      { listen: [{ host: '127.0.0.1', port: 0 }], upstreams: [{ host: '127.0.0.1', port: await freePort() }], zones: [{ name: 'allow.rpz.test', file: allow, kind: 'allow', format: 'rpz' }], threads: 2, detect: false },
+      { store, audit, logger: silentLogger, clock: systemClock },
+    );
+    try {
+      await fw.start();
+      const local = fw.pool!.mainZones;
+      const zoneOf = (q: string) => {
+        const d = local.engine.decide(q, undefined, 1);
+        return d === NO_MATCH ? 'none' : `${local.kindOf(d.zone)} ${d.action}`;
+      };
+      assert.equal(zoneOf('ok.example'), 'allow passthru');
+      assert.equal(zoneOf('new.example'), 'none');
+      writeFileSync(allow, ['$ORIGIN allow.rpz.test.', '@ SOA localhost. h.localhost. 2 3600 600 86400 60', 'new.example CNAME rpz-passthru.', ''].join('\n'));
+      await fw.pool!.reload('allow.rpz.test');
+      assert.equal(zoneOf('new.example'), 'allow passthru');
+      assert.equal(zoneOf('ok.example'), 'none');
+    } finally {
+      await fw.stop();
+      await audit.close();
+      await store.close();
     }
   });
 });

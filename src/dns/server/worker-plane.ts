@@ -8,7 +8,8 @@
  * A reload posts the new version to every worker, each swaps it in with one assignment,
  * and the reload counts as done when all have acknowledged it. Zones from a primary are
  * pulled here too (this thread is the secondary, NOTIFY included): each AXFR, and each
- * IXFR applied here, reaches the workers the same way (zones.ts, SharedZoneTarget).
+ * IXFR applied here, reaches the workers the same way (zones.ts, SharedZoneTarget). This
+ * thread reads the same versions in `mainZones` (its own decisions: no second load).
  *
  * Shutdown: every thread holds a handle on the shared descriptors and closes it when it
  * ends, so all workers are ended together.
@@ -22,7 +23,7 @@ import type { ObservedBatch } from './observed.ts';
 import { mergeSnapshots, type StatsSnapshot } from './stats.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
 import type { ZoneSpec } from './zones.ts';
-import { FileZoneSource, SharedZoneTarget, zoneSource, type ZoneKind, type ZoneSource, type ZoneSourceStatus } from './zones.ts';
+import { FileZoneSource, SharedZoneTarget, zoneSource, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSourceStatus } from './zones.ts';
 
 export interface WorkerPlaneHandlers {
   events(batch: (BlockEvent & { count: number })[], notKept: number): void;
@@ -54,6 +55,13 @@ export class WorkerPlane {
   private seq = 0;
   private stopping = false;
   crashed: string | undefined;
+  /**
+   * The zones as this thread holds them: each version the workers get, read here from the
+   * same shared tables (no copy), changes included as they are applied. For what this thread
+   * decides itself, e.g. DNS detection's never-block check, without loading or pulling a
+   * zone a second time. Its sources are the workers' (it is never started itself).
+   */
+  readonly mainZones: ZoneSet;
 
   constructor(
     private readonly threads: number,
@@ -78,11 +86,12 @@ export class WorkerPlane {
     ];
     // The threads need each zone's name and kind only (no file, primary or TSIG secret).
     this.init = { ...init, zones: [...init.zones, ...extra.map((e) => e.spec)].map(({ name, kind }) => ({ name, kind })) };
+    this.mainZones = new ZoneSet(this.init.zones.map((spec, i) => ({ spec, source: this.sources[i]! })));
   }
 
   async start(specs: ListenSpec[], optOuts: IpPrefix[]): Promise<void> {
     for (const [i, src] of this.sources.entries()) {
-      const target = new SharedZoneTarget(src.zone, (shared) => this.publish(i, shared));
+      const target = new SharedZoneTarget(src.zone, (shared) => this.publish(i, shared), (zone) => void this.mainZones.engine.replaceZone(zone));
       await src.start(target);
       if (this.stopping) return;
       // A source that started without a version (its primary down, no copy): empty until it has one, as with threads: 0.

@@ -241,11 +241,14 @@ export class SharedZoneTarget implements ZoneTarget {
   constructor(
     readonly name: string,
     private readonly publish: (shared: SharedRpzZone) => void,
+    /** Told each new version as this thread holds it (later changes are applied to it in place). */
+    private readonly local?: (zone: RpzZone) => void,
   ) {}
 
   replace(zone: RpzZone): void {
     this.zone = zone;
     this.dirty = false;
+    this.local?.(zone);
     const shared = zone.toShared();
     this.table = shared.names.arena;
     this.publish(shared);
