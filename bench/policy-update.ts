@@ -10,14 +10,16 @@
  * Paths: "file" runs `sakimori dns serve --rpz FILE` and renames a rewritten file over the
  * zone (one name's action changed: NXDOMAIN -> NODATA); "ixfr" runs `sakimori rpz serve`
  * as the primary and `dns serve --rpz-primary` with a NOTIFY listener, then `sakimori rpz
- * add` changes one name's action (NOTIFY -> IXFR). Each step changes another name.
+ * add` changes one name's action (NOTIFY -> IXFR; a first `rpz add`, which rewrites the
+ * whole file, is done and waited for before, not counted). Each step changes another name.
  * Throughout a step 16 UDP sockets (16 source ports, so the kernel's SO_REUSEPORT hash
  * spreads them over the threads) each ask for the changed name every 10 ms.
  *
- * Figures per step: "seen" = ms from the update (the rename, or `rpz add` exiting) until
- * the first socket / every socket got the new answer; "main CPU" = the server's main
- * thread on-CPU time from the update until every socket saw it plus 500 ms, less the same
- * thread's CPU over as long a time under the same query stream before the step; "all CPU"
+ * Figures per step: "seen" = ms from the update (the rename, or `rpz add` removing its lock
+ * file: the edit committed) until the first socket / every socket got the new answer;
+ * "main CPU" = the server's main thread on-CPU time from the update (for ixfr from the
+ * command's start) until every socket saw it plus 500 ms, less the same thread's CPU over
+ * as long a time under the same query stream before the step; "all CPU"
  * = the same for every thread of the process; "RSS before" and "peak" (VmHWM, reset through
  * /proc/PID/clear_refs just before the step) in MiB; "lost" = queries never answered
  * (waited 2 s) of those sent during the step; "flips" = answers with the old policy on a
@@ -26,15 +28,15 @@
  *
  * Options: --names LIST (1000000), --threads LIST (0,2), --paths LIST (file,ixfr),
  * --steps N (2), --dist (run dist/ as it is; build it first), --heap MiB (16384: node's
- * --max-old-space-size for `rpz serve` and, on the ixfr path, `dns serve`: at 10 M names
- * the provider's zone model and the firewall's first AXFR, both held as JS objects, pass
- * node's default limit of ~4 GiB). Prints a table on stdout and
+ * --max-old-space-size for `rpz serve`, `rpz add` and, on the ixfr path, `dns serve`: at
+ * 10 M names the provider's zone model, the first whole-file edit and the firewall's first
+ * AXFR, all held as JS objects, pass node's default limit of ~4 GiB). Prints a table on stdout and
  * the load average; appends nothing (copy the table into docs/BENCHMARKS.md by hand).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PolicyProbe } from '../test/peers/policy-probe.ts';
 import { freePort } from '../test/peers/ports.ts';
@@ -119,9 +121,9 @@ async function until(what: string, p: Proc, ok: () => boolean, ms: number): Prom
   }
 }
 
-function cli(args: string[], cwd: string): Promise<void> {
+function cli(args: string[], cwd: string, heapMiB?: number): Promise<void> {
   return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawn(process.execPath, [...(heapMiB ? [`--max-old-space-size=${heapMiB}`] : []), BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
     c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`sakimori ${args.join(' ')} exited ${code}: ${err}`))));
@@ -191,7 +193,9 @@ async function configuration(n: number, threads: number, path: 'file' | 'ixfr', 
     await new Promise((r) => setTimeout(r, 3000)); // let the start's collections settle
     await probe.open(port);
     const nodata = new Set<number>();
-    for (let step = 1; step <= STEPS; step++) {
+    // ixfr: step 0 is not counted: the first `rpz add` rewrites the whole file (later ones
+    // edit it in place), which the provider reads whole before it has a journal to follow.
+    for (let step = path === 'ixfr' ? 0 : 1; step <= STEPS; step++) {
       const k = changed(step, n);
       nodata.add(k);
       probe.run(nameOf(k), 'nxdomain', 'nodata');
@@ -209,37 +213,38 @@ async function configuration(n: number, threads: number, path: 'file' | 'ixfr', 
       if (path === 'file') await writeZone(next, n, nodata);
       const rssBefore = status(pid, 'VmRSS');
       writeFileSync(`/proc/${pid}/clear_refs`, '5');
-      let update: number;
-      let m0: number;
-      let a0: number;
-      if (path === 'file') {
-        m0 = mainNs(pid);
-        a0 = allNs(pid);
-        probe.mark();
-        update = performance.now();
-        renameSync(next, file);
-      } else {
-        // The step counts from `rpz add` exiting: its own start (node, the store) is not the firewall's.
-        await cli(['rpz', 'add', '--zone', ZONE, '--file', file, '--name', nameOf(k), '--action', 'nodata'], dir);
-        m0 = mainNs(pid);
-        a0 = allNs(pid);
-        probe.mark();
-        update = performance.now();
+      const m0 = mainNs(pid);
+      const a0 = allNs(pid);
+      probe.mark();
+      const t0 = performance.now();
+      let update = t0;
+      if (path === 'file') renameSync(next, file);
+      else {
+        // The step counts from the edit's commit — `rpz add` removing its lock file — not from
+        // the command's start (node, the store) or exit (the provider may have it before that).
+        const lock = `${file}.lock`;
+        let unlocked: number | undefined;
+        const w = watch(dir, (_e, f) => {
+          if (f === basename(lock) && !existsSync(lock)) unlocked ??= performance.now();
+        });
+        await cli(['rpz', 'add', '--zone', ZONE, '--file', file, '--name', nameOf(k), '--action', 'nodata'], dir, HEAP);
+        w.close();
+        update = unlocked ?? performance.now();
       }
-      await probe.untilAllNew(900_000);
+      await probe.untilAllNew(step === 0 ? 1_800_000 : 900_000);
       const seenAt = performance.now() - update;
       await new Promise((r) => setTimeout(r, 500));
-      const span = performance.now() - update;
+      const span = performance.now() - t0;
       const mainMs = (mainNs(pid) - m0 - idleMain * span) / 1e6;
       const allCpuMs = (allNs(pid) - a0 - idleAll * span) / 1e6;
       const peak = status(pid, 'VmHWM');
-      const first = Math.min(...probe.firstNew.map((x) => x ?? Infinity));
+      const first = Math.min(...probe.firstNew.map((x) => x ?? Infinity)) - (update - t0);
       const sent = probe.sent;
       const flips = probe.flips;
       const lost = await probe.stop();
       const row: Row = { names: n, threads, path, step, firstMs: first, allMs: probe.allNew ? seenAt : NaN, mainMs, allCpuMs, rssBefore, peak, lost, sent, flips };
-      rows.push(row);
-      process.stderr.write(`${JSON.stringify(row)}\n`);
+      if (step > 0) rows.push(row);
+      process.stderr.write(`${step === 0 ? 'not counted: ' : ''}${JSON.stringify(row)}\n`);
     }
   } finally {
     probe.close();
