@@ -121,6 +121,8 @@ export interface SharedRpzZone {
   readonly names: SharedNameTable;
   /** The QNAME changes made over `names` since it was shared (RpzZone.changes): read first. */
   readonly changes?: SharedNameTable | undefined;
+  /** Exact and wildcard triggers the changes add (negative: remove) against `names`. */
+  readonly changed?: readonly [number, number];
   readonly nsd: SharedNameTable | undefined;
   /** IP triggers as relative trigger text ("32.2.0.0.127.rpz-client-ip") and action id. */
   readonly ipTriggers: readonly (readonly [string, number])[];
@@ -203,7 +205,7 @@ export class RpzZone {
     const ip: [string, number][] = [];
     // An IP rule's key is its trigger text (triggers.ts), which parseTrigger takes back.
     for (const ips of [this.clientIp, this.responseIp, this.nsIp]) for (const [key, rule] of ips.rules) ip.push([key, rule.id]);
-    return { name: this.name, soa: this.soa, names: this.names.toShared(), changes: this.changes?.toShared(), nsd: this.nsd?.toShared(), ipTriggers: ip, actions: this.actions.snapshot() };
+    return { name: this.name, soa: this.soa, names: this.names.toShared(), changes: this.changes?.toShared(), changed: [this.changedExact, this.changedWild], nsd: this.nsd?.toShared(), ipTriggers: ip, actions: this.actions.snapshot() };
   }
 
   /** The zone toShared() gave, in this thread: decides exactly as the original. Throws SakimoriError on data that is not a shared zone. */
@@ -212,8 +214,8 @@ export class RpzZone {
     z.names = NameTable.fromShared(shared.names);
     if (shared.changes) {
       const c = (z.changes = NameTable.fromShared(shared.changes));
-      if (!c.keepEmpty) throw new SakimoriError('RPZ_SHARED_ZONE', `shared zone ${shared.name}: its changes table does not keep removed names`);
-      z.countChanges();
+      if (!c.keepEmpty || !shared.changed) throw new SakimoriError('RPZ_SHARED_ZONE', `shared zone ${shared.name}: its changes table does not keep removed names, or comes without its counts`);
+      [z.changedExact, z.changedWild] = shared.changed;
     }
     z.nsd = shared.nsd && NameTable.fromShared(shared.nsd);
     z.actions = ActionTable.fromSnapshot(shared.actions);
@@ -555,20 +557,6 @@ export class RpzZone {
       e = t.setWild(e, wi);
       t.dropIfEmpty(e);
     }
-  }
-
-  /** changedExact/changedWild from the changes table against the shared one (a zone from fromShared). */
-  private countChanges(): void {
-    const c = this.changes!;
-    let ex = 0;
-    let wi = 0;
-    for (const e of c.entries(true)) {
-      const b = this.names.findKey(c.keyOf(e));
-      ex += (c.exact(e) !== NONE ? 1 : 0) - (b >= 0 && this.names.exact(b) !== NONE ? 1 : 0);
-      wi += (c.wild(e) !== NONE ? 1 : 0) - (b >= 0 && this.names.wild(b) !== NONE ? 1 : 0);
-    }
-    this.changedExact = ex;
-    this.changedWild = wi;
   }
 
   /** Trigger text relative to the zone, validated as a name under it. */

@@ -348,6 +348,9 @@ export class PrimaryZoneSource implements ZoneSource {
       copyFile: spec.copyFile,
       logger,
       onUpdate: (u) => {
+        // A full transfer held every record as an object before the zone was built, and the
+        // replaced version is garbage too: give the memory back now, as a file reload does (gc.ts).
+        if (u.kind === 'AXFR') setImmediate(collectGarbage);
         if (u.kind !== 'up-to-date') opts.onReload?.(spec.name, true);
         this.wake?.();
       },
