@@ -1,0 +1,43 @@
+/**
+ * capYoungGeneration() holds the young generation at 2 x 4 MiB while worker threads start
+ * (each new isolate sets V8's growth factor back to 2). In a child process: V8 flags are
+ * the whole process's, and this test changes them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+
+const child = `
+import v8 from 'node:v8';
+import { Worker } from 'node:worker_threads';
+const { capYoungGeneration } = await import(${JSON.stringify(new URL('./gc.ts', import.meta.url).href)});
+if (!capYoungGeneration()) throw new Error('not capped');
+const newSpace = () => v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size;
+let keep = [];
+const burst = (n) => { for (let i = 0; i < n; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 100000) keep = []; } };
+// Up to the cap gently, a check (20 ms) after each growth: a burst may double it twice between two checks.
+for (let i = 0; i < 400 && newSpace() < 8 * 2 ** 20; i++) { burst(20000); await new Promise((r) => setTimeout(r, 25)); }
+let most = 0;
+const workers = [];
+for (let round = 0; round < 200; round++) {
+  // Short-lived objects with some survivors: what makes V8 grow the young generation.
+  burst(20000);
+  await new Promise((r) => setTimeout(r, 2));
+  if (round % 50 === 10) {
+    // Started between bursts: the cap has a check (20 ms) to set the factor back to 1.
+    const w = new Worker('setTimeout(() => {}, 10)', { eval: true });
+    workers.push(w);
+    await new Promise((r) => w.once('online', r));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  most = Math.max(most, newSpace());
+}
+for (const w of workers) await w.terminate();
+process.stdout.write(String(most));
+`;
+
+test('the young generation stays at 2 x 4 MiB while worker threads start', () => {
+  const most = Number(execFileSync(process.execPath, [...process.execArgv, '--input-type=module', '-e', child], { encoding: 'utf8' }));
+  // Without the cap it reaches 2 x 16 MiB; so it did when the cap set factor 1 only once.
+  assert.ok(most <= 8 * 2 ** 20, `new space reached ${most / 2 ** 20} MiB`);
+});
