@@ -207,7 +207,7 @@ export class DataPlane {
     const udp = l.udp;
     if (!('impl' in udp)) {
       const target = new UdpTarget(udp);
-      udp.on('message', (msg, rinfo) => this.query(msg, false, target, rinfo.port, rinfo.address, filtered));
+      udp.on('message', (msg, rinfo) => this.query(msg, msg.length, false, target, rinfo.port, rinfo.address, filtered));
       udp.on('error', (err) => this.opts.log('warn', `UDP listener ${formatHostPort(l.spec.address)}: ${err.message}`));
     }
     l.tcp.on('connection', (sock) => this.accept(sock, filtered));
@@ -240,7 +240,8 @@ export class DataPlane {
           }
           continue;
         }
-        this.query(Buffer.from(data.buffer, data.byteOffset + d.offset(i), d.length(i)), false, t, port, d.peerAddress(i), t.filtered, true);
+        // Read where it arrived: a reused view of the datagram's slot (no object per query).
+        this.query(d.view(i), d.length(i), false, t, port, d.peerAddress(i), t.filtered, true);
       }
     } finally {
       t.d = undefined;
@@ -310,21 +311,21 @@ export class DataPlane {
   // ---- per query ---------------------------------------------------------------------
 
   /**
-   * One query from a client. Returns false when a TCP connection must be closed (garbage).
-   * `view`: msg is only valid during this call (a batch's buffer): copied before it is
-   * relayed (the forwarder keeps it for retries and rewrites its ID).
+   * One query from a client, msg[0, len). Returns false when a TCP connection must be
+   * closed (garbage). msg is only valid during this call (the forwarder copies what it
+   * relays); `view`: msg is a batch's slot, written into by answerInPlace.
    */
-  query(msg: Buffer, tcp: boolean, target: ReplyTarget, port: number, address: string, filtered: boolean, view = false): boolean {
+  query(msg: Uint8Array, len: number, tcp: boolean, target: ReplyTarget, port: number, address: string, filtered: boolean, view = false): boolean {
     const t: Transport = tcp ? 'tcp' : 'udp';
     this.stats.queries[t]++;
     // One QueryInfo for every query: used only during this call (nothing below keeps it).
     const q = this.info;
-    const err = readQueryInto(msg, q);
+    const err = readQueryInto(msg, q, len);
     if (err !== null) {
       this.stats.malformed[t]++;
       this.warnOnce(`malformed-${t}-${err.code}`, `malformed ${t.toUpperCase()} query from a client (${err.code}: ${err.message}); answered FORMERR when possible${tcp ? ', connection closed' : ''}. Logged once per kind of error.`);
       // Never answer something that says it is a response (no reflection loops).
-      if (msg.length >= 12 && (msg[2]! & 0x80) === 0) {
+      if (len >= 12 && (msg[2]! & 0x80) === 0) {
         const e = makeHeaderOnlyResponse(msg, RCode.FORMERR);
         if (e) this.reply(target, e, port, address, t, RCode.FORMERR);
       }
@@ -337,24 +338,24 @@ export class DataPlane {
     const engine = this.engine;
     if (!filtered || engine === undefined || this.optedOut(address)) {
       this.stats.unfiltered++;
-      this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address);
+      this.forwarder.relay(msg, len, q.questionEnd, tcp, target, port, address);
       return true;
     }
     const d = engine.decide(q.qname, (this.batchAt !== 0 ? this.batchClientIp : engine.usesClientIp) ? clientIp(address) : undefined, q.qtype);
     const obs = this.observer !== undefined;
     switch (d.action) {
       case 'none':
-        if (obs) this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, 0);
-        else this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address);
+        if (obs) this.forwarder.relay(msg, len, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, 0);
+        else this.forwarder.relay(msg, len, q.questionEnd, tcp, target, port, address);
         return true;
       case 'passthru':
         this.stats.countPolicy(d);
-        if (obs) this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.markOf(d.zone));
-        else this.forwarder.relay(view ? Buffer.from(msg) : msg, q.questionEnd, tcp, target, port, address);
+        if (obs) this.forwarder.relay(msg, len, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.markOf(d.zone));
+        else this.forwarder.relay(msg, len, q.questionEnd, tcp, target, port, address);
         return true;
       case 'tcp-only':
         this.stats.countPolicy(d);
-        if (tcp) this.forwarder.relay(msg, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.markOf(d.zone));
+        if (tcp) this.forwarder.relay(msg, len, q.questionEnd, tcp, target, port, address, q.qname, q.qtype, this.markOf(d.zone));
         else {
           const out = makeResponseFromQuery(msg, RCode.NOERROR, { info: q, tc: true })!;
           this.reply(target, out, port, address, t, RCode.NOERROR);
@@ -426,7 +427,7 @@ export class DataPlane {
     this.opts.onBlock(e);
   }
 
-  private localData(msg: Buffer, q: QueryInfo, d: Decision, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
+  private localData(msg: Uint8Array, q: QueryInfo, d: Decision, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
     const t: Transport = tcp ? 'tcp' : 'udp';
     const ans = d.answersFor(q.qname);
     const ede = q.edns ? this.edeFor(d.zone) : undefined;
@@ -453,7 +454,7 @@ export class DataPlane {
    * zones is answered with the CNAMEs so far (NOERROR, no address), logged once, and
    * never sent upstream.
    */
-  private chaseCname(msg: Buffer, q: QueryInfo, local: Uint8Array, ans: CompiledRecords, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
+  private chaseCname(msg: Uint8Array, q: QueryInfo, local: Uint8Array, ans: CompiledRecords, tcp: boolean, target: ReplyTarget, port: number, address: string): void {
     const t: Transport = tcp ? 'tcp' : 'udp';
     // Read now: q is reused by the next query before an upstream answer comes.
     const maxSize = tcp ? 65535 : q.edns ? Math.max(512, q.udpSize) : 512;
@@ -568,9 +569,9 @@ class BatchTarget implements ReplyTarget {
   i = 0;
   port = 0;
   constructor(readonly filtered: boolean) {}
-  send(bytes: Uint8Array, port: number, address: string): void {
-    if (this.d !== undefined && port === this.port) this.d.reply(this.i, bytes);
-    else this.sock.send(bytes, port, address);
+  send(bytes: Uint8Array, port: number, address: string, start = 0, end = bytes.length): void {
+    if (this.d !== undefined && port === this.port) this.d.reply(this.i, bytes, start, end);
+    else this.sock.send(bytes, port, address, start, end);
   }
   answerInPlace(query: Uint8Array, rcode: number, opts: ResponseOptions & { info: QueryInfo }): number {
     const d = this.d;
@@ -597,8 +598,9 @@ function closeUdp(u: UdpBatchSocket | dgram.Socket): Promise<void> {
 
 class UdpTarget implements ReplyTarget {
   constructor(private readonly sock: dgram.Socket) {}
-  send(bytes: Uint8Array, port: number, address: string): void {
-    this.sock.send(bytes, port, address);
+  send(bytes: Uint8Array, port: number, address: string, start = 0, end = bytes.length): void {
+    // A copy: dgram may send later, and bytes may be a batch buffer the next batch overwrites.
+    this.sock.send(Buffer.from(bytes.subarray(start, end)), port, address);
   }
 }
 
@@ -626,11 +628,11 @@ class TcpClient implements ReplyTarget {
     sock.on('close', () => (this.closed = true));
   }
 
-  send(bytes: Uint8Array): void {
+  send(bytes: Uint8Array, _port?: number, _address?: string, start = 0, end = bytes.length): void {
     if (this.closed) return;
-    const out = Buffer.allocUnsafe(2 + bytes.length);
-    out.writeUInt16BE(bytes.length, 0);
-    out.set(bytes, 2);
+    const out = Buffer.allocUnsafe(2 + end - start);
+    out.writeUInt16BE(end - start, 0);
+    out.set(bytes.subarray(start, end), 2);
     this.sock.write(out);
     this.skip();
   }
@@ -644,11 +646,11 @@ class TcpClient implements ReplyTarget {
     while (!this.closed && this.buf.length >= 2) {
       const n = this.buf.readUInt16BE(0);
       if (this.buf.length < 2 + n) break;
-      // A copy: the forwarder rewrites the ID in place and keeps the buffer until answered.
-      const msg = Buffer.from(this.buf.subarray(2, 2 + n));
+      // A view: the forwarder copies what it relays.
+      const msg = this.buf.subarray(2, 2 + n);
       this.buf = this.buf.subarray(2 + n);
       this.inFlight++;
-      if (!this.plane.query(msg, true, this, this.port, this.address, this.filtered)) {
+      if (!this.plane.query(msg, n, true, this, this.port, this.address, this.filtered)) {
         this.plane.garbage();
         // Let a FORMERR already written go out, then close (RFC 7766 §8: garbage ends the connection).
         this.closed = true;

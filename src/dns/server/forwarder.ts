@@ -3,11 +3,14 @@
  * ID changed, and the upstream's answer bytes come back with the client's ID restored, so
  * EDNS options, the DO/CD bits and the question's case (0x20) pass through untouched.
  *
- * One table of 65,536 pending slots, indexed by the upstream ID, shared by UDP and TCP
- * upstream transports; typed arrays and parallel arrays instead of an object per query
- * (the hot path allocates nothing here). IDs are drawn at random (RFC 5452 §4: an
- * off-path attacker must guess the ID) and an answer is taken only if its question is
- * byte-for-byte the one sent.
+ * Pending queries live in dense slots (typed arrays and parallel arrays, no object per
+ * query), taken and given back last-in first-out so the few hundred in use stay in cache,
+ * grown on demand up to 65,536; each slot keeps a copy of its query's bytes in one arena
+ * (a separate Buffer only for queries over QUERY_BYTES). The upstream ID is drawn at
+ * random (RFC 5452 §4: an off-path attacker must guess the ID; crypto-random, drawn 4,096
+ * at a time) and maps to its slot; an answer is taken only if its question is byte for
+ * byte the one sent. Answers are read where they arrived (the batch buffer) and relayed
+ * from there: the hot path allocates nothing here.
  *
  * Timeouts: one attempt lasts `timeoutMs`; then the query is tried once more on the next
  * healthy upstream, and when that fails too the client gets SERVFAIL (never silence).
@@ -18,6 +21,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv6 } from 'node:net';
+import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { formatHostPort, formatIp, parseIp, type HostPort } from '../../core/index.ts';
 import { makeResponseFromQuery, RCode, type QueryInfo, type ResponseOptions } from '../wire/index.ts';
@@ -35,7 +39,8 @@ const UPSTREAM_SLOT = 16384;
 
 /** Where an answer goes: a UDP socket (with port and address) or a TCP client connection. */
 export interface ReplyTarget {
-  send(bytes: Uint8Array, port: number, address: string): void;
+  /** Sends bytes[start, end) (default: all); the target copies what it keeps. */
+  send(bytes: Uint8Array, port: number, address: string, start?: number, end?: number): void;
   /** A query that gets no answer at all (RPZ DROP): TCP uses it to count what is in flight. */
   skip?(): void;
   /**
@@ -71,7 +76,12 @@ export interface ForwarderOptions {
   onAnswers?: (begin: boolean) => void;
 }
 
-const SLOTS = 65536;
+/** Upstream IDs. */
+const IDS = 65536;
+/** Slots at first; doubled when full, up to IDS. */
+const FIRST_SLOTS = 1024;
+/** Arena bytes per slot: longer queries (rare: large EDNS options) get a Buffer of their own. */
+const QUERY_BYTES = 256;
 const FREE = 0;
 const RELAY = 1;
 const CALLBACK = 2;
@@ -105,28 +115,41 @@ export class Forwarder {
   private readonly ups: Upstream[];
   private readonly timeoutMs: number;
   private readonly attempts: number;
-  // The pending table, indexed by upstream ID.
-  private readonly kind = new Uint8Array(SLOTS);
-  private readonly gen = new Uint32Array(SLOTS);
-  private readonly origId = new Uint16Array(SLOTS);
-  private readonly qEnd = new Uint16Array(SLOTS);
-  private readonly tries = new Uint8Array(SLOTS);
-  private readonly upstreamOf = new Uint8Array(SLOTS);
-  private readonly viaTcp = new Uint8Array(SLOTS);
-  private readonly clientTcp = new Uint8Array(SLOTS);
-  private readonly sentAt = new Float64Array(SLOTS);
-  private readonly port = new Int32Array(SLOTS);
-  private readonly query: (Buffer | undefined)[] = new Array(SLOTS).fill(undefined);
-  private readonly target: (ReplyTarget | undefined)[] = new Array(SLOTS).fill(undefined);
-  private readonly address: (string | undefined)[] = new Array(SLOTS).fill(undefined);
-  private readonly callback: (AnswerCallback | undefined)[] = new Array(SLOTS).fill(undefined);
+  /** Slot of each upstream ID in flight, -1 when the ID is free. */
+  private readonly slotOf = new Int32Array(IDS).fill(-1);
+  // The slots (see grow()).
+  private cap = 0;
+  private kind = new Uint8Array(0);
+  private gen = new Uint32Array(0);
+  private idOf = new Uint16Array(0);
+  private origId = new Uint16Array(0);
+  private qLen = new Uint16Array(0);
+  private qEnd = new Uint16Array(0);
+  private tries = new Uint8Array(0);
+  private upstreamOf = new Uint8Array(0);
+  private viaTcp = new Uint8Array(0);
+  private clientTcp = new Uint8Array(0);
+  private sentAt = new Float64Array(0);
+  private port = new Int32Array(0);
+  private qtype = new Uint16Array(0);
+  private mark = new Uint8Array(0);
+  /** Query bytes, QUERY_BYTES per slot. */
+  private arena = new Uint8Array(0);
+  /** Free slots (a stack: the last given back is taken first). */
+  private free = new Int32Array(0);
+  private freeLen = 0;
+  private readonly big: (Buffer | undefined)[] = [];
+  private readonly target: (ReplyTarget | undefined)[] = [];
+  private readonly address: (string | undefined)[] = [];
+  private readonly callback: (AnswerCallback | undefined)[] = [];
   // What onRelayed reports (only filled when it is set).
-  private readonly qname: (string | undefined)[] = new Array(SLOTS).fill(undefined);
-  private readonly qtype = new Uint16Array(SLOTS);
-  private readonly mark = new Uint8Array(SLOTS);
+  private readonly qname: (string | undefined)[] = [];
   private pending = 0;
+  /** Random upstream IDs, drawn RANDOM_IDS at a time. */
+  private readonly randomIds = new Uint16Array(4096);
+  private randomNext = 4096;
   // Deadlines in send order (every attempt has the same timeout, so FIFO is deadline order).
-  private dlId = new Int32Array(4096);
+  private dlSlot = new Int32Array(4096);
   private dlGen = new Uint32Array(4096);
   private dlAt = new Float64Array(4096);
   private dlHead = 0;
@@ -142,6 +165,7 @@ export class Forwarder {
     this.ups = opts.upstreams.map((a, i) => new Upstream(i, a));
     this.timeoutMs = opts.timeoutMs;
     this.attempts = Math.max(1, Math.min(opts.attempts ?? 2, 8));
+    this.grow();
   }
 
   start(): void {
@@ -172,45 +196,43 @@ export class Forwarder {
     this.held = on ? performance.now() : -1;
   }
 
-  private clock(): number {
-    return this.held >= 0 ? this.held : performance.now();
-  }
-
   get inFlight(): number {
     return this.pending;
   }
 
   /**
-   * Sends a client's query upstream and relays the answer to `target`. `query` is the
-   * client's buffer: its ID is overwritten here (the original is kept and restored).
+   * Sends a client's query, `query[0, length)`, upstream and relays the answer to `target`.
+   * The bytes are copied: `query` may be a batch buffer the next batch overwrites.
    */
-  relay(query: Buffer, questionEnd: number, tcp: boolean, target: ReplyTarget, port: number, address: string, qname?: string, qtype = 0, mark = 0): void {
-    const id = this.take();
-    if (id < 0) {
-      const size = this.answerServfail(query, tcp, target, port, address);
+  relay(query: Uint8Array, length: number, questionEnd: number, tcp: boolean, target: ReplyTarget, port: number, address: string, qname?: string, qtype = 0, mark = 0): void {
+    const s = this.take(query, length);
+    if (s < 0) {
+      const size = this.answerServfail(query.subarray(0, length), tcp, target, port, address);
       if (qname !== undefined && size > 0) this.opts.onRelayed?.(qname, qtype, mark, address, RCode.SERVFAIL, size, false);
       return;
     }
-    this.kind[id] = RELAY;
+    this.kind[s] = RELAY;
     if (qname !== undefined && this.opts.onRelayed) {
-      this.qname[id] = qname;
-      this.qtype[id] = qtype;
-      this.mark[id] = mark;
+      this.qname[s] = qname;
+      this.qtype[s] = qtype;
+      this.mark[s] = mark;
     }
-    this.target[id] = target;
-    this.port[id] = port;
-    this.address[id] = address;
-    this.clientTcp[id] = tcp ? 1 : 0;
-    this.send(id, query, questionEnd, tcp, this.pick(-1));
+    this.target[s] = target;
+    this.port[s] = port;
+    this.address[s] = address;
+    this.clientTcp[s] = tcp ? 1 : 0;
+    this.qEnd[s] = questionEnd;
+    this.send(s, tcp, this.pick(-1));
   }
 
-  /** Asks upstream on our own account (e.g. a CNAME target of local data); `query` is ours to change. */
-  ask(query: Buffer, questionEnd: number, tcp: boolean, cb: AnswerCallback): void {
-    const id = this.take();
-    if (id < 0) return cb(undefined);
-    this.kind[id] = CALLBACK;
-    this.callback[id] = cb;
-    this.send(id, query, questionEnd, tcp, this.pick(-1));
+  /** Asks upstream on our own account (e.g. a CNAME target of local data). */
+  ask(query: Uint8Array, questionEnd: number, tcp: boolean, cb: AnswerCallback): void {
+    const s = this.take(query, query.length);
+    if (s < 0) return cb(undefined);
+    this.kind[s] = CALLBACK;
+    this.callback[s] = cb;
+    this.qEnd[s] = questionEnd;
+    this.send(s, tcp, this.pick(-1));
   }
 
   stats(): UpstreamStats[] {
@@ -228,58 +250,132 @@ export class Forwarder {
 
   // ---- internals -----------------------------------------------------------------------
 
-  private take(): number {
-    if (this.pending >= SLOTS - 1) return -1;
-    let id = (Math.random() * SLOTS) | 0;
-    while (this.kind[id] !== FREE) id = (id + 1) & 0xffff;
-    this.pending++;
-    this.gen[id]!++;
-    return id;
+  /** Twice the slots (FIRST_SLOTS at first): the typed arrays are copied, the JS arrays extended. */
+  private grow(): void {
+    const old = this.cap;
+    const cap = old === 0 ? FIRST_SLOTS : Math.min(IDS, old * 2);
+    const more = <T extends { set(a: ArrayLike<number>): void }>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a as unknown as ArrayLike<number>);
+      return b;
+    };
+    this.kind = more(this.kind, (n) => new Uint8Array(n));
+    this.gen = more(this.gen, (n) => new Uint32Array(n));
+    this.idOf = more(this.idOf, (n) => new Uint16Array(n));
+    this.origId = more(this.origId, (n) => new Uint16Array(n));
+    this.qLen = more(this.qLen, (n) => new Uint16Array(n));
+    this.qEnd = more(this.qEnd, (n) => new Uint16Array(n));
+    this.tries = more(this.tries, (n) => new Uint8Array(n));
+    this.upstreamOf = more(this.upstreamOf, (n) => new Uint8Array(n));
+    this.viaTcp = more(this.viaTcp, (n) => new Uint8Array(n));
+    this.clientTcp = more(this.clientTcp, (n) => new Uint8Array(n));
+    this.sentAt = more(this.sentAt, (n) => new Float64Array(n));
+    this.port = more(this.port, (n) => new Int32Array(n));
+    this.qtype = more(this.qtype, (n) => new Uint16Array(n));
+    this.mark = more(this.mark, (n) => new Uint8Array(n));
+    this.arena = more(this.arena, (n) => new Uint8Array(n * QUERY_BYTES));
+    // Every slot in use when growing (the stack is empty): the new ones, lowest on top.
+    this.free = new Int32Array(cap);
+    this.freeLen = 0;
+    for (let s = cap - 1; s >= old; s--) this.free[this.freeLen++] = s;
+    for (let s = old; s < cap; s++) {
+      this.big.push(undefined);
+      this.target.push(undefined);
+      this.address.push(undefined);
+      this.callback.push(undefined);
+      this.qname.push(undefined);
+    }
+    this.cap = cap;
   }
 
-  private release(id: number): void {
-    this.kind[id] = FREE;
-    this.query[id] = undefined;
-    this.target[id] = undefined;
-    this.address[id] = undefined;
-    this.callback[id] = undefined;
-    this.qname[id] = undefined;
-    this.tries[id] = 0;
+  /** A slot for query[0, length) with a fresh random upstream ID, its bytes copied in; -1 when every ID is in flight. */
+  private take(query: Uint8Array, length: number): number {
+    if (this.pending >= IDS - 1) return -1;
+    if (this.freeLen === 0) this.grow();
+    const s = this.free[--this.freeLen]!;
+    if (this.randomNext === this.randomIds.length) {
+      randomFillSync(this.randomIds);
+      this.randomNext = 0;
+    }
+    let id = this.randomIds[this.randomNext++]!;
+    while (this.slotOf[id] !== -1) id = (id + 1) & 0xffff;
+    this.slotOf[id] = s;
+    this.idOf[s] = id;
+    this.pending++;
+    this.gen[s]!++;
+    this.tries[s] = 0;
+    this.origId[s] = (query[0]! << 8) | query[1]!;
+    this.qLen[s] = length;
+    if (length <= QUERY_BYTES) {
+      const a = this.arena;
+      const at = s * QUERY_BYTES;
+      // A byte loop: a set() from a subarray would allocate the subarray.
+      for (let i = 0; i < length; i++) a[at + i] = query[i]!;
+    } else this.big[s] = Buffer.from(query.subarray(0, length));
+    return s;
+  }
+
+  private release(s: number): void {
+    this.kind[s] = FREE;
+    this.slotOf[this.idOf[s]!] = -1;
+    this.big[s] = undefined;
+    this.target[s] = undefined;
+    this.address[s] = undefined;
+    this.callback[s] = undefined;
+    this.qname[s] = undefined;
+    this.free[this.freeLen++] = s;
     this.pending--;
+  }
+
+  /** Where slot s's query bytes are: [buffer, offset]. */
+  private bytesAt(s: number): Uint8Array {
+    return this.big[s] ?? this.arena;
+  }
+
+  private offsetOf(s: number): number {
+    return this.big[s] !== undefined ? 0 : s * QUERY_BYTES;
+  }
+
+  /** A copy of slot s's query (cold paths: TCP upstreams, SERVFAIL). */
+  private queryCopy(s: number): Buffer {
+    const at = this.offsetOf(s);
+    return Buffer.from(this.bytesAt(s).subarray(at, at + this.qLen[s]!));
   }
 
   /** The first upstream that is up, other than `not`; if none is up, the next one anyway. */
   private pick(not: number): Upstream {
     const ups = this.ups;
-    for (const u of ups) if (u.up && u.index !== not) return u;
+    // Indexed: for-of makes an iterator object per query when V8 does not optimise it away.
+    for (let i = 0; i < ups.length; i++) {
+      const u = ups[i]!;
+      if (u.up && u.index !== not) return u;
+    }
     if (ups.length === 1) return ups[0]!;
     // Everything is down: keep trying in turn rather than refuse (one may be back).
     const from = not < 0 ? 0 : not + 1;
     return ups[from % ups.length]!;
   }
 
-  private send(id: number, query: Buffer, questionEnd: number, tcp: boolean, u: Upstream): void {
-    if (this.tries[id] === 0) {
-      this.origId[id] = (query[0]! << 8) | query[1]!;
-      this.qEnd[id] = questionEnd;
-      this.query[id] = query;
-    }
-    this.tries[id]!++;
-    query[0] = id >> 8;
-    query[1] = id & 0xff;
-    this.upstreamOf[id] = u.index;
-    this.viaTcp[id] = tcp ? 1 : 0;
-    this.sentAt[id] = this.clock();
-    this.pushDeadline(id);
+  private send(s: number, tcp: boolean, u: Upstream): void {
+    this.tries[s]!++;
+    const id = this.idOf[s]!;
+    const b = this.bytesAt(s);
+    const at = this.offsetOf(s);
+    b[at] = id >> 8;
+    b[at + 1] = id & 0xff;
+    this.upstreamOf[s] = u.index;
+    this.viaTcp[s] = tcp ? 1 : 0;
+    this.sentAt[s] = this.held >= 0 ? this.held : performance.now();
+    this.pushDeadline(s);
     u.sent++;
     if (tcp) {
-      (u.tcp ??= new UpstreamTcp(u, this)).send(query, id);
+      (u.tcp ??= new UpstreamTcp(u, this)).send(this.queryCopy(s), id);
     } else if (u.batch) {
-      // Queued: every query relayed in one client batch goes up in one sendmmsg.
-      u.batch.send(query, u.address.port, u.host);
+      // Queued (copied into the socket's send buffer): every query relayed in one client batch goes up in one sendmmsg.
+      u.batch.send(b, u.address.port, u.host, at, at + this.qLen[s]!);
     } else {
-      const s = u.udp ?? this.openDgram(u);
-      s.send(query);
+      // dgram may send later: its own copy.
+      (u.udp ?? this.openDgram(u)).send(this.queryCopy(s));
     }
   }
 
@@ -310,8 +406,8 @@ export class Forwarder {
           u.errors++;
           continue;
         }
-        // A view into the batch buffer: answer() uses it before returning (targets copy what they send).
-        this.answer(Buffer.from(data.buffer, data.byteOffset + d.offset(i), d.length(i)), u);
+        // Read and relayed where it is (targets copy what they send).
+        this.answerAt(data, d.offset(i), d.length(i), u);
       }
     } finally {
       this.hold(false);
@@ -334,45 +430,53 @@ export class Forwarder {
     return s;
   }
 
-  /** An answer from upstream u (UDP datagram or one TCP message). */
+  /** An answer from upstream u (a dgram datagram or one TCP message). */
   answer(msg: Buffer, u: Upstream): void {
-    if (msg.length < 12 || (msg[2]! & 0x80) === 0) return;
-    const id = (msg[0]! << 8) | msg[1]!;
-    const k = this.kind[id]!;
-    if (k === FREE || this.upstreamOf[id] !== u.index) return;
-    const q = this.query[id]!;
-    const end = this.qEnd[id]!;
+    this.answerAt(msg, 0, msg.length, u);
+  }
+
+  /** An answer from upstream u, m[off, off + len); its ID is rewritten in place. */
+  private answerAt(m: Uint8Array, off: number, len: number, u: Upstream): void {
+    if (len < 12 || (m[off + 2]! & 0x80) === 0) return;
+    const s = this.slotOf[(m[off]! << 8) | m[off + 1]!]!;
+    if (s < 0 || this.upstreamOf[s] !== u.index) return;
+    const k = this.kind[s]!;
     // The question must be the one we sent, byte for byte (case included); an answer
     // without a question (FORMERR, NOTIMP from some servers) is taken as it is.
-    const qd = (msg[4]! << 8) | msg[5]!;
+    const qd = (m[off + 4]! << 8) | m[off + 5]!;
     if (qd !== 0) {
-      if (qd !== 1 || msg.length < end) return;
-      for (let i = 12; i < end; i++) if (msg[i] !== q[i]) return;
+      const end = this.qEnd[s]!;
+      if (qd !== 1 || len < end) return;
+      const q = this.bytesAt(s);
+      const d = this.offsetOf(s) - off;
+      for (let i = off + 12; i < off + end; i++) if (m[i] !== q[i + d]) return;
     }
-    const seconds = (this.clock() - this.sentAt[id]!) / 1000;
-    u.latency.observe(seconds);
+    u.latency.observeMicros(((this.held >= 0 ? this.held : performance.now()) - this.sentAt[s]!) * 1000 | 0);
     u.answered++;
     u.fails = 0;
     if (!u.up) {
       u.up = true;
       this.opts.log('info', `upstream ${u.label} answers again: back in use`);
     }
-    if (k === PROBE) return this.release(id);
-    const orig = this.origId[id]!;
-    msg[0] = orig >> 8;
-    msg[1] = orig & 0xff;
+    if (k === PROBE) return this.release(s);
+    const orig = this.origId[s]!;
+    m[off] = orig >> 8;
+    m[off + 1] = orig & 0xff;
     if (k === RELAY) {
-      const t = this.target[id]!;
-      const port = this.port[id]!;
-      const addr = this.address[id]!;
-      const qname = this.qname[id];
-      this.release(id);
-      t.send(msg, port, addr);
-      if (qname !== undefined) this.opts.onRelayed!(qname, this.qtype[id]!, this.mark[id]!, addr, msg[3]! & 0x0f, msg.length, false);
+      const t = this.target[s]!;
+      const port = this.port[s]!;
+      const addr = this.address[s]!;
+      const qname = this.qname[s];
+      // Read before release: the next take() reuses the slot.
+      const qtype = this.qtype[s]!;
+      const mark = this.mark[s]!;
+      this.release(s);
+      t.send(m, port, addr, off, off + len);
+      if (qname !== undefined) this.opts.onRelayed!(qname, qtype, mark, addr, m[off + 3]! & 0x0f, len, false);
     } else {
-      const cb = this.callback[id]!;
-      this.release(id);
-      cb(msg);
+      const cb = this.callback[s]!;
+      this.release(s);
+      cb(Buffer.from(m.subarray(off, off + len)));
     }
   }
 
@@ -381,35 +485,41 @@ export class Forwarder {
     u.tcp = undefined;
     let n = 0;
     for (const id of ids) {
-      if (this.kind[id] === FREE || this.upstreamOf[id] !== u.index || this.viaTcp[id] !== 1) continue;
+      const s = this.slotOf[id]!;
+      if (s < 0 || this.upstreamOf[s] !== u.index || this.viaTcp[s] !== 1) continue;
       n++;
-      this.failed(id, u);
+      this.failed(s, u);
     }
     if (n > 0) this.opts.log('warn', `upstream ${u.label}: TCP connection lost with ${n} queries in flight (${why})`);
   }
 
-  private pushDeadline(id: number): void {
-    if (this.dlLen === this.dlId.length) {
-      const cap = this.dlId.length * 2;
-      const ids = new Int32Array(cap);
+  private pushDeadline(s: number): void {
+    if (this.dlLen === this.dlSlot.length) {
+      const cap = this.dlSlot.length * 2;
+      const slots = new Int32Array(cap);
       const gens = new Uint32Array(cap);
       const ats = new Float64Array(cap);
       for (let i = 0; i < this.dlLen; i++) {
-        const j = (this.dlHead + i) % this.dlId.length;
-        ids[i] = this.dlId[j]!;
+        const j = (this.dlHead + i) % this.dlSlot.length;
+        slots[i] = this.dlSlot[j]!;
         gens[i] = this.dlGen[j]!;
         ats[i] = this.dlAt[j]!;
       }
-      this.dlId = ids;
+      this.dlSlot = slots;
       this.dlGen = gens;
       this.dlAt = ats;
       this.dlHead = 0;
     }
-    const j = (this.dlHead + this.dlLen) % this.dlId.length;
-    this.dlId[j] = id;
-    this.dlGen[j] = this.gen[id]! * 16 + this.tries[id]!;
-    this.dlAt[j] = this.sentAt[id]! + this.timeoutMs;
+    const j = (this.dlHead + this.dlLen) % this.dlSlot.length;
+    this.dlSlot[j] = s;
+    this.dlGen[j] = this.attempt(s);
+    this.dlAt[j] = this.sentAt[s]! + this.timeoutMs;
     this.dlLen++;
+  }
+
+  /** Which attempt of which use of slot s (a deadline for an earlier one is stale). */
+  private attempt(s: number): number {
+    return (this.gen[s]! * 16 + this.tries[s]!) >>> 0;
   }
 
   private tick(): void {
@@ -418,14 +528,14 @@ export class Forwarder {
     while (this.dlLen > 0) {
       const j = this.dlHead;
       if (this.dlAt[j]! > now) break;
-      const id = this.dlId[j]!;
+      const s = this.dlSlot[j]!;
       const g = this.dlGen[j]!;
-      this.dlHead = (j + 1) % this.dlId.length;
+      this.dlHead = (j + 1) % this.dlSlot.length;
       this.dlLen--;
-      if (this.kind[id] === FREE || this.gen[id]! * 16 + this.tries[id]! !== g) continue;
-      const u = this.ups[this.upstreamOf[id]!]!;
+      if (this.kind[s] === FREE || this.attempt(s) !== g) continue;
+      const u = this.ups[this.upstreamOf[s]!]!;
       u.timeouts++;
-      this.failed(id, u);
+      this.failed(s, u);
     }
     for (const u of this.ups) {
       if (u.up || now - u.lastProbe < this.opts.probeIntervalMs) continue;
@@ -435,39 +545,39 @@ export class Forwarder {
   }
 
   /** An attempt on u failed (timeout, lost connection): count it, then retry or give up. */
-  private failed(id: number, u: Upstream): void {
+  private failed(s: number, u: Upstream): void {
     if (++u.fails >= this.opts.downAfter && u.up) {
       u.up = false;
       u.lastProbe = performance.now();
       this.opts.log('warn', `upstream ${u.label} marked down after ${u.fails} failures in a row; probing it every ${this.opts.probeIntervalMs} ms`);
     }
-    const k = this.kind[id]!;
-    if (k === PROBE) return this.release(id);
-    if (this.tries[id]! < this.attempts && !this.closed) {
-      return this.send(id, this.query[id]!, this.qEnd[id]!, this.viaTcp[id] === 1, this.pick(u.index));
-    }
-    const q = this.query[id]!;
-    const orig = this.origId[id]!;
+    const k = this.kind[s]!;
+    if (k === PROBE) return this.release(s);
+    if (this.tries[s]! < this.attempts && !this.closed) return this.send(s, this.viaTcp[s] === 1, this.pick(u.index));
+    const q = this.queryCopy(s);
+    const orig = this.origId[s]!;
     q[0] = orig >> 8;
     q[1] = orig & 0xff;
     if (k === RELAY) {
-      const t = this.target[id]!;
-      const port = this.port[id]!;
-      const addr = this.address[id]!;
-      const tcp = this.clientTcp[id] === 1;
-      const qname = this.qname[id];
-      this.release(id);
+      const t = this.target[s]!;
+      const port = this.port[s]!;
+      const addr = this.address[s]!;
+      const tcp = this.clientTcp[s] === 1;
+      const qname = this.qname[s];
+      const qtype = this.qtype[s]!;
+      const mark = this.mark[s]!;
+      this.release(s);
       const size = this.answerServfail(q, tcp, t, port, addr);
-      if (qname !== undefined) this.opts.onRelayed!(qname, this.qtype[id]!, this.mark[id]!, addr, RCode.SERVFAIL, size, true);
+      if (qname !== undefined) this.opts.onRelayed!(qname, qtype, mark, addr, RCode.SERVFAIL, size, true);
     } else {
-      const cb = this.callback[id]!;
-      this.release(id);
+      const cb = this.callback[s]!;
+      this.release(s);
       cb(undefined);
     }
   }
 
   /** Returns the answer's size (0: none could be made). */
-  private answerServfail(query: Buffer, tcp: boolean, t: ReplyTarget, port: number, address: string): number {
+  private answerServfail(query: Uint8Array, tcp: boolean, t: ReplyTarget, port: number, address: string): number {
     const r = makeResponseFromQuery(query, RCode.SERVFAIL);
     if (r === undefined) return 0;
     this.opts.onServfail?.(tcp ? 'tcp' : 'udp');
@@ -477,14 +587,16 @@ export class Forwarder {
 
   /** ". NS" without recursion: any answer at all shows the upstream is back. */
   private probe(u: Upstream): void {
-    const id = this.take();
-    if (id < 0) return;
-    this.kind[id] = PROBE;
-    const q = Buffer.from([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
-    this.tries[id] = 0;
-    this.send(id, q, q.length, false, u);
+    const q = PROBE_QUERY;
+    const s = this.take(q, q.length);
+    if (s < 0) return;
+    this.kind[s] = PROBE;
+    this.qEnd[s] = q.length;
+    this.send(s, false, u);
   }
 }
+
+const PROBE_QUERY = new Uint8Array([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
 
 /**
  * One pipelined TCP connection to an upstream (RFC 7766 §6.2.1.1: many queries on one

@@ -22,6 +22,11 @@ export interface Datagrams {
   /** Holds every datagram of the batch; datagram i is data[offset(i) .. offset(i) + length(i)). */
   readonly data: Uint8Array;
   offset(i: number): number;
+  /**
+   * Datagram i as a view starting at its first byte, reused for every batch (no allocation):
+   * only its first length(i) bytes are the datagram; valid during this onBatch call.
+   */
+  view(i: number): Uint8Array;
   /** Bytes stored (at most `slot`). */
   length(i: number): number;
   /** True when the datagram was longer than `slot` and only its first `slot` bytes are here. */
@@ -67,8 +72,8 @@ export interface UdpBatchSocket {
   readonly impl: 'native' | 'dgram';
   readonly host: string;
   readonly port: number;
-  /** Sends outside a batch (e.g. an upstream's answer); coalesced into one sendmmsg per microtask. */
-  send(bytes: Uint8Array, port: number, address: string): void;
+  /** Sends bytes[start, end) (default: all) outside a batch (e.g. an upstream's answer); copied, and coalesced into one sendmmsg per microtask. */
+  send(bytes: Uint8Array, port: number, address: string, start?: number, end?: number): void;
   stats(): UdpBatchStats;
   ref(): void;
   unref(): void;
@@ -197,6 +202,19 @@ function withErrnoCode(err: Error): Error {
 
 const defaultLog = (level: 'info' | 'warn', msg: string) => process.stderr.write(`${level}: ${msg}\n`);
 
+/** Batches being handled on this thread (onBatch calls in progress: 0 or 1, the addon does not nest them). */
+let scopeDepth = 0;
+/** Sockets given sends during a batch of another socket, flushed when it ends. */
+const sentInScope: NativeSocket[] = [];
+let sentInScopeCount = 0;
+
+function flushSentInScope(): void {
+  // Each socket is listed once (flushScheduled); a flush sends nothing new into the list.
+  // Counted, not emptied with length = 0, which would free the array's storage every time.
+  for (let k = 0; k < sentInScopeCount; k++) sentInScope[k]!.flushSent();
+  sentInScopeCount = 0;
+}
+
 class NativeSocket implements UdpBatchSocket, Datagrams {
   readonly impl = 'native' as const;
   readonly host: string;
@@ -225,6 +243,8 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
   private lastSendAddr: string | undefined;
   /** The txMeta words 1-6 of lastSendAddr (the port in them is overwritten per send). */
   private readonly lastSendRec = new Uint32Array(8);
+  /** view(i), made on first use. */
+  private readonly views: (Uint8Array | undefined)[] = [];
   private closed = false;
   private readonly onBatch: (d: Datagrams) => void;
 
@@ -271,10 +291,12 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
   private batch(count: number): number {
     this.count = count;
     this.inBatch = true;
+    scopeDepth++;
     try {
       this.onBatch(this);
     } finally {
       this.inBatch = false;
+      if (--scopeDepth === 0) flushSentInScope();
     }
     const n = this.txCount;
     this.txCount = 0;
@@ -284,6 +306,9 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
 
   offset(i: number): number {
     return i * this.slot;
+  }
+  view(i: number): Uint8Array {
+    return (this.views[i] ??= new Uint8Array(this.data.buffer, this.data.byteOffset + i * this.slot, this.slot));
   }
   length(i: number): number {
     return this.rm32[i * 8]!;
@@ -355,8 +380,8 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
     tm[d + 6] = m[s + 6]!;
   }
 
-  send(bytes: Uint8Array, port: number, address: string): void {
-    const t = this.slotFor(bytes.length);
+  send(bytes: Uint8Array, port: number, address: string, start = 0, end = bytes.length): void {
+    const t = this.slotFor(end - start);
     if (t < 0) return;
     const b = t * REC;
     const tm = this.tm32;
@@ -380,15 +405,25 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
       this.lastSendAddr = address;
     }
     this.tm16[t * 16 + 2] = port;
-    this.put(t, bytes, 0, bytes.length);
+    this.put(t, bytes, start, end);
     if (!this.inBatch && !this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => {
-        this.flushScheduled = false;
-        if (!this.inBatch) this.flushNow();
-      });
+      // Inside another socket's batch (a relayed query, an upstream's answer): sent when
+      // that batch ends. Elsewhere (a timer, TCP): in a microtask. queueMicrotask costs
+      // two objects a call, ~14% of the pass-through path's allocation.
+      if (scopeDepth > 0) sentInScope[sentInScopeCount++] = this;
+      else queueMicrotask(this.flushLater);
     }
   }
+
+  /** The sends queued outside this socket's own batch. */
+  flushSent(): void {
+    this.flushScheduled = false;
+    if (!this.inBatch) this.flushNow();
+  }
+
+  /** Made once: a closure written inside send() would make V8 allocate a context on every send. */
+  private readonly flushLater = (): void => this.flushSent();
 
   /** A tx record for `len` bytes, flushing first when the buffer is full; -1 when closed. */
   private slotFor(len: number): number {
@@ -400,7 +435,14 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
 
   private put(t: number, bytes: Uint8Array, start: number, end: number): void {
     const len = end - start;
-    this.tx.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), this.txUsed);
+    if (start === 0 && end === bytes.length) this.tx.set(bytes, this.txUsed);
+    else if (len > 256) this.tx.set(bytes.subarray(start, end), this.txUsed);
+    else {
+      // A byte loop for a small part: subarray() would allocate a view.
+      const tx = this.tx;
+      const d = this.txUsed - start;
+      for (let i = start; i < end; i++) tx[i + d] = bytes[i]!;
+    }
     this.tm32[t * 8] = len;
     this.tm32[t * 8 + 7] = this.txUsed;
     this.txUsed += len;
@@ -494,6 +536,9 @@ class DgramSocket implements UdpBatchSocket, Datagrams {
   offset(): number {
     return 0;
   }
+  view(): Uint8Array {
+    return this.data;
+  }
   length(): number {
     return Math.min(this.data.length, this.slot);
   }
@@ -532,8 +577,8 @@ class DgramSocket implements UdpBatchSocket, Datagrams {
   replyDone(): void {
     this.out(this.scratch, 0, this.placed, this.rport, this.raddr);
   }
-  send(bytes: Uint8Array, port: number, address: string): void {
-    this.out(bytes, 0, bytes.length, port, address);
+  send(bytes: Uint8Array, port: number, address: string, start = 0, end = bytes.length): void {
+    this.out(bytes, start, end, port, address);
   }
   private out(bytes: Uint8Array, start: number, end: number, port: number, address: string): void {
     if (this.closed) return;

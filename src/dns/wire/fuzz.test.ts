@@ -9,12 +9,15 @@ import fc from 'fast-check';
 import { decodeMessage } from './decode.ts';
 import { encodeMessage } from './encode.ts';
 import { nameToText, normalizeName } from './name.ts';
-import { makeResponseFromQuery, readQuery } from './query.ts';
+import { emptyQueryInfo, makeResponseFromQuery, readQuery, readQueryInto } from './query.ts';
 import { messageArb, queryMessageArb } from './arbitraries.ts';
 import { DIG_AAAA_NOEDNS, DIG_A_COOKIE, DIG_MX_DO, HAND_RESPONSE } from './packets.ts';
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
+
+const LONGER = new Uint8Array(70_000);
+const INTO = emptyQueryInfo();
 
 /** Everything the decoders promise about one input; throws (with the input) if broken. */
 function checkInput(buf: Uint8Array): boolean {
@@ -24,6 +27,13 @@ function checkInput(buf: Uint8Array): boolean {
     const resp = makeResponseFromQuery(buf, 3);
     nameToText(buf, 12);
     if (q.ok !== (resp !== undefined)) assert.fail('makeResponseFromQuery and readQuery disagree on whether this is a query');
+    // Read where it arrived, in a reused buffer longer than the message (a server's batch
+    // slot, garbage after it): the same verdict and the same facts.
+    LONGER.set(buf);
+    LONGER.fill(0xc0, buf.length, buf.length + 64);
+    const e = readQueryInto(LONGER, INTO, buf.length);
+    if (q.ok) assert.ok(e === null && JSON.stringify(INTO) === JSON.stringify(q.value), `readQueryInto(buf[0, ${buf.length}) of a longer buffer) differs from readQuery: ${e?.code}`);
+    else assert.equal(e?.code, q.error.code, 'readQueryInto of a longer buffer gives another error');
     if (!d.ok) {
       if (!(d.error.offset >= 0 && d.error.offset <= buf.length)) assert.fail(`error offset ${d.error.offset} outside the packet`);
       return false;

@@ -70,9 +70,9 @@ export let nameEnd = 0;
  * a WireError. Never throws, always terminates: every pointer must point strictly before
  * the start of the run of labels it ends (so a chain of pointers only moves backwards),
  * and not below `minPointer` (12 inside a message: names cannot live in the header).
+ * The message is buf[0, len) (a reused buffer may be longer than the message in it).
  */
-export function readName(buf: Uint8Array, off: number, lower: boolean, minPointer: number): string | WireError {
-  const len = buf.length;
+export function readName(buf: Uint8Array, off: number, lower: boolean, minPointer: number, len = buf.length): string | WireError {
   let pos = off;
   let runStart = off;
   let end = -1;

@@ -51,10 +51,9 @@ let sName = '';
 /**
  * Validates a query: header, exactly one question, then any records (an OPT in the
  * additional section is read; others are only checked for framing), no trailing bytes.
- * Returns null or the error.
+ * Returns null or the error. The message is buf[0, len).
  */
-function scanQuery(buf: Uint8Array, wantName: boolean): WireError | null {
-  const len = buf.length;
+function scanQuery(buf: Uint8Array, wantName: boolean, len = buf.length): WireError | null {
   if (len < 12) return wireError('TRUNCATED', len, `a DNS message needs a 12-byte header, got ${len} bytes`);
   if ((buf[2]! & 0x80) !== 0) return wireError('NOT_A_QUERY', 2, 'QR is set: this is a response, not a query');
   if (buf[4] !== 0 || buf[5] !== 1) {
@@ -62,7 +61,7 @@ function scanQuery(buf: Uint8Array, wantName: boolean): WireError | null {
   }
   let p: number;
   if (wantName) {
-    const n = readName(buf, 12, true, 12);
+    const n = readName(buf, 12, true, 12, len);
     if (typeof n !== 'string') return n;
     sName = n;
     p = nameEnd;
@@ -75,7 +74,7 @@ function scanQuery(buf: Uint8Array, wantName: boolean): WireError | null {
       const l = buf[p]!;
       if (l === 0) break;
       if (l > 63) {
-        const r = readName(buf, 12, false, 12);
+        const r = readName(buf, 12, false, 12, len);
         return typeof r === 'string' ? wireError('BAD_POINTER', p, 'unexpected label') : r;
       }
       p += l + 1;
@@ -101,7 +100,7 @@ function scanQuery(buf: Uint8Array, wantName: boolean): WireError | null {
       root = true;
       p++;
     } else {
-      const r = readName(buf, p, false, 12);
+      const r = readName(buf, p, false, 12, len);
       if (typeof r !== 'string') return r;
       root = r === '.';
       p = nameEnd;
@@ -143,10 +142,12 @@ export function readQuery(buf: Uint8Array): WireResult<QueryInfo> {
 
 /**
  * readQuery into an object the caller reuses for every query (a server's hot path: no
- * allocation but the qname). Returns null, or the error (`out` then holds nothing useful).
+ * allocation but the qname). The query is buf[0, len): a server may read it where it
+ * arrived, in a buffer longer than the message. Returns null, or the error (`out` then
+ * holds nothing useful).
  */
-export function readQueryInto(buf: Uint8Array, out: QueryInfo): WireError | null {
-  const e = scanQuery(buf, true);
+export function readQueryInto(buf: Uint8Array, out: QueryInfo, len = buf.length): WireError | null {
+  const e = scanQuery(buf, true, len);
   if (e !== null) return e;
   out.id = (buf[0]! << 8) | buf[1]!;
   out.opcode = (buf[2]! >> 3) & 0x0f;
