@@ -65,6 +65,7 @@ typedef struct {
   uint32_t injectEagain, flushes; /* tests: every Nth flush acts as if the kernel said EAGAIN */
   double received, truncated, sent, queued, dropped, sendErrors, recvErrors;
   int lastErrno;
+  int connected;     /* connect()ed to one peer: sends carry no address (the kernel keeps the route) */
 } sock_t;
 
 #define CHECK(call)                                                     \
@@ -189,8 +190,10 @@ static void drain_pending(sock_t *s) {
       s->tiov[n].iov_base = p->buf;
       s->tiov[n].iov_len = p->len;
       memset(&s->tmsg[n], 0, sizeof(struct mmsghdr));
-      s->tmsg[n].msg_hdr.msg_name = &p->addr;
-      s->tmsg[n].msg_hdr.msg_namelen = p->alen;
+      if (!s->connected) {
+        s->tmsg[n].msg_hdr.msg_name = &p->addr;
+        s->tmsg[n].msg_hdr.msg_namelen = p->alen;
+      }
       s->tmsg[n].msg_hdr.msg_iov = &s->tiov[n];
       s->tmsg[n].msg_hdr.msg_iovlen = 1;
       n++;
@@ -234,8 +237,10 @@ static uint32_t flush_tx(sock_t *s, uint32_t count) {
         memcpy(&off, r + 28, 4);
         if ((uint64_t)off + len > s->txBytes) len = 0, off = 0; /* JS bug: never read out of bounds */
         memset(&s->tmsg[n], 0, sizeof(struct mmsghdr));
-        s->tmsg[n].msg_hdr.msg_namelen = rec_to_addr(r, &s->taddr[n]);
-        s->tmsg[n].msg_hdr.msg_name = &s->taddr[n];
+        if (!s->connected) {
+          s->tmsg[n].msg_hdr.msg_namelen = rec_to_addr(r, &s->taddr[n]);
+          s->tmsg[n].msg_hdr.msg_name = &s->taddr[n];
+        }
         s->tiov[n].iov_base = s->tx + off;
         s->tiov[n].iov_len = len;
         s->tmsg[n].msg_hdr.msg_iov = &s->tiov[n];
@@ -337,8 +342,16 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   sock_t *s = h->data;
   if (s->closing) return;
   if (status < 0) {
+    /* libuv stops the handle on POLLERR (status EBADF). On a connected socket that is an
+       ICMP error (e.g. port unreachable while the upstream restarts): take the socket's
+       pending error (which clears it), count it, and keep watching. */
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el);
     s->recvErrors++;
-    s->lastErrno = -status;
+    s->lastErrno = err ? err : -status;
+    s->events = s->pendCount ? UV_WRITABLE : UV_READABLE;
+    uv_poll_start(&s->poll, s->events, on_poll);
     return;
   }
   if (events & UV_WRITABLE) drain_pending(s);
@@ -613,6 +626,48 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// connect(handle, host, port): only this peer's datagrams are read from now on, and sends
+// go to it without an address each (a UDP socket connected to its one upstream: the
+// kernel keeps the route instead of looking it up per datagram). The records' addresses
+// are ignored when sending.
+static napi_value js_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  sock_t *s = get_sock(env, argv[0]);
+  if (!s) return NULL;
+  char host[64];
+  size_t hl = 0;
+  CHECK(napi_get_value_string_utf8(env, argv[1], host, sizeof host, &hl));
+  uint32_t port;
+  CHECK(napi_get_value_uint32(env, argv[2], &port));
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t alen;
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+  if (s->family == AF_INET && port <= 65535 && inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    alen = sizeof *a4;
+  } else if (s->family == AF_INET6 && port <= 65535 && inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    alen = sizeof *a6;
+  } else {
+    napi_throw_type_error(env, "EUDPBATCH", "connect: an address literal of the socket's family and a port 0-65535");
+    return NULL;
+  }
+  if (s->closing) return NULL;
+  if (connect(s->fd, (struct sockaddr *)&ss, alen) < 0) {
+    char what[128];
+    snprintf(what, sizeof what, "connect %s port %u", host, port);
+    return throw_errno(env, what, errno);
+  }
+  s->connected = 1;
+  return NULL;
+}
+
 static napi_value js_close(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -674,6 +729,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_default, NULL},
       {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
+      {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
       {"ref", NULL, js_ref, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -97,8 +97,10 @@ class Upstream {
   errors = 0;
   readonly latency = new LatencyHistogram();
   udp: dgram.Socket | undefined;
-  /** With the udp-batch addon: an unconnected socket, queries sent and answers read in batches. */
+  /** With the udp-batch addon: queries sent and answers read in batches. */
   batch: UdpBatchSocket | undefined;
+  /** batch is connected to this upstream: the kernel drops other senders' datagrams. */
+  connected = false;
   tcp: UpstreamTcp | undefined;
   /** The address as the addon formats a peer (compared with each answer's source). */
   readonly host: string;
@@ -388,20 +390,30 @@ export class Forwarder {
       onBatch: (d) => this.answers(d, u),
       log: (level, msg) => this.opts.log(level, msg),
     });
-    if (b) {
-      b.unref();
-      u.batch = b;
-    } else this.openDgram(u);
+    if (!b) {
+      this.openDgram(u);
+      return;
+    }
+    b.unref();
+    u.batch = b;
+    // Connected to its upstream: no route look-up per query in the kernel, and nobody
+    // else's datagrams reach it (answers are still matched by ID and question).
+    try {
+      u.connected = b.connect?.(u.host, u.address.port) ?? false;
+    } catch (err) {
+      this.opts.log('warn', `upstream ${u.label}: UDP connect failed (${(err as Error).message}); sending unconnected`);
+    }
   }
 
-  /** A batch of datagrams on upstream u's socket. Unconnected: only u's own answers count (a connected socket filtered the rest). */
+  /** A batch of datagrams on upstream u's socket. */
   private answers(d: Datagrams, u: Upstream): void {
     const data = d.data;
     this.hold(true);
     this.opts.onAnswers?.(true);
     try {
       for (let i = 0; i < d.count; i++) {
-        if (d.peerPort(i) !== u.address.port || d.peerAddress(i) !== u.host) continue;
+        // Unconnected: only u's own answers count.
+        if (!u.connected && (d.peerPort(i) !== u.address.port || d.peerAddress(i) !== u.host)) continue;
         if (d.truncated(i)) {
           u.errors++;
           continue;

@@ -331,3 +331,48 @@ test('native: a worker thread that exits with its socket open and busy tears dow
     await again.close();
   }
 });
+
+test('connect (native): only the peer is read, sends need no address, and a port unreachable (peer gone, then back) does not stop reading', async () => {
+  const peer = await client();
+  const port = peer.address().port;
+  const stranger = await client();
+  const got: string[] = [];
+  const s = await openUdpBatch({
+    host: '127.0.0.1',
+    port: 0,
+    impl: 'native',
+    onBatch(d: Datagrams) {
+      for (let i = 0; i < d.count; i++) got.push(Buffer.from(d.data.subarray(d.offset(i), d.offset(i) + d.length(i))).toString());
+    },
+  });
+  try {
+    assert.equal(s.connect!('127.0.0.1', port), true);
+    const heard: string[] = [];
+    peer.on('message', (m) => heard.push(m.toString()));
+    // The address given is ignored once connected: the datagram goes to the peer.
+    s.send(Buffer.from('one'), 9, '127.0.0.9');
+    await until(() => heard.length === 1, 'the peer hears the send');
+    assert.deepEqual(heard, ['one']);
+    stranger.send('not-the-peer', s.port, '127.0.0.1');
+    peer.send('from-peer', s.port, '127.0.0.1');
+    await until(() => got.length === 1, 'the peer datagram');
+    await sleep(50);
+    assert.deepEqual(got, ['from-peer'], 'only the connected peer is read');
+    // The peer goes away: the next send draws an ICMP port unreachable (a socket error).
+    peer.close();
+    s.send(Buffer.from('two'), port, '127.0.0.1');
+    await until(() => s.stats().recvErrors + s.stats().sendErrors > 0, 'the ICMP error is seen');
+    s.send(Buffer.from('three'), port, '127.0.0.1');
+    await sleep(50);
+    // Back on the same port: reading goes on.
+    const again = dgram.createSocket('udp4');
+    await new Promise<void>((r) => again.bind(port, '127.0.0.1', () => r()));
+    again.send('back', s.port, '127.0.0.1');
+    await until(() => got.length === 2, 'a datagram after the error');
+    assert.equal(got[1], 'back');
+    again.close();
+  } finally {
+    await s.close();
+    stranger.close();
+  }
+});

@@ -72,6 +72,13 @@ export interface UdpBatchSocket {
   readonly impl: 'native' | 'dgram';
   readonly host: string;
   readonly port: number;
+  /**
+   * Native only: connect the socket to one peer (an upstream resolver). Only its datagrams
+   * are read from then on, and sends go to it whatever address they name (the kernel keeps
+   * the route rather than looking it up per datagram). False when not possible here (the
+   * addon predates it): the socket stays unconnected.
+   */
+  connect?(host: string, port: number): boolean;
   /** Sends bytes[start, end) (default: all) outside a batch (e.g. an upstream's answer); copied, and coalesced into one sendmmsg per microtask. */
   send(bytes: Uint8Array, port: number, address: string, start?: number, end?: number): void;
   stats(): UdpBatchStats;
@@ -121,6 +128,8 @@ interface Addon {
     onBatch: (count: number) => number,
   ): { handle: unknown; port: number; rx: ArrayBuffer; rxMeta: ArrayBuffer; tx: ArrayBuffer; txMeta: ArrayBuffer };
   flush(handle: unknown, count: number): number;
+  /** Missing from builds before it was added (SAKIMORI_UDP_BATCH_ADDON may point at one). */
+  connect?(handle: unknown, host: string, port: number): void;
   close(handle: unknown): void;
   ref(handle: unknown, on: boolean): void;
   stats(handle: unknown): UdpBatchStats;
@@ -459,6 +468,15 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
 
   stats(): UdpBatchStats {
     return this.addon.stats(this.handle);
+  }
+  connect(host: string, port: number): boolean {
+    if (this.closed || this.addon.connect === undefined) return false;
+    try {
+      this.addon.connect(this.handle, host, port);
+      return true;
+    } catch (err) {
+      throw withErrnoCode(err as Error);
+    }
   }
   ref(): void {
     if (!this.closed) this.addon.ref(this.handle, true);
