@@ -11,7 +11,7 @@
  * that does not read, or changed without a serial increase, is refused with the reason;
  * the version in force stays.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Counter, Gauge, type Registry } from '../../telemetry/index.ts';
@@ -26,6 +26,15 @@ import { readZoneRecords } from './master-text.ts';
 import { RpzServer, type TransferAllow, type TransferEvent } from './server.ts';
 import type { ServedZone } from './responder.ts';
 import { diffSize, ZoneContent } from './zone-content.ts';
+
+/** An `rpz add|remove` holds the file's lock (one older than a minute is stale, as edit.ts judges). */
+function editing(file: string): boolean {
+  try {
+    return statSync(lockPath(file)).mtimeMs > Date.now() - 60_000;
+  } catch {
+    return false;
+  }
+}
 
 /** The bus topic a zone change is announced on; data: { zone, serial? }. */
 export const POLICY_CHANGED_TOPIC = 'dns.policy-changed';
@@ -186,15 +195,12 @@ export class RpzProvider implements Part {
     this.watchTimer = setInterval(() => void this.checkFiles(), every);
     this.watchTimer.unref();
     // And at once when a file changes (the poll above stays for file systems without
-    // notifications). `rpz add|remove` writes the zone, then the journal, then its state
-    // file, under a lock file: a change seen while the lock is held waits for the lock's
-    // removal, so the in-place edit is taken from the journal, never read half-way.
+    // notifications). `rpz add|remove` writes the zone, the journal and its state file
+    // under a lock file: a file whose lock is held is left alone until the lock's removal
+    // (checkFiles), so the in-place edit is taken from the journal, never read half-way.
     for (const z of this.zones.values()) {
-      const lock = lockPath(z.file);
-      const check = () => {
-        if (!existsSync(lock)) void this.checkFiles();
-      };
-      this.unwatch.push(watchZoneFile(z.file, 20, check, (m) => this.log.warn({ zone: z.name }, m), [basename(statePath(z.file)), basename(lock)]));
+      const check = () => void this.checkFiles();
+      this.unwatch.push(watchZoneFile(z.file, 20, check, (m) => this.log.warn({ zone: z.name }, m), [basename(statePath(z.file)), basename(lockPath(z.file))]));
     }
     if (this.opts.bus) {
       this.sub = await this.opts.bus.subscribe<{ zone?: string }>(POLICY_CHANGED_TOPIC, { durable: this.opts.busConsumer ?? 'rpz-provider', from: 'new' }, async (m) => {
@@ -232,6 +238,10 @@ export class RpzProvider implements Part {
 
   private async checkFiles(): Promise<void> {
     for (const z of this.zones.values()) {
+      // `rpz add|remove` is writing it: taken when its lock goes (the watch), from the
+      // journal; read now, half-edited, the file would not match the edit's state and be
+      // read whole (minutes at 10 M names).
+      if (editing(z.file)) continue;
       let stamp: string;
       try {
         stamp = await stampOf(z.file);
