@@ -129,6 +129,8 @@ export class DataPlane {
   /** engine.usesClientIp, read at the start of the batch being handled. */
   private batchClientIp = false;
   private readonly info: QueryInfo = emptyQueryInfo();
+  /** The options of the NXDOMAIN/NODATA answer being written (used only during the call). */
+  private readonly answerOpts: ResponseOptions & { info: QueryInfo } = { info: this.info, authority: undefined, ednsOptions: undefined };
   private readonly seen: DnsObservedQuery = { at: 0, client: '', qname: '', qtype: 0, rcode: undefined, responseSize: undefined, upstreamTimeout: false, matched: undefined };
 
   constructor(private readonly opts: DataPlaneOptions) {
@@ -372,7 +374,10 @@ export class DataPlane {
       case 'nodata': {
         this.block(d, q, address);
         const rcode = d.action === 'nxdomain' ? RCode.NXDOMAIN : RCode.NOERROR;
-        const opts = q.edns ? { info: q, authority: d.authority, ednsOptions: this.edeFor(d.zone) } : { info: q, authority: d.authority };
+        // One options object for every policy answer (an object per query was ~40% of the block path's allocation).
+        const opts = this.answerOpts;
+        opts.authority = d.authority;
+        opts.ednsOptions = q.edns ? this.edeFor(d.zone) : undefined;
         // In a batch: written straight into the socket's send buffer (no Buffer per answer).
         let size = view && target.answerInPlace !== undefined ? target.answerInPlace(msg, rcode, opts) : -1;
         if (size >= 0) this.stats.responses[t][rcode & 0x0f]!++;
