@@ -33,7 +33,7 @@
 #include <uv.h>
 
 #define REC 32
-#define READ_ROUNDS 8 /* batches per readiness event before yielding to the loop */
+#define READ_ROUNDS 8 /* default: batches per readiness event before yielding to the loop */
 
 typedef struct {
   uint8_t *buf;
@@ -65,6 +65,7 @@ typedef struct {
   uint32_t injectEagain, flushes; /* tests: every Nth flush acts as if the kernel said EAGAIN */
   double received, truncated, sent, queued, dropped, sendErrors, recvErrors;
   int lastErrno;
+  uint32_t readRounds; /* batches read per readiness event before the loop runs other sockets */
   int connected;     /* connect()ed to one peer: sends carry no address (the kernel keeps the route) */
 } sock_t;
 
@@ -303,7 +304,7 @@ static uint32_t call_js(sock_t *s, uint32_t count) {
 }
 
 static void read_batches(sock_t *s) {
-  for (int round = 0; round < READ_ROUNDS && !s->closing && !s->pendCount; round++) {
+  for (uint32_t round = 0; round < s->readRounds && !s->closing && !s->pendCount; round++) {
     for (uint32_t i = 0; i < s->batch; i++) {
       s->rmsg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
       s->rmsg[i].msg_hdr.msg_flags = 0;
@@ -460,7 +461,7 @@ static napi_value make_ab(napi_env env, size_t len, uint8_t **data, napi_ref *re
   return ab;
 }
 
-// open(host, port, { reusePort, batch, slot, txSlots, txBytes, rcvbuf, sndbuf, maxPendingBytes }, onBatch)
+// open(host, port, { reusePort, batch, slot, txSlots, txBytes, rcvbuf, sndbuf, maxPendingBytes, readRounds }, onBatch)
 //   -> { handle, port, rx, rxMeta, tx, txMeta }
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -490,8 +491,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uint32_t sndbuf = opt_u32(env, argv[2], "sndbuf", 0);
   uint32_t maxPend = opt_u32(env, argv[2], "maxPendingBytes", 16u << 20);
   uint32_t injectEagain = opt_u32(env, argv[2], "injectEagainEvery", 0);
-  if (batch < 1 || batch > 1024 || slot < 512 || slot > 65536 || txSlots < 1 || txSlots > 4096 || txBytes < 512) {
-    napi_throw_range_error(env, "EUDPBATCH", "batch 1-1024, slot 512-65536, txSlots 1-4096, txBytes >= 512");
+  uint32_t readRounds = opt_u32(env, argv[2], "readRounds", READ_ROUNDS);
+  if (readRounds < 1 || readRounds > 64 || batch < 1 || batch > 1024 || slot < 512 || slot > 65536 || txSlots < 1 || txSlots > 4096 || txBytes < 512) {
+    napi_throw_range_error(env, "EUDPBATCH", "readRounds 1-64, batch 1-1024, slot 512-65536, txSlots 1-4096, txBytes >= 512");
     return NULL;
   }
 
@@ -551,6 +553,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->txBytes = txBytes;
   s->maxPendingBytes = maxPend;
   s->injectEagain = injectEagain;
+  s->readRounds = readRounds;
   s->rmsg = calloc(batch, sizeof(struct mmsghdr));
   s->riov = calloc(batch, sizeof(struct iovec));
   s->raddr = calloc(batch, sizeof(struct sockaddr_storage));

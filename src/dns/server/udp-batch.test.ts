@@ -376,3 +376,18 @@ test('connect (native): only the peer is read, sends need no address, and a port
     stranger.close();
   }
 });
+
+test('readRounds (native): batches per readiness event, 1-64; out of range is refused with the limits', async () => {
+  await assert.rejects(openUdpBatch({ host: '127.0.0.1', port: 0, impl: 'native', readRounds: 0, onBatch() {} }), /readRounds 1-64/);
+  const got: number[] = [];
+  const s = await openUdpBatch({ host: '127.0.0.1', port: 0, impl: 'native', readRounds: 1, batch: 4, onBatch: (d) => void got.push(d.count) });
+  const c = await client();
+  try {
+    for (let i = 0; i < 40; i++) c.send(`q${i}`, s.port, '127.0.0.1');
+    await until(() => got.reduce((a, b) => a + b, 0) === 40, 'every datagram read, 4 at a time');
+    assert.ok(got.every((n) => n <= 4));
+  } finally {
+    await s.close();
+    c.close();
+  }
+});

@@ -103,6 +103,8 @@ export interface UdpBatchOptions {
    * Default 16. send() outside a batch is still one sendmmsg per microtask.
    */
   replyGroup?: number;
+  /** Native: batches read per readiness event before the event loop runs other sockets and timers. Default 8. */
+  readRounds?: number;
   /** Bytes kept per datagram; longer ones are marked truncated. Default 4096. */
   slot?: number;
   /** Socket buffer sizes (SO_RCVBUF/SO_SNDBUF). Default 4 MiB each, as the data plane's dgram sockets. */
@@ -280,6 +282,7 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
         sndbuf: o.sendBufferSize ?? 4 << 20,
         maxPendingBytes: o.maxPendingBytes ?? 16 << 20,
         injectEagainEvery: o.injectEagainEvery ?? 0,
+        readRounds: o.readRounds ?? 8,
       },
       (count) => this.batch(count),
     );
