@@ -451,6 +451,24 @@ static uint32_t opt_u32(napi_env env, napi_value obj, const char *key, uint32_t 
   return out;
 }
 
+/* An address literal (IPv4 or IPv6; only `family` when not 0) and port into ss; its length, 0 if not one. */
+static socklen_t parse_addr(const char *host, uint32_t port, int family, struct sockaddr_storage *ss) {
+  memset(ss, 0, sizeof *ss);
+  struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+  if (family != AF_INET6 && inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+    a4->sin_family = AF_INET;
+    a4->sin_port = htons((uint16_t)port);
+    return sizeof *a4;
+  }
+  if (family != AF_INET && inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons((uint16_t)port);
+    return sizeof *a6;
+  }
+  return 0;
+}
+
 static napi_value make_ab(napi_env env, size_t len, uint8_t **data, napi_ref *ref) {
   napi_value ab;
   void *p;
@@ -498,25 +516,14 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
 
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  socklen_t alen;
-  int family;
-  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-  if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-    family = AF_INET;
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    alen = sizeof *a4;
-  } else if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-    family = AF_INET6;
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    alen = sizeof *a6;
-  } else {
+  socklen_t alen = parse_addr(host, port, 0, &ss);
+  if (!alen) {
     napi_throw_type_error(env, "EUDPBATCH", "host must be an IPv4 or IPv6 address literal");
     return NULL;
   }
+  int family = ss.ss_family;
+  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
   int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno(env, "socket", errno);
   int one = 1;
@@ -645,19 +652,8 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
   uint32_t port;
   CHECK(napi_get_value_uint32(env, argv[2], &port));
   struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  socklen_t alen;
-  struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-  struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
-  if (s->family == AF_INET && port <= 65535 && inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    alen = sizeof *a4;
-  } else if (s->family == AF_INET6 && port <= 65535 && inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons((uint16_t)port);
-    alen = sizeof *a6;
-  } else {
+  socklen_t alen = port <= 65535 ? parse_addr(host, port, s->family, &ss) : 0;
+  if (!alen) {
     napi_throw_type_error(env, "EUDPBATCH", "connect: an address literal of the socket's family and a port 0-65535");
     return NULL;
   }
