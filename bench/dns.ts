@@ -16,9 +16,16 @@
  * swapped every other round), so a busy neighbour or a warm cache favours no one. The
  * table shows the median of the rounds per row; every round's figure is listed under it.
  *
+ * Latency at the same offered load: dnsperf keeps --outstanding queries in flight, so in
+ * the throughput runs each server's latency is its queue (Little's law: in-flight /
+ * answered per second), and a server that drops queries holds fewer in flight (each lost
+ * query sits out dnsperf's 2 s time-out) and so shows a lower p99. With --rate N (default
+ * 40000; 0: off) each round also sends N queries/s (dnsperf -Q) to every contender on each
+ * path, below every contender's capacity, and a second table compares p50/p99 there.
+ *
  *   npx tsx bench/dns.ts [--names 1000000] [--seconds 15] [--rounds 3] [--clients 16] [--outstanding 300]
  *                        [--threads 0,2 (Sakimori once per value)] [--only unbound|dnsdist|sakimori] [--no-swap] [--no-append]
- *                        [--detect on|off|off,on (DNS detection in Sakimori; a list runs it once per value)]
+ *                        [--detect on|off|off,on (DNS detection in Sakimori; a list runs it once per value)] [--rate 40000 (q/s; 0: off)]
  *
  * Sakimori runs through bin/sakimori.js: from dist/ when dist/ is current (`npm run build`
  * right before), else the sources through tsx; the section says which.
@@ -48,6 +55,7 @@ const { values: args } = parseArgs({
     'no-swap': { type: 'boolean', default: false },
     'no-append': { type: 'boolean', default: false },
     detect: { type: 'string', default: 'on' },
+    rate: { type: 'string', default: '40000' },
   },
 });
 const DETECT = args.detect!.split(',').map((d) => {
@@ -57,6 +65,10 @@ const DETECT = args.detect!.split(',').map((d) => {
 const NAMES = Number(args.names);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
+const RATE = Number(args.rate);
+if (!Number.isInteger(RATE) || RATE < 0) throw new Error(`--rate ${args.rate}: queries per second, a whole number (0: no fixed-rate runs)`);
+/** A fixed-rate run: long enough for a p99 of many answers, short enough not to double the bench. */
+const RATE_SECONDS = Math.min(SECONDS, 10);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds ${args.rounds}: a whole number of at least 1`);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-bench-dns-'));
@@ -213,9 +225,10 @@ function cpuSeconds(pid: number): number {
 }
 
 /** dnsperf for SECONDS; -v gives each answer's latency, for p50/p99. */
-async function dnsperf(port: number, file: string, during?: () => Promise<void>): Promise<PerfResult> {
+async function dnsperf(port: number, file: string, during?: () => Promise<void>, rate = 0): Promise<PerfResult> {
   const out = join(dir, 'perf.out');
-  const c = spawn('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', join(dir, file), '-l', String(SECONDS), '-c', args.clients!, '-q', args.outstanding!, '-t', '2', '-v'], {
+  const limit = rate > 0 ? ['-Q', String(rate), '-l', String(RATE_SECONDS)] : ['-l', String(SECONDS)];
+  const c = spawn('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', join(dir, file), ...limit, '-c', args.clients!, '-q', args.outstanding!, '-t', '2', '-v'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(c);
@@ -380,10 +393,10 @@ async function loadSakimori(upstream: number, threads: number, detect: 'on' | 'o
 }
 
 /** dnsperf against a contender, with the server's CPU time per answered query (less sensitive than q/s to other jobs). */
-async function measure(c: Contender, path: Path, during?: () => Promise<void>): Promise<Measured> {
+async function measure(c: Contender, path: Path, during?: () => Promise<void>, rate = 0): Promise<Measured> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null) throw new Error(`${c.name} exited before its turn`);
   const c0 = cpuSeconds(c.proc.pid!);
-  const perf = await dnsperf(c.port, path === 'block' ? 'q-block.txt' : 'q-pass.txt', during);
+  const perf = await dnsperf(c.port, path === 'block' ? 'q-block.txt' : 'q-pass.txt', during, rate);
   return { perf, cpuUs: ((cpuSeconds(c.proc.pid!) - c0) * 1e6) / perf.completed };
 }
 
@@ -414,6 +427,8 @@ if (!(await answers('127.0.0.1', upstream.port, 'h1.pass.example'))) throw new E
 const contenders: Contender[] = [];
 /** Per contender and path, one result per round. */
 const results = new Map<string, Measured[]>();
+/** The same, at RATE queries per second. */
+const atRate = new Map<string, Measured[]>();
 const key = (c: Contender, p: Path) => `${c.name}\0${p}`;
 try {
   const only = args.only;
@@ -428,6 +443,11 @@ try {
         const m = await measure(c, p);
         (results.get(key(c, p)) ?? results.set(key(c, p), []).get(key(c, p))!).push(m);
         log(`  ${m.perf.qps.toFixed(0)} q/s, ${m.cpuUs.toFixed(1)} µs CPU per query, p99 ${m.perf.p99ms.toFixed(2)} ms`);
+        if (RATE > 0) {
+          const f = await measure(c, p, undefined, RATE);
+          (atRate.get(key(c, p)) ?? atRate.set(key(c, p), []).get(key(c, p))!).push(f);
+          log(`  at ${RATE} q/s: p50 ${f.perf.p50ms.toFixed(2)} ms, p99 ${f.perf.p99ms.toFixed(2)} ms, ${f.perf.lostPct}% lost`);
+        }
       }
     }
   }
@@ -473,6 +493,36 @@ const table = [
     return `| ${r.name} | ${r.path} | ${fmt(r.qps)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${fmt(r.lostPct, 2)}% | ${fmt(r.cpuUs, 1)} | ${fmt(r.rss)} | ${fmt(r.rssAfter)} | ${fmt(r.loadS, 1)} | ${vs ? (r.qps / b.qps).toFixed(2) : ''} | ${vs ? (r.cpuUs / b.cpuUs).toFixed(2) : ''} |`;
   }),
 ].join('\n');
+// Latency at the same offered load (RATE q/s), medians of the rounds.
+const rateRows = contenders.flatMap((c) =>
+  c.paths.map((path) => {
+    const rs = atRate.get(key(c, path)) ?? [];
+    const med = (f: (m: Measured) => number) => median(rs.map(f));
+    return { name: c.name, path, sakimori: c.sakimori, rounds: rs, qps: med((m) => m.perf.qps), p50ms: med((m) => m.perf.p50ms), p99ms: med((m) => m.perf.p99ms), lostPct: med((m) => m.perf.lostPct), cpuUs: med((m) => m.cpuUs) };
+  }),
+);
+/** The anchor with the lowest p99 on a path at RATE. */
+const bestLatency = (path: Path) => rateRows.filter((r) => r.path === path && !r.sakimori && r.rounds.length > 0).sort((a, b) => a.p99ms - b.p99ms)[0];
+const rateTable =
+  RATE > 0
+    ? [
+        `Latency at the same offered load: ${RATE.toLocaleString('en-US')} queries/s to each contender (dnsperf -Q ${RATE} -l ${RATE_SECONDS}, same clients and in-flight limit), after its throughput run in each round; medians of the rounds.`,
+        '',
+        '| contender | path | queries/s | p50 (ms) | p99 (ms) | lost | server CPU per query (µs) | p99 vs the anchor with the lowest p99 |',
+        '|---|---|---:|---:|---:|---:|---:|---:|',
+        ...rateRows.map((r) => {
+          const b = bestLatency(r.path);
+          return `| ${r.name} | ${r.path} | ${fmt(r.qps)} | ${fmt(r.p50ms, 2)} | ${fmt(r.p99ms, 2)} | ${fmt(r.lostPct, 2)}% | ${fmt(r.cpuUs, 1)} | ${r.sakimori && b ? (r.p99ms / b.p99ms).toFixed(2) : ''} |`;
+        }),
+        '',
+        '<details><summary>every round at the fixed rate</summary>',
+        '',
+        ...rateRows.map((r) => `- ${r.name}, ${r.path}: p50 ${r.rounds.map((m) => fmt(m.perf.p50ms, 2)).join(', ')} ms; p99 ${r.rounds.map((m) => fmt(m.perf.p99ms, 2)).join(', ')} ms; lost ${r.rounds.map((m) => `${m.perf.lostPct}%`).join(', ')}`),
+        '',
+        '</details>',
+        '',
+      ]
+    : [];
 const everyRound = rows.map(
   (r) => `- ${r.name}, ${r.path}: q/s ${r.rounds.map((m) => fmt(m.perf.qps)).join(', ')}; CPU per query ${r.rounds.map((m) => fmt(m.cpuUs, 1)).join(', ')} µs; p99 ${r.rounds.map((m) => fmt(m.perf.p99ms, 2)).join(', ')} ms; lost ${r.rounds.map((m) => `${m.perf.lostPct}%`).join(', ')}`,
 );
@@ -493,7 +543,7 @@ for (const on of rows.filter((r) => r.name.includes('detection on'))) {
     `DNS detection's cost, ${on.name.replace(', detection on', '')}, ${on.path} path: server CPU per answered query ${fmt(off.cpuUs, 1)} µs without, ${fmt(on.cpuUs, 1)} µs with (medians of ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}): ${cost >= 0 ? '+' : ''}${(cost * 100).toFixed(1)}% (goal: at most +10%); q/s ${fmt(off.qps)} -> ${fmt(on.qps)}, p99 ${fmt(off.p99ms, 2)} -> ${fmt(on.p99ms, 2)} ms.`,
   );
 }
-const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}`;
+const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads} --rate ${RATE}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}`;
 const md = [
   ...sectionHead(
     'dns',
@@ -511,6 +561,7 @@ const md = [
   '',
   '</details>',
   '',
+  ...rateTable,
   ...notes.map((n) => `- ${n}`),
   `- ${NAMES.toLocaleString('en-US')} random names (6-14 characters under ten TLDs); block path: 200,000 queries for listed names (NXDOMAIN by policy), looped; pass-through: 200,000 unlisted names under pass.example, forwarded to one local Unbound (1 thread) answering every one from local data, the same upstream for every contender.`,
   '- Server CPU per query: the server process\'s user + system time (every thread; /proc/PID/stat) over a dnsperf run, divided by the queries answered in it; for Unbound and dnsdist as for Sakimori. Less sensitive to other jobs on the machine than q/s, since a server waiting for the CPU uses none.',
