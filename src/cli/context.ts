@@ -17,11 +17,20 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals<GlobalOptions>();
 }
 
-/** Loads the config the command names (or the default), applying --store and --log-level overrides. */
-export async function commandConfig(cmd: Command): Promise<{ config: Config; source: string; logger: Logger }> {
-  const [{ loadConfig }, { createLogger }] = await Promise.all([import('../config/index.ts'), import('../telemetry/index.ts')]);
+/**
+ * Loads the config the command names (or the default), applying --store and --log-level
+ * overrides. `offThread` (long-running servers): checked in a worker thread when running
+ * compiled, so zod, yaml and the schema (~6 MiB RSS) never load in the serving thread;
+ * through tsx the loader itself costs more than that, so it is checked here.
+ */
+export async function commandConfig(cmd: Command, opts: { offThread?: boolean } = {}): Promise<{ config: Config; source: string; logger: Logger }> {
+  const { COMPILED } = await import('../core/runtime.ts');
+  const [load, { createLogger }] = await Promise.all([
+    opts.offThread && COMPILED ? import('../config/load-thread.ts').then((m) => m.loadConfigInThread) : import('../config/index.ts').then((m) => m.loadConfig),
+    import('../telemetry/index.ts'),
+  ]);
   const g = globalOptions(cmd);
-  const { config, source } = await loadConfig({ ...(g.config ? { file: g.config } : {}), overrides: { 'store.url': g.store, 'log.level': g.logLevel } });
+  const { config, source } = await load({ ...(g.config ? { file: g.config } : {}), overrides: { 'store.url': g.store, 'log.level': g.logLevel } });
   const logger = createLogger({ level: config.log.level, name: 'sakimori' });
   return { config, source, logger };
 }

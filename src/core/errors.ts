@@ -33,7 +33,11 @@ export class PurposeMismatchError extends SakimoriError {
 /** Configuration problems: a list of issues, each naming a key path. */
 export class ConfigError extends SakimoriError {
   readonly issues: readonly string[];
-  constructor(source: string, issues: readonly string[]) {
+  constructor(
+    /** The file (or "embedded defaults") the issues are in. */
+    readonly source: string,
+    issues: readonly string[],
+  ) {
     super('CONFIG_INVALID', `${source}: ${issues.length} problem(s)\n${issues.map((i) => `  - ${i}`).join('\n')}`, {
       hint: 'fix the keys above; `sakimori config example` prints every valid key with a comment',
     });

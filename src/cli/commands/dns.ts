@@ -131,7 +131,7 @@ withdrawn when the firewall stops. List them with: sakimori dns detections`)
       // Before the firewall's modules load (loading them grows V8's young generation): gc.ts alone.
       (await import('../../dns/server/gc.ts')).capYoungGeneration();
       const [{ DnsFirewall, firewallOptions, hostPort, resolveUpstreams, WarningPage, zoneSpecFromFile, zoneSpecFromPrimary }, { openPlatform }] = await Promise.all([import('../../dns/index.ts'), import('../../node/platform.ts')]);
-      const { config, logger } = await commandConfig(cmd);
+      const { config, logger } = await commandConfig(cmd, { offThread: true });
       const zones: ZoneSpec[] = [];
       for (const r of opts.rpz ?? []) zones.push(await zoneFromOption(r));
       const primaries = (opts.rpzPrimary ?? []).map((p) => zoneSpecFromPrimary(p));
