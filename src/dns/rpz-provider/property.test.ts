@@ -108,12 +108,9 @@ describe('IXFR differences rebuild the served zone', () => {
           for (let i = 1; i < versions.length; i++) {
             writeFileSync(file, fileText(i + 1, versions[i]!));
             const r = await p.reload(ZONE);
-            // A step may change nothing (same records again): then the serial stays.
-            if (r.result === 'unchanged') {
-              served.push(served.at(-1)!);
-              continue;
-            }
-            assert.equal(r.result, 'updated', JSON.stringify(r));
+            // 'unchanged': a step may change nothing (same records again: the serial stays),
+            // or the provider's directory watch took this version before our reload did.
+            assert.ok(r.result === 'updated' || r.result === 'unchanged', JSON.stringify(r));
             served.push(p.zone(ZONE)!.content);
           }
           const last = served.at(-1)!;

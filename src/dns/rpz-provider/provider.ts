@@ -274,6 +274,11 @@ export class RpzProvider implements Part {
     const followed = await this.followJournal(z, stamp);
     if (followed && followed !== 'mismatch') return followed;
     const next = await loadContent(z.name, z.file);
+    // Written to while we read it (an editor or a script writing in place, which the
+    // directory watch can catch half-way): not taken; the write's own change event, or the
+    // poll, reads it again once it is whole. Renamed into place, a file never shows this.
+    const after = await stampOf(z.file).catch(() => undefined);
+    if (after !== stamp) return { result: 'unchanged' };
     const refuse = (reason: string): ReloadResult => {
       z.fileStamp = stamp;
       if (z.problem !== reason) this.log.error({ zone: z.name, file: z.file, serial: z.served.content.serial }, `zone file not taken, serial ${z.served.content.serial} stays in force:\n${reason}`);
