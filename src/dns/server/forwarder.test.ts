@@ -77,3 +77,42 @@ test('3,000 queries in flight, some longer than an arena slot, answered in rever
     up.close();
   }
 });
+
+test('a query lost on the way is asked again after the upstream RTO (its measured round trip), not the whole time-out', { timeout: 15_000 }, async () => {
+  // An upstream on loopback that drops the first copy of every query for lost*.example.
+  const up = dgram.createSocket('udp4');
+  const copies = new Map<string, number>();
+  up.on('message', (msg, r) => {
+    const name = msg.subarray(13, 13 + msg[12]!).toString();
+    const n = (copies.get(name) ?? 0) + 1;
+    copies.set(name, n);
+    if (name.startsWith('lost') && n === 1) return;
+    msg[2]! |= 0x80;
+    up.send(msg, r.port, '127.0.0.1');
+  });
+  await new Promise<void>((resolve) => up.bind(0, '127.0.0.1', () => resolve()));
+  // 20 s per attempt: were the first attempt to wait that long, the test's 15 s would end first.
+  const fw = new Forwarder({ upstreams: [{ host: '127.0.0.1', port: up.address().port }], timeoutMs: 20_000, downAfter: 5, probeIntervalMs: 1000, log: () => undefined });
+  fw.start();
+  const ask = (name: string, id: number) =>
+    new Promise<Buffer>((resolve) => {
+      const q = query(id, name, 0);
+      fw.relay(q, q.length, q.length, false, { send: (b, _p, _a, start = 0, end = b.length) => resolve(Buffer.from(b.subarray(start, end))) }, 1000, '127.0.0.1');
+    });
+  try {
+    assert.equal(fw.stats()[0]!.rtoMs, 20_000, 'no round trip measured yet: the whole time-out');
+    for (let i = 0; i < 20; i++) await ask(`n${i}.example`, i);
+    const rto = fw.stats()[0]!.rtoMs!;
+    assert.ok(rto >= 50 && rto < 20_000, `RTO from 20 answered queries: ${rto} ms`);
+    const a = await ask('lost1.example', 4242);
+    assert.equal((a[0]! << 8) | a[1]!, 4242);
+    assert.equal(a[3]! & 0x0f, 0, 'the answer, not SERVFAIL');
+    assert.equal(copies.get('lost1'), 2, 'sent twice: the first copy was lost');
+    const s = fw.stats()[0]!;
+    assert.equal(s.timeouts, 1);
+    assert.ok(s.rtoMs! >= Math.min(20_000, rto * 2), 'backed off after the time-out');
+  } finally {
+    await fw.stop();
+    up.close();
+  }
+});

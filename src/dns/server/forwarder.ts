@@ -12,8 +12,13 @@
  * byte the one sent. Answers are read where they arrived (the batch buffer) and relayed
  * from there: the hot path allocates nothing here.
  *
- * Timeouts: one attempt lasts `timeoutMs`; then the query is tried once more on the next
- * healthy upstream, and when that fails too the client gets SERVFAIL (never silence).
+ * Timeouts: a query is sent `attempts` times at most (default 2), each time to the next
+ * healthy upstream, and when the last fails too the client gets SERVFAIL (never silence).
+ * The last attempt waits `timeoutMs`; the ones before wait the upstream's retransmission
+ * time-out, as resolvers do (RFC 6298's estimator: smoothed RTT + 4 x its variation, at
+ * least MIN_RTO_MS, at most `timeoutMs`, doubled by each time-out, sampled only from
+ * queries answered at their first try): a query lost on the way (a resolver's full socket
+ * buffer under a burst) is asked again after ~50 ms on a nearby resolver, not 1.5 s.
  * An upstream is marked down after `downAfter` timeouts in a row, probed every
  * `probeIntervalMs` while down, and back in use on its first answer. Order is preference:
  * the first upstream that is up gets every query (fail-over, like a stub's resolv.conf).
@@ -56,6 +61,7 @@ export type AnswerCallback = (answer: Buffer | undefined) => void;
 
 export interface ForwarderOptions {
   upstreams: readonly HostPort[];
+  /** What the last attempt waits, and the most any attempt waits (earlier ones wait the upstream's RTO). */
   timeoutMs: number;
   /** Attempts per query, each on the next healthy upstream. Default 2. */
   attempts?: number;
@@ -76,6 +82,10 @@ export interface ForwarderOptions {
   onAnswers?: (begin: boolean) => void;
 }
 
+/** The shortest retransmission time-out (Unbound's minimum RTT for a server is 50 ms too). */
+const MIN_RTO_MS = 50;
+/** How often deadlines are checked. */
+const TICK_MS = 20;
 /** Upstream IDs. */
 const IDS = 65536;
 /** Slots at first; doubled when full, up to IDS. */
@@ -96,6 +106,12 @@ class Upstream {
   timeouts = 0;
   errors = 0;
   readonly latency = new LatencyHistogram();
+  /** Smoothed round-trip time and its variation (ms; srtt < 0: no sample yet), and the retransmission time-out they give. */
+  srtt = -1;
+  rttvar = 0;
+  rto: number;
+  /** When the RTO was last doubled: attempts sent before that do not double it again. */
+  backoffAt = 0;
   udp: dgram.Socket | undefined;
   /** With the udp-batch addon: queries sent and answers read in batches. */
   batch: UdpBatchSocket | undefined;
@@ -104,7 +120,8 @@ class Upstream {
   tcp: UpstreamTcp | undefined;
   /** The address as the addon formats a peer (compared with each answer's source). */
   readonly host: string;
-  constructor(readonly index: number, readonly address: HostPort) {
+  constructor(readonly index: number, readonly address: HostPort, timeoutMs: number) {
+    this.rto = timeoutMs;
     const ip = parseIp(address.host);
     this.host = ip ? formatIp(ip) : address.host;
   }
@@ -122,7 +139,6 @@ export class Forwarder {
   // The slots (see grow()).
   private cap = 0;
   private kind = new Uint8Array(0);
-  private gen = new Uint32Array(0);
   private idOf = new Uint16Array(0);
   private origId = new Uint16Array(0);
   private qLen = new Uint16Array(0);
@@ -132,6 +148,8 @@ export class Forwarder {
   private viaTcp = new Uint8Array(0);
   private clientTcp = new Uint8Array(0);
   private sentAt = new Float64Array(0);
+  /** When the attempt in flight times out. */
+  private deadline = new Float64Array(0);
   private port = new Int32Array(0);
   private qtype = new Uint16Array(0);
   private mark = new Uint8Array(0);
@@ -150,12 +168,6 @@ export class Forwarder {
   /** Random upstream IDs, drawn RANDOM_IDS at a time. */
   private readonly randomIds = new Uint16Array(4096);
   private randomNext = 4096;
-  // Deadlines in send order (every attempt has the same timeout, so FIFO is deadline order).
-  private dlSlot = new Int32Array(4096);
-  private dlGen = new Uint32Array(4096);
-  private dlAt = new Float64Array(4096);
-  private dlHead = 0;
-  private dlLen = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   /** performance.now() read once for a batch of datagrams (-1: none running); see hold(). */
@@ -164,7 +176,7 @@ export class Forwarder {
   constructor(private readonly opts: ForwarderOptions) {
     if (opts.upstreams.length === 0) throw new RangeError('the forwarder needs at least one upstream');
     if (opts.upstreams.length > 255) throw new RangeError('at most 255 upstreams');
-    this.ups = opts.upstreams.map((a, i) => new Upstream(i, a));
+    this.ups = opts.upstreams.map((a, i) => new Upstream(i, a, opts.timeoutMs));
     this.timeoutMs = opts.timeoutMs;
     this.attempts = Math.max(1, Math.min(opts.attempts ?? 2, 8));
     this.grow();
@@ -172,7 +184,7 @@ export class Forwarder {
 
   start(): void {
     for (const u of this.ups) this.openUdp(u);
-    this.timer = setInterval(() => this.tick(), Math.max(10, Math.min(100, this.timeoutMs / 4)));
+    this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
   }
 
@@ -247,6 +259,7 @@ export class Forwarder {
       errors: u.errors,
       buckets: u.latency.cumulative(),
       latencySum: u.latency.sum,
+      rtoMs: Math.round(u.rto),
     }));
   }
 
@@ -262,7 +275,6 @@ export class Forwarder {
       return b;
     };
     this.kind = more(this.kind, (n) => new Uint8Array(n));
-    this.gen = more(this.gen, (n) => new Uint32Array(n));
     this.idOf = more(this.idOf, (n) => new Uint16Array(n));
     this.origId = more(this.origId, (n) => new Uint16Array(n));
     this.qLen = more(this.qLen, (n) => new Uint16Array(n));
@@ -272,6 +284,7 @@ export class Forwarder {
     this.viaTcp = more(this.viaTcp, (n) => new Uint8Array(n));
     this.clientTcp = more(this.clientTcp, (n) => new Uint8Array(n));
     this.sentAt = more(this.sentAt, (n) => new Float64Array(n));
+    this.deadline = more(this.deadline, (n) => new Float64Array(n));
     this.port = more(this.port, (n) => new Int32Array(n));
     this.qtype = more(this.qtype, (n) => new Uint16Array(n));
     this.mark = more(this.mark, (n) => new Uint8Array(n));
@@ -304,7 +317,6 @@ export class Forwarder {
     this.slotOf[id] = s;
     this.idOf[s] = id;
     this.pending++;
-    this.gen[s]!++;
     this.tries[s] = 0;
     this.origId[s] = (query[0]! << 8) | query[1]!;
     this.qLen[s] = length;
@@ -367,8 +379,10 @@ export class Forwarder {
     b[at + 1] = id & 0xff;
     this.upstreamOf[s] = u.index;
     this.viaTcp[s] = tcp ? 1 : 0;
-    this.sentAt[s] = this.held >= 0 ? this.held : performance.now();
-    this.pushDeadline(s);
+    const now = this.held >= 0 ? this.held : performance.now();
+    this.sentAt[s] = now;
+    // The last attempt waits the whole time-out; earlier ones the upstream's RTO.
+    this.deadline[s] = now + (this.tries[s]! >= this.attempts ? this.timeoutMs : u.rto);
     u.sent++;
     if (tcp) {
       (u.tcp ??= new UpstreamTcp(u, this)).send(this.queryCopy(s), id);
@@ -463,7 +477,10 @@ export class Forwarder {
       const d = this.offsetOf(s) - off;
       for (let i = off + 12; i < off + end; i++) if (m[i] !== q[i + d]) return;
     }
-    u.latency.observeMicros(((this.held >= 0 ? this.held : performance.now()) - this.sentAt[s]!) * 1000 | 0);
+    const rtt = (this.held >= 0 ? this.held : performance.now()) - this.sentAt[s]!;
+    u.latency.observeMicros((rtt * 1000) | 0);
+    // Karn: a retried query's answer may be to either try, so it says nothing of the RTT.
+    if (this.tries[s] === 1) this.sample(u, rtt);
     u.answered++;
     u.fails = 0;
     if (!u.up) {
@@ -505,48 +522,35 @@ export class Forwarder {
     if (n > 0) this.opts.log('warn', `upstream ${u.label}: TCP connection lost with ${n} queries in flight (${why})`);
   }
 
-  private pushDeadline(s: number): void {
-    if (this.dlLen === this.dlSlot.length) {
-      const cap = this.dlSlot.length * 2;
-      const slots = new Int32Array(cap);
-      const gens = new Uint32Array(cap);
-      const ats = new Float64Array(cap);
-      for (let i = 0; i < this.dlLen; i++) {
-        const j = (this.dlHead + i) % this.dlSlot.length;
-        slots[i] = this.dlSlot[j]!;
-        gens[i] = this.dlGen[j]!;
-        ats[i] = this.dlAt[j]!;
-      }
-      this.dlSlot = slots;
-      this.dlGen = gens;
-      this.dlAt = ats;
-      this.dlHead = 0;
+  /** RFC 6298 §2 with one answer's round trip (ms): the upstream's smoothed RTT, its variation, and so its RTO. */
+  private sample(u: Upstream, rtt: number): void {
+    if (u.srtt < 0) {
+      u.srtt = rtt;
+      u.rttvar = rtt / 2;
+    } else {
+      u.rttvar = 0.75 * u.rttvar + 0.25 * Math.abs(u.srtt - rtt);
+      u.srtt = 0.875 * u.srtt + 0.125 * rtt;
     }
-    const j = (this.dlHead + this.dlLen) % this.dlSlot.length;
-    this.dlSlot[j] = s;
-    this.dlGen[j] = this.attempt(s);
-    this.dlAt[j] = this.sentAt[s]! + this.timeoutMs;
-    this.dlLen++;
-  }
-
-  /** Which attempt of which use of slot s (a deadline for an earlier one is stale). */
-  private attempt(s: number): number {
-    return (this.gen[s]! * 16 + this.tries[s]!) >>> 0;
+    u.rto = Math.min(this.timeoutMs, Math.max(MIN_RTO_MS, u.srtt + Math.max(TICK_MS, 4 * u.rttvar)));
   }
 
   private tick(): void {
     if (this.closed) return;
     const now = performance.now();
-    while (this.dlLen > 0) {
-      const j = this.dlHead;
-      if (this.dlAt[j]! > now) break;
-      const s = this.dlSlot[j]!;
-      const g = this.dlGen[j]!;
-      this.dlHead = (j + 1) % this.dlSlot.length;
-      this.dlLen--;
-      if (this.kind[s] === FREE || this.attempt(s) !== g) continue;
+    // Every slot: they are few and dense (taken last-in first-out), and each attempt's
+    // deadline depends on its upstream's RTO, so send order is not deadline order.
+    const kind = this.kind;
+    const deadline = this.deadline;
+    for (let s = 0; s < this.cap; s++) {
+      if (kind[s] === FREE || deadline[s]! > now) continue;
       const u = this.ups[this.upstreamOf[s]!]!;
       u.timeouts++;
+      // RFC 6298 §5.5: back off until an answer gives a fresh sample; once for all the
+      // attempts sent with the same RTO (a burst lost together is one signal, not many).
+      if (this.sentAt[s]! >= u.backoffAt) {
+        u.rto = Math.min(this.timeoutMs, u.rto * 2);
+        u.backoffAt = now;
+      }
       this.failed(s, u);
     }
     for (const u of this.ups) {

@@ -22,6 +22,8 @@ export interface UpstreamStats {
   /** Cumulative counts per LATENCY_BUCKETS entry, then +Inf. */
   buckets: number[];
   latencySum: number;
+  /** The retransmission time-out an attempt before the last waits now (ms): the smoothed RTT + 4 x its variation, backed off after time-outs. */
+  rtoMs?: number;
 }
 
 /** The listeners' batched UDP sockets (udp-batch), summed. */
