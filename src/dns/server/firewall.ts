@@ -109,8 +109,6 @@ export class DnsFirewall implements Part {
   private readonly abuse: RpzZone | undefined;
   /** The detections, written through to the store for the CLI, the API and the console. */
   readonly detections: DetectionLog | undefined;
-  /** threads > 0: the never-block list on this thread, for detection. */
-  private readonly allowSet: ZoneSet | undefined;
   /** threads > 0: drains the worker threads' detection events into `detection`. */
   private readonly replay: ObservedReplay | undefined;
   private readonly log: (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
@@ -151,8 +149,6 @@ export class DnsFirewall implements Part {
     const detecting = detect !== undefined && ((detect.prsd?.mode ?? 'on') !== 'off' || (detect.amplification?.mode ?? 'propose') !== 'off' || (detect.infection?.mode ?? 'on') !== 'off');
     this.abuse = detect !== undefined && detecting ? new RpzZone(DETECTION_ZONE) : undefined;
     if (this.abuse) this.kinds.set(this.abuse.name, 'dns-abuse');
-    const allowSpec = threads > 0 && this.abuse ? (opts.zones ?? []).find((z) => z.kind === 'allow') : undefined;
-    this.allowSet = allowSpec ? new ZoneSet([{ spec: allowSpec, source: zoneSource(allowSpec, { log: this.log, debounceMs: opts.reloadDebounceMs ?? 150 }) }]) : undefined;
     this.detection = this.abuse
       ? new DnsDetection(
           {
@@ -241,7 +237,6 @@ export class DnsFirewall implements Part {
       this.consentTimer.unref();
     }
     this.events.start();
-    await this.allowSet?.start();
     this.detections?.start();
     this.detection?.start();
     this.running = true;
@@ -259,7 +254,6 @@ export class DnsFirewall implements Part {
     // First, while the threads still run: withdraw every mitigation detection put in force.
     this.replay?.stop();
     this.detection?.stop();
-    await this.allowSet?.stop();
     await this.detections?.stop();
     this.stopConsent?.();
     if (this.consentTimer) clearInterval(this.consentTimer);
@@ -395,7 +389,8 @@ export class DnsFirewall implements Part {
 
   /** The never-block (allow) list decides, as the data plane's engine would. */
   private neverBlock(fqdn: string): boolean {
-    const set = this.allowSet ?? this.zones;
+    // With worker threads, the versions the workers hold (no second load or transfer of the list).
+    const set = this.pool?.mainZones ?? this.zones;
     if (!set) return false;
     const d = set.engine.decide(fqdn, undefined, 1);
     return d !== NO_MATCH && set.kindOf(d.zone) === 'allow';
