@@ -215,8 +215,10 @@ dns:
   # stops answering. Default: [] (the first nameserver of /etc/resolv.conf when
   # it is a loopback address; otherwise the firewall is not started)
   upstreams: []
-  # How long one upstream gets to answer before the query is tried on the next
-  # one; after the second try the client gets SERVFAIL. Default: 1500ms
+  # How long the last try of a query waits for an answer (then the client gets
+  # SERVFAIL), and the most the first try waits: that one waits the upstream's
+  # retransmission time-out, from its measured round trips (50ms at least), then
+  # the query goes to the next upstream. Default: 1500ms
   upstreamTimeout: 1500ms
   # Timeouts in a row after which an upstream is marked down (and probed until
   # it answers again). Default: 3
