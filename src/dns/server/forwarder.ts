@@ -31,7 +31,7 @@ import { performance } from 'node:perf_hooks';
 import { formatHostPort, formatIp, parseIp, type HostPort } from '../../core/index.ts';
 import { makeResponseFromQuery, RCode, type QueryInfo, type ResponseOptions } from '../wire/index.ts';
 import { LatencyHistogram, type UpstreamStats } from './stats.ts';
-import { openNativeUdpBatch, type Datagrams, type UdpBatchSocket } from './udp-batch.ts';
+import { copyRange, openNativeUdpBatch, type Datagrams, type UdpBatchSocket } from './udp-batch.ts';
 
 /**
  * Upstream answers over UDP are read in batches of this many (recvmmsg), into slots of
@@ -165,7 +165,7 @@ export class Forwarder {
   // What onRelayed reports (only filled when it is set).
   private readonly qname: (string | undefined)[] = [];
   private pending = 0;
-  /** Random upstream IDs, drawn RANDOM_IDS at a time. */
+  /** Random upstream IDs, drawn a buffer at a time. */
   private readonly randomIds = new Uint16Array(4096);
   private randomNext = 4096;
   private timer: NodeJS.Timeout | undefined;
@@ -208,6 +208,10 @@ export class Forwarder {
    */
   hold(on: boolean): void {
     this.held = on ? performance.now() : -1;
+  }
+
+  private clock(): number {
+    return this.held >= 0 ? this.held : performance.now();
   }
 
   get inFlight(): number {
@@ -269,26 +273,21 @@ export class Forwarder {
   private grow(): void {
     const old = this.cap;
     const cap = old === 0 ? FIRST_SLOTS : Math.min(IDS, old * 2);
-    const more = <T extends { set(a: ArrayLike<number>): void }>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a as unknown as ArrayLike<number>);
-      return b;
-    };
-    this.kind = more(this.kind, (n) => new Uint8Array(n));
-    this.idOf = more(this.idOf, (n) => new Uint16Array(n));
-    this.origId = more(this.origId, (n) => new Uint16Array(n));
-    this.qLen = more(this.qLen, (n) => new Uint16Array(n));
-    this.qEnd = more(this.qEnd, (n) => new Uint16Array(n));
-    this.tries = more(this.tries, (n) => new Uint8Array(n));
-    this.upstreamOf = more(this.upstreamOf, (n) => new Uint8Array(n));
-    this.viaTcp = more(this.viaTcp, (n) => new Uint8Array(n));
-    this.clientTcp = more(this.clientTcp, (n) => new Uint8Array(n));
-    this.sentAt = more(this.sentAt, (n) => new Float64Array(n));
-    this.deadline = more(this.deadline, (n) => new Float64Array(n));
-    this.port = more(this.port, (n) => new Int32Array(n));
-    this.qtype = more(this.qtype, (n) => new Uint16Array(n));
-    this.mark = more(this.mark, (n) => new Uint8Array(n));
-    this.arena = more(this.arena, (n) => new Uint8Array(n * QUERY_BYTES));
+    this.kind = grown(this.kind, cap);
+    this.idOf = grown(this.idOf, cap);
+    this.origId = grown(this.origId, cap);
+    this.qLen = grown(this.qLen, cap);
+    this.qEnd = grown(this.qEnd, cap);
+    this.tries = grown(this.tries, cap);
+    this.upstreamOf = grown(this.upstreamOf, cap);
+    this.viaTcp = grown(this.viaTcp, cap);
+    this.clientTcp = grown(this.clientTcp, cap);
+    this.sentAt = grown(this.sentAt, cap);
+    this.deadline = grown(this.deadline, cap);
+    this.port = grown(this.port, cap);
+    this.qtype = grown(this.qtype, cap);
+    this.mark = grown(this.mark, cap);
+    this.arena = grown(this.arena, cap * QUERY_BYTES);
     // Every slot in use when growing (the stack is empty): the new ones, lowest on top.
     this.free = new Int32Array(cap);
     this.freeLen = 0;
@@ -320,12 +319,8 @@ export class Forwarder {
     this.tries[s] = 0;
     this.origId[s] = (query[0]! << 8) | query[1]!;
     this.qLen[s] = length;
-    if (length <= QUERY_BYTES) {
-      const a = this.arena;
-      const at = s * QUERY_BYTES;
-      // A byte loop: a set() from a subarray would allocate the subarray.
-      for (let i = 0; i < length; i++) a[at + i] = query[i]!;
-    } else this.big[s] = Buffer.from(query.subarray(0, length));
+    if (length <= QUERY_BYTES) copyRange(query, 0, length, this.arena, s * QUERY_BYTES);
+    else this.big[s] = Buffer.from(query.subarray(0, length));
     return s;
   }
 
@@ -341,7 +336,7 @@ export class Forwarder {
     this.pending--;
   }
 
-  /** Where slot s's query bytes are: [buffer, offset]. */
+  /** The buffer holding slot s's query bytes (at offsetOf(s)). */
   private bytesAt(s: number): Uint8Array {
     return this.big[s] ?? this.arena;
   }
@@ -379,7 +374,7 @@ export class Forwarder {
     b[at + 1] = id & 0xff;
     this.upstreamOf[s] = u.index;
     this.viaTcp[s] = tcp ? 1 : 0;
-    const now = this.held >= 0 ? this.held : performance.now();
+    const now = this.clock();
     this.sentAt[s] = now;
     // The last attempt waits the whole time-out; earlier ones the upstream's RTO.
     this.deadline[s] = now + (this.tries[s]! >= this.attempts ? this.timeoutMs : u.rto);
@@ -477,7 +472,7 @@ export class Forwarder {
       const d = this.offsetOf(s) - off;
       for (let i = off + 12; i < off + end; i++) if (m[i] !== q[i + d]) return;
     }
-    const rtt = (this.held >= 0 ? this.held : performance.now()) - this.sentAt[s]!;
+    const rtt = this.clock() - this.sentAt[s]!;
     u.latency.observeMicros((rtt * 1000) | 0);
     // Karn: a retried query's answer may be to either try, so it says nothing of the RTT.
     if (this.tries[s] === 1) this.sample(u, rtt);
@@ -610,6 +605,13 @@ export class Forwarder {
     this.qEnd[s] = q.length;
     this.send(s, false, u);
   }
+}
+
+/** A longer array of a's kind with a's values first. */
+function grown<T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(a: T, length: number): T {
+  const b = new (a.constructor as new (length: number) => T)(length);
+  b.set(a);
+  return b;
 }
 
 const PROBE_QUERY = new Uint8Array([0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);

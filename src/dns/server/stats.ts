@@ -91,14 +91,7 @@ export class LatencyHistogram {
   readonly buckets = new Float64Array(LATENCY_BUCKETS.length + 1);
   sum = 0;
 
-  observe(seconds: number): void {
-    let i = 0;
-    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
-    this.buckets[i]!++;
-    this.sum += seconds;
-  }
-
-  /** observe() for a whole number of microseconds: a small integer crosses a call without V8 boxing it (a hot path's double would be). */
+  /** One latency, in whole microseconds: a small integer crosses a call without V8 boxing it (a hot path's double would be). */
   observeMicros(us: number): void {
     let i = 0;
     while (i < LATENCY_MICROS.length && us > LATENCY_MICROS[i]!) i++;

@@ -213,6 +213,17 @@ function withErrnoCode(err: Error): Error {
 
 const defaultLog = (level: 'info' | 'warn', msg: string) => process.stderr.write(`${level}: ${msg}\n`);
 
+/**
+ * Copies src[start, end) to dst at `at`. A small part byte by byte: `subarray()` (what
+ * `set()` needs for a part) allocates a view, which per datagram was a good share of the
+ * hot path's garbage.
+ */
+export function copyRange(src: Uint8Array, start: number, end: number, dst: Uint8Array, at: number): void {
+  if (start === 0 && end === src.length) dst.set(src, at);
+  else if (end - start > 256) dst.set(src.subarray(start, end), at);
+  else for (let i = start, d = at - start; i < end; i++) dst[i + d] = src[i]!;
+}
+
 /** Batches being handled on this thread (onBatch calls in progress: 0 or 1, the addon does not nest them). */
 let scopeDepth = 0;
 /** Sockets given sends during a batch of another socket, flushed when it ends. */
@@ -447,14 +458,7 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
 
   private put(t: number, bytes: Uint8Array, start: number, end: number): void {
     const len = end - start;
-    if (start === 0 && end === bytes.length) this.tx.set(bytes, this.txUsed);
-    else if (len > 256) this.tx.set(bytes.subarray(start, end), this.txUsed);
-    else {
-      // A byte loop for a small part: subarray() would allocate a view.
-      const tx = this.tx;
-      const d = this.txUsed - start;
-      for (let i = start; i < end; i++) tx[i + d] = bytes[i]!;
-    }
+    copyRange(bytes, start, end, this.tx, this.txUsed);
     this.tm32[t * 8] = len;
     this.tm32[t * 8 + 7] = this.txUsed;
     this.txUsed += len;
