@@ -27,7 +27,10 @@ for (let round = 0; round < 200; round++) {
   await new Promise((r) => setTimeout(r, 2));
   if (round % 50 === 10) {
     // Started between bursts: the cap has a check (20 ms) to set the factor back to 1.
-    const w = new Worker('setTimeout(() => {}, 10)', { eval: true });
+    // Plain JS without the parent's --import tsx: tsx starts its loader thread (one more
+    // isolate, factor 2 again) after 'online', which only the 20 ms check catches; on a
+    // loaded machine a burst could grow the young generation first (CI, session 4).
+    const w = new Worker('setTimeout(() => {}, 10)', { eval: true, execArgv: [] });
     workers.push(w);
     await new Promise((r) => w.once('online', r));
     await new Promise((r) => setTimeout(r, 50));

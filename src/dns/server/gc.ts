@@ -19,7 +19,9 @@
  * the factor back to 2 for every new isolate); above, factor 1 stops growth. Threads created
  * after the call get at most `mib` per semi-space and, with `threads` (data-plane workers,
  * which factor 1 would otherwise freeze at V8's 1 MiB start), exactly `mib` from the start
- * (small helper threads then may hold up to 2 x `mib` too).
+ * (small helper threads then may hold up to 2 x `mib` too). An isolate created without a
+Worker's 'online' (tsx's loader thread, when run from src/) is caught by the 20 ms check
+only: a burst in between may double the young generation once.
  * Call it early: `dns serve` does before its modules load (loading them takes the young
  * generation to 2 x 8 MiB), `sakimori start` when the firewall's options are built.
  * A --max-semi-space-size given to node (NODE_OPTIONS) wins: nothing is changed then.
