@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStore, type Store } from '../../store/index.ts';
@@ -66,6 +67,20 @@ describe('rpz add/remove on a zone file', () => {
     const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: `r${i}.example`, action: 'drop' }], actor: 't' })));
     assert.deepEqual(rs.map((r) => r.serial).sort((a, b) => a - b), [2, 3, 4, 5, 6, 7, 8, 9]);
     assert.equal((await listZoneFile(ZONE, file)).rows.length, 9);
+  });
+
+  it('never breaks the lock of a live edit, however old (a whole write of 10 M names takes minutes); breaks one whose holder is gone', async () => {
+    const file = join(dir, 'locked.zone');
+    const lock = `${file}.lock`;
+    writeFileSync(lock, `${process.pid}\n`);
+    const old = new Date(Date.now() - 5 * 60_000);
+    utimesSync(lock, old, old);
+    const edit = () => editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'a.example', action: 'drop' }], actor: 'test', lockWaitMs: 200 });
+    await assert.rejects(edit(), /locked by process \d+/);
+    const gone = spawnSync('true').pid; // exited: its pid names no process
+    writeFileSync(lock, `${gone}\n`);
+    assert.equal((await edit()).serial, 1);
+    assert.throws(() => readFileSync(lock), /ENOENT/, 'and removes its own lock when done');
   });
 
   it('refuses bad input without touching the file', async () => {

@@ -170,6 +170,34 @@ export function lockPath(file: string): string {
   return `${file}.lock`;
 }
 
+/**
+ * Whether an edit holds the zone file's lock. A lock is held while its holder (the pid it
+ * names, on this host) is alive, however long it takes: the first, whole write of a 10 M
+ * name zone takes minutes, and a provider or another edit that broke it then would read
+ * the file half-written. A holder that is gone left it stale; so did one that names no pid
+ * (written by something else, or not yet) after a minute, and a live pid after an hour
+ * (its number reused after a crash).
+ */
+export async function lockHeld(file: string): Promise<{ pid: number } | undefined> {
+  const path = lockPath(file);
+  let age: number;
+  let text: string;
+  try {
+    age = Date.now() - (await stat(path)).mtimeMs;
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return age < 60_000 ? { pid: 0 } : undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return age < 3_600_000 ? { pid } : undefined;
+}
+
 async function lock(file: string, waitMs: number): Promise<() => Promise<void>> {
   const path = lockPath(file);
   const until = Date.now() + waitMs;
@@ -182,22 +210,12 @@ async function lock(file: string, waitMs: number): Promise<() => Promise<void>> 
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new SakimoriError('RPZ_LOCK', `cannot create the lock file ${path}: ${(err as Error).message}`, { hint: 'the zone file directory must be writable' });
     }
-    // A lock whose holder is gone, or older than a minute, is stale.
-    const holder = await readFile(path, 'utf8').then((s) => Number(s.trim()), () => NaN);
-    const age = await stat(path).then((s) => Date.now() - s.mtimeMs, () => 0);
-    let alive = true;
-    if (Number.isInteger(holder) && holder > 0) {
-      try {
-        process.kill(holder, 0);
-      } catch (e) {
-        alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    }
-    if (!alive || age > 60_000) {
+    const held = await lockHeld(file);
+    if (!held) {
       await unlink(path).catch(() => undefined);
       continue;
     }
-    if (Date.now() > until) throw new SakimoriError('RPZ_LOCK', `zone file ${file} is locked by process ${holder} (${path})`, { hint: 'another `sakimori rpz add/remove` is running; try again, or remove the lock file if that process is gone' });
+    if (Date.now() > until) throw new SakimoriError('RPZ_LOCK', `zone file ${file} is locked by process ${held.pid || '(unknown)'} (${path})`, { hint: 'another `sakimori rpz add/remove` is running; try again, or remove the lock file if that process is gone' });
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -355,12 +373,14 @@ export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
     const tmp = join(dirname(opts.file), `.${basename(opts.file)}.${process.pid}.tmp`);
     await writeFile(tmp, out, 'latin1');
     await rename(tmp, opts.file);
-    const soaLine = formatRecord(zc.soa, zone) + ' '.repeat(SOA_ROOM);
-    await writeEditState(opts.file, { stamp: await fileStamp(opts.file), serial, digest: zc.digest, soa: formatRecord(zc.soa), soaOffset: out.indexOf(`\n${soaLine}\n`) + 1, soaLength: soaLine.length, churn: 0, size: out.length });
+    const stamp = await fileStamp(opts.file);
     const final = { from: fromSoa, deletes, to: zc.soa, adds };
     if (opts.journal && !created) {
       await opts.journal.append({ zone, ...final, fromDigest, toDigest: zc.digest, actor: opts.actor, at: (opts.clock ?? systemClock).now() });
     }
+    // The state file last, as in place: once it names the file, the journal has the step.
+    const soaLine = formatRecord(zc.soa, zone) + ' '.repeat(SOA_ROOM);
+    await writeEditState(opts.file, { stamp, serial, digest: zc.digest, soa: formatRecord(zc.soa), soaOffset: out.indexOf(`\n${soaLine}\n`) + 1, soaLength: soaLine.length, churn: 0, size: out.length });
     return { zone, file: opts.file, created, changed: true, fromSerial, serial, added: final.adds.map((x) => formatRecord(x, zone)), removed: final.deletes.map((x) => formatRecord(x, zone)) };
   } finally {
     await unlock();

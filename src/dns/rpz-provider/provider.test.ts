@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -239,6 +239,54 @@ describe('rpz add in place', () => {
       }
       const ixfr = await requestTransfer(p.address, { zone: ZONE, type: 'IXFR', soa: p.zone(ZONE)!.content.soaWithSerial(8) });
       assert.ok(ixfr.outcome.kind === 'incremental' && ixfr.outcome.diffs.length === 1 && ixfr.outcome.diffs[0]!.adds.length === 1);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('takes an rpz add from the journal once however many checks race for it: the later ones find it served and read nothing', async () => {
+    const file = join(dir, 'race.zone');
+    writeFileSync(file, zoneText(3, names(3000)));
+    const p = await provider(file);
+    try {
+      const served = p.zone(ZONE)!.content;
+      const edit = (name: string) => editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name, action: 'nxdomain' }], actor: 'test', journal: new JournalStore(store) });
+      // The watch (the lock's removal) and the poll each saw the new file before the
+      // first reload had taken it, so both queue one (the second used to read it whole:
+      // minutes at 10 M names).
+      await edit('whole.example'); // the first edit writes the file whole
+      assert.deepEqual((await Promise.all([p.reload(ZONE), p.reload(ZONE), p.reload(ZONE)])).map((r) => r.result), ['updated', 'unchanged', 'unchanged']);
+      await edit('inplace.example'); // then in place
+      assert.deepEqual((await Promise.all([p.reload(ZONE), p.reload(ZONE)])).map((r) => r.result), ['updated', 'unchanged']);
+      assert.equal(p.zone(ZONE)!.content, served, 'both steps applied to the version served, in place');
+      assert.equal(p.zone(ZONE)!.content.serial, 5);
+      assert.equal(p.counters.fileReads, 0, 'the zone file was never read whole');
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('leaves the file alone while a live rpz add holds its lock, however old the lock (a whole write of 10 M names takes minutes)', async () => {
+    const file = join(dir, 'slow-edit.zone');
+    writeFileSync(file, zoneText(1, names(2000)));
+    const p = await provider(file, { watchIntervalMs: 20 });
+    try {
+      const lock = `${file}.lock`;
+      writeFileSync(lock, `${process.pid}\n`); // this process is alive: the edit is still running
+      const old = new Date(Date.now() - 5 * 60_000);
+      utimesSync(lock, old, old);
+      // The edit's rename lands; its journal step and state file are still to come.
+      writeFileSync(`${file}.tmp`, zoneText(2, names(2001)));
+      renameSync(`${file}.tmp`, file);
+      await new Promise((r) => setTimeout(r, 300)); // polls and the watch come and go
+      assert.equal((await p.reload(ZONE)).result, 'unchanged', 'an explicit reload (the bus) waits for the lock too');
+      assert.equal(p.zone(ZONE)!.content.serial, 1);
+      assert.equal(p.counters.fileReads, 0, 'not read while the edit holds the lock');
+      rmSync(lock);
+      const until = Date.now() + 5000;
+      while (p.zone(ZONE)!.content.serial !== 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(p.zone(ZONE)!.content.serial, 2, 'taken when the lock goes');
+      assert.equal(p.counters.fileReads, 1, 'read whole once: this change has no journal step');
     } finally {
       await p.stop();
     }

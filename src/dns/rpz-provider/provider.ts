@@ -11,7 +11,6 @@
  * that does not read, or changed without a serial increase, is refused with the reason;
  * the version in force stays.
  */
-import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Counter, Gauge, type Registry } from '../../telemetry/index.ts';
@@ -21,23 +20,16 @@ import { normalizeName } from '../wire/index.ts';
 import { sendNotify, serialCompare, type NotifyResult, type TsigKey, type XfrLogger } from '../zone-transfer/index.ts';
 import { formatProblem, watchZoneFile } from '../policy/index.ts';
 import { entrySerials, Journal, JournalStore, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';
-import { fileStamp, lockPath, readEditState, statePath } from './edit.ts';
+import { fileStamp, lockHeld, lockPath, readEditState, statePath } from './edit.ts';
 import { readZoneRecords } from './master-text.ts';
 import { RpzServer, type TransferAllow, type TransferEvent } from './server.ts';
 import type { ServedZone } from './responder.ts';
 import { diffSize, ZoneContent } from './zone-content.ts';
 
-/** An `rpz add|remove` holds the file's lock (one older than a minute is stale, as edit.ts judges). */
-function editing(file: string): boolean {
-  try {
-    return statSync(lockPath(file)).mtimeMs > Date.now() - 60_000;
-  } catch {
-    return false;
-  }
-}
-
 /** The bus topic a zone change is announced on; data: { zone, serial? }. */
 export const POLICY_CHANGED_TOPIC = 'dns.policy-changed';
+
+const MISMATCH = 'a journaled step did not lead to the digest it names';
 
 export interface ProvidedZone {
   name: string;
@@ -98,6 +90,8 @@ export interface ProviderCounters {
   refused: number;
   notifiesAnswered: number;
   notifiesUnanswered: number;
+  /** Zone files read whole after the start (a change not followed from the journal). */
+  fileReads: number;
 }
 
 const stampOf = fileStamp;
@@ -123,7 +117,7 @@ export class RpzProvider implements Part {
   private sub: Subscription | undefined;
   private readonly log: XfrLogger;
   private readonly clock: Clock;
-  readonly counters: ProviderCounters = { axfr: 0, ixfrIncremental: 0, ixfrFull: 0, ixfrUpToDate: 0, refused: 0, notifiesAnswered: 0, notifiesUnanswered: 0 };
+  readonly counters: ProviderCounters = { axfr: 0, ixfrIncremental: 0, ixfrFull: 0, ixfrUpToDate: 0, refused: 0, notifiesAnswered: 0, notifiesUnanswered: 0, fileReads: 0 };
   private readonly pendingNotifies = new Set<Promise<unknown>>();
   private metrics: { transfers: Counter; notifies: Counter; refused: Counter; serial: Gauge } | undefined;
   /** Every NOTIFY round's results, newest last (tests and `rpz serve` logs). */
@@ -154,6 +148,8 @@ export class RpzProvider implements Part {
     const problems: string[] = [];
     for (const z of this.opts.zones) {
       const name = normalizeName(z.name);
+      // The stamp before the read: a change made while it reads is seen afterwards.
+      const stamp = await stampOf(z.file).catch(() => '');
       const c = await loadContent(name, z.file);
       if ('error' in c) {
         problems.push(c.error);
@@ -167,7 +163,7 @@ export class RpzProvider implements Part {
           this.log.warn({ zone: name, err: (err as Error).message }, 'the saved journal could not be read; IXFR starts from this version');
         }
       }
-      this.zones.set(name, { name, file: z.file, served: { content: c, journal }, fileStamp: await stampOf(z.file), problem: undefined, reloading: Promise.resolve({ result: 'unchanged' }), notifying: undefined });
+      this.zones.set(name, { name, file: z.file, served: { content: c, journal }, fileStamp: stamp, problem: undefined, reloading: Promise.resolve({ result: 'unchanged' }), notifying: undefined });
       this.log.info({ zone: name, file: z.file, serial: c.serial, records: c.size, journal: journal.length }, `serving policy zone ${name}`);
     }
     if (problems.length > 0) {
@@ -241,7 +237,7 @@ export class RpzProvider implements Part {
       // `rpz add|remove` is writing it: taken when its lock goes (the watch), from the
       // journal; read now, half-edited, the file would not match the edit's state and be
       // read whole (minutes at 10 M names).
-      if (editing(z.file)) continue;
+      if (await lockHeld(z.file)) continue;
       let stamp: string;
       try {
         stamp = await stampOf(z.file);
@@ -271,8 +267,15 @@ export class RpzProvider implements Part {
     } catch (err) {
       return { result: 'refused', reason: (err as Error).message };
     }
+    // Taken already: the poll, the watch and the bus each queue a reload for one change.
+    if (stamp === z.fileStamp) return z.problem ? { result: 'refused', reason: z.problem } : { result: 'unchanged' };
+    // An edit holds the lock (a reload the bus asked for, or one queued before the edit
+    // began): what it writes is taken from the journal when the lock goes (the watch).
+    if (await lockHeld(z.file)) return { result: 'unchanged' };
     const followed = await this.followJournal(z, stamp);
-    if (followed && followed !== 'mismatch') return followed;
+    if (typeof followed !== 'string') return followed;
+    this.counters.fileReads++;
+    this.log.info({ zone: z.name, file: z.file, why: followed }, `reading zone file ${z.file} whole`);
     const next = await loadContent(z.name, z.file);
     // Written to while we read it (an editor or a script writing in place, which the
     // directory watch can catch half-way): not taken; the write's own change event, or the
@@ -299,7 +302,7 @@ export class RpzProvider implements Part {
     const diff = cur.diffTo(next);
     const entry: JournalEntry = { zone: z.name, ...diff, fromDigest: cur.digest, toDigest: next.digest, actor: 'file', at: this.clock.now() };
     // After a journal mismatch the version in memory is not one any secondary holds.
-    const journaled = followed !== 'mismatch' && diffSize(diff) <= MAX_JOURNALED_RECORDS;
+    const journaled = followed !== MISMATCH && diffSize(diff) <= MAX_JOURNALED_RECORDS;
     const journal = z.served.journal;
     if (journaled) journal.push(entry);
     else journal.reset();
@@ -319,23 +322,29 @@ export class RpzProvider implements Part {
   }
 
   /**
-   * A file changed by `rpz add|remove` in place (edit.ts): when the file is the one its
-   * state file describes and the store's journal leads from the version served to it, the
+   * A file changed by `rpz add|remove` (edit.ts): when the file is the one its state file
+   * describes and the store's journal leads from the version served to it, the
    * differences are applied to the served version in place — no re-read of a million-name
-   * file, and IXFR serves them at once. Undefined when that does not hold (the file is
-   * read whole instead). Each step is checked against the digest journaled for it; a
-   * mismatch drops the in-memory journal and the file is read whole.
+   * file, and IXFR serves them at once. When the state says the file is the version
+   * served, nothing is read either. Otherwise, why the file must be read whole. Each step
+   * is checked against the digest journaled for it; a mismatch (MISMATCH) drops the
+   * in-memory journal and the file is read whole.
    */
-  private async followJournal(z: ZoneState, stamp: string): Promise<ReloadResult | 'mismatch' | undefined> {
+  private async followJournal(z: ZoneState, stamp: string): Promise<ReloadResult | string> {
     const store = this.opts.journalStore;
-    if (!store) return undefined;
+    if (!store) return 'no journal store';
     const st = await readEditState(z.file);
-    if (!st || st.stamp !== stamp) return undefined;
+    if (!st) return 'no state file from rpz add|remove';
+    if (st.stamp !== stamp) return 'changed since the last rpz add|remove (its state file names another inode/size/mtime)';
     const cur = z.served.content;
-    if (st.serial === cur.serial && st.digest === cur.digest) return undefined;
+    if (st.serial === cur.serial && st.digest === cur.digest) {
+      z.fileStamp = stamp;
+      z.problem = undefined;
+      return { result: 'unchanged' };
+    }
     const chain = await store.chainTo(z.name, st.serial, st.digest, this.opts.journalVersions ?? 200);
     const first = chain.findIndex((e) => e.fromDigest === cur.digest && entrySerials(e).from === cur.serial);
-    if (first < 0) return undefined;
+    if (first < 0) return `no journaled steps lead from serial ${cur.serial} to the file's ${st.serial}`;
     const steps = chain.slice(first);
     const fromSerial = cur.serial;
     let adds = 0;
@@ -345,7 +354,7 @@ export class RpzProvider implements Part {
       if (cur.digest !== e.toDigest) {
         this.log.warn({ zone: z.name, serial: cur.serial }, 'a journaled change did not lead to the version it names; reading the zone file whole');
         z.served.journal.reset();
-        return 'mismatch';
+        return MISMATCH;
       }
       z.served.journal.push(e);
       adds += e.adds.length;
