@@ -30,7 +30,7 @@ import { serialAdd } from '../zone-transfer/index.ts';
 import { RpzZone, formatProblem, type ZoneRecord } from '../policy/index.ts';
 import type { JournalStore } from './journal.ts';
 import { formatRecord, readZoneRecords } from './master-text.ts';
-import { digestAfter, sameWithTtl, ZoneContent } from './zone-content.ts';
+import { digestAfter, readZoneContent, sameWithTtl, type ZoneContent } from './zone-content.ts';
 
 export const ACTION_WORDS = ['nxdomain', 'nodata', 'drop', 'passthru', 'tcp-only'] as const;
 export const ACTION_HELP = 'nxdomain, nodata, drop, passthru, tcp-only, or redirect:ADDRESS[,ADDRESS] / redirect:HOST (local data: the warning page)';
@@ -351,10 +351,10 @@ export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
       text = defaultZoneText(zone);
       created = true;
     }
-    const r = readZoneRecords(text, { origin: zone, file: opts.file });
-    if (!r.ok || !r.soa) throw new SakimoriError('RPZ_ZONE_FILE', `zone file ${opts.file} has errors, so it was not changed:\n${r.errors.map(formatProblem).join('\n')}`, { hint: 'fix the lines named above first' });
+    const r = readZoneContent(text, { origin: zone, file: opts.file });
+    if (!r.content) throw new SakimoriError('RPZ_ZONE_FILE', `zone file ${opts.file} has errors, so it was not changed:\n${r.errors.map(formatProblem).join('\n')}`, { hint: 'fix the lines named above first' });
     // One version in memory, changed in place: a million-name zone is not copied per edit.
-    const zc = ZoneContent.from(zone, r.soa, r.records);
+    const zc = r.content;
     const fromDigest = zc.digest;
     const fromSerial = zc.serial;
     const fromSoa = zc.soa;
@@ -393,9 +393,9 @@ export async function listZoneFile(zone: string, file: string): Promise<{ serial
   const text = await readFile(file, 'latin1').catch((err: Error) => {
     throw new SakimoriError('RPZ_ZONE_FILE', `cannot read zone file ${file}: ${err.message}`);
   });
-  const r = readZoneRecords(text, { origin: name, file });
-  if (!r.ok || !r.soa) throw new SakimoriError('RPZ_ZONE_FILE', `zone file ${file} has errors:\n${r.errors.map(formatProblem).join('\n')}`);
-  const c = ZoneContent.from(name, r.soa, r.records);
+  const r = readZoneContent(text, { origin: name, file });
+  if (!r.content) throw new SakimoriError('RPZ_ZONE_FILE', `zone file ${file} has errors:\n${r.errors.map(formatProblem).join('\n')}`);
+  const c = r.content;
   const byOwner = new Map<string, ZoneRecord[]>();
   for (const rec of c.records()) {
     if (rec.name === name) continue;

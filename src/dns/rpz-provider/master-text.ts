@@ -82,14 +82,18 @@ export interface ReadRecordsResult {
  * Reads a zone's master-file text. Every record also goes through the policy engine's
  * zone model, so a record the firewall would refuse is an error here too (file:line),
  * and a zone file the firewall would not load is never served to others. `$INCLUDE` is
- * refused: `rpz add` rewrites the file, which would flatten includes.
+ * refused: `rpz add` rewrites the file, which would flatten includes. With `onRecord`,
+ * each record (SOA aside) goes there as it is read and `records` stays empty (a
+ * million-name file is not held as a million records on the way into a ZoneContent).
  */
-export function readZoneRecords(text: string, opts: { origin: string; file: string; maxProblems?: number }): ReadRecordsResult {
+export function readZoneRecords(text: string, opts: { origin: string; file: string; maxProblems?: number; onRecord?: (rec: ZoneRecord) => void }): ReadRecordsResult {
   const max = opts.maxProblems ?? 50;
   const errors: ZoneProblem[] = [];
   const warnings: ZoneProblem[] = [];
   const records: ZoneRecord[] = [];
   let soa: ZoneRecord | undefined;
+  let apexNs = false;
+  const sink = opts.onRecord ?? ((rec: ZoneRecord) => records.push(rec));
   let check: RpzZone | undefined;
   const problem = (p: ZoneProblem) => {
     const list = p.severity === 'error' ? errors : warnings;
@@ -115,7 +119,8 @@ export function readZoneRecords(text: string, opts: { origin: string; file: stri
           return;
         }
         if (issue) problem({ severity: 'warning', file, line, message: `${issue.message} (kept in the zone for secondaries)` });
-        records.push(rec);
+        if (rec.type === RRType.NS && rec.name === zone) apexNs = true;
+        sink(rec);
       },
       problem,
     },
@@ -130,7 +135,7 @@ export function readZoneRecords(text: string, opts: { origin: string; file: stri
   }
   reader.end();
   if (!soa && errors.length === 0) problem({ severity: 'error', file: opts.file, line: 0, message: `zone ${zone} has no SOA record: serials, IXFR and NOTIFY need one (add e.g. "@ 300 IN SOA localhost. hostmaster.localhost. 1 3600 600 86400 300")` });
-  if (soa && !records.some((r) => r.type === RRType.NS && r.name === zone)) {
+  if (soa && !apexNs) {
     problem({ severity: 'warning', file: opts.file, line: 0, message: `zone ${zone} has no NS record at the apex: BIND refuses to load such a zone as a secondary (add e.g. "@ 300 IN NS localhost.")` });
   }
   return { ok: errors.length === 0, soa, records, errors, warnings };

@@ -21,10 +21,9 @@ import { sendNotify, serialCompare, type NotifyResult, type TsigKey, type XfrLog
 import { formatProblem, watchZoneFile } from '../policy/index.ts';
 import { entrySerials, Journal, JournalStore, MAX_JOURNALED_RECORDS, type JournalEntry } from './journal.ts';
 import { fileStamp, lockHeld, lockPath, readEditState, statePath } from './edit.ts';
-import { readZoneRecords } from './master-text.ts';
 import { RpzServer, type TransferAllow, type TransferEvent } from './server.ts';
 import type { ServedZone } from './responder.ts';
-import { diffSize, ZoneContent } from './zone-content.ts';
+import { diffSize, readZoneContent, type ZoneContent } from './zone-content.ts';
 
 /** The bus topic a zone change is announced on; data: { zone, serial? }. */
 export const POLICY_CHANGED_TOPIC = 'dns.policy-changed';
@@ -103,9 +102,8 @@ async function loadContent(name: string, file: string): Promise<ZoneContent | { 
   } catch (err) {
     return { error: `${file}: cannot read the zone file (${(err as Error).message})` };
   }
-  const r = readZoneRecords(text, { origin: name, file });
-  if (!r.ok || !r.soa) return { error: r.errors.map(formatProblem).join('\n') };
-  return ZoneContent.from(normalizeName(name), r.soa, r.records);
+  const r = readZoneContent(text, { origin: normalizeName(name), file });
+  return r.content ?? { error: r.errors.map(formatProblem).join('\n') };
 }
 
 export class RpzProvider implements Part {

@@ -5,10 +5,10 @@
  * content carries an order-independent digest so a persisted journal can be checked
  * against the file it claims to lead to.
  */
-import { RRType } from '../wire/index.ts';
+import { RRType, type Rdata } from '../wire/index.ts';
 import type { ZoneRecord } from '../policy/index.ts';
 import { serialAdd } from '../zone-transfer/index.ts';
-import { formatRdata } from './master-text.ts';
+import { formatRdata, readZoneRecords, type ReadRecordsResult } from './master-text.ts';
 
 /** The differences between two versions, in IXFR's terms (RFC 1995 §4). */
 export interface ZoneDiff {
@@ -37,14 +37,54 @@ function hashLanes(s: string): [number, number] {
   return [a >>> 0, b >>> 0];
 }
 
-function recordHashText(r: ZoneRecord, key = rrKey(r)): string {
-  return `${r.name} ${r.ttl} ${key}`;
+/** `TTL TYPE RDATA`: a record without its owner. */
+function rrId(r: ZoneRecord): string {
+  return `${r.ttl} ${rrKey(r)}`;
+}
+
+/** What the digest hashes for a record: `OWNER TTL TYPE RDATA`. */
+function recordHashText(r: ZoneRecord): string {
+  return `${r.name} ${rrId(r)}`;
+}
+
+/**
+ * A record without its owner, shared by every owner in the zone that has the same one
+ * (most owners of a policy zone hold one of a handful: `CNAME .`, `CNAME *.`, ...): a
+ * million-name zone is a Map of names to a few shared objects, not a million records,
+ * data objects and arrays (~360 -> ~90 MiB of heap at 1 M names, measured).
+ */
+interface Rr {
+  readonly type: number;
+  readonly ttl: number;
+  readonly data: Rdata;
+  /** rrId(): the key it is shared under, and with the owner what the digest hashes. */
+  readonly id: string;
+  /** Owners holding it; it leaves the zone's table at 0. */
+  refs: number;
+}
+
+/** Type and RDATA of an Rr (its id without the TTL): identity within the owner. */
+function keyOf(x: Rr): string {
+  return x.id.slice(x.id.indexOf(' ') + 1);
+}
+
+function asRecord(owner: string, x: Rr): ZoneRecord {
+  return { name: owner, type: x.type, ttl: x.ttl, data: x.data };
+}
+
+/** An owner's records: one Rr alone (nearly always), or several. */
+type RrSet = Rr | Rr[];
+
+function list(s: RrSet): readonly Rr[] {
+  return Array.isArray(s) ? s : [s];
 }
 
 export class ZoneContent {
   readonly name: string;
   private soaRecord: ZoneRecord;
-  private readonly owners = new Map<string, ZoneRecord[]>();
+  private readonly owners = new Map<string, RrSet>();
+  /** The Rr objects in use, by id. */
+  private readonly shared = new Map<string, Rr>();
   private count = 0;
   private lane0 = 0;
   private lane1 = 0;
@@ -77,6 +117,11 @@ export class ZoneContent {
     return this.count;
   }
 
+  /** Distinct records without their owners (TTL, type, RDATA) the zone holds: what its owners share. */
+  get distinctRecords(): number {
+    return this.shared.size;
+  }
+
   /** Order-independent digest of every record including the SOA: 16 hex digits. */
   get digest(): string {
     const [a, b] = hashLanes(recordHashText(this.soaRecord));
@@ -85,9 +130,11 @@ export class ZoneContent {
     return x.toString(16).padStart(8, '0') + y.toString(16).padStart(8, '0');
   }
 
-  /** The records of one owner (canonical name), SOA aside. */
+  /** The records of one owner (canonical name), SOA aside: new objects, their data shared (read-only). */
   at(owner: string): readonly ZoneRecord[] {
-    return this.owners.get(owner) ?? [];
+    const s = this.owners.get(owner);
+    if (s === undefined) return [];
+    return Array.isArray(s) ? s.map((x) => asRecord(owner, x)) : [asRecord(owner, s)];
   }
 
   hasOwner(owner: string): boolean {
@@ -97,8 +144,12 @@ export class ZoneContent {
   /** Every record but the SOA: the apex first (its NS), then owners in insertion order. */
   *records(): IterableIterator<ZoneRecord> {
     const apex = this.owners.get(this.name);
-    if (apex) yield* apex;
-    for (const [owner, list] of this.owners) if (owner !== this.name) yield* list;
+    if (apex !== undefined) for (const x of list(apex)) yield asRecord(this.name, x);
+    for (const [owner, s] of this.owners) {
+      if (owner === this.name) continue;
+      if (Array.isArray(s)) for (const x of s) yield asRecord(owner, x);
+      else yield asRecord(owner, s);
+    }
   }
 
   /**
@@ -119,11 +170,26 @@ export class ZoneContent {
     yield soa;
   }
 
-  private hashIn(r: ZoneRecord, sign: 1 | -1, key?: string): void {
+  private hash(owner: string, x: Rr, sign: 1 | -1): void {
     this.version++;
-    const [a, b] = hashLanes(recordHashText(r, key));
+    const [a, b] = hashLanes(`${owner} ${x.id}`);
     this.lane0 = (this.lane0 + sign * a) >>> 0;
     this.lane1 = (this.lane1 + sign * b) >>> 0;
+  }
+
+  private take(r: ZoneRecord): Rr {
+    const id = rrId(r);
+    let x = this.shared.get(id);
+    if (x === undefined) {
+      x = { type: r.type, ttl: r.ttl, data: r.data, id, refs: 0 };
+      this.shared.set(id, x);
+    }
+    x.refs++;
+    return x;
+  }
+
+  private release(x: Rr): void {
+    if (--x.refs === 0) this.shared.delete(x.id);
   }
 
   /** Adds a record, replacing one of the same type and RDATA (a TTL change). */
@@ -132,45 +198,59 @@ export class ZoneContent {
       this.setSoa(r);
       return;
     }
-    let list = this.owners.get(r.name);
-    if (!list) {
-      list = [];
-      this.owners.set(r.name, list);
-    }
-    const k = rrKey(r);
-    const at = list.length === 0 ? -1 : list.findIndex((x) => rrKey(x) === k);
-    if (at >= 0) {
-      this.hashIn(list[at]!, -1);
-      list[at] = r;
-    } else {
-      list.push(r);
+    const x = this.take(r);
+    const s = this.owners.get(r.name);
+    if (s === undefined) {
+      this.owners.set(r.name, x);
       this.count++;
+    } else {
+      const key = keyOf(x);
+      const mine = list(s);
+      const at = mine.findIndex((y) => keyOf(y) === key);
+      if (at >= 0) {
+        this.hash(r.name, mine[at]!, -1);
+        this.release(mine[at]!);
+        if (Array.isArray(s)) s[at] = x;
+        else this.owners.set(r.name, x);
+      } else {
+        if (Array.isArray(s)) s.push(x);
+        else this.owners.set(r.name, [s, x]);
+        this.count++;
+      }
     }
-    this.hashIn(r, 1, k);
+    this.hash(r.name, x, 1);
   }
 
   /** Deletes the record of that owner, type and RDATA; false when there is none. */
   delete(r: ZoneRecord): boolean {
-    const list = this.owners.get(r.name);
-    if (!list) return false;
-    const k = rrKey(r);
-    const at = list.findIndex((x) => rrKey(x) === k);
+    const s = this.owners.get(r.name);
+    if (s === undefined) return false;
+    const key = rrKey(r);
+    const mine = list(s);
+    const at = mine.findIndex((y) => keyOf(y) === key);
     if (at < 0) return false;
-    this.hashIn(list[at]!, -1);
-    list.splice(at, 1);
+    const x = mine[at]!;
+    this.hash(r.name, x, -1);
+    this.release(x);
     this.count--;
-    if (list.length === 0) this.owners.delete(r.name);
+    if (mine.length === 1) this.owners.delete(r.name);
+    else if (mine.length === 2) this.owners.set(r.name, mine[1 - at]!);
+    else (s as Rr[]).splice(at, 1);
     return true;
   }
 
   /** Deletes every record of an owner; returns them. */
   deleteOwner(owner: string): ZoneRecord[] {
-    const list = this.owners.get(owner);
-    if (!list) return [];
-    for (const r of list) this.hashIn(r, -1);
+    const s = this.owners.get(owner);
+    if (s === undefined) return [];
+    const mine = list(s);
+    for (const x of mine) {
+      this.hash(owner, x, -1);
+      this.release(x);
+    }
     this.owners.delete(owner);
-    this.count -= list.length;
-    return list;
+    this.count -= mine.length;
+    return mine.map((x) => asRecord(owner, x));
   }
 
   setSoa(soa: ZoneRecord): void {
@@ -200,22 +280,22 @@ export class ZoneContent {
   diffTo(next: ZoneContent): ZoneDiff {
     const deletes: ZoneRecord[] = [];
     const adds: ZoneRecord[] = [];
-    for (const [owner, list] of this.owners) {
-      const other = next.owners.get(owner);
-      if (!other) {
-        deletes.push(...list);
-        continue;
+    // Same TTL, type and RDATA is the same id (sameWithTtl).
+    const missing = (from: ZoneContent, to: ZoneContent, out: ZoneRecord[]) => {
+      for (const [owner, s] of from.owners) {
+        const other = to.owners.get(owner);
+        if (other === undefined) {
+          for (const x of list(s)) out.push(asRecord(owner, x));
+        } else if (!Array.isArray(s) && !Array.isArray(other)) {
+          if (s.id !== other.id) out.push(asRecord(owner, s));
+        } else {
+          const theirs = list(other);
+          for (const x of list(s)) if (!theirs.some((y) => y.id === x.id)) out.push(asRecord(owner, x));
+        }
       }
-      for (const r of list) if (!other.some((x) => sameWithTtl(x, r))) deletes.push(r);
-    }
-    for (const [owner, list] of next.owners) {
-      const mine = this.owners.get(owner);
-      if (!mine) {
-        adds.push(...list);
-        continue;
-      }
-      for (const r of list) if (!mine.some((x) => sameWithTtl(x, r))) adds.push(r);
-    }
+    };
+    missing(this, next, deletes);
+    missing(next, this, adds);
     return { from: this.soaRecord, deletes, to: next.soaRecord, adds };
   }
 
@@ -260,4 +340,19 @@ export function sameWithTtl(a: ZoneRecord, b: ZoneRecord): boolean {
 /** Number of records a difference touches (for logs and limits). */
 export function diffSize(d: ZoneDiff): number {
   return d.deletes.length + d.adds.length;
+}
+
+/**
+ * A zone's master-file text read straight into a ZoneContent (readZoneRecords' checks and
+ * problems; no array of every record on the way): `content` when it reads, with an SOA.
+ */
+export function readZoneContent(text: string, opts: { origin: string; file: string }): ReadRecordsResult & { content: ZoneContent | undefined } {
+  const name = opts.origin;
+  // The SOA is set once read (it need not come first); its digest term is added then.
+  const placeholder: ZoneRecord = { name, type: RRType.SOA, ttl: 0, data: { kind: 'SOA', mname: '.', rname: '.', serial: 0, refresh: 0, retry: 0, expire: 0, minimum: 0 } };
+  const content = ZoneContent.from(name, placeholder, []);
+  const r = readZoneRecords(text, { ...opts, onRecord: (rec) => content.put(rec) });
+  if (!r.ok || !r.soa) return { ...r, content: undefined };
+  content.setSoa(r.soa);
+  return { ...r, content };
 }
