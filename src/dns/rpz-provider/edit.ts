@@ -112,16 +112,52 @@ function defaultZoneText(zone: string): string {
 /** Spaces after the SOA line, so its serial can grow by an in-place edit. */
 const SOA_ROOM = 24;
 
-/** Master-file text of a zone: $ORIGIN, the SOA, then the records with owners relative to the zone. */
+/** The lines of a zone's file: comments, $ORIGIN, the SOA (with room to grow; the fourth line), then the records with owners relative to the zone. */
+function* zoneFileLines(c: ZoneContent, note = ''): IterableIterator<string> {
+  yield `; Policy zone ${c.name}, written by \`sakimori rpz\`${note ? ` (${note})` : ''}.`;
+  yield '; Comments are not kept. Editing by hand is fine: increase the serial when you do.';
+  yield `$ORIGIN ${c.name === '.' ? '.' : `${c.name}.`}`;
+  yield formatRecord(c.soa, c.name) + ' '.repeat(SOA_ROOM);
+  for (const r of c.records()) yield formatRecord(r, c.name);
+}
+
+/** Master-file text of a zone (zoneFileLines). */
 export function zoneFileText(c: ZoneContent, note = ''): string {
-  const lines = [
-    `; Policy zone ${c.name}, written by \`sakimori rpz\`${note ? ` (${note})` : ''}.`,
-    '; Comments are not kept. Editing by hand is fine: increase the serial when you do.',
-    `$ORIGIN ${c.name === '.' ? '.' : `${c.name}.`}`,
-    formatRecord(c.soa, c.name) + ' '.repeat(SOA_ROOM),
-  ];
-  for (const r of c.records()) lines.push(formatRecord(r, c.name));
-  return `${lines.join('\n')}\n`;
+  return `${[...zoneFileLines(c, note)].join('\n')}\n`;
+}
+
+/**
+ * Writes a zone's file (zoneFileText) 10,000 lines at a time: a 10 M-name zone is never
+ * one string or an array of every line. Returns its size and where the SOA line is.
+ */
+async function writeZoneFile(path: string, c: ZoneContent): Promise<{ size: number; soaOffset: number; soaLength: number }> {
+  const fh = await open(path, 'w');
+  let size = 0;
+  let soaOffset = 0;
+  let soaLength = 0;
+  let chunk = '';
+  let n = 0;
+  const flush = async () => {
+    const b = Buffer.from(chunk, 'latin1');
+    const { bytesWritten } = await fh.write(b, 0, b.length, size);
+    if (bytesWritten !== b.length) throw new Error(`${path}: short write (${bytesWritten} of ${b.length} bytes)`);
+    size += b.length;
+    chunk = '';
+  };
+  try {
+    for (const line of zoneFileLines(c)) {
+      if (n === 3) {
+        soaOffset = size + chunk.length; // latin1: a character is a byte
+        soaLength = line.length;
+      }
+      chunk += `${line}\n`;
+      if (++n % 10_000 === 0) await flush();
+    }
+    await flush();
+  } finally {
+    await fh.close();
+  }
+  return { size, soaOffset, soaLength };
 }
 
 /** What the last `rpz add|remove` knows of the file it wrote (see the file comment). */
@@ -335,6 +371,19 @@ async function editInPlace(zone: string, opts: EditOptions): Promise<EditResult 
   return { zone, file: opts.file, created: false, changed: true, fromSerial, serial, added: adds.map((x) => formatRecord(x, zone)), removed: deletes.map((x) => formatRecord(x, zone)) };
 }
 
+/** The zone file read whole (or the text of a new one), for the whole-file edit. */
+async function readForEdit(zone: string, opts: EditOptions): Promise<{ zc: ZoneContent; created: boolean }> {
+  let created = false;
+  const text = await readFile(opts.file, 'latin1').catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT' || opts.create === false) throw new SakimoriError('RPZ_ZONE_FILE', `cannot read zone file ${opts.file}: ${err.message}`);
+    created = true;
+    return defaultZoneText(zone);
+  });
+  const r = readZoneContent(text, { origin: zone, file: opts.file });
+  if (!r.content) throw new SakimoriError('RPZ_ZONE_FILE', `zone file ${opts.file} has errors, so it was not changed:\n${r.errors.map(formatProblem).join('\n')}`, { hint: 'fix the lines named above first' });
+  return { zc: r.content, created };
+}
+
 /** Applies edits to a zone file (see the file comment). Throws SakimoriError with file:line on a bad file. */
 export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
   const zone = new RpzZone(opts.zone).name;
@@ -342,19 +391,9 @@ export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
   try {
     const quick = await editInPlace(zone, opts);
     if (quick) return quick;
-    let text: string;
-    let created = false;
-    try {
-      text = await readFile(opts.file, 'latin1');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || opts.create === false) throw new SakimoriError('RPZ_ZONE_FILE', `cannot read zone file ${opts.file}: ${(err as Error).message}`);
-      text = defaultZoneText(zone);
-      created = true;
-    }
-    const r = readZoneContent(text, { origin: zone, file: opts.file });
-    if (!r.content) throw new SakimoriError('RPZ_ZONE_FILE', `zone file ${opts.file} has errors, so it was not changed:\n${r.errors.map(formatProblem).join('\n')}`, { hint: 'fix the lines named above first' });
-    // One version in memory, changed in place: a million-name zone is not copied per edit.
-    const zc = r.content;
+    // One version in memory, changed in place: a million-name zone is not copied per edit
+    // (and its text is not kept while the new file is written).
+    const { zc, created } = await readForEdit(zone, opts);
     const fromDigest = zc.digest;
     const fromSerial = zc.serial;
     const fromSoa = zc.soa;
@@ -369,9 +408,8 @@ export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
     }
     const serial = created ? fromSerial : zc.nextSerial();
     zc.setSoa(zc.soaWithSerial(serial));
-    const out = zoneFileText(zc);
     const tmp = join(dirname(opts.file), `.${basename(opts.file)}.${process.pid}.tmp`);
-    await writeFile(tmp, out, 'latin1');
+    const written = await writeZoneFile(tmp, zc);
     await rename(tmp, opts.file);
     const stamp = await fileStamp(opts.file);
     const final = { from: fromSoa, deletes, to: zc.soa, adds };
@@ -379,8 +417,7 @@ export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
       await opts.journal.append({ zone, ...final, fromDigest, toDigest: zc.digest, actor: opts.actor, at: (opts.clock ?? systemClock).now() });
     }
     // The state file last, as in place: once it names the file, the journal has the step.
-    const soaLine = formatRecord(zc.soa, zone) + ' '.repeat(SOA_ROOM);
-    await writeEditState(opts.file, { stamp, serial, digest: zc.digest, soa: formatRecord(zc.soa), soaOffset: out.indexOf(`\n${soaLine}\n`) + 1, soaLength: soaLine.length, churn: 0, size: out.length });
+    await writeEditState(opts.file, { stamp, serial, digest: zc.digest, soa: formatRecord(zc.soa), soaOffset: written.soaOffset, soaLength: written.soaLength, churn: 0, size: written.size });
     return { zone, file: opts.file, created, changed: true, fromSerial, serial, added: final.adds.map((x) => formatRecord(x, zone)), removed: final.deletes.map((x) => formatRecord(x, zone)) };
   } finally {
     await unlock();
