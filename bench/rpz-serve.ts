@@ -6,7 +6,8 @@
  * step (from the command's start until served + 500 ms), its RSS after and peak (VmHWM,
  * reset through /proc/PID/clear_refs before the step), and how many times it read its
  * zone file whole (its log line "reading zone file ... whole"; every `rpz add` is
- * journaled, so after the start this should be 0).
+ * journaled, so after the start this should be 0). Last, one AXFR of the zone (wall ms from
+ * the request to the last record read by this process, the provider's CPU for it).
  *
  *   npx tsx bench/rpz-serve.ts [--names 1000000] [--edits 3] [--poll 1000] [--heap MiB] [--bin PATH] [--dist]
  *
@@ -22,7 +23,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { querySoa, soaSerial } from '../src/dns/zone-transfer/index.ts';
+import { querySoa, requestTransfer, soaSerial } from '../src/dns/zone-transfer/index.ts';
 import { freePort } from '../test/peers/ports.ts';
 import { helpIfAsked } from './run.ts';
 
@@ -107,6 +108,7 @@ const file = join(dir, 'cc.zone');
 let serve: ChildProcess | undefined;
 let log = '';
 const wholeReads = () => (log.match(/reading zone file [^"]* whole/g) ?? []).length;
+const wholeReadsBefore = (rs: Row[]) => rs.reduce((n, r) => n + r.wholeReads, 0);
 const rows: Row[] = [];
 const load0 = loadavg();
 try {
@@ -134,6 +136,13 @@ try {
     rows.push({ step: i === 0 ? 'rpz add, whole file' : 'rpz add, in place', cmdMs, servedMs, cpuMs: mainCpuMs(pid) - c0, rss: status(pid, 'VmRSS'), peak: status(pid, 'VmHWM'), wholeReads: wholeReads() - reads0 });
     process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
   }
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+  const c0 = mainCpuMs(pid);
+  const a0 = performance.now();
+  const axfr = await requestTransfer({ host: '127.0.0.1', port }, { zone: ZONE, type: 'AXFR', timeoutMs: 600_000 });
+  const axfrMs = performance.now() - a0;
+  if (axfr.outcome.kind !== 'full' || axfr.outcome.records.length !== N + 1 + EDITS) throw new Error(`AXFR: ${axfr.outcome.kind}, ${axfr.outcome.kind === 'full' ? axfr.outcome.records.length : 0} records, expected ${N + 1 + EDITS}`);
+  rows.push({ step: `AXFR (${axfr.messages} messages)`, cmdMs: NaN, servedMs: axfrMs, cpuMs: mainCpuMs(pid) - c0, rss: status(pid, 'VmRSS'), peak: status(pid, 'VmHWM'), wholeReads: wholeReads() - wholeReadsBefore(rows) });
 } finally {
   serve?.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 500));
@@ -144,7 +153,7 @@ const f = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-
 const lines = [
   `\`rpz serve\` with ${N.toLocaleString('en-US')} names, poll ${POLL} ms`,
   '',
-  '| step | rpz add (ms) | served after it (ms) | provider main-thread CPU (ms) | RSS after (MiB) | peak (MiB) | whole-file reads |',
+  '| step | rpz add (ms) | served after it / AXFR (ms) | provider main-thread CPU (ms) | RSS after (MiB) | peak (MiB) | whole-file reads |',
   '|---|---|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.step} | ${f(r.cmdMs)} | ${f(r.servedMs)} | ${f(r.cpuMs)} | ${f(r.rss)} | ${f(r.peak)} | ${r.wholeReads} |`),
 ];
