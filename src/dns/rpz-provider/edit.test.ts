@@ -81,6 +81,12 @@ describe('rpz add/remove on a zone file', () => {
     writeFileSync(lock, `${gone}\n`);
     assert.equal((await edit()).serial, 1);
     assert.throws(() => readFileSync(lock), /ENOENT/, 'and removes its own lock when done');
+    // A holder on another host (a shared directory) cannot be checked: ten minutes.
+    writeFileSync(lock, `${gone} elsewhere.example\n`);
+    await assert.rejects(edit(), /locked by process \d+ elsewhere\.example/);
+    const older = new Date(Date.now() - 11 * 60_000);
+    utimesSync(lock, older, older);
+    assert.equal((await editZoneFile({ zone: ZONE, file, edits: [{ op: 'add', name: 'b.example', action: 'drop' }], actor: 'test', lockWaitMs: 200 })).serial, 2);
   });
 
   it('refuses bad input without touching the file', async () => {

@@ -23,6 +23,7 @@
  */
 import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, basename, join } from 'node:path';
 import { SakimoriError, parseIp, systemClock, type Clock } from '../../core/index.ts';
 import { normalizeName, textToName, RRType } from '../wire/index.ts';
@@ -207,14 +208,15 @@ export function lockPath(file: string): string {
 }
 
 /**
- * Whether an edit holds the zone file's lock. A lock is held while its holder (the pid it
- * names, on this host) is alive, however long it takes: the first, whole write of a 10 M
- * name zone takes minutes, and a provider or another edit that broke it then would read
- * the file half-written. A holder that is gone left it stale; so did one that names no pid
- * (written by something else, or not yet) after a minute, and a live pid after an hour
- * (its number reused after a crash).
+ * Whether an edit holds the zone file's lock (it names its pid and host). A lock is held
+ * while its holder is alive, however long it takes: the first, whole write of a 10 M-name
+ * zone takes minutes, and a provider or another edit that broke it then would read the
+ * file half-written. A holder on this host that is gone left it stale, and so did a live
+ * pid after an hour (its number reused after a crash). A holder elsewhere (another host or
+ * container sharing the directory) cannot be checked: its lock holds for ten minutes; one
+ * that names no pid (written by something else, or not yet), for a minute.
  */
-export async function lockHeld(file: string): Promise<{ pid: number } | undefined> {
+export async function lockHeld(file: string): Promise<{ holder: string } | undefined> {
   const path = lockPath(file);
   let age: number;
   let text: string;
@@ -224,14 +226,17 @@ export async function lockHeld(file: string): Promise<{ pid: number } | undefine
   } catch {
     return undefined;
   }
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return age < 60_000 ? { pid: 0 } : undefined;
+  const [pidText = '', host] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  const holder = text.trim() || '(unknown)';
+  if (!Number.isInteger(pid) || pid <= 0) return age < 60_000 ? { holder } : undefined;
+  if (host !== undefined && host !== hostname()) return age < 600_000 ? { holder } : undefined;
   try {
     process.kill(pid, 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
-  return age < 3_600_000 ? { pid } : undefined;
+  return age < 3_600_000 ? { holder } : undefined;
 }
 
 async function lock(file: string, waitMs: number): Promise<() => Promise<void>> {
@@ -240,7 +245,7 @@ async function lock(file: string, waitMs: number): Promise<() => Promise<void>> 
   for (;;) {
     try {
       const fh = await open(path, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
+      await fh.writeFile(`${process.pid} ${hostname()}\n`);
       await fh.close();
       return () => unlink(path).catch(() => undefined);
     } catch (err) {
@@ -251,7 +256,7 @@ async function lock(file: string, waitMs: number): Promise<() => Promise<void>> 
       await unlink(path).catch(() => undefined);
       continue;
     }
-    if (Date.now() > until) throw new SakimoriError('RPZ_LOCK', `zone file ${file} is locked by process ${held.pid || '(unknown)'} (${path})`, { hint: 'another `sakimori rpz add/remove` is running; try again, or remove the lock file if that process is gone' });
+    if (Date.now() > until) throw new SakimoriError('RPZ_LOCK', `zone file ${file} is locked by process ${held.holder} (${path})`, { hint: 'another `sakimori rpz add/remove` is running; try again, or remove the lock file if that process is gone' });
     await new Promise((r) => setTimeout(r, 50));
   }
 }
