@@ -14,6 +14,7 @@ import { open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { MasterFileReader } from './master-file.ts';
 import { NameListReader, ZoneBuilder, type NameListOptions, type ZoneLoadResult } from './build.ts';
+import { eachChunk, feedLines, ImageRecorder } from './file-image.ts';
 import type { PolicyEngine } from './engine.ts';
 
 export interface LoadFileOptions {
@@ -24,40 +25,14 @@ export interface LoadFileOptions {
   defaultTtl?: number;
   /** Bytes read per await. Default 64 KiB. */
   chunkBytes?: number;
+  /**
+   * Keep an image of the file (file-image.ts), its copy at this path, so that the next
+   * change is read as a difference (diffZoneFile); the result's `image`.
+   */
+  image?: string;
 }
 
 const MAX_INCLUDE_DEPTH = 8;
-
-/** Feeds the lines of a file to `line`, chunk by chunk. Throws on I/O errors. */
-async function eachLine(path: string, chunkBytes: number, line: (text: string) => Promise<void> | void): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(chunkBytes);
-    let carry = '';
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, chunkBytes, null);
-      if (bytesRead === 0) break;
-      // latin1 keeps every byte as one character: names in a master file are bytes (\DDD
-      // or raw), and the name codec reads characters <= 0xFF as those bytes.
-      const text = carry + buf.toString('latin1', 0, bytesRead);
-      let from = 0;
-      for (;;) {
-        const nl = text.indexOf('\n', from);
-        if (nl === -1) break;
-        const r = line(text.slice(from, nl));
-        if (r) await r;
-        from = nl + 1;
-      }
-      carry = text.slice(from);
-    }
-    if (carry.length > 0) {
-      const r = line(carry);
-      if (r) await r;
-    }
-  } finally {
-    await fh.close();
-  }
-}
 
 function ioMessage(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -109,8 +84,10 @@ export async function loadRpzFile(path: string, opts: LoadFileOptions): Promise<
     },
     { origin: opts.origin, file: path, ...(opts.defaultTtl === undefined ? {} : { defaultTtl: opts.defaultTtl }) },
   );
+  const recorder = opts.image === undefined ? undefined : await ImageRecorder.open(opts.image);
   const reading = new Set<string>();
   const include = async (depth: number): Promise<void> => {
+    recorder?.refuse();
     const inc = pending!;
     pending = undefined;
     const target = isAbsolute(inc.path) ? inc.path : resolve(dirname(inc.file), inc.path);
@@ -133,23 +110,51 @@ export async function loadRpzFile(path: string, opts: LoadFileOptions): Promise<
   };
   const feed = async (file: string, real: string, depth: number): Promise<void> => {
     reading.add(real);
+    const top = depth === 0 ? recorder : undefined;
     try {
-      // Synchronous per line; a promise only for the rare $INCLUDE line.
-      await eachLine(file, chunk, (text) => {
-        reader.line(text);
-        return pending === undefined ? undefined : include(depth);
-      });
+      await eachChunk(
+        file,
+        chunk,
+        (data, start, end, lines) => {
+          top?.chunk(data, start, end, lines, reader.mark());
+          return feedText(data.toString('latin1', start, end), 0, depth);
+        },
+        top && ((bytes) => top.block(bytes)),
+      );
     } finally {
       reading.delete(real);
     }
+  };
+  // Synchronous per line; a promise only for the rare $INCLUDE line (read before the lines after it).
+  const feedText = (text: string, from: number, depth: number): Promise<void> | undefined => {
+    while (from < text.length) {
+      let nl = text.indexOf('\n', from);
+      if (nl === -1) nl = text.length;
+      reader.line(text.slice(from, nl));
+      from = nl + 1;
+      if (pending !== undefined) {
+        const at = from;
+        return include(depth).then(() => feedText(text, at, depth));
+      }
+    }
+    return undefined;
   };
   try {
     await feed(path, await realpath(path), 0);
   } catch (err) {
     b.problem({ severity: 'error', file: path, line: 0, message: `cannot read the zone file (${ioMessage(err)})` });
   }
+  const end = reader.mark();
   reader.end();
-  return b.finish(path);
+  const r = b.finish(path);
+  if (!recorder) return r;
+  // A record written twice: deleting one copy in a later diff would delete the record.
+  if (!r.ok || r.zone.duplicates > 0) {
+    await recorder.discard();
+    return r;
+  }
+  const image = await recorder.commit(end);
+  return image ? { ...r, image } : r;
 }
 
 /** Reads a plain name list (see readNameList) from a file. */
@@ -157,7 +162,7 @@ export async function loadNameListFile(path: string, opts: NameListOptions): Pro
   const b = new ZoneBuilder(opts.zone, path);
   const r = new NameListReader(b, opts, path);
   try {
-    await eachLine(path, 65536, (line) => r.line(line.endsWith('\r') ? line.slice(0, -1) : line));
+    await eachChunk(path, 65536, (data, start, end) => feedLines(data, start, end, (line) => r.line(line.endsWith('\r') ? line.slice(0, -1) : line)));
   } catch (err) {
     b.problem({ severity: 'error', file: path, line: 0, message: `cannot read the name list (${ioMessage(err)})` });
   }

@@ -71,6 +71,17 @@ export function typeName(t: number): string {
 
 const PASSTHRU_LIKE = new Set(['rpz-passthru', 'rpz-drop', 'rpz-tcp-only', '*']);
 
+/**
+ * Where reading stands between two entries of the top file (no parenthesis open, no
+ * $INCLUDE being read): all a reader needs to read on from that line (file-image.ts).
+ */
+export interface ReaderMark {
+  readonly origin: string;
+  readonly dollarTtl: number | undefined;
+  readonly lastTtl: number | undefined;
+  readonly lastOwner: string | undefined;
+}
+
 interface FileContext {
   file: string;
   line: number;
@@ -130,6 +141,22 @@ export class MasterFileReader {
     this.closeEntryAtEof();
     const up = this.stack.pop();
     if (up) this.ctx = up;
+  }
+
+  /** The state to read on from the next line, or undefined inside parentheses or an included file. */
+  mark(): ReaderMark | undefined {
+    if (this.depth > 0 || this.stack.length > 0) return undefined;
+    return { origin: this.ctx.origin, dollarTtl: this.dollarTtl, lastTtl: this.lastTtl, lastOwner: this.lastOwner };
+  }
+
+  /** Reads on from a mark taken on the same file (mark()), its next line numbered `line`. */
+  resume(m: ReaderMark, line: number): void {
+    this.closeEntryAtEof();
+    this.ctx.origin = m.origin;
+    this.ctx.line = line - 1;
+    this.dollarTtl = m.dollarTtl;
+    this.lastTtl = m.lastTtl;
+    this.lastOwner = m.lastOwner;
   }
 
   /** No more lines: reports a parenthesis left open. */

@@ -180,6 +180,8 @@ export class RpzZone {
   private readonly responseIp = ipTriggers();
   private readonly nsIp = ipTriggers();
   private actions = new ActionTable();
+  /** Records addRecord() was given that the zone already held (a file that writes a record twice). */
+  duplicates = 0;
 
   /**
    * An empty zone, e.g. for dynamic `dns-abuse` entries. Throws SakimoriError on an
@@ -371,7 +373,10 @@ export class RpzZone {
         table.dropIfEmpty(e);
         return issue;
       }
-      if (issue === old) return undefined;
+      if (issue === old) {
+        this.duplicates++;
+        return undefined;
+      }
       if (wild) table.setWild(e, issue);
       else table.setExact(e, issue);
       if (old !== NONE) this.actions.release(old);
@@ -382,10 +387,25 @@ export class RpzZone {
     const old = this.getAction(t);
     const id = this.mergeInto(old, r, rec.name);
     if (typeof id !== 'number') return id;
-    if (id === old) return undefined;
+    if (id === old) {
+      this.duplicates++;
+      return undefined;
+    }
     this.setAction(t, id);
     if (old !== NONE) this.actions.release(old);
     return undefined;
+  }
+
+  /** Whether the zone holds this record (owner absolute; the TTL is not compared, as in RFC 2181 §5). */
+  holds(rec: ZoneRecord): boolean {
+    const rel = relativeName(rec.name, this.name);
+    if (rel === undefined || rel === '') return false;
+    const t = parseTrigger(rel);
+    if ('error' in t) return false;
+    const id = this.getAction(t);
+    if (id === NONE) return false;
+    const r = normaliseRecord(rec, rel);
+    return this.actions.get(id).records.some((x) => sameRecord(x, r));
   }
 
   /** The action id for old's records plus r (old itself for a duplicate), or the problem. */
