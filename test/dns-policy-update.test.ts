@@ -82,6 +82,8 @@ describe('policy updates with worker threads: every thread, whole, nothing lost'
       await step(probe, 'n77.filler.example', 'nxdomain', 'nodata', async () => {
         writeFileSync(file, zoneText('cc.rpz.test', ['p.t.example CNAME *.']).replace('n77.filler.example CNAME .', 'n77.filler.example CNAME *.'));
       }, () => msgs(fw));
+      // Both read as a difference (policy/file-image.ts), not whole.
+      assert.equal(fw.logs().filter((l) => /updated from .* as a difference/.test(l.msg)).length, 2, msgs(fw));
     } finally {
       probe.close();
       await fw.close();

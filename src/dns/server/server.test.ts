@@ -40,6 +40,47 @@ describe('zone specs from --rpz FILE', () => {
     await assert.rejects(set.start(), /bad\.rpz:4: error: /);
   });
 
+  it('reads a changed file as a difference: the change in force at once, a bad line refused with file:line and the policy kept, then the fix', async () => {
+    const f = join(dir, 'diff.rpz');
+    const names = Array.from({ length: 3000 }, (_, i) => `n${i}.example CNAME .`);
+    const text = (extra: string[]) => ['$ORIGIN cc.test.', '$TTL 60', '@ SOA x. y. 1 1 1 1 1', ...names, ...extra].join('\n') + '\n';
+    writeFileSync(f, text([]));
+    const logs: string[] = [];
+    const source = new FileZoneSource({ name: 'cc.test', file: f, kind: 'cc', format: 'rpz' }, { log: (level, msg) => void logs.push(`${level} ${msg}`), watch: false });
+    const set = new ZoneSet([{ spec: { name: 'cc.test', kind: 'cc' }, source }]);
+    await set.start();
+    try {
+      const action = (q: string) => set.engine.decide(q, undefined, 1).action;
+      assert.equal(action('n1500.example'), 'nxdomain');
+      names[1500] = 'n1500.example CNAME *.';
+      writeFileSync(f, text(['new.example CNAME rpz-drop.']));
+      await source.reload();
+      assert.equal(action('n1500.example'), 'nodata');
+      assert.equal(action('new.example'), 'drop');
+      assert.match(logs.at(-1)!, /^info policy zone cc\.test updated from .*diff\.rpz: 2 record\(s\) added, 1 deleted, 3001 names \(read \d+ of \d+ KiB as a difference/);
+      assert.equal(source.status().names, 3001);
+      // A bad line: refused as a whole load would refuse it, the policy in force stays.
+      names[2000] = 'n2000.example CNAME rpz-drop.';
+      writeFileSync(f, text(['new.example CNAME rpz-drop.', 'bad.example IN NOPE x']));
+      await source.reload();
+      assert.match(logs.at(-1)!, /^error policy zone cc\.test: .*diff\.rpz has 1 error\(s\); the previous version stays in force\n {2}.*diff\.rpz:3005: error: "NOPE" is not a record type/);
+      assert.equal(action('n2000.example'), 'nxdomain');
+      assert.match(source.status().lastError?.[0] ?? '', /diff\.rpz:3005/);
+      writeFileSync(f, text(['new.example CNAME rpz-drop.']));
+      await source.reload();
+      assert.equal(action('n2000.example'), 'drop');
+      assert.equal(source.status().lastError, undefined);
+      assert.match(logs.at(-1)!, /as a difference/);
+      // A change the zone refuses (a CNAME beside other data) is read whole, which names the line.
+      writeFileSync(f, text(['new.example CNAME rpz-drop.', 'new.example A 192.0.2.1']));
+      await source.reload();
+      assert.match(logs.at(-1)!, /diff\.rpz:3005: error: new\.example\.cc\.test already has CNAME/);
+      assert.equal(action('n2000.example'), 'drop');
+    } finally {
+      await set.stop();
+    }
+  });
+
   it('refuses two zones of one name, and two allow lists', () => {
     const src = (name: string) => new FileZoneSource({ name, file: '/dev/null', kind: 'cc', format: 'rpz' }, { log: () => undefined });
     assert.throws(() => new ZoneSet([{ spec: { name: 'a', kind: 'cc' }, source: src('a') }, { spec: { name: 'a', kind: 'cc' }, source: src('a') }]), /configured twice/);
