@@ -6,6 +6,10 @@
 import { RRType, type Rdata } from '../wire/index.ts';
 import { MasterFileReader, RpzZone, formatProblem, type ZoneProblem, type ZoneRecord } from '../policy/index.ts';
 
+// Read once: an imported binding is a getter call under tsx's loader (tests, benches).
+const SOA = RRType.SOA;
+const NS = RRType.NS;
+
 const TYPE_NAME = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));
 
 export function typeMnemonic(t: number): string {
@@ -113,13 +117,13 @@ export function readZoneRecords(text: string, opts: { origin: string; file: stri
         }
         const issue = check?.addRecord(rec);
         if (issue?.severity === 'error') return problem({ severity: 'error', file, line, message: issue.message });
-        if (rec.type === RRType.SOA && rec.name === zone) {
+        if (rec.type === SOA && rec.name === zone) {
           if (soa) return problem({ severity: 'error', file, line, message: `a second SOA record for ${zone}: a zone has exactly one` });
           soa = rec;
           return;
         }
         if (issue) problem({ severity: 'warning', file, line, message: `${issue.message} (kept in the zone for secondaries)` });
-        if (rec.type === RRType.NS && rec.name === zone) apexNs = true;
+        if (rec.type === NS && rec.name === zone) apexNs = true;
         sink(rec);
       },
       problem,
