@@ -195,6 +195,7 @@ export class ImageRecorder {
   private offset = 0;
   private line = 1;
   private usable = true;
+  private writing: Promise<void> = Promise.resolve();
 
   private constructor(
     private fh: FileHandle | undefined,
@@ -212,13 +213,19 @@ export class ImageRecorder {
     }
   }
 
-  async block(bytes: Buffer): Promise<void> {
-    if (!this.usable || !this.fh) return;
-    try {
-      await this.fh.write(bytes);
-    } catch {
-      this.usable = false;
-    }
+  /**
+   * Copies a block to the snapshot. The writes run behind the reading (one after another,
+   * each on its own copy of the block): reading does not wait for the disk.
+   */
+  block(bytes: Buffer): Promise<void> {
+    const fh = this.fh;
+    if (!this.usable || !fh) return Promise.resolve();
+    const copy = Buffer.from(bytes);
+    this.writing = this.writing.then(() => fh.write(copy)).then(
+      () => undefined,
+      () => void (this.usable = false),
+    );
+    return Promise.resolve();
   }
 
   chunk(data: Buffer, start: number, end: number, lines: number, mark: ReaderMark | undefined): void {
@@ -271,6 +278,7 @@ export class ImageRecorder {
   }
 
   private async close(): Promise<void> {
+    await this.writing;
     const fh = this.fh;
     this.fh = undefined;
     await fh?.close().catch(() => undefined);
@@ -295,6 +303,43 @@ export type FileDiff =
       /** The change was not applied: the old image stays. */
       discard(): Promise<void>;
     };
+
+/** A changed chunk without directives, owner-less lines or parentheses, read with a $TTL: its lines stand alone. */
+interface Pending {
+  text: string;
+  mark: ReaderMark;
+  line: number;
+}
+
+function plain(text: string, m: ReaderMark): boolean {
+  if (m.dollarTtl === undefined) return false;
+  const c = text.charCodeAt(0);
+  if (c === 32 || c === 9 || c === 36) return false;
+  return text.indexOf('\n ') === -1 && text.indexOf('\n\t') === -1 && text.indexOf('\n$') === -1 && text.indexOf('(') === -1 && text.indexOf(')') === -1;
+}
+
+/** Calls `each` with every entry line of a chunk and its number (blank and comment lines skipped). */
+function entryLines(p: Pending, each: (text: string, line: number) => void): void {
+  const t = p.text;
+  let line = p.line;
+  for (let from = 0; from < t.length; line++) {
+    let nl = t.indexOf('\n', from);
+    if (nl === -1) nl = t.length;
+    const c = t.charCodeAt(from);
+    if (nl > from && c !== 59 && c !== 13) each(t.slice(from, nl), line);
+    from = nl + 1;
+  }
+}
+
+/** The reader's state after a plain chunk: its last entry sets the owner (and the last TTL). */
+function afterPlain(probe: MasterFileReader, p: Pending): ReaderMark {
+  let last: string | undefined;
+  entryLines(p, (text) => void (last = text));
+  if (last === undefined) return p.mark;
+  probe.resume(p.mark, 0);
+  probe.line(last);
+  return probe.mark() ?? p.mark;
+}
 
 /** Stops reading the new file: a diff cannot be exact (see the file comment). */
 class Whole extends Error {}
@@ -337,25 +382,47 @@ export async function diffZoneFile(
     },
     { origin: opts.origin, file: path, ...(opts.defaultTtl === undefined ? {} : { defaultTtl: opts.defaultTtl }) },
   );
+  const dels: ZoneRecord[] = [];
+  const back = new MasterFileReader({ record: (rec) => void dels.push(rec), problem: () => undefined }, { origin: opts.origin, file: old.snapshot, ...(opts.defaultTtl === undefined ? {} : { defaultTtl: opts.defaultTtl }) });
+  // Reads the last entry of a plain chunk, for the state after it (its records are not kept).
+  const probe = new MasterFileReader({ record: () => undefined, problem: () => undefined }, { origin: opts.origin, file: path });
+  // Plain chunks changed, by the old chunk before them (-1: the file's start), compared line by line below.
+  const runs = new Map<number, { news: Pending[]; olds: Pending[] }>();
+  const run = (at: number) => {
+    let r = runs.get(at);
+    if (!r) runs.set(at, (r = { news: [], olds: [] }));
+    return r;
+  };
   let state = reader.mark();
   let parsedBytes = 0;
+  let lastHit = -1;
   try {
     await eachChunk(
       path,
-      opts.blockBytes ?? 65536,
+      // Blocks of 256 KiB: most are only hashed (~2 ms each, between awaits on a server's thread).
+      opts.blockBytes ?? 256 * 1024,
       (data, start, end, lines) => {
         const key = chunkKey(data, start, end, state!);
         const hit = byKey.get(key)?.find((i) => used[i] === 0);
         if (hit !== undefined) {
           used[hit] = 1;
+          lastHit = hit;
           next.same(key, end - start, lines, state!);
           state = old.markAfter(hit);
           return;
         }
         next.chunk(data, start, end, lines, state);
-        reader.resume(state!, next.nextLine - lines);
-        feedLines(data, start, end, (l) => reader.line(l));
         parsedBytes += end - start;
+        const line = next.nextLine - lines;
+        const text = data.toString('latin1', start, end);
+        if (plain(text, state!)) {
+          const p = { text, mark: state!, line };
+          run(lastHit).news.push(p);
+          state = afterPlain(probe, p);
+          return;
+        }
+        reader.resume(state!, line);
+        feedLines(data, start, end, (l) => reader.line(l));
         state = reader.mark();
         if (state === undefined) throw new Whole('a parenthesis is open where the file is cut');
         if (included) throw new Whole('the file now has $INCLUDE');
@@ -367,11 +434,6 @@ export async function diffZoneFile(
     if (err instanceof Whole) return { kind: 'whole', why: err.message };
     throw err;
   }
-  reader.end();
-  if (errorCount > 0) {
-    await next.discard();
-    return { kind: 'refused', errors, errorCount, warnings, warningCount };
-  }
   let goneBytes = 0;
   for (let i = 0; i < old.chunks.length; i++) if (used[i] === 0) goneBytes += old.chunks[i]!.length;
   // Reading both halves of the change costs about what a whole load of the new file costs then.
@@ -380,13 +442,15 @@ export async function diffZoneFile(
     return { kind: 'whole', why: `most of the file changed (${parsedBytes + goneBytes} of ${old.size} bytes)` };
   }
   // The old chunks gone, read back from the snapshot: their records are deleted.
-  const dels: ZoneRecord[] = [];
   if (goneBytes > 0) {
-    const back = new MasterFileReader({ record: (rec) => void dels.push(rec), problem: () => undefined }, { origin: opts.origin, file: old.snapshot, ...(opts.defaultTtl === undefined ? {} : { defaultTtl: opts.defaultTtl }) });
     const fh = await open(old.snapshot, 'r');
     try {
+      let before = -1;
       for (let i = 0; i < old.chunks.length; i++) {
-        if (used[i] === 1) continue;
+        if (used[i] === 1) {
+          before = i;
+          continue;
+        }
         const c = old.chunks[i]!;
         const buf = Buffer.allocUnsafe(c.length);
         const { bytesRead } = await fh.read(buf, 0, c.length, c.offset);
@@ -394,12 +458,59 @@ export async function diffZoneFile(
           await next.discard();
           return { kind: 'whole', why: `the snapshot ${old.snapshot} is shorter than recorded` };
         }
-        back.resume(c.mark, c.line);
-        feedLines(buf, 0, c.length, (l) => back.line(l));
+        const text = buf.toString('latin1');
+        if (plain(text, c.mark)) run(before).olds.push({ text, mark: c.mark, line: c.line });
+        else {
+          back.resume(c.mark, c.line);
+          feedLines(buf, 0, c.length, (l) => back.line(l));
+        }
       }
     } finally {
       await fh.close();
     }
+  }
+  // Plain chunks: a line both sides hold (read in the same $ORIGIN and $TTL) means the same
+  // record, so only the other lines are read (a change of one line in a chunk reads one line).
+  for (const r of runs.values()) {
+    const m = r.news[0]?.mark ?? r.olds[0]!.mark;
+    const same = [...r.news, ...r.olds].every((p) => p.mark.origin === m.origin && p.mark.dollarTtl === m.dollarTtl);
+    const counts = new Map<string, { n: number; line: number }>();
+    const count = (p: Pending, d: 1 | -1) => {
+      if (!same) {
+        // Another $ORIGIN or $TTL in the run (rare): each chunk read whole.
+        const into = d === 1 ? reader : back;
+        entryLines(p, (text, line) => {
+          into.resume(p.mark, line);
+          into.line(text);
+        });
+        return;
+      }
+      entryLines(p, (text, line) => {
+        const e = counts.get(text);
+        if (e) {
+          e.n += d;
+          if (d === 1 && e.line < 0) e.line = line;
+        } else counts.set(text, { n: d, line: d === 1 ? line : -1 });
+      });
+    };
+    for (const p of r.news) count(p, 1);
+    for (const p of r.olds) count(p, -1);
+    const bare: ReaderMark = { origin: m.origin, dollarTtl: m.dollarTtl, lastTtl: undefined, lastOwner: undefined };
+    for (const [text, e] of counts) {
+      for (let k = 0; k < e.n; k++) {
+        reader.resume(bare, e.line);
+        reader.line(text);
+      }
+      for (let k = 0; k > e.n; k--) {
+        back.resume(bare, 0);
+        back.line(text);
+      }
+    }
+  }
+  reader.end();
+  if (errorCount > 0) {
+    await next.discard();
+    return { kind: 'refused', errors, errorCount, warnings, warningCount };
   }
   // What both sides hold cancels out (a chunk read again only because the one before it changed).
   const recordKey = (r: ZoneRecord) => `${r.name}\0${r.type}\0${r.ttl}\0${rdataKey(r.data)}`;
