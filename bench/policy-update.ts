@@ -34,8 +34,8 @@
  * Options: --names LIST (1000000), --threads LIST (0,2), --paths LIST (file,ixfr),
  * --steps N (2), --dist (run dist/ as it is; build it first), --heap MiB (16384: node's
  * --max-old-space-size for `rpz serve`, `rpz add` and, on the ixfr path, `dns serve`: at
- * 10 M names the provider's zone model, the first whole-file edit and the firewall's first
- * AXFR, all held as JS objects, pass node's default limit of ~4 GiB). Prints a table on stdout and
+ * 10 M names the firewall's first AXFR, held as JS objects, passes node's default limit of
+ * ~4 GiB; the provider's zone model and its whole-file edit fit in it since session 5). Prints a table on stdout and
  * the load average; appends nothing (copy the table into docs/BENCHMARKS.md by hand).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
