@@ -76,7 +76,7 @@ class Cutter {
           lines = 0;
           armed = false;
         }
-      } else if (!armed && h >>> CUT_SHIFT === 0 && i - start >= MIN_CHUNK) armed = true;
+      } else if (!armed && (h >>> CUT_SHIFT) === 0 && i - start >= MIN_CHUNK) armed = true;
     }
     this.h = h;
     this.armed = armed;
@@ -89,7 +89,7 @@ class Cutter {
  * lines (the last one may lack its newline). `block` sees every block as read (the snapshot).
  * Throws on I/O errors.
  */
-export async function eachChunk(path: string, blockBytes: number, chunk: ChunkVisitor, block?: (bytes: Buffer) => Promise<void>): Promise<void> {
+export async function eachChunk(path: string, blockBytes: number, chunk: ChunkVisitor, block?: (bytes: Buffer) => void): Promise<void> {
   const fh = await open(path, 'r');
   try {
     const readBuf = Buffer.allocUnsafe(blockBytes);
@@ -100,7 +100,7 @@ export async function eachChunk(path: string, blockBytes: number, chunk: ChunkVi
       const { bytesRead } = await fh.read(readBuf, 0, blockBytes, null);
       if (bytesRead === 0) break;
       const fresh = readBuf.subarray(0, bytesRead);
-      if (block) await block(fresh);
+      block?.(fresh);
       // The chunk under way starts at 0 of `data`; its first carry.length bytes were scanned.
       const data = carry.length > 0 ? Buffer.concat([carry, fresh]) : fresh;
       cuts.length = 0;
@@ -177,11 +177,6 @@ export class ZoneFileImage {
   markAfter(i: number): ReaderMark {
     return this.chunks[i + 1]?.mark ?? this.end;
   }
-
-  /** Deletes the snapshot. */
-  async remove(): Promise<void> {
-    await rm(this.snapshot, { force: true });
-  }
 }
 
 /**
@@ -217,26 +212,24 @@ export class ImageRecorder {
    * Copies a block to the snapshot. The writes run behind the reading (one after another,
    * each on its own copy of the block): reading does not wait for the disk.
    */
-  block(bytes: Buffer): Promise<void> {
+  block(bytes: Buffer): void {
     const fh = this.fh;
-    if (!this.usable || !fh) return Promise.resolve();
+    if (!this.usable || !fh) return;
     const copy = Buffer.from(bytes);
     this.writing = this.writing.then(() => fh.write(copy)).then(
       () => undefined,
       () => void (this.usable = false),
     );
-    return Promise.resolve();
   }
 
+  /** The next chunk, read from `mark` (undefined: inside parentheses, which leaves no image). */
   chunk(data: Buffer, start: number, end: number, lines: number, mark: ReaderMark | undefined): void {
     if (mark === undefined) this.usable = false;
-    else if (this.usable) this.chunks.push({ key: chunkKey(data, start, end, mark), offset: this.offset, length: end - start, line: this.line, mark });
-    this.offset += end - start;
-    this.line += lines;
+    this.add(this.usable ? chunkKey(data, start, end, mark!) : '', end - start, lines, mark!);
   }
 
-  /** The chunk matched an old one: the same key, read from `mark`. */
-  same(key: string, length: number, lines: number, mark: ReaderMark): void {
+  /** The next chunk by its key (chunkKey). */
+  add(key: string, length: number, lines: number, mark: ReaderMark): void {
     if (this.usable) this.chunks.push({ key, offset: this.offset, length, line: this.line, mark });
     this.offset += length;
     this.line += lines;
@@ -407,11 +400,11 @@ export async function diffZoneFile(
         if (hit !== undefined) {
           used[hit] = 1;
           lastHit = hit;
-          next.same(key, end - start, lines, state!);
+          next.add(key, end - start, lines, state!);
           state = old.markAfter(hit);
           return;
         }
-        next.chunk(data, start, end, lines, state);
+        next.add(key, end - start, lines, state!);
         parsedBytes += end - start;
         const line = next.nextLine - lines;
         const text = data.toString('latin1', start, end);
