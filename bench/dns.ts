@@ -422,7 +422,10 @@ const started = Date.now();
 log(`generating ${NAMES.toLocaleString('en-US')} names in ${dir}`);
 generate();
 await sleep(500);
-const upstream = await startUnbound({ localZones: ['"pass.example." redirect'], localData: ['"pass.example. 300 IN A 192.0.2.1"'], threads: 1 });
+// A 4 MiB receive buffer, as a busy resolver is configured: with the default (208 KiB, ~270
+// datagrams) this Unbound dropped 23,661 queries at its socket in one 2-worker pass-through run
+// (session 5, `ss -m`), and every contender's pass-through figure measured its drops and retries.
+const upstream = await startUnbound({ localZones: ['"pass.example." redirect'], localData: ['"pass.example. 300 IN A 192.0.2.1"'], threads: 1, extra: ['so-rcvbuf: 4m'] });
 if (!(await answers('127.0.0.1', upstream.port, 'h1.pass.example'))) throw new Error('the pass-through upstream does not answer');
 const contenders: Contender[] = [];
 /** Per contender and path, one result per round. */
@@ -563,7 +566,7 @@ const md = [
   '',
   ...rateTable,
   ...notes.map((n) => `- ${n}`),
-  `- ${NAMES.toLocaleString('en-US')} random names (6-14 characters under ten TLDs); block path: 200,000 queries for listed names (NXDOMAIN by policy), looped; pass-through: 200,000 unlisted names under pass.example, forwarded to one local Unbound (1 thread) answering every one from local data, the same upstream for every contender.`,
+  `- ${NAMES.toLocaleString('en-US')} random names (6-14 characters under ten TLDs); block path: 200,000 queries for listed names (NXDOMAIN by policy), looped; pass-through: 200,000 unlisted names under pass.example, forwarded to one local Unbound (1 thread, so-rcvbuf 4m) answering every one from local data, the same upstream for every contender.`,
   '- Server CPU per query: the server process\'s user + system time (every thread; /proc/PID/stat) over a dnsperf run, divided by the queries answered in it; for Unbound and dnsdist as for Sakimori. Less sensitive to other jobs on the machine than q/s, since a server waiting for the CPU uses none.',
   '- Sakimori runs with MALLOC_MMAP_THRESHOLD_=131072 in its environment, as src/dns/README.md advises for the service: glibc then maps large blocks, so a replaced zone\'s memory goes back to the system (without it RSS grew by ~50 MiB per reload of this zone in 2 worker threads; with it, it fell).',
   `- dnsperf 2.10 (one thread) on the same 2 cores: -c ${args.clients} -q ${args.outstanding} -l ${SECONDS} -t 2 -v; p50/p99 from the latency of every answer (-v); "lost" counts queries unanswered after 2 s. RSS: the server process and its children (for Sakimori: node, and tsx's esbuild service if running), read from /proc after the list loaded (before the other contenders loaded) and again after the last round (before the policy swaps).`,
