@@ -8,11 +8,9 @@
 import { RRType } from '../wire/index.ts';
 import { MasterFileReader, canonicalAbsolute, formatProblem, type ZoneProblem, type ZoneRecord } from './master-file.ts';
 import { RpzZone, type PolicyActionSpec } from './zone.ts';
-import type { ZoneFileImage } from './file-image.ts';
 
 export type ZoneLoadResult =
-  /** `image`: what the file held, for the next change to be read as a difference (loadRpzFile's `image` option). */
-  | { ok: true; zone: RpzZone; records: number; warnings: ZoneProblem[]; warningCount: number; image?: ZoneFileImage }
+  | { ok: true; zone: RpzZone; records: number; warnings: ZoneProblem[]; warningCount: number }
   | { ok: false; errors: ZoneProblem[]; errorCount: number; warnings: ZoneProblem[]; warningCount: number };
 
 /** At most this many problems of each severity are kept (the counts are exact). */

@@ -90,9 +90,10 @@ class Cutter {
 /**
  * Reads a file in blocks of `blockBytes` and hands it on in content-defined chunks of whole
  * lines (the last one may lack its newline). `block` sees every block as read (the snapshot).
- * Throws on I/O errors.
+ * `cut: false`: the whole lines of each block as one piece, their count not taken (0), for
+ * a plain read (a whole load). Throws on I/O errors.
  */
-export async function eachChunk(path: string, blockBytes: number, chunk: ChunkVisitor, block?: (bytes: Buffer) => void): Promise<void> {
+export async function eachChunk(path: string, blockBytes: number, chunk: ChunkVisitor, opts: { block?: (bytes: Buffer) => void; cut?: boolean } = {}): Promise<void> {
   const fh = await open(path, 'r');
   try {
     const readBuf = Buffer.allocUnsafe(blockBytes);
@@ -103,11 +104,15 @@ export async function eachChunk(path: string, blockBytes: number, chunk: ChunkVi
       const { bytesRead } = await fh.read(readBuf, 0, blockBytes, null);
       if (bytesRead === 0) break;
       const fresh = readBuf.subarray(0, bytesRead);
-      block?.(fresh);
+      opts.block?.(fresh);
       // The chunk under way starts at 0 of `data`; its first carry.length bytes were scanned.
       const data = carry.length > 0 ? Buffer.concat([carry, fresh]) : fresh;
       cuts.length = 0;
-      cutter.scan(data, carry.length, cuts);
+      if (opts.cut !== false) cutter.scan(data, carry.length, cuts);
+      else {
+        const nl = data.lastIndexOf(10);
+        if (nl !== -1) cuts.push(nl + 1, 0);
+      }
       let from = 0;
       for (let k = 0; k < cuts.length; k += 2) {
         const r = chunk(data, from, cuts[k]!, cuts[k + 1]!);
@@ -120,7 +125,7 @@ export async function eachChunk(path: string, blockBytes: number, chunk: ChunkVi
     if (carry.length > 0) {
       // The last chunk: its lines, the last one perhaps without its newline.
       let lines = carry[carry.length - 1] === 10 ? 0 : 1;
-      for (let i = 0; i < carry.length; i++) if (carry[i] === 10) lines++;
+      if (opts.cut !== false) for (let i = 0; i < carry.length; i++) if (carry[i] === 10) lines++;
       const r = chunk(carry, 0, carry.length, lines);
       if (r) await r;
     }
@@ -183,10 +188,10 @@ export class ZoneFileImage {
 }
 
 /**
- * Records a file's image while it is read: `block` for every block read (written to the
- * snapshot), `chunk` for every chunk of the top file with the reader's state at its start.
- * Whatever makes a later diff inexact (`refuse`: an $INCLUDE; a chunk that starts inside
- * parentheses) leaves it without an image.
+ * Records a file's image while it is read (recordZoneFile, diffZoneFile): `block` for every
+ * block read (written to the snapshot), `chunk`/`add` for every chunk with the reader's
+ * state at its start. Whatever makes a later diff inexact (`refuse`: an $INCLUDE; a chunk
+ * that starts inside parentheses) leaves it without an image.
  */
 export class ImageRecorder {
   private readonly chunks: ImageChunk[] = [];
@@ -278,6 +283,49 @@ export class ImageRecorder {
     this.fh = undefined;
     await fh?.close().catch(() => undefined);
   }
+}
+
+/**
+ * Takes the image of a zone file the zone in force was just loaded from (a whole load):
+ * cuts it, hashes the chunks and copies the bytes to `snapshot`, reading only as much as
+ * the states at the cuts need (a plain chunk's last line; other chunks whole). Undefined
+ * when a later diff could not be exact ($INCLUDE, a parenthesis open at a cut) or the copy
+ * cannot be written. Done after the load, not during it, so that a zone is served as soon
+ * as it is loaded; the caller makes sure the file did not change in between (its stat),
+ * and that the zone has no record twice (RpzZone.duplicates).
+ */
+export async function recordZoneFile(path: string, snapshot: string, opts: { origin: string; defaultTtl?: number; blockBytes?: number }): Promise<ZoneFileImage | undefined> {
+  const rec = await ImageRecorder.open(snapshot);
+  if (!rec) return undefined;
+  const reader = new MasterFileReader(
+    { record: () => undefined, problem: () => undefined, include: () => rec.refuse() },
+    { origin: opts.origin, file: path, ...(opts.defaultTtl === undefined ? {} : { defaultTtl: opts.defaultTtl }) },
+  );
+  let state = reader.mark();
+  try {
+    await eachChunk(
+      path,
+      opts.blockBytes ?? 256 * 1024,
+      (data, start, end, lines) => {
+        rec.chunk(data, start, end, lines, state);
+        if (state === undefined) return;
+        const line = rec.nextLine - lines;
+        const text = data.toString('latin1', start, end);
+        if (plain(text, state)) {
+          state = afterPlain(reader, { text, mark: state, line });
+          return;
+        }
+        reader.resume(state, line);
+        feedLines(data, start, end, (l) => reader.line(l));
+        state = reader.mark();
+      },
+      { block: (bytes) => rec.block(bytes) },
+    );
+  } catch {
+    await rec.discard();
+    return undefined;
+  }
+  return rec.commit(state);
 }
 
 export type FileDiff =
@@ -422,7 +470,7 @@ export async function diffZoneFile(
         if (state === undefined) throw new Whole('a parenthesis is open where the file is cut');
         if (included) throw new Whole('the file now has $INCLUDE');
       },
-      (bytes) => next.block(bytes),
+      { block: (bytes) => next.block(bytes) },
     );
   } catch (err) {
     await next.discard();

@@ -14,6 +14,6 @@ export {
 } from './zone.ts';
 export { readZoneText, readNameList, describeLoad, type ZoneLoadResult, type ZoneTextOptions, type NameListOptions } from './build.ts';
 export { loadRpzFile, loadNameListFile, reloadZoneFile, watchZoneFile, type LoadFileOptions } from './load.ts';
-export { diffZoneFile, ZoneFileImage, type FileDiff } from './file-image.ts';
+export { diffZoneFile, recordZoneFile, ZoneFileImage, type FileDiff } from './file-image.ts';
 export { MasterFileReader, formatProblem, type ZoneRecord, type ZoneProblem, type ReaderSink, type ReaderOptions } from './master-file.ts';
 export { parseTrigger, parseRpzPrefix, formatRpzPrefix, type Trigger, type TriggerKind } from './triggers.ts';

@@ -14,7 +14,7 @@ import { open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { MasterFileReader } from './master-file.ts';
 import { NameListReader, ZoneBuilder, type NameListOptions, type ZoneLoadResult } from './build.ts';
-import { eachChunk, feedLines, ImageRecorder } from './file-image.ts';
+import { eachChunk, feedLines } from './file-image.ts';
 import type { PolicyEngine } from './engine.ts';
 
 export interface LoadFileOptions {
@@ -25,11 +25,6 @@ export interface LoadFileOptions {
   defaultTtl?: number;
   /** Bytes read per await. Default 64 KiB. */
   chunkBytes?: number;
-  /**
-   * Keep an image of the file (file-image.ts), its copy at this path, so that the next
-   * change is read as a difference (diffZoneFile); the result's `image`.
-   */
-  image?: string;
 }
 
 const MAX_INCLUDE_DEPTH = 8;
@@ -84,10 +79,8 @@ export async function loadRpzFile(path: string, opts: LoadFileOptions): Promise<
     },
     { origin: opts.origin, file: path, ...(opts.defaultTtl === undefined ? {} : { defaultTtl: opts.defaultTtl }) },
   );
-  const recorder = opts.image === undefined ? undefined : await ImageRecorder.open(opts.image);
   const reading = new Set<string>();
   const include = async (depth: number): Promise<void> => {
-    recorder?.refuse();
     const inc = pending!;
     pending = undefined;
     const target = isAbsolute(inc.path) ? inc.path : resolve(dirname(inc.file), inc.path);
@@ -110,17 +103,9 @@ export async function loadRpzFile(path: string, opts: LoadFileOptions): Promise<
   };
   const feed = async (file: string, real: string, depth: number): Promise<void> => {
     reading.add(real);
-    const top = depth === 0 ? recorder : undefined;
     try {
-      await eachChunk(
-        file,
-        chunk,
-        (data, start, end, lines) => {
-          top?.chunk(data, start, end, lines, reader.mark());
-          return feedText(data.toString('latin1', start, end), 0, depth);
-        },
-        top && ((bytes) => top.block(bytes)),
-      );
+      // Whole lines of each block (not cut: see file-image.ts for files read as differences).
+      await eachChunk(file, chunk, (data, start, end) => feedText(data.toString('latin1', start, end), 0, depth), { cut: false });
     } finally {
       reading.delete(real);
     }
@@ -144,17 +129,8 @@ export async function loadRpzFile(path: string, opts: LoadFileOptions): Promise<
   } catch (err) {
     b.problem({ severity: 'error', file: path, line: 0, message: `cannot read the zone file (${ioMessage(err)})` });
   }
-  const end = reader.mark();
   reader.end();
-  const r = b.finish(path);
-  if (!recorder) return r;
-  // A record written twice: deleting one copy in a later diff would delete the record.
-  if (!r.ok || r.zone.duplicates > 0) {
-    await recorder.discard();
-    return r;
-  }
-  const image = await recorder.commit(end);
-  return image ? { ...r, image } : r;
+  return b.finish(path);
 }
 
 /** Reads a plain name list (see readNameList) from a file. */
@@ -162,7 +138,7 @@ export async function loadNameListFile(path: string, opts: NameListOptions): Pro
   const b = new ZoneBuilder(opts.zone, path);
   const r = new NameListReader(b, opts, path);
   try {
-    await eachChunk(path, 65536, (data, start, end) => feedLines(data, start, end, (line) => r.line(line.endsWith('\r') ? line.slice(0, -1) : line)));
+    await eachChunk(path, 65536, (data, start, end) => feedLines(data, start, end, (line) => r.line(line.endsWith('\r') ? line.slice(0, -1) : line)), { cut: false });
   } catch (err) {
     b.problem({ severity: 'error', file: path, line: 0, message: `cannot read the name list (${ioMessage(err)})` });
   }

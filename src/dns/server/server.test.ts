@@ -52,6 +52,8 @@ describe('zone specs from --rpz FILE', () => {
     try {
       const action = (q: string) => set.engine.decide(q, undefined, 1).action;
       assert.equal(action('n1500.example'), 'nxdomain');
+      // The image is taken after the load, in the background.
+      await source.imaged();
       names[1500] = 'n1500.example CNAME *.';
       writeFileSync(f, text(['new.example CNAME rpz-drop.']));
       await source.reload();
@@ -75,6 +77,22 @@ describe('zone specs from --rpz FILE', () => {
       writeFileSync(f, text(['new.example CNAME rpz-drop.', 'new.example A 192.0.2.1']));
       await source.reload();
       assert.match(logs.at(-1)!, /diff\.rpz:3005: error: new\.example\.cc\.test already has CNAME/);
+      // A whole load (a new $TTL changes every chunk's state), then the file changed again while
+      // its image is being taken: that image is not kept, the next change is read whole.
+      const ttl120 = (extra: string[]) => text(extra).replace('$TTL 60', '$TTL 120');
+      writeFileSync(f, ttl120(['new.example CNAME rpz-drop.']));
+      await source.reload();
+      assert.match(logs.at(-1)!, /reloaded from/);
+      writeFileSync(f, ttl120(['new.example CNAME rpz-drop.', 'other.example CNAME .']));
+      await source.imaged();
+      await source.reload();
+      assert.match(logs.at(-1)!, /reloaded from/);
+      assert.equal(action('other.example'), 'nxdomain');
+      await source.imaged();
+      writeFileSync(f, ttl120(['new.example CNAME rpz-drop.', 'other.example CNAME *.']));
+      await source.reload();
+      assert.equal(action('other.example'), 'nodata');
+      assert.match(logs.at(-1)!, /as a difference/);
       assert.equal(action('n2000.example'), 'drop');
     } finally {
       await set.stop();

@@ -17,7 +17,8 @@
  * mix. A file with any error is refused whole: the problems are logged as file:line and
  * the previous version stays in force.
  */
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { mkdtemp, open, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { formatHostPort, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
@@ -27,6 +28,7 @@ import {
   describeLoad,
   diffZoneFile,
   formatProblem,
+  recordZoneFile,
   loadNameListFile,
   loadRpzFile,
   PolicyEngine,
@@ -110,6 +112,9 @@ export class FileZoneSource implements ZoneSource {
   /** What the file held when last read (an RPZ file), and the directory of its copy. */
   private image: ZoneFileImage | undefined;
   private imageDir: string | undefined;
+  /** The image being taken after a whole load (takeImage); a later load or stop() makes it stale. */
+  private imaging: Promise<void> | undefined;
+  private imageGen = 0;
 
   constructor(
     private readonly spec: ZoneSpec,
@@ -122,7 +127,7 @@ export class FileZoneSource implements ZoneSource {
   load(): Promise<ZoneLoadResult> {
     return this.spec.format === 'list'
       ? loadNameListFile(this.spec.file, { zone: this.spec.name, file: this.spec.file })
-      : loadRpzFile(this.spec.file, { origin: this.spec.name, ...(this.imageDir ? { image: join(this.imageDir, 'zone') } : {}) });
+      : loadRpzFile(this.spec.file, { origin: this.spec.name });
   }
 
   async start(target: ZoneTarget): Promise<void> {
@@ -130,13 +135,14 @@ export class FileZoneSource implements ZoneSource {
     // The copy of the file as read, for reading its next change as a difference: in the
     // system's temporary directory (about the file's size), removed by stop().
     if (this.spec.format === 'rpz') this.imageDir = await mkdtemp(join(tmpdir(), 'sakimori-zone-')).catch(() => undefined);
+    const before = await this.stamp();
     const r = await this.load();
     if (!r.ok) {
       throw new SakimoriError('DNS_ZONE', `policy zone ${this.spec.name} from ${this.spec.file} has ${r.errorCount} error(s):\n${describeLoad(r).map((l) => `  ${l}`).join('\n')}`, {
         hint: 'fix the lines named above (file:line); a zone with any error is refused whole',
       });
     }
-    this.swapIn(r);
+    this.swapIn(r, before);
     for (const w of describeLoad(r)) this.opts.log('warn', w, { zone: this.spec.name });
     if (this.opts.watch !== false) this.watch();
   }
@@ -149,6 +155,8 @@ export class FileZoneSource implements ZoneSource {
     this.unwatch?.();
     this.unwatch = undefined;
     await this.loading;
+    this.imageGen++;
+    await this.imaging;
     this.image = undefined;
     if (this.imageDir) await rm(this.imageDir, { recursive: true, force: true });
     this.imageDir = undefined;
@@ -168,15 +176,52 @@ export class FileZoneSource implements ZoneSource {
       do {
         this.again = false;
         if (await this.readDifference()) continue;
+        const before = await this.stamp();
         const r = await this.load();
         if (r.ok) {
-          this.swapIn(r);
+          this.swapIn(r, before);
           this.opts.log('info', `policy zone ${this.spec.name} reloaded from ${this.spec.file}: ${r.zone.stats().qname + r.zone.stats().wildcard} names`, { zone: this.spec.name });
           this.opts.onReload?.(this.spec.name, true);
         } else this.refused(r);
       } while (this.again);
     })().finally(() => (this.loading = undefined));
     return this.loading;
+  }
+
+  /** Resolves once the image after the last whole load is taken, or given up (for tests: nothing else waits for it). */
+  async imaged(): Promise<void> {
+    await this.imaging;
+  }
+
+  private stamp(): Promise<Stats | undefined> {
+    return stat(this.spec.file).catch(() => undefined);
+  }
+
+  /**
+   * After a whole load, the file's image for reading its next change as a difference
+   * (policy/file-image.ts), taken in the background so the zone is in force without waiting
+   * for it (+0.2-0.3 s of CPU at 1 M names). Kept only if the file is still the one loaded
+   * (the same inode, size and times as before the load) and nothing was loaded since.
+   */
+  private takeImage(zone: RpzZone, before: Stats | undefined): void {
+    const old = this.image;
+    this.image = undefined;
+    if (old) void rm(old.snapshot, { force: true });
+    const gen = ++this.imageGen;
+    if (!this.imageDir || !before || zone.duplicates > 0) return;
+    const snapshot = join(this.imageDir, `zone-${gen}`);
+    const taking = (async () => {
+      const image = await recordZoneFile(this.spec.file, snapshot, { origin: this.spec.name });
+      const after = await this.stamp();
+      const same = after !== undefined && after.ino === before.ino && after.size === before.size && after.mtimeMs === before.mtimeMs && after.ctimeMs === before.ctimeMs;
+      if (image && same && gen === this.imageGen && this.target?.current === zone) this.image = image;
+      else await rm(snapshot, { force: true });
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.imaging === taking) this.imaging = undefined;
+      });
+    this.imaging = taking;
   }
 
   private refused(r: ZoneLoadResult & { ok: false }): void {
@@ -239,9 +284,9 @@ export class FileZoneSource implements ZoneSource {
     return true;
   }
 
-  private swapIn(r: ZoneLoadResult & { ok: true }): void {
-    this.image = r.image;
+  private swapIn(r: ZoneLoadResult & { ok: true }, before: Stats | undefined): void {
     this.target!.replace(r.zone);
+    this.takeImage(r.zone, before);
     // The replaced version and the loader's scraps are garbage now: give the memory back (gc.ts).
     setImmediate(collectGarbage);
     const s = r.zone.stats();
