@@ -220,6 +220,8 @@ export class FileZoneSource implements ZoneSource {
       .catch(() => undefined)
       .finally(() => {
         if (this.imaging === taking) this.imaging = undefined;
+        // What reading the file left (its text, a chunk at a time) is garbage: give it back, as after a load (gc.ts).
+        setImmediate(collectGarbage);
       });
     this.imaging = taking;
   }
