@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { Rng } from '../detect/eval/rng.ts';
 import { rdataKey } from './actions.ts';
 import { diffZoneFile, loadRpzFile, recordZoneFile, type RpzZone, type ZoneFileImage } from './index.ts';
 
@@ -24,16 +25,10 @@ interface ZoneText {
   units: string[];
 }
 
-/** Small deterministic PRNG (mulberry32): files of thousands of lines from one seed. */
+/** Files of thousands of lines from one seed (the detectors' seeded generator: test/ uses it too). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 let fresh = 0;
