@@ -7,7 +7,7 @@
  * (as in FastCDC) asks for a cut at the end of the line where its top 12 bits are zero,
  * so the cuts depend on the nearby bytes only and an edit moves the cuts next to it, not
  * those after (chunks of 1 KiB + ~4 KiB, ~200 lines of a typical RPZ file; the image of a
- * 1 M-name file is ~1.6 MiB of the JS heap: larger chunks halve that, but 1,000 scattered
+ * 1 M-name file is ~1 MiB of the JS heap: larger chunks halve that, but 1,000 scattered
  * changes then touch over half of them, and a whole load is made). Each chunk is kept as its
  * SHA-1 digest and the master-file reader's state at its start (ReaderMark: $ORIGIN, $TTL,
  * the last TTL and owner), and a copy of the bytes read goes to disk (the snapshot).
@@ -15,7 +15,7 @@
  * Next time the new file is cut the same way. A chunk whose digest and start state match
  * an old chunk gives the same records, so it is not parsed; the other chunks are parsed
  * (records to add) and the old chunks not found again are read back from the snapshot
- * (records to delete). The two lists, less what they share, are one ZoneChange that the
+ * (records to delete), plain chunks only in the lines that differ (see Pending). The two lists, less what they share, are one ZoneChange that the
  * zone applies atomically (RpzZone.apply). A whole load is still made when a diff cannot
  * be exact or would not be cheaper: a file with $INCLUDE, a record written twice (deleting
  * one copy would delete the record), a parenthesis open across a cut, an SOA removed, or
