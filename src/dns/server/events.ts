@@ -5,7 +5,7 @@
  *
  * Never on the hot path: the data plane hands events to `add()`, which merges repeats of
  * one (client, FQDN, list, action) into a count and keeps at most `maxBuffered` distinct
- * events per flush interval; `flush()` writes them with one `runMany` (a transaction) every
+ * events per flush interval (in typed arrays, event-buffer.ts: nothing for V8 to scan); `flush()` writes them with one `runMany` (a transaction) every
  * interval. Under a flood of distinct names the excess is counted (`notKept`), not kept,
  * and a store that is slow or down never holds a query up. On a SQLite file, once an
  * interval gathers `writerThreadRows` events, the rows are written by a thread of their own
@@ -17,6 +17,7 @@ import { workerBoot } from '../../core/runtime.ts';
 import type { AuditLog, RetentionRule } from '../../privacy/index.ts';
 import { WriterThread, type Migration, type SqlValue, type Store } from '../../store/index.ts';
 import type { BlockEvent } from './data-plane.ts';
+import { BlockEventBuffer, type CountedBlockEvent } from './event-buffer.ts';
 import { detectionMigrations, detectionRetentionRules } from './detections.ts';
 import type { EventsJob, EventsWriterInit } from './events-writer.ts';
 
@@ -79,13 +80,8 @@ export interface BlockEventLogOptions {
 
 const INSERT = 'INSERT INTO dns_block_events (id, at, client, fqdn, list, action, purpose, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 
-interface Pending {
-  e: BlockEvent;
-  count: number;
-}
-
 export class BlockEventLog {
-  private buf = new Map<string, Pending>();
+  private readonly buf: BlockEventBuffer;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   /** Events taken (each lookup), merged into a row, not kept (buffer full), written rows. */
@@ -103,6 +99,7 @@ export class BlockEventLog {
     private readonly opts: BlockEventLogOptions,
   ) {
     this.writerAt = store.sqliteFile === undefined ? 0 : (opts.writerThreadRows ?? 200);
+    this.buf = new BlockEventBuffer(opts.maxBuffered ?? 2000);
   }
 
   start(): void {
@@ -124,23 +121,14 @@ export class BlockEventLog {
   /** One blocked lookup, or `n` identical ones merged elsewhere (a worker thread's batch). `e` is copied when kept. */
   add(e: BlockEvent, n = 1): void {
     this.counts.taken += n;
-    // Full: count without building a key (a flood of distinct names must stay cheap).
-    if (this.buf.size >= (this.opts.maxBuffered ?? 2000)) {
-      this.counts.notKept += n;
-      return;
+    const r = this.buf.add(e, n);
+    if (r === 'full') this.counts.notKept += n;
+    else if (r === 'merged') this.counts.merged += n;
+    else {
+      this.counts.merged += n - 1;
+      // Started as the batch grows, not at its flush: the thread boots while the interval runs.
+      if (this.buf.size === this.writerAt && this.writer === undefined) this.startWriter();
     }
-    const key = `${e.client}\0${e.fqdn}\0${e.list}\0${e.action}`;
-    const p = this.buf.get(key);
-    if (p !== undefined) {
-      p.count += n;
-      this.counts.merged += n;
-      return;
-    }
-    // A copy: the data plane reuses its event object for every query.
-    this.buf.set(key, { e: { at: e.at, client: e.client, fqdn: e.fqdn, list: e.list, action: e.action }, count: n });
-    this.counts.merged += n - 1;
-    // Started as the batch grows, not at its flush: the thread boots while the interval runs.
-    if (this.buf.size === this.writerAt && this.writer === undefined) this.startWriter();
   }
 
   private startWriter(): void {
@@ -186,18 +174,17 @@ export class BlockEventLog {
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.buf.size === 0) return Promise.resolve();
-    const batch = this.buf;
-    this.buf = new Map();
+    const batch = this.buf.drain();
     this.flushing = this.write(batch).finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
-  private async write(batch: Map<string, Pending>): Promise<void> {
+  private async write(batch: CountedBlockEvent[]): Promise<void> {
     // One random id per write, a counter per row: unique, without 10 random bytes per row
     // (crypto.randomFillSync was 2% of the busy time under a flood of distinct blocked names).
     const base = newId('dnsb', this.opts.clock.now());
     let n = 0;
-    const rows = [...batch.values()].map(({ e, count }) => [`${base}${(n++).toString(32).padStart(4, '0')}`, e.at, e.client, e.fqdn, e.list, e.action, this.opts.purposeOf(e.list), count]);
+    const rows = batch.map((e) => [`${base}${(n++).toString(32).padStart(4, '0')}`, e.at, e.client, e.fqdn, e.list, e.action, this.opts.purposeOf(e.list), e.count]);
     try {
       // A thread still booting is waited for (the next flush shares this one meanwhile);
       // one that failed to start leaves the batch to this thread.

@@ -23,6 +23,7 @@ import { parseCidr, type HostPort, type IpPrefix } from '../../core/index.ts';
 import { RpzZone, type SharedRpzZone, type ZoneChange } from '../policy/index.ts';
 import { DataPlane, type BlockEvent, type BoundListener, type ListenSpec } from './data-plane.ts';
 import { nativeUdpBatch } from './udp-batch.ts';
+import { BlockEventBuffer, type CountedBlockEvent } from './event-buffer.ts';
 import { ObservedBatcher, OBSERVED_FLUSH_MS, type ObservedBatch } from './observed.ts';
 import { SharedZoneSource, ZoneSet, type ZoneSpec } from './zones.ts';
 import type { StatsSnapshot } from './stats.ts';
@@ -60,7 +61,7 @@ export type ToWorker = { type: 'optouts'; prefixes: string[] } | { type: 'zone';
 export type FromWorker =
   | { type: 'ready'; fds: SharedListener[] }
   | { type: 'fatal'; message: string; code?: string; hint?: string }
-  | { type: 'events'; batch: (BlockEvent & { count: number })[]; notKept: number }
+  | { type: 'events'; batch: CountedBlockEvent[]; notKept: number }
   | { type: 'observed'; batch: ObservedBatch }
   | { type: 'stats'; snapshot: StatsSnapshot }
   | { type: 'swapped'; seq: number }
@@ -82,18 +83,10 @@ function prefixes(list: string[]): IpPrefix[] {
 }
 
 /** Block events merged per (client, FQDN, list, action), posted every 100 ms. */
-let batch = new Map<string, BlockEvent & { count: number }>();
-const BATCH_MAX = Math.max(10, Math.ceil(init.maxEventsPerSecond / 10));
+const batch = new BlockEventBuffer(Math.max(10, Math.ceil(init.maxEventsPerSecond / 10)));
 let notKept = 0;
 function blocked(e: BlockEvent): void {
-  if (batch.size >= BATCH_MAX) {
-    notKept++;
-    return;
-  }
-  const k = `${e.client}\0${e.fqdn}\0${e.list}\0${e.action}`;
-  const b = batch.get(k);
-  if (b !== undefined) b.count++;
-  else batch.set(k, { at: e.at, client: e.client, fqdn: e.fqdn, list: e.list, action: e.action, count: 1 });
+  if (batch.add(e) === 'full') notKept++;
 }
 
 const sources = init.zones.map((spec, i) => new SharedZoneSource(spec.name, init.shared[i]!));
@@ -161,9 +154,7 @@ async function main(): Promise<void> {
   }
   const tick = setInterval(() => {
     if (batch.size > 0 || notKept > 0) {
-      const out = [...batch.values()];
-      batch = new Map();
-      post({ type: 'events', batch: out, notKept });
+      post({ type: 'events', batch: batch.drain(), notKept });
       notKept = 0;
     }
   }, 100);
