@@ -10,13 +10,13 @@
  *
  * Prints one JSON metric a line (bench/run.ts format) and a summary on stderr.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, unlinkSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, unlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { querySoa, soaSerial } from '../src/dns/zone-transfer/index.ts';
 import { editZoneFile } from '../src/dns/rpz-provider/index.ts';
+import { cli, startRpzServe, stop, untilServed, writeZone, ZONE, type Sakimori } from './rpz-common.ts';
 import { helpIfAsked } from './run.ts';
 
 helpIfAsked(import.meta.url);
@@ -25,59 +25,22 @@ const { values } = parseArgs({ options: { names: { type: 'string', default: '100
 const N = Number(values.names);
 const EDITS = Number(values.edits);
 const BIN = resolve(import.meta.dirname, '../bin/sakimori.js');
-const ZONE = 'cc.rpz.bench';
 
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-rpz-edit-bench-'));
 const file = join(dir, 'cc.zone');
+const sakimori: Sakimori = { bin: BIN, cwd: dir };
 
 function metric(name: string, value: number, unit = 'ms'): void {
   process.stdout.write(`${JSON.stringify({ metric: name, value: Math.round(value), higherIsBetter: false, unit })}\n`);
 }
 
-async function writeZone(): Promise<void> {
-  const out = createWriteStream(file);
-  out.write(`$ORIGIN ${ZONE}.\n$TTL 300\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300\n@ NS localhost.\n`);
-  for (let i = 0; i < N; i += 10_000) {
-    let chunk = '';
-    for (let j = i; j < Math.min(N, i + 10_000); j++) chunk += `n${j}.bad${j % 977}.example CNAME .\n`;
-    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((r) => out.end(r));
-}
-
-function cli(args: string[]): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [BIN, ...args], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    c.on('exit', (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`sakimori ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
-
-async function servedSerial(port: number): Promise<number> {
-  try {
-    return soaSerial(await querySoa({ host: '127.0.0.1', port }, ZONE, { timeoutMs: 500 }));
-  } catch {
-    return -1;
-  }
-}
-
-async function untilServed(port: number, serial: number, t0: number): Promise<number> {
-  while ((await servedSerial(port)) !== serial) {
-    if (performance.now() - t0 > 120_000) throw new Error(`serial ${serial} not served within 120 s`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return performance.now() - t0;
-}
-
 let serve: ChildProcess | undefined;
 try {
-  await writeZone();
+  await writeZone(file, N);
   const port = 20000 + Math.floor(Math.random() * 20000);
   const t0 = performance.now();
-  serve = spawn(process.execPath, [BIN, 'rpz', 'serve', '--listen', `127.0.0.1:${port}`, '--zone', `${ZONE}=${file}`], { cwd: dir, stdio: ['ignore', 'ignore', 'inherit'] });
-  await untilServed(port, 1, t0);
+  serve = startRpzServe(sakimori, port, file, { stderr: 'inherit' });
+  await untilServed(port, 1, { since: t0, limitMs: 120_000 });
   process.stderr.write(`rpz serve loaded ${N} names in ${Math.round(performance.now() - t0)} ms\n`);
   let serial = 1;
   const add = async (name: string, whole: boolean): Promise<{ cmd: number; served: number }> => {
@@ -88,10 +51,9 @@ try {
         // first edit: there is none yet
       }
     }
-    const cmd = await cli(['rpz', 'add', '--zone', ZONE, '--file', file, '--name', name, '--action', 'nxdomain']);
+    const cmd = await cli(sakimori, ['rpz', 'add', '--zone', ZONE, '--file', file, '--name', name, '--action', 'nxdomain']);
     serial++;
-    const t = performance.now();
-    const served = await untilServed(port, serial, t);
+    const served = await untilServed(port, serial, { limitMs: 120_000 });
     return { cmd, served };
   };
   const whole = await add('whole-0.example', true);
@@ -117,7 +79,6 @@ try {
   metric('editZoneFile in place, in process (median)', median(alone));
   process.stderr.write(`names ${N}, load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
 } finally {
-  serve?.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  await stop(serve);
   rmSync(dir, { recursive: true, force: true });
 }

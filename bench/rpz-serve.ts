@@ -18,13 +18,14 @@
  * commands (default: node's own). --log PATH: the provider's log (info) is written there. Prints a table and the load average on stdout;
  * appends nothing (copy the table into docs/BENCHMARKS.md by hand).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { querySoa, requestTransfer, soaSerial } from '../src/dns/zone-transfer/index.ts';
+import { requestTransfer } from '../src/dns/zone-transfer/index.ts';
 import { freePort } from '../test/peers/ports.ts';
+import { cli, startRpzServe, stop, untilServed, writeZone, ZONE, type Sakimori } from './rpz-common.ts';
 import { helpIfAsked } from './run.ts';
 
 helpIfAsked(import.meta.url);
@@ -46,46 +47,7 @@ const POLL = Number(values.poll);
 const HEAP = values.heap ? [`--max-old-space-size=${Number(values.heap)}`] : [];
 const BIN = resolve(values.bin ?? resolve(import.meta.dirname, '../bin/sakimori.js'));
 const ENV = { ...process.env, ...(values.dist ? {} : { SAKIMORI_SOURCES: '1' }) };
-const ZONE = 'cc.rpz.bench';
 if (!(N > 0) || !(EDITS >= 1) || !(POLL > 0)) throw new Error('--names, --edits and --poll take positive numbers');
-
-async function writeZone(file: string): Promise<void> {
-  const out = createWriteStream(file);
-  out.write(`$ORIGIN ${ZONE}.\n$TTL 300\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300\n@ NS localhost.\n`);
-  for (let i = 0; i < N; i += 10_000) {
-    let chunk = '';
-    for (let j = i; j < Math.min(N, i + 10_000); j++) chunk += `n${j}.bad${j % 977}.example CNAME .\n`;
-    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((r) => out.end(r));
-}
-
-function cli(args: string[], cwd: string): Promise<number> {
-  const t0 = performance.now();
-  return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [...HEAP, BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    c.on('exit', (code) => (code === 0 ? res(performance.now() - t0) : rej(new Error(`sakimori ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
-
-async function servedSerial(port: number): Promise<number> {
-  try {
-    return soaSerial(await querySoa({ host: '127.0.0.1', port }, ZONE, { timeoutMs: 500 }));
-  } catch {
-    return -1;
-  }
-}
-
-async function untilServed(port: number, serial: number, limitMs: number): Promise<number> {
-  const t0 = performance.now();
-  while ((await servedSerial(port)) !== serial) {
-    if (performance.now() - t0 > limitMs) throw new Error(`serial ${serial} not served within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return performance.now() - t0;
-}
 
 const mainCpuMs = (pid: number) => Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
 function status(pid: number, key: 'VmRSS' | 'VmHWM'): number {
@@ -105,6 +67,7 @@ interface Row {
 
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-rpz-serve-bench-'));
 const file = join(dir, 'cc.zone');
+const sakimori: Sakimori = { bin: BIN, cwd: dir, nodeArgs: HEAP, env: ENV };
 let serve: ChildProcess | undefined;
 let log = '';
 const wholeReads = () => (log.match(/reading zone file [^"]* whole/g) ?? []).length;
@@ -112,14 +75,14 @@ const wholeReadsBefore = (rs: Row[]) => rs.reduce((n, r) => n + r.wholeReads, 0)
 const rows: Row[] = [];
 const load0 = loadavg();
 try {
-  await writeZone(file);
+  await writeZone(file, N);
   writeFileSync(join(dir, 'sakimori.yaml'), `rpz:\n  watchInterval: ${POLL}ms\n`);
   const port = await freePort();
   const t0 = performance.now();
-  serve = spawn(process.execPath, [...HEAP, BIN, '--log-level', 'info', 'rpz', 'serve', '--listen', `127.0.0.1:${port}`, '--zone', `${ZONE}=${file}`], { cwd: dir, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  serve = startRpzServe(sakimori, port, file, { logLevel: 'info', stderr: 'pipe' });
   serve.stderr!.setEncoding('utf8').on('data', (s: string) => (log += s));
   const pid = serve.pid!;
-  await untilServed(port, 1, 900_000);
+  await untilServed(port, 1, { limitMs: 900_000 });
   const loadMs = performance.now() - t0;
   const loadPeak = status(pid, 'VmHWM');
   await new Promise((r) => setTimeout(r, 3000)); // the start's collections settle
@@ -129,9 +92,9 @@ try {
     const reads0 = wholeReads();
     writeFileSync(`/proc/${pid}/clear_refs`, '5');
     const c0 = mainCpuMs(pid);
-    const cmdMs = await cli(['rpz', 'add', '--zone', ZONE, '--file', file, '--name', `added-${i}.example`, '--action', 'nxdomain'], dir);
+    const cmdMs = await cli(sakimori, ['rpz', 'add', '--zone', ZONE, '--file', file, '--name', `added-${i}.example`, '--action', 'nxdomain']);
     serial++;
-    const servedMs = await untilServed(port, serial, 900_000);
+    const servedMs = await untilServed(port, serial, { limitMs: 900_000 });
     await new Promise((r) => setTimeout(r, 500));
     rows.push({ step: i === 0 ? 'rpz add, whole file' : 'rpz add, in place', cmdMs, servedMs, cpuMs: mainCpuMs(pid) - c0, rss: status(pid, 'VmRSS'), peak: status(pid, 'VmHWM'), wholeReads: wholeReads() - reads0 });
     process.stderr.write(`${JSON.stringify(rows.at(-1))}\n`);
@@ -144,8 +107,7 @@ try {
   if (axfr.outcome.kind !== 'full' || axfr.outcome.records.length !== N + 1 + EDITS) throw new Error(`AXFR: ${axfr.outcome.kind}, ${axfr.outcome.kind === 'full' ? axfr.outcome.records.length : 0} records, expected ${N + 1 + EDITS}`);
   rows.push({ step: `AXFR (${axfr.messages} messages)`, cmdMs: NaN, servedMs: axfrMs, cpuMs: mainCpuMs(pid) - c0, rss: status(pid, 'VmRSS'), peak: status(pid, 'VmHWM'), wholeReads: wholeReads() - wholeReadsBefore(rows) });
 } finally {
-  serve?.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  await stop(serve);
   if (values.log) writeFileSync(values.log, log);
   rmSync(dir, { recursive: true, force: true });
 }
