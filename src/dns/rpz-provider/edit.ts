@@ -21,7 +21,8 @@
  * whole file again (compaction). A crash between the appends and the SOA write leaves a
  * changed file with the old serial, which the provider refuses until the next edit.
  */
-import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, basename, join } from 'node:path';
@@ -207,6 +208,51 @@ export function lockPath(file: string): string {
   return `${file}.lock`;
 }
 
+/** A lock file as read once (inode, mtime and text of one open file), to tell it later from another lock at the same path: a new lock can get the inode number of one just removed. */
+interface LockSeen {
+  dev: bigint;
+  ino: bigint;
+  mtimeNs: bigint;
+  text: string;
+}
+
+/** The lock file at `path`, or undefined when there is none. */
+async function readLock(path: string): Promise<LockSeen | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const s = await fh.stat({ bigint: true });
+    return { dev: s.dev, ino: s.ino, mtimeNs: s.mtimeNs, text: await fh.readFile('utf8') };
+  } finally {
+    await fh.close();
+  }
+}
+
+function sameLock(a: LockSeen, b: LockSeen): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.text === b.text;
+}
+
+/** Who holds a lock as read (see lockHeld), or undefined when it is stale. */
+function lockHolder(seen: LockSeen): string | undefined {
+  const age = Date.now() - Number(seen.mtimeNs / 1_000_000n);
+  const [pidText = '', host] = seen.text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  const holder = seen.text.trim() || '(unknown)';
+  if (!Number.isInteger(pid) || pid <= 0) return age < 60_000 ? holder : undefined;
+  if (host !== undefined && host !== hostname()) return age < 600_000 ? holder : undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  return age < 3_600_000 ? holder : undefined;
+}
+
 /**
  * Whether an edit holds the zone file's lock (it names its pid and host). A lock is held
  * while its holder is alive, however long it takes: the first, whole write of a 10 M-name
@@ -217,46 +263,94 @@ export function lockPath(file: string): string {
  * that names no pid (written by something else, or not yet), for a minute.
  */
 export async function lockHeld(file: string): Promise<{ holder: string } | undefined> {
-  const path = lockPath(file);
-  let age: number;
-  let text: string;
-  try {
-    age = Date.now() - (await stat(path)).mtimeMs;
-    text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const [pidText = '', host] = text.trim().split(/\s+/);
-  const pid = Number(pidText);
-  const holder = text.trim() || '(unknown)';
-  if (!Number.isInteger(pid) || pid <= 0) return age < 60_000 ? { holder } : undefined;
-  if (host !== undefined && host !== hostname()) return age < 600_000 ? { holder } : undefined;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
-  }
-  return age < 3_600_000 ? { holder } : undefined;
+  const seen = await readLock(lockPath(file)).catch(() => undefined);
+  const holder = seen && lockHolder(seen);
+  return holder === undefined ? undefined : { holder };
 }
 
-async function lock(file: string, waitMs: number): Promise<() => Promise<void>> {
+/**
+ * Removes the lock at `path` only if it is still the one `seen` (judged stale, or our own).
+ * `unlink(path)` would remove whatever is there by then: two waiters that judged the same
+ * stale lock would both remove it, the second one the fresh lock the first just took.
+ * There is no "remove if it is this inode" in POSIX, so the lock is read again, renamed to
+ * a name of ours (atomic: what we hold now is one file nobody else can reach), read there,
+ * and removed only if it is the same; otherwise it is linked back (link() never replaces).
+ * What is left: a lock broken and taken again in the microseconds between the re-read and
+ * the rename is moved away and back, and a third acquirer that creates one in the
+ * microseconds between rename and link would hold it too (the link then fails). Both need
+ * two acquirers racing on a stale lock, i.e. after a crash, inside a window of a few
+ * syscalls; the plain unlink lost every time the second waiter was slower than the first.
+ */
+async function removeLockIf(path: string, seen: LockSeen, probe: LockProbe = {}): Promise<boolean> {
+  const now = await readLock(path);
+  if (!now || !sameLock(now, seen)) return false;
+  await probe.beforeRename?.();
+  const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.removing`;
+  try {
+    await rename(path, aside);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const taken = await readLock(aside).catch(() => undefined);
+  if (taken && sameLock(taken, seen)) {
+    await unlink(aside);
+    return true;
+  }
+  await link(aside, path).catch(() => undefined);
+  await unlink(aside).catch(() => undefined);
+  return false;
+}
+
+/** Test hooks for lockZoneFile: when a lock was judged stale (before it is broken), when it was read again just before its rename, and when a held lock is waited for. */
+export interface LockProbe {
+  judgedStale?: () => Promise<void>;
+  beforeRename?: () => Promise<void>;
+  waiting?: (holder: string) => void;
+}
+
+/**
+ * Takes the zone file's lock (lockPath), breaking a stale one (lockHeld), waiting up to
+ * `waitMs` for a held one. Returns the release, which removes our lock only: if ours was
+ * broken as stale and someone else's is there now, that one stays.
+ */
+export async function lockZoneFile(file: string, waitMs: number, probe: LockProbe = {}): Promise<() => Promise<void>> {
   const path = lockPath(file);
   const until = Date.now() + waitMs;
+  const fail = (err: unknown) => new SakimoriError('RPZ_LOCK', `cannot take the lock file ${path}: ${(err as Error).message}`, { hint: 'the zone file directory must be writable' });
   for (;;) {
     try {
       const fh = await open(path, 'wx');
-      await fh.writeFile(`${process.pid} ${hostname()}\n`);
-      await fh.close();
-      return () => unlink(path).catch(() => undefined);
+      const text = `${process.pid} ${hostname()}\n`;
+      let mine: LockSeen;
+      try {
+        await fh.writeFile(text);
+        const s = await fh.stat({ bigint: true });
+        mine = { dev: s.dev, ino: s.ino, mtimeNs: s.mtimeNs, text };
+      } finally {
+        await fh.close();
+      }
+      return () => removeLockIf(path, mine).then(() => undefined, () => undefined);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new SakimoriError('RPZ_LOCK', `cannot create the lock file ${path}: ${(err as Error).message}`, { hint: 'the zone file directory must be writable' });
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fail(err);
     }
-    const held = await lockHeld(file);
-    if (!held) {
-      await unlink(path).catch(() => undefined);
+    let seen: LockSeen | undefined;
+    try {
+      seen = await readLock(path);
+    } catch (err) {
+      throw fail(err);
+    }
+    if (!seen) continue; // released since
+    const holder = lockHolder(seen);
+    if (holder === undefined) {
+      await probe.judgedStale?.();
+      await removeLockIf(path, seen, probe).catch((err: unknown) => {
+        throw fail(err);
+      });
       continue;
     }
-    if (Date.now() > until) throw new SakimoriError('RPZ_LOCK', `zone file ${file} is locked by process ${held.holder} (${path})`, { hint: 'another `sakimori rpz add/remove` is running; try again, or remove the lock file if that process is gone' });
+    if (Date.now() > until) throw new SakimoriError('RPZ_LOCK', `zone file ${file} is locked by process ${holder} (${path})`, { hint: 'another `sakimori rpz add/remove` is running; try again, or remove the lock file if that process is gone' });
+    probe.waiting?.(holder);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -392,7 +486,7 @@ async function readForEdit(zone: string, opts: EditOptions): Promise<{ zc: ZoneC
 /** Applies edits to a zone file (see the file comment). Throws SakimoriError with file:line on a bad file. */
 export async function editZoneFile(opts: EditOptions): Promise<EditResult> {
   const zone = new RpzZone(opts.zone).name;
-  const unlock = await lock(opts.file, opts.lockWaitMs ?? 10_000);
+  const unlock = await lockZoneFile(opts.file, opts.lockWaitMs ?? 10_000);
   try {
     const quick = await editInPlace(zone, opts);
     if (quick) return quick;
