@@ -63,30 +63,28 @@ describe('the zone file lock of rpz add/remove', () => {
     const lock = lockPath(file);
     plantStaleLock(file);
     const log: string[] = [];
-    const bLooked = deferred();
-    const gate = deferred();
     const bWaits = deferred();
-    // B has read the stale lock again and is about to rename it when A breaks it and takes
-    // the lock: B's rename then moves A's lock, which B must put back.
+    let aLock = 0;
+    // B has read the stale lock again and is about to rename it when A (another process,
+    // here its file operations) breaks it and takes the lock: B's rename then moves A's
+    // lock, which B must put back.
     const b = lockZoneFile(file, 10_000, {
-      beforeRename: async () => {
-        bLooked.resolve();
-        await gate.promise;
+      beforeRename: () => {
+        if (aLock) return;
+        unlinkSync(lock);
+        writeFileSync(lock, `${process.pid} ${hostname()}\n`, { flag: 'wx' });
+        aLock = statSync(lock).ino;
+        log.push('enter A');
       },
       waiting: () => bWaits.resolve(),
     }).then((release) => {
       log.push('enter B');
       return release;
     });
-    await bLooked.promise;
-    const releaseA = await lockZoneFile(file, 10_000);
-    log.push('enter A');
-    const aLock = statSync(lock).ino;
-    gate.resolve();
     await Promise.race([bWaits.promise, b]);
     assert.equal(statSync(lock).ino, aLock, "A's lock is back in place");
     log.push('leave A');
-    await releaseA();
+    unlinkSync(lock);
     const releaseB = await b;
     log.push('leave B');
     await releaseB();

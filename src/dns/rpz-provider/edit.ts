@@ -22,7 +22,8 @@
  * changed file with the old serial, which the provider refuses until the next edit.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, basename, join } from 'node:path';
@@ -268,6 +269,23 @@ export async function lockHeld(file: string): Promise<{ holder: string } | undef
   return holder === undefined ? undefined : { holder };
 }
 
+/** readLock, synchronous: for removeLockIf, where no other task may run between the steps. */
+function readLockSync(path: string): LockSeen | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  try {
+    const s = fstatSync(fd, { bigint: true });
+    return { dev: s.dev, ino: s.ino, mtimeNs: s.mtimeNs, text: readFileSync(fd, 'utf8') };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Removes the lock at `path` only if it is still the one `seen` (judged stale, or our own).
  * `unlink(path)` would remove whatever is there by then: two waiters that judged the same
@@ -275,37 +293,52 @@ export async function lockHeld(file: string): Promise<{ holder: string } | undef
  * There is no "remove if it is this inode" in POSIX, so the lock is read again, renamed to
  * a name of ours (atomic: what we hold now is one file nobody else can reach), read there,
  * and removed only if it is the same; otherwise it is linked back (link() never replaces).
- * What is left: a lock broken and taken again in the microseconds between the re-read and
- * the rename is moved away and back, and a third acquirer that creates one in the
- * microseconds between rename and link would hold it too (the link then fails). Both need
- * two acquirers racing on a stale lock, i.e. after a crash, inside a window of a few
- * syscalls; the plain unlink lost every time the second waiter was slower than the first.
+ * What is left: a lock broken and taken again between the re-read and the rename is moved
+ * away and back; while it is away, a third acquirer can take the lock too (the link back
+ * then fails: two holders), or its holder's release finds nothing to remove (the lock
+ * comes back and stays until that process ends). Synchronous calls keep both windows to a
+ * few syscalls with no other task of ours in between (asynchronous, under load, they were
+ * milliseconds: a 5-process stress test saw both); and they need two acquirers racing on
+ * a stale lock, i.e. after a crash.
  */
-async function removeLockIf(path: string, seen: LockSeen, probe: LockProbe = {}): Promise<boolean> {
-  const now = await readLock(path);
+function removeLockIf(path: string, seen: LockSeen, probe: LockProbe = {}): boolean {
+  const now = readLockSync(path);
   if (!now || !sameLock(now, seen)) return false;
-  await probe.beforeRename?.();
+  probe.beforeRename?.();
   const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.removing`;
   try {
-    await rename(path, aside);
+    renameSync(path, aside);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-  const taken = await readLock(aside).catch(() => undefined);
+  let taken: LockSeen | undefined;
+  try {
+    taken = readLockSync(aside);
+  } catch {
+    taken = undefined;
+  }
   if (taken && sameLock(taken, seen)) {
-    await unlink(aside);
+    unlinkSync(aside);
     return true;
   }
-  await link(aside, path).catch(() => undefined);
-  await unlink(aside).catch(() => undefined);
+  try {
+    linkSync(aside, path);
+  } catch {
+    // EEXIST: taken meanwhile (see above)
+  }
+  try {
+    unlinkSync(aside);
+  } catch {
+    // gone already
+  }
   return false;
 }
 
 /** Test hooks for lockZoneFile: when a lock was judged stale (before it is broken), when it was read again just before its rename, and when a held lock is waited for. */
 export interface LockProbe {
   judgedStale?: () => Promise<void>;
-  beforeRename?: () => Promise<void>;
+  beforeRename?: () => void;
   waiting?: (holder: string) => void;
 }
 
@@ -330,7 +363,13 @@ export async function lockZoneFile(file: string, waitMs: number, probe: LockProb
       } finally {
         await fh.close();
       }
-      return () => removeLockIf(path, mine).then(() => undefined, () => undefined);
+      return async () => {
+        try {
+          removeLockIf(path, mine);
+        } catch {
+          // cannot remove it: it goes stale when we exit
+        }
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw fail(err);
     }
@@ -344,9 +383,11 @@ export async function lockZoneFile(file: string, waitMs: number, probe: LockProb
     const holder = lockHolder(seen);
     if (holder === undefined) {
       await probe.judgedStale?.();
-      await removeLockIf(path, seen, probe).catch((err: unknown) => {
+      try {
+        removeLockIf(path, seen, probe);
+      } catch (err) {
         throw fail(err);
-      });
+      }
       continue;
     }
     if (Date.now() > until) throw new SakimoriError('RPZ_LOCK', `zone file ${file} is locked by process ${holder} (${path})`, { hint: 'another `sakimori rpz add/remove` is running; try again, or remove the lock file if that process is gone' });
