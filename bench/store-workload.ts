@@ -8,6 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { openStore, type SqlValue } from '../src/store/index.ts';
+import { Rng } from '../src/core/index.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,16 +32,10 @@ function metric(name: string, value: number, higherIsBetter: boolean, unit?: str
   process.stdout.write(JSON.stringify({ metric: name, value: Math.round(value * 10) / 10, higherIsBetter, ...(unit ? { unit } : {}) }) + '\n');
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so both sides see the same data and the same lookups. */
+/** Deterministic pseudo-random numbers (the seeded Rng), so both sides see the same data and the same lookups. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 const subscriberOf = (id: number) => `sub-${((id * 2654435761) >>> 0).toString(36)}-${id}`;

@@ -8,3 +8,4 @@ export * from './part.ts';
 export * from './ip.ts';
 export * from './prefix-map.ts';
 export * from './runtime.ts';
+export * from './rng.ts';

@@ -1,6 +1,6 @@
-/** Small deterministic generators for the evaluation traffic and the model's training data. */
+/** Small deterministic generators: test data, evaluation traffic, benchmarks. The same seed gives the same sequence on every machine, so a failure can be replayed from its seed. */
 
-/** mulberry32: a fast 32-bit PRNG; the same seed gives the same traffic on every machine. */
+/** mulberry32: a fast 32-bit PRNG. */
 export class Rng {
   private s: number;
   constructor(seed: number) {

@@ -18,12 +18,11 @@
  * makes it, with detection against without (`--only 5`). `--only N` runs only the N-th case (1-based).
  */
 import { cpus, loadavg } from 'node:os';
-import { ManualClock } from '../../core/index.ts';
+import { ManualClock, Rng } from '../../core/index.ts';
 import { NO_MATCH, PolicyEngine, RpzZone } from '../policy/index.ts';
 import { DnsDetection } from './detection.ts';
 import type { DnsObservedQuery } from './event.ts';
 import { World } from './eval/traffic.ts';
-import { Rng } from './eval/rng.ts';
 
 const args = process.argv.slice(2);
 const opt = (k: string, d: string) => {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scoreLabel, IDN_SCORE } from './dga.ts';
 import { benignLabel, DGA_FAMILIES, dgaLabel } from './eval/labels.ts';
-import { Rng } from './eval/rng.ts';
+import { Rng } from '../../core/index.ts';
 import { TEST_WORDS } from './eval/words.ts';
 
 test('DGA scorer on held-out words: generated families score above ordinary labels', () => {

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, type Observation } from '../../core/index.ts';
+import { ManualClock, Rng, type Observation } from '../../core/index.ts';
 import { DnsDetection, type DetectOptionsInput } from './index.ts';
 import { dgaLabel, benignLabel } from './eval/labels.ts';
-import { Rng } from './eval/rng.ts';
 import { TEST_WORDS } from './eval/words.ts';
 
 const T0 = 1_700_000_000_000;

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManualClock, parseObservation, type Observation } from '../../core/index.ts';
+import { ManualClock, parseObservation, Rng, type Observation } from '../../core/index.ts';
 import { NO_MATCH, PolicyEngine, RpzZone } from '../policy/index.ts';
 import { DnsDetection, neverBlockFrom, type DetectOptionsInput, type DnsObservedQuery } from './index.ts';
-import { Rng } from './eval/rng.ts';
 
 const T0 = 1_700_000_000_000;
 

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Rng } from '../detect/eval/rng.ts';
+import { Rng } from '../../core/index.ts';
 import { rdataKey } from './actions.ts';
 import { diffZoneFile, loadRpzFile, recordZoneFile, type RpzZone, type ZoneFileImage } from './index.ts';
 

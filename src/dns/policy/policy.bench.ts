@@ -18,7 +18,7 @@ import { once } from 'node:events';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadRpzFile, describeLoad, PolicyEngine, NO_MATCH } from './index.ts';
-import { parseIp } from '../../core/index.ts';
+import { parseIp, Rng } from '../../core/index.ts';
 
 const args = process.argv.slice(2);
 const opt = (k: string, d: string) => {
@@ -36,14 +36,8 @@ if (!gc) {
 
 // Deterministic names: 2-3 random labels of 4-12 characters and a TLD, ~22 characters.
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(seed);
+  return () => g.next();
 }
 const TLDS = ['com', 'net', 'org', 'info', 'jp', 'ru', 'cn', 'xyz', 'top', 'io'];
 const ALPHA = 'abcdefghijklmnopqrstuvwxyz0123456789';

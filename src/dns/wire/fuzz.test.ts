@@ -12,6 +12,7 @@ import { nameToText, normalizeName } from './name.ts';
 import { emptyQueryInfo, makeResponseFromQuery, readQuery, readQueryInto } from './query.ts';
 import { messageArb, queryMessageArb } from './arbitraries.ts';
 import { DIG_AAAA_NOEDNS, DIG_A_COOKIE, DIG_MX_DO, HAND_RESPONSE } from './packets.ts';
+import { Rng } from '../../core/index.ts';
 
 const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
@@ -58,16 +59,10 @@ function checkInput(buf: Uint8Array): boolean {
   }
 }
 
-/** mulberry32: a small seeded PRNG, so a failure can be replayed from its seed. */
+/** The seeded generator as a function, so a failure can be replayed from its seed. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const g = new Rng(seed);
+  return () => g.next();
 }
 
 // Mutations happen in one scratch buffer: a fresh ArrayBuffer per input made the fuzzer

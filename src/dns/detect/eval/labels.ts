@@ -7,7 +7,7 @@
  */
 import { ROMAJI } from './romaji.ts';
 import { DOMAIN_TOKENS } from './tokens.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../../../core/index.ts';
 
 export const ROMAJI_WORDS = ROMAJI.split(/\s+/).filter(Boolean);
 export const TOKENS = DOMAIN_TOKENS.split(/\s+/).filter(Boolean);

@@ -7,7 +7,7 @@
  * times. Deterministic for a seed; generated one second at a time, so memory stays flat.
  */
 import { benignLabel, DGA_FAMILIES, DGA_TLDS, dgaLabel, BENIGN_TLDS, TOKENS, type DgaFamily } from './labels.ts';
-import { Rng, Zipf } from './rng.ts';
+import { Rng, Zipf } from '../../../core/index.ts';
 import { TEST_WORDS } from './words.ts';
 
 export type TrafficLabel = 'benign' | 'prsd' | 'dga' | 'amplification';

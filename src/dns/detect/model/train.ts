@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BOUNDARY, FEATURE_NAMES, FEATURES, labelFeatures, SYMBOLS, symbolOf } from '../dga.ts';
 import { benignLabel, dgaLabel, ROMAJI_WORDS, TOKENS, type DgaFamily } from '../eval/labels.ts';
-import { Rng } from '../eval/rng.ts';
+import { Rng } from '../../../core/index.ts';
 import { hashBackward } from '../names.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
