@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -10,7 +11,7 @@ import { BlockEventLog, dnsMigrations } from './events.ts';
 import { parseSince, purposeOfKind } from './firewall.ts';
 import { loopbackResolver, resolveUpstreams } from './node-parts.ts';
 import { mergeSnapshots, type StatsSnapshot } from './stats.ts';
-import { ZoneSet, zoneSpecFromFile, FileZoneSource } from './zones.ts';
+import { ZoneSet, zoneSpecFromFile, FileZoneSource, removeOrphanImages } from './zones.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'sakimori-dns-unit-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,6 +39,21 @@ describe('zone specs from --rpz FILE', () => {
     writeFileSync(f, '$ORIGIN cc.test.\n@ SOA x. y. 1 1 1 1 1\nok.example CNAME .\nbad.example IN NOPE x\n');
     const set = new ZoneSet([{ spec: { name: 'cc.test', kind: 'cc' }, source: new FileZoneSource({ name: 'cc.test', file: f, kind: 'cc', format: 'rpz' }, { log: () => undefined, watch: false }) }]);
     await assert.rejects(set.start(), /bad\.rpz:4: error: /);
+  });
+
+  it("removes the zone-file copies of processes that are gone, and only those", async () => {
+    const tmp = join(dir, 'tmp');
+    // A pid that was just used and is gone; ours and our parent's are alive.
+    const gone = spawnSync(process.execPath, ['-e', '0']).pid!;
+    const names = [`sakimori-zone-${gone}-aB3dE9`, `sakimori-zone-${process.pid}-x1`, `sakimori-zone-${process.ppid}-x2`, 'sakimori-zone-Qw3rTy', 'other-dir'];
+    for (const n of names) {
+      mkdirSync(join(tmp, n), { recursive: true });
+      writeFileSync(join(tmp, n, 'zone-1'), 'x');
+    }
+    const logs: string[] = [];
+    await removeOrphanImages((level, msg) => void logs.push(`${level} ${msg}`), tmp);
+    assert.deepEqual(readdirSync(tmp).sort(), names.slice(1).sort());
+    assert.deepEqual(logs, [`info removed 1 zone file copy left in ${tmp} by stopped processes`]);
   });
 
   it('reads a changed file as a difference: the change in force at once, a bad line refused with file:line and the policy kept, then the fix', async () => {

@@ -18,7 +18,7 @@
  * the previous version stays in force.
  */
 import type { Stats } from 'node:fs';
-import { mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { formatHostPort, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
@@ -102,6 +102,40 @@ export interface ZoneSource {
 
 type Log = (level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
 
+const IMAGE_DIR_PREFIX = 'sakimori-zone-';
+let orphansRemoved: Promise<void> | undefined;
+
+/**
+ * Removes the zone-file copies (FileZoneSource's image directories) of processes that are
+ * gone (killed before their stop()), once per process. A directory whose pid is alive, or
+ * whose name has none (a copy from before names had one), is left alone.
+ */
+export async function removeOrphanImages(log: Log, dir = tmpdir()): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const m = /^sakimori-zone-(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || alive(pid)) continue;
+    await rm(join(dir, name), { recursive: true, force: true }).then(
+      () => removed++,
+      () => undefined,
+    );
+  }
+  if (removed > 0) log('info', `removed ${removed} zone file cop${removed === 1 ? 'y' : 'ies'} left in ${dir} by stopped processes`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists, under another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class FileZoneSource implements ZoneSource {
   readonly zone: string;
   private unwatch: (() => void) | undefined;
@@ -133,8 +167,12 @@ export class FileZoneSource implements ZoneSource {
   async start(target: ZoneTarget): Promise<void> {
     this.target = target;
     // The copy of the file as read, for reading its next change as a difference: in the
-    // system's temporary directory (about the file's size), removed by stop().
-    if (this.spec.format === 'rpz') this.imageDir = await mkdtemp(join(tmpdir(), 'sakimori-zone-')).catch(() => undefined);
+    // system's temporary directory (about the file's size), removed by stop(); named with
+    // our pid, so the copies of a process killed before its stop() are removed later.
+    if (this.spec.format === 'rpz') {
+      await (orphansRemoved ??= removeOrphanImages(this.opts.log));
+      this.imageDir = await mkdtemp(join(tmpdir(), `${IMAGE_DIR_PREFIX}${process.pid}-`)).catch(() => undefined);
+    }
     const before = await this.stamp();
     const r = await this.load();
     if (!r.ok) {
