@@ -39,7 +39,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { answers, freePort, startUnbound } from '../test/peers/unbound.ts';
-import { appendSection, machineFacts, helpIfAsked, median, sectionHead } from './run.ts';
+import { appendSection, cpuTicks, machineFacts, helpIfAsked, median, sectionHead, stealNote } from './run.ts';
 
 helpIfAsked(import.meta.url);
 
@@ -418,6 +418,7 @@ async function swap(c: Contender): Promise<void> {
 // ---- main -------------------------------------------------------------------------------
 
 const load0 = loadavg()[0]!;
+const ticks0 = cpuTicks();
 const started = Date.now();
 log(`generating ${NAMES.toLocaleString('en-US')} names in ${dir}`);
 generate();
@@ -461,6 +462,7 @@ try {
   await upstream.close();
 }
 const load1 = loadavg()[0]!;
+const steal = stealNote(ticks0, cpuTicks());
 
 interface Row {
   name: string;
@@ -551,7 +553,7 @@ const md = [
   ...sectionHead(
     'dns',
     started,
-    `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end. ${((Date.now() - started) / 1000).toFixed(0)} s in all.${runtimes.size ? ` Sakimori ran from ${[...runtimes].join('; ')}.` : ''}`,
+    `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end${steal}. ${((Date.now() - started) / 1000).toFixed(0)} s in all.${runtimes.size ? ` Sakimori ran from ${[...runtimes].join('; ')}.` : ''}`,
     reproduce,
   ),
   `Rounds: ${ROUNDS}. Every contender was loaded first and stayed up (idle while not measured); in each round dnsperf ran ${SECONDS} s against every contender on each of its paths in turn, the order rotated by one contender per round and the paths swapped every other round. Each figure in the table is the median of the rounds, taken on its own (q/s, p50, p99, lost, CPU); the ratios compare medians.`,
@@ -570,7 +572,7 @@ const md = [
   '- Server CPU per query: the server process\'s user + system time (every thread; /proc/PID/stat) over a dnsperf run, divided by the queries answered in it; for Unbound and dnsdist as for Sakimori. Less sensitive to other jobs on the machine than q/s, since a server waiting for the CPU uses none.',
   '- Sakimori runs with MALLOC_MMAP_THRESHOLD_=131072 in its environment, as src/dns/README.md advises for the service: glibc then maps large blocks, so a replaced zone\'s memory goes back to the system (without it RSS grew by ~50 MiB per reload of this zone in 2 worker threads; with it, it fell).',
   `- dnsperf 2.10 (one thread) on the same 2 cores: -c ${args.clients} -q ${args.outstanding} -l ${SECONDS} -t 2 -v; p50/p99 from the latency of every answer (-v); "lost" counts queries unanswered after 2 s. RSS: the server process and its children (for Sakimori: node, and tsx's esbuild service if running), read from /proc after the list loaded (before the other contenders loaded) and again after the last round (before the policy swaps).`,
-  '- The machine is shared with other engineers\' jobs (see the load average): compare ratios within this run, not absolute figures across runs.',
+  '- The machine is shared with other engineers\' jobs and, as a virtual machine, with its host (see the load average and the steal): compare ratios within this run, not absolute figures across runs.',
   '',
 ].join('\n');
 process.stdout.write(md);

@@ -137,6 +137,24 @@ export function machineFacts(): string {
   ].join(', ');
 }
 
+/** The machine's CPU time so far (/proc/stat, all CPUs, in clock ticks): all of it, and what the hypervisor took (steal). */
+export function cpuTicks(): { total: number; steal: number } {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return { total: 0, steal: 0 };
+  }
+}
+
+/** "; N% of the CPU time taken by the hypervisor (steal)" between two cpuTicks(), for the machine line; "" when there is none to tell. */
+export function stealNote(from: { total: number; steal: number }, to: { total: number; steal: number }): string {
+  const total = to.total - from.total;
+  if (total <= 0) return '';
+  return `; ${(((to.steal - from.steal) / total) * 100).toFixed(1)}% of the CPU time taken by the hypervisor (steal)`;
+}
+
 /**
  * The opening every benchmark section shares: the heading with its UTC time, the machine
  * line (with the load average as the caller words it), and the command that reproduces it.
@@ -166,6 +184,7 @@ function quote(arg: string): string {
 export async function runBench(opts: BenchOptions): Promise<BenchResult> {
   const startedAt = new Date();
   const load0 = loadavg()[0]!;
+  const ticks0 = cpuTicks();
   const per = { sakimori: [] as Metric[][], anchor: [] as Metric[][] };
   for (let round = 1; round <= opts.rounds; round++) {
     // Alternate which side goes first, so warm caches and a busy neighbour favour neither.
@@ -176,6 +195,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     }
   }
   const load1 = loadavg()[0]!;
+  const steal = stealNote(ticks0, cpuTicks());
 
   const names: string[] = [];
   const info = new Map<string, { unit: string | undefined; higherIsBetter: boolean }>();
@@ -203,7 +223,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResult> {
     ...sectionHead(
       opts.name,
       startedAt,
-      `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end.\nRounds: ${opts.rounds}, sides alternating; medians shown; ${seconds.toFixed(0)} s in all.`,
+      `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end${steal}.\nRounds: ${opts.rounds}, sides alternating; medians shown; ${seconds.toFixed(0)} s in all.`,
       reproduce,
     ),
     renderTable(metrics, labels),
