@@ -5,10 +5,11 @@
  *
  * Never on the hot path: the data plane hands events to `add()`, which merges repeats of
  * one (client, FQDN, list, action) into a count and keeps at most `maxBuffered` distinct
- * events per flush interval (in typed arrays, event-buffer.ts: nothing for V8 to scan); `flush()` writes them with one `runMany` (a transaction) every
- * interval. Under a flood of distinct names the excess is counted (`notKept`), not kept,
- * and a store that is slow or down never holds a query up. On a SQLite file, once an
- * interval gathers `writerThreadRows` events, the rows are written by a thread of their own
+ * events per flush interval (in typed arrays, event-buffer.ts: nothing for V8 to scan);
+ * `flush()` writes them with one `runMany` (a transaction) every interval. Under a flood
+ * of distinct names the excess is counted (`notKept`), not kept, and a store that is slow
+ * or down never holds a query up. On a SQLite file, once an interval gathers
+ * `writerThreadRows` events, the rows are written by a thread of their own
  * (events-writer.ts): 2,000 rows in a transaction on this thread, with the WAL checkpoint
  * a commit may trigger, stopped every query for 28-290 ms (measured at load average 10).
  */
