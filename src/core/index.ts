@@ -9,3 +9,4 @@ export * from './ip.ts';
 export * from './prefix-map.ts';
 export * from './runtime.ts';
 export * from './rng.ts';
+export * from './process.ts';

@@ -17,6 +17,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../../src/core/index.ts';
 import { freePort } from './ports.ts';
 import { Client } from 'pg';
 
@@ -71,21 +72,12 @@ function killAllNow(): void {
       /* already gone */
     }
     const until = Date.now() + 3000;
-    while (r.child.pid !== undefined && isAlive(r.child.pid) && Date.now() < until) {
+    while (r.child.pid !== undefined && processAlive(r.child.pid) && Date.now() < until) {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
     }
     rmSync(r.dir, { recursive: true, force: true });
   }
   running.clear();
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function hookExit(): void {

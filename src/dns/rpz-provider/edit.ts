@@ -27,7 +27,7 @@ import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promise
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, basename, join } from 'node:path';
-import { SakimoriError, parseIp, systemClock, type Clock } from '../../core/index.ts';
+import { SakimoriError, parseIp, processAlive, systemClock, type Clock } from '../../core/index.ts';
 import { normalizeName, textToName, RRType } from '../wire/index.ts';
 import { serialAdd } from '../zone-transfer/index.ts';
 import { RpzZone, formatProblem, type ZoneRecord } from '../policy/index.ts';
@@ -217,23 +217,6 @@ interface LockSeen {
   text: string;
 }
 
-/** The lock file at `path`, or undefined when there is none. */
-async function readLock(path: string): Promise<LockSeen | undefined> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  try {
-    const s = await fh.stat({ bigint: true });
-    return { dev: s.dev, ino: s.ino, mtimeNs: s.mtimeNs, text: await fh.readFile('utf8') };
-  } finally {
-    await fh.close();
-  }
-}
-
 function sameLock(a: LockSeen, b: LockSeen): boolean {
   return a.dev === b.dev && a.ino === b.ino && a.mtimeNs === b.mtimeNs && a.text === b.text;
 }
@@ -246,11 +229,7 @@ function lockHolder(seen: LockSeen): string | undefined {
   const holder = seen.text.trim() || '(unknown)';
   if (!Number.isInteger(pid) || pid <= 0) return age < 60_000 ? holder : undefined;
   if (host !== undefined && host !== hostname()) return age < 600_000 ? holder : undefined;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
-  }
+  if (!processAlive(pid)) return undefined;
   return age < 3_600_000 ? holder : undefined;
 }
 
@@ -264,13 +243,21 @@ function lockHolder(seen: LockSeen): string | undefined {
  * that names no pid (written by something else, or not yet), for a minute.
  */
 export async function lockHeld(file: string): Promise<{ holder: string } | undefined> {
-  const seen = await readLock(lockPath(file)).catch(() => undefined);
+  let seen: LockSeen | undefined;
+  try {
+    seen = readLock(lockPath(file));
+  } catch {
+    seen = undefined;
+  }
   const holder = seen && lockHolder(seen);
   return holder === undefined ? undefined : { holder };
 }
 
-/** readLock, synchronous: for removeLockIf, where no other task may run between the steps. */
-function readLockSync(path: string): LockSeen | undefined {
+/**
+ * The lock file at `path`, or undefined when there is none. Synchronous: removeLockIf reads
+ * it again just before its rename, where no other task of ours may run between the steps.
+ */
+function readLock(path: string): LockSeen | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -302,7 +289,7 @@ function readLockSync(path: string): LockSeen | undefined {
  * a stale lock, i.e. after a crash.
  */
 function removeLockIf(path: string, seen: LockSeen, probe: LockProbe = {}): boolean {
-  const now = readLockSync(path);
+  const now = readLock(path);
   if (!now || !sameLock(now, seen)) return false;
   probe.beforeRename?.();
   const aside = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.removing`;
@@ -314,7 +301,7 @@ function removeLockIf(path: string, seen: LockSeen, probe: LockProbe = {}): bool
   }
   let taken: LockSeen | undefined;
   try {
-    taken = readLockSync(aside);
+    taken = readLock(aside);
   } catch {
     taken = undefined;
   }
@@ -375,7 +362,7 @@ export async function lockZoneFile(file: string, waitMs: number, probe: LockProb
     }
     let seen: LockSeen | undefined;
     try {
-      seen = await readLock(path);
+      seen = readLock(path);
     } catch (err) {
       throw fail(err);
     }

@@ -21,7 +21,7 @@ import type { Stats } from 'node:fs';
 import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { formatHostPort, parseListenAddress, SakimoriError, type HostPort } from '../../core/index.ts';
+import { formatHostPort, parseListenAddress, processAlive, SakimoriError, type HostPort } from '../../core/index.ts';
 import { NotifyListener, SecondaryZone, type TsigKey, type XfrLogger } from '../zone-transfer/index.ts';
 import { collectGarbage } from './gc.ts';
 import {
@@ -114,26 +114,17 @@ export async function removeOrphanImages(log: Log, dir = tmpdir()): Promise<void
   const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
   for (const name of names) {
-    const m = /^sakimori-zone-(\d+)-/.exec(name);
+    if (!name.startsWith(IMAGE_DIR_PREFIX)) continue;
+    const m = /^(\d+)-/.exec(name.slice(IMAGE_DIR_PREFIX.length));
     if (!m) continue;
     const pid = Number(m[1]);
-    if (pid === process.pid || alive(pid)) continue;
+    if (pid === process.pid || processAlive(pid)) continue;
     await rm(join(dir, name), { recursive: true, force: true }).then(
       () => removed++,
       () => undefined,
     );
   }
   if (removed > 0) log('info', `removed ${removed} zone file cop${removed === 1 ? 'y' : 'ies'} left in ${dir} by stopped processes`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: it exists, under another user.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export class FileZoneSource implements ZoneSource {
