@@ -44,3 +44,40 @@ export function parseListenAddress(s: string): HostPort | { error: string } {
 export function formatHostPort({ host, port }: HostPort): string {
   return isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
 }
+
+/** Port numbers tried at port 0 to find one free for both of a pair of sockets. */
+export const PAIR_PORT_ATTEMPTS = 64;
+
+/**
+ * Opens two sockets on one port number (DNS: UDP and TCP). At port 0 the first picks a
+ * free number and the second takes it; the number may be taken for the second protocol
+ * (another socket's ephemeral port), so pick again, holding the numbers already tried
+ * open until the end so that the kernel does not offer them twice. A fixed port is
+ * tried once. `busy(err)`: whether the second failed because its port is in use.
+ */
+export async function openOnOnePort<A, B>(
+  port: number,
+  p: {
+    first: (port: number) => Promise<A>;
+    portOf: (a: A) => number;
+    second: (port: number) => Promise<B>;
+    closeFirst: (a: A) => Promise<void>;
+    busy: (err: unknown) => boolean;
+  },
+): Promise<{ first: A; second: B; port: number }> {
+  const tried: A[] = [];
+  try {
+    for (;;) {
+      const a = await p.first(port);
+      const bound = p.portOf(a);
+      try {
+        return { first: a, second: await p.second(bound), port: bound };
+      } catch (err) {
+        tried.push(a);
+        if (port !== 0 || !p.busy(err) || tried.length >= PAIR_PORT_ATTEMPTS) throw err;
+      }
+    }
+  } finally {
+    for (const a of tried) await p.closeFirst(a);
+  }
+}

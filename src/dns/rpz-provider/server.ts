@@ -8,7 +8,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
-import { PrefixMap, formatHostPort, parseCidr, parseIp, SakimoriError, type HostPort } from '../../core/index.ts';
+import { PrefixMap, formatHostPort, openOnOnePort, parseCidr, parseIp, SakimoriError, type HostPort } from '../../core/index.ts';
 import { decodeMessage, encodeMessage, Opcode, RCode, RRType, type DnsMessage } from '../wire/index.ts';
 import {
   appendTsigError,
@@ -213,29 +213,34 @@ export class RpzServer {
 
   async start(): Promise<void> {
     const { host, port } = this.opts.listen;
-    const tcp = createServer((sock) => this.connection(sock));
-    await new Promise<void>((resolve, reject) => {
-      tcp.once('error', reject);
-      tcp.listen({ host, port }, () => {
-        tcp.off('error', reject);
-        resolve();
-      });
+    const { first: tcp, second: udp, port: boundPort } = await openOnOnePort(port, {
+      first: (p) =>
+        new Promise<Server>((resolve, reject) => {
+          const t = createServer((sock) => this.connection(sock));
+          t.once('error', reject);
+          t.listen({ host, port: p }, () => {
+            t.off('error', reject);
+            resolve(t);
+          });
+        }),
+      portOf: (t) => (t.address() as { port: number }).port,
+      second: (p) =>
+        new Promise<UdpSocket>((resolve, reject) => {
+          const u = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
+          u.once('error', (err) => {
+            u.close();
+            reject(err);
+          });
+          u.bind(p, host, () => {
+            u.removeAllListeners('error');
+            resolve(u);
+          });
+        }),
+      closeFirst: (t) => new Promise<void>((resolve) => t.close(() => resolve())),
+      busy: (err) => (err as NodeJS.ErrnoException).code === 'EADDRINUSE',
+    }).catch((err: NodeJS.ErrnoException) => {
+      throw new SakimoriError('RPZ_LISTEN', `cannot listen on ${formatHostPort({ host, port })}: ${err.message}`, { hint: 'pick another rpz listen port, or stop what holds it', cause: err });
     });
-    const a = tcp.address();
-    const boundPort = typeof a === 'object' && a ? a.port : port;
-    const udp = createSocket({ type: isIPv6(host) ? 'udp6' : 'udp4' });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        udp.once('error', reject);
-        udp.bind(boundPort, host, () => {
-          udp.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (err) {
-      tcp.close();
-      throw new SakimoriError('RPZ_LISTEN', `cannot listen on UDP ${formatHostPort({ host, port: boundPort })}: ${(err as Error).message}`, { hint: 'pick another rpz listen port, or stop what holds it' });
-    }
     udp.on('message', (buf, rinfo) => this.datagram(buf, rinfo.address, rinfo.port));
     udp.on('error', (err) => this.log.warn({ err: err.message }, 'RPZ server UDP socket error'));
     tcp.on('error', (err) => this.log.warn({ err: err.message }, 'RPZ server TCP error'));

@@ -19,7 +19,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { isIPv6 } from 'node:net';
-import { formatHostPort, parseIp, PrefixMap, SakimoriError, type HostPort, type IpAddress, type IpPrefix } from '../../core/index.ts';
+import { formatHostPort, openOnOnePort, parseIp, PrefixMap, SakimoriError, type HostPort, type IpAddress, type IpPrefix } from '../../core/index.ts';
 import {
   decodeMessage,
   encodeMessage,
@@ -165,17 +165,14 @@ export class DataPlane {
     const out: BoundListener[] = [];
     try {
       for (const spec of specs) {
-        const udp = udpMode === 'dgram' ? await bindUdp(spec.address) : await this.openUdp(spec, udpMode === 'reuseport');
-        // Port 0 picks a free UDP port; TCP takes the same number.
-        const port = 'impl' in udp ? udp.port : udp.address().port;
-        let tcp: net.Server;
-        try {
-          tcp = await listenTcp({ host: spec.address.host, port });
-        } catch (err) {
-          await closeUdp(udp);
-          throw err;
-        }
-        out.push({ spec: { ...spec, address: { host: spec.address.host, port } }, udp, tcp });
+        const pair = await openOnOnePort(spec.address.port, {
+          first: (port) => (udpMode === 'dgram' ? bindUdp({ host: spec.address.host, port }) : this.openUdp({ ...spec, address: { host: spec.address.host, port } }, udpMode === 'reuseport')),
+          portOf: (udp) => ('impl' in udp ? udp.port : udp.address().port),
+          second: (port) => listenTcp({ host: spec.address.host, port }),
+          closeFirst: closeUdp,
+          busy: (err) => ((err as SakimoriError).cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE',
+        });
+        out.push({ spec: { ...spec, address: { host: spec.address.host, port: pair.port } }, udp: pair.first, tcp: pair.second });
       }
     } catch (err) {
       for (const l of out) {
