@@ -312,7 +312,10 @@ describe('zone file changes', () => {
       assert.equal(p.zone(ZONE)!.content.serial, 5);
       writeFileSync(file, zoneText(6, names(4)));
       const ok = await p.reload(ZONE);
-      assert.equal(ok.result, 'updated');
+      // The directory watch may have taken the corrected file first (a reload it queued
+      // for the bad write can read the new file): then this one finds nothing left to do.
+      assert.ok(ok.result === 'updated' || ok.result === 'unchanged', `got ${ok.result}`);
+      assert.equal(p.zone(ZONE)!.content.serial, 6);
       assert.equal((await p.health()).status, 'ok');
     } finally {
       await p.stop();
