@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BlockEventBuffer, type CountedBlockEvent } from './event-buffer.ts';
+import { BlockEventBuffer, eventsOf, type CountedBlockEvent } from './event-buffer.ts';
+import { blockEventRows } from './event-rows.ts';
 import type { BlockEvent } from './data-plane.ts';
 
 /** What the buffer replaced: a Map keyed by the four fields, in first-seen order. */
@@ -69,5 +70,38 @@ describe('block event buffer', () => {
     assert.deepEqual(out[7], { at: 7, client: '10.0.0.7', fqdn: 'n7.example', list: 'cc', action: 'nxdomain', count: 4 });
     assert.deepEqual(out[4999], { at: 4999, client: '10.0.19.135', fqdn: 'n4999.example', list: 'cc', action: 'nxdomain', count: 1 });
     assert.deepEqual(buf.drain(), []);
+  });
+
+  it('an image merged into another buffer (a worker thread batch on the main thread) counts as its events added one by one would', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 300 }), fc.array(step, { maxLength: 400, size: 'max' }), fc.array(step, { maxLength: 400, size: 'max' }), (capacity, before, batch) => {
+        // The main thread's buffer, with events of its own, and a worker's batch merged in.
+        const main = new BlockEventBuffer(capacity);
+        const model = new Model(capacity);
+        for (const s of before) if (s !== 'drain') assert.equal(main.add(s.e, s.n), model.add(s.e, s.n));
+        const worker = new BlockEventBuffer(1000);
+        for (const s of batch) if (s !== 'drain') worker.add(s.e, s.n);
+        const image = worker.takeImage();
+        assert.equal(worker.size, 0);
+        let notKept = 0;
+        for (const e of eventsOf(image)) if (model.add(e, e.count) === 'full') notKept += e.count;
+        const got = main.addImage(structuredClone(image));
+        assert.equal(got.notKept, notKept);
+        assert.deepEqual(main.drain(), model.drain());
+      }),
+      { numRuns: 200, endOnFailure: true },
+    );
+  });
+
+  it('rows for the store: one per event, ids from one base and a counter, the purpose of each list', () => {
+    const buf = new BlockEventBuffer(10);
+    buf.add({ at: 5, client: '192.0.2.1', fqdn: 'a.example', list: 'cc', action: 'nxdomain' }, 2);
+    buf.add({ at: 6, client: '192.0.2.2', fqdn: 'b.example', list: 'dns-abuse', action: 'drop' });
+    const image = buf.takeImage();
+    const purposes = image.words.map((w) => (w === 'cc' ? 'cc-blocking' : w === 'dns-abuse' ? 'dns-abuse-mitigation' : null));
+    assert.deepEqual(blockEventRows(image, 'dnsb_x', purposes), [
+      ['dnsb_x0000', 5, '192.0.2.1', 'a.example', 'cc', 'nxdomain', 'cc-blocking', 2],
+      ['dnsb_x0001', 6, '192.0.2.2', 'b.example', 'dns-abuse', 'drop', 'dns-abuse-mitigation', 1],
+    ]);
   });
 });

@@ -7,7 +7,10 @@
  * an interval keeps were ~750 KiB copied by one scavenge and promoted by the next: two
  * pauses of 2-20 ms a second on the DNS thread (block path at load, --trace-gc), the worst
  * of its p99. Here they are characters in an arena and numbers in arrays, which V8 never
- * scans; objects are made only by drain(), once per flush.
+ * scans. A flush takes them as an image (takeImage: the arrays, copied to size), which
+ * goes to the writer thread or to the main thread as it is; objects and rows are made
+ * there (eventsOf, blockEventRows), not on the thread that answers queries. Making them
+ * on the DNS thread was half of what it allocated under a flood of blocked names.
  */
 import type { BlockEvent } from './data-plane.ts';
 
@@ -15,6 +18,25 @@ import type { BlockEvent } from './data-plane.ts';
 export type CountedBlockEvent = BlockEvent & { count: number };
 
 export type AddResult = 'new' | 'merged' | 'full';
+
+/**
+ * A buffer's events, taken whole: plain typed arrays and the list and action names, so it
+ * crosses to another thread by structured clone as a few memory copies.
+ */
+export interface BlockEventImage {
+  n: number;
+  at: Float64Array;
+  count: Float64Array;
+  /** Where each record's characters start in `chars`: client, then FQDN. */
+  start: Int32Array;
+  clientLen: Uint16Array;
+  fqdnLen: Uint16Array;
+  /** Indexes into `words`. */
+  list: Uint16Array;
+  action: Uint16Array;
+  chars: Uint16Array;
+  words: string[];
+}
 
 const FIRST_RECORDS = 64;
 const FIRST_CHARS = 4096;
@@ -49,22 +71,55 @@ export class BlockEventBuffer {
   add(e: BlockEvent, n = 1): AddResult {
     // Full: refused without hashing (a flood of distinct names must stay cheap).
     if (this.n >= this.capacity) return 'full';
-    const list = this.word(e.list);
-    const action = this.word(e.action);
     const client = e.client;
     const fqdn = e.fqdn;
+    // Written after the arena's end: kept there if new (addTail), overwritten if merged.
+    this.room(client.length + fqdn.length);
+    const chars = this.chars;
+    let w = this.used;
+    for (let i = 0; i < client.length; i++) chars[w++] = client.charCodeAt(i);
+    for (let i = 0; i < fqdn.length; i++) chars[w++] = fqdn.charCodeAt(i);
+    return this.addTail(client.length, fqdn.length, this.word(e.list), this.word(e.action), e.at, n);
+  }
+
+  /** Another buffer's image (a worker thread's batch), merged record by record; what does not fit is counted in the result. */
+  addImage(img: BlockEventImage): { added: number; notKept: number } {
+    const words = img.words.map((w) => this.word(w));
+    let added = 0;
+    let notKept = 0;
+    for (let r = 0; r < img.n; r++) {
+      const n = img.count[r]!;
+      if (this.n >= this.capacity) {
+        notKept += n;
+        continue;
+      }
+      const c = img.clientLen[r]!;
+      const f = img.fqdnLen[r]!;
+      this.room(c + f);
+      this.chars.set(img.chars.subarray(img.start[r]!, img.start[r]! + c + f), this.used);
+      this.addTail(c, f, words[img.list[r]!]!, words[img.action[r]!]!, img.at[r]!, n);
+      added += n;
+    }
+    return { added, notKept };
+  }
+
+  /** The record whose characters are at the arena's end: merged with an equal one, or kept. */
+  private addTail(clientLen: number, fqdnLen: number, list: number, action: number, at: number, n: number): AddResult {
+    const chars = this.chars;
+    const from = this.used;
+    const end = from + clientLen + fqdnLen;
     // FNV-1a over the characters, then the list and action.
     let h = 0x811c9dc5;
-    for (let i = 0; i < client.length; i++) h = Math.imul(h ^ client.charCodeAt(i), 0x01000193);
+    for (let i = from; i < from + clientLen; i++) h = Math.imul(h ^ chars[i]!, 0x01000193);
     h = Math.imul(h ^ 0xffff, 0x01000193);
-    for (let i = 0; i < fqdn.length; i++) h = Math.imul(h ^ fqdn.charCodeAt(i), 0x01000193);
+    for (let i = from + clientLen; i < end; i++) h = Math.imul(h ^ chars[i]!, 0x01000193);
     h = Math.imul(h ^ (list << 16) ^ action, 0x01000193) | 0;
     const mask = this.table.length - 1;
     let slot = h & mask;
     for (;;) {
       const r = this.table[slot]! - 1;
       if (r < 0) break;
-      if (this.hash[r] === h && this.list[r] === list && this.action[r] === action && this.same(r, client, fqdn)) {
+      if (this.hash[r] === h && this.list[r] === list && this.action[r] === action && this.clientLen[r] === clientLen && this.fqdnLen[r] === fqdnLen && this.same(r, from, end)) {
         this.count[r]! += n;
         return 'merged';
       }
@@ -73,19 +128,13 @@ export class BlockEventBuffer {
     const r = this.n;
     if (r === this.at.length) {
       this.growRecords();
-      return this.add(e, n);
+      return this.addTail(clientLen, fqdnLen, list, action, at, n);
     }
-    const need = client.length + fqdn.length;
-    if (this.used + need > this.chars.length) this.growChars(need);
-    let w = this.used;
-    const chars = this.chars;
-    for (let i = 0; i < client.length; i++) chars[w++] = client.charCodeAt(i);
-    for (let i = 0; i < fqdn.length; i++) chars[w++] = fqdn.charCodeAt(i);
-    this.start[r] = this.used;
-    this.used = w;
-    this.clientLen[r] = client.length;
-    this.fqdnLen[r] = fqdn.length;
-    this.at[r] = e.at;
+    this.start[r] = from;
+    this.used = end;
+    this.clientLen[r] = clientLen;
+    this.fqdnLen[r] = fqdnLen;
+    this.at[r] = at;
     this.count[r] = n;
     this.list[r] = list;
     this.action[r] = action;
@@ -95,25 +144,30 @@ export class BlockEventBuffer {
     return 'new';
   }
 
-  /** The events in the order they first came, and the buffer empty again (its room kept). */
-  drain(): CountedBlockEvent[] {
-    const out: CountedBlockEvent[] = new Array(this.n);
-    for (let r = 0; r < this.n; r++) {
-      const s = this.start[r]!;
-      const c = this.clientLen[r]!;
-      out[r] = {
-        at: this.at[r]!,
-        client: text(this.chars, s, s + c),
-        fqdn: text(this.chars, s + c, s + c + this.fqdnLen[r]!),
-        list: this.words[this.list[r]!]!,
-        action: this.words[this.action[r]!]!,
-        count: this.count[r]!,
-      };
-    }
+  /** The events taken whole (copies sized to them), and the buffer empty again (its room kept). */
+  takeImage(): BlockEventImage {
+    const n = this.n;
+    const img: BlockEventImage = {
+      n,
+      at: this.at.slice(0, n),
+      count: this.count.slice(0, n),
+      start: this.start.slice(0, n),
+      clientLen: this.clientLen.slice(0, n),
+      fqdnLen: this.fqdnLen.slice(0, n),
+      list: this.list.slice(0, n),
+      action: this.action.slice(0, n),
+      chars: this.chars.slice(0, this.used),
+      words: this.words.slice(),
+    };
     this.table.fill(0);
     this.n = 0;
     this.used = 0;
-    return out;
+    return img;
+  }
+
+  /** The events in the order they first came, as objects, and the buffer empty again. */
+  drain(): CountedBlockEvent[] {
+    return eventsOf(this.takeImage());
   }
 
   private word(w: string): number {
@@ -127,13 +181,16 @@ export class BlockEventBuffer {
     return i;
   }
 
-  private same(r: number, client: string, fqdn: string): boolean {
-    if (this.clientLen[r] !== client.length || this.fqdnLen[r] !== fqdn.length) return false;
+  /** Whether record r's characters equal chars[from, end) (the lengths already match). */
+  private same(r: number, from: number, end: number): boolean {
     const chars = this.chars;
-    let p = this.start[r]!;
-    for (let i = 0; i < client.length; i++) if (chars[p++] !== client.charCodeAt(i)) return false;
-    for (let i = 0; i < fqdn.length; i++) if (chars[p++] !== fqdn.charCodeAt(i)) return false;
+    for (let p = this.start[r]!, i = from; i < end; ) if (chars[p++] !== chars[i++]) return false;
     return true;
+  }
+
+  /** Room for `need` more characters after the arena's end. */
+  private room(need: number): void {
+    if (this.used + need > this.chars.length) this.growChars(need);
   }
 
   /** Twice the records' room, and the table rebuilt at twice that. */
@@ -167,6 +224,24 @@ function grown<T extends Float64Array | Int32Array | Uint16Array>(a: T, length: 
   const b = new (a.constructor as new (length: number) => T)(length);
   b.set(a);
   return b;
+}
+
+/** An image's events as objects, in the order they first came. */
+export function eventsOf(img: BlockEventImage): CountedBlockEvent[] {
+  const out: CountedBlockEvent[] = new Array(img.n);
+  for (let r = 0; r < img.n; r++) {
+    const s = img.start[r]!;
+    const c = img.clientLen[r]!;
+    out[r] = {
+      at: img.at[r]!,
+      client: text(img.chars, s, s + c),
+      fqdn: text(img.chars, s + c, s + c + img.fqdnLen[r]!),
+      list: img.words[img.list[r]!]!,
+      action: img.words[img.action[r]!]!,
+      count: img.count[r]!,
+    };
+  }
+  return out;
 }
 
 /** chars[from, to) as a string, in pieces (fromCharCode takes its arguments on the stack). */

@@ -7,19 +7,23 @@
  * meanwhile waited that long).
  */
 import { workerData } from 'node:worker_threads';
-import { openStore, serveWriterThread, type SqlValue } from '../../store/index.ts';
+import { openStore, serveWriterThread } from '../../store/index.ts';
+import type { BlockEventImage } from './event-buffer.ts';
+import { BLOCK_EVENT_INSERT, blockEventRows } from './event-rows.ts';
 
 export interface EventsWriterInit {
   file: string;
 }
+/** A flush's events as the buffer's image: the rows are made here, not on the DNS thread. */
 export interface EventsJob {
-  sql: string;
-  rows: SqlValue[][];
+  image: BlockEventImage;
+  idBase: string;
+  purposes: (string | null)[];
 }
 
 const init = workerData as EventsWriterInit;
 
 await serveWriterThread<EventsJob>(async () => {
   const store = await openStore(`sqlite:${init.file}`);
-  return { write: (job) => store.runMany(job.sql, job.rows), close: () => store.close() };
+  return { write: (job) => store.runMany(BLOCK_EVENT_INSERT, blockEventRows(job.image, job.idBase, job.purposes)), close: () => store.close() };
 });

@@ -9,16 +9,18 @@
  * `flush()` writes them with one `runMany` (a transaction) every interval. Under a flood
  * of distinct names the excess is counted (`notKept`), not kept, and a store that is slow
  * or down never holds a query up. On a SQLite file, once an interval gathers
- * `writerThreadRows` events, the rows are written by a thread of their own
- * (events-writer.ts): 2,000 rows in a transaction on this thread, with the WAL checkpoint
- * a commit may trigger, stopped every query for 28-290 ms (measured at load average 10).
+ * `writerThreadRows` events, they go to a thread of their own (events-writer.ts) as the
+ * buffer's image, and the rows are made and written there: 2,000 rows in a transaction on
+ * this thread, with the WAL checkpoint a commit may trigger, stopped every query for
+ * 28-290 ms (measured at load average 10).
  */
 import { newId, SakimoriError, type Clock, type Purpose } from '../../core/index.ts';
 import { workerBoot } from '../../core/runtime.ts';
 import type { AuditLog, RetentionRule } from '../../privacy/index.ts';
-import { WriterThread, type Migration, type SqlValue, type Store } from '../../store/index.ts';
+import { WriterThread, type Migration, type Store } from '../../store/index.ts';
 import type { BlockEvent } from './data-plane.ts';
-import { BlockEventBuffer, type CountedBlockEvent } from './event-buffer.ts';
+import { BlockEventBuffer, type BlockEventImage } from './event-buffer.ts';
+import { BLOCK_EVENT_INSERT, blockEventRows } from './event-rows.ts';
 import { detectionMigrations, detectionRetentionRules } from './detections.ts';
 import type { EventsJob, EventsWriterInit } from './events-writer.ts';
 
@@ -78,8 +80,6 @@ export interface BlockEventLogOptions {
   clock: Clock;
   log: (level: 'warn' | 'error', msg: string, detail?: Record<string, unknown>) => void;
 }
-
-const INSERT = 'INSERT INTO dns_block_events (id, at, client, fqdn, list, action, purpose, count) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 
 export class BlockEventLog {
   private readonly buf: BlockEventBuffer;
@@ -175,31 +175,38 @@ export class BlockEventLog {
   flush(): Promise<void> {
     if (this.flushing) return this.flushing;
     if (this.buf.size === 0) return Promise.resolve();
-    const batch = this.buf.drain();
-    this.flushing = this.write(batch).finally(() => (this.flushing = undefined));
+    this.flushing = this.write(this.buf.takeImage()).finally(() => (this.flushing = undefined));
     return this.flushing;
   }
 
-  private async write(batch: CountedBlockEvent[]): Promise<void> {
-    // One random id per write, a counter per row: unique, without 10 random bytes per row
-    // (crypto.randomFillSync was 2% of the busy time under a flood of distinct blocked names).
-    const base = newId('dnsb', this.opts.clock.now());
-    let n = 0;
-    const rows = batch.map((e) => [`${base}${(n++).toString(32).padStart(4, '0')}`, e.at, e.client, e.fqdn, e.list, e.action, this.opts.purposeOf(e.list), e.count]);
+  /** The image goes to the writer thread as it is (its rows are made there); without one, rows are made here. */
+  private async write(image: BlockEventImage): Promise<void> {
+    const idBase = newId('dnsb', this.opts.clock.now());
+    const purposes = this.purposesOf(image);
     try {
       // A thread still booting is waited for (the next flush shares this one meanwhile);
       // one that failed to start leaves the batch to this thread.
       const w = this.writer;
-      const viaThread = w !== undefined && (await w.ready) ? w.write({ sql: INSERT, rows }) : undefined;
-      await (viaThread ?? this.store.runMany(INSERT, rows));
-      this.counts.written += rows.length;
+      const viaThread = w !== undefined && (await w.ready) ? w.write({ image, idBase, purposes }) : undefined;
+      await (viaThread ?? this.store.runMany(BLOCK_EVENT_INSERT, blockEventRows(image, idBase, purposes)));
+      this.counts.written += image.n;
       this.lastError = undefined;
     } catch (err) {
       this.counts.writeErrors++;
-      this.counts.notKept += rows.length;
+      this.counts.notKept += image.n;
       this.lastError = (err as Error).message;
-      this.opts.log('error', `could not write ${rows.length} DNS block event(s); they are not kept`, { err: (err as Error).message });
+      this.opts.log('error', `could not write ${image.n} DNS block event(s); they are not kept`, { err: (err as Error).message });
     }
+  }
+
+  /** The purpose of each word of the image that names a list (null for action names). */
+  private purposesOf(image: BlockEventImage): (string | null)[] {
+    const purposes: (string | null)[] = image.words.map(() => null);
+    for (let r = 0; r < image.n; r++) {
+      const i = image.list[r]!;
+      purposes[i] ??= this.opts.purposeOf(image.words[i]!);
+    }
+    return purposes;
   }
 
   /** Reads block events of one purpose, newest first; the read is audited (R16). */

@@ -19,6 +19,7 @@ import type { AuditLog } from '../../privacy/index.ts';
 import type { Store } from '../../store/index.ts';
 import type { Logger, Registry } from '../../telemetry/index.ts';
 import { DataPlane, type BlockEvent, type ListenSpec } from './data-plane.ts';
+import { eventsOf } from './event-buffer.ts';
 import { BlockEventLog, type BlockEventRecord } from './events.ts';
 import { registerDnsMetrics } from './metrics.ts';
 import { FileZoneSource, watchZoneFile, zoneSource, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSourceStatus, type ZoneSpec } from './zones.ts';
@@ -171,8 +172,9 @@ export class DnsFirewall implements Part {
       const replay = (this.replay = this.detection ? new ObservedReplay(this.detection) : undefined);
       this.pool = new WorkerPlane(threads, { ...plane, zones: [...(opts.zones ?? [])], maxEventsPerSecond: Math.ceil(((opts.maxBufferedEvents ?? 2000) * 1000) / (opts.eventFlushIntervalMs ?? 1000) / threads), ...(this.abuse ? { detect: { zone: this.abuse.name, active: {} } } : {}) }, {
         ...(replay ? { observed: (b) => replay.replay(b) } : {}),
-        events: (batch, notKept) => {
-          for (const e of batch) this.blocked(e, e.count);
+        events: (image, notKept) => {
+          // Objects made here, not on the worker (the thread that answers queries).
+          for (const e of eventsOf(image)) this.blocked(e, e.count);
           if (notKept > 0) this.events.lost(notKept);
         },
         log: this.log,

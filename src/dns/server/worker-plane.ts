@@ -18,7 +18,8 @@ import { Worker } from 'node:worker_threads';
 import { formatPrefix, SakimoriError, type IpPrefix } from '../../core/index.ts';
 import { workerBoot } from '../../core/runtime.ts';
 import { RpzZone, type SharedRpzZone, type ZoneChange } from '../policy/index.ts';
-import type { BlockEvent, ListenSpec } from './data-plane.ts';
+import type { ListenSpec } from './data-plane.ts';
+import type { BlockEventImage } from './event-buffer.ts';
 import type { ObservedBatch } from './observed.ts';
 import { mergeSnapshots, type StatsSnapshot } from './stats.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
@@ -26,7 +27,7 @@ import type { ZoneSpec } from './zones.ts';
 import { FileZoneSource, SharedZoneTarget, zoneSource, ZoneSet, type ZoneKind, type ZoneSource, type ZoneSourceStatus } from './zones.ts';
 
 export interface WorkerPlaneHandlers {
-  events(batch: (BlockEvent & { count: number })[], notKept: number): void;
+  events(image: BlockEventImage, notKept: number): void;
   log(level: 'info' | 'warn' | 'error', msg: string, detail?: Record<string, unknown>): void;
   reloaded(zone: string, ok: boolean): void;
   /** DNS detection events from a worker (init.detect set). */
@@ -160,7 +161,7 @@ export class WorkerPlane {
             void worker.terminate();
             break;
           case 'events':
-            this.on.events(m.batch, m.notKept);
+            this.on.events(m.image, m.notKept);
             break;
           case 'observed':
             this.on.observed?.(m.batch);

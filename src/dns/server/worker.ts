@@ -23,7 +23,7 @@ import { parseCidr, type HostPort, type IpPrefix } from '../../core/index.ts';
 import { RpzZone, type SharedRpzZone, type ZoneChange } from '../policy/index.ts';
 import { DataPlane, type BlockEvent, type BoundListener, type ListenSpec } from './data-plane.ts';
 import { nativeUdpBatch } from './udp-batch.ts';
-import { BlockEventBuffer, type CountedBlockEvent } from './event-buffer.ts';
+import { BlockEventBuffer, type BlockEventImage } from './event-buffer.ts';
 import { ObservedBatcher, OBSERVED_FLUSH_MS, type ObservedBatch } from './observed.ts';
 import { SharedZoneSource, ZoneSet, type ZoneSpec } from './zones.ts';
 import type { StatsSnapshot } from './stats.ts';
@@ -61,7 +61,7 @@ export type ToWorker = { type: 'optouts'; prefixes: string[] } | { type: 'zone';
 export type FromWorker =
   | { type: 'ready'; fds: SharedListener[] }
   | { type: 'fatal'; message: string; code?: string; hint?: string }
-  | { type: 'events'; batch: CountedBlockEvent[]; notKept: number }
+  | { type: 'events'; image: BlockEventImage; notKept: number }
   | { type: 'observed'; batch: ObservedBatch }
   | { type: 'stats'; snapshot: StatsSnapshot }
   | { type: 'swapped'; seq: number }
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
   }
   const tick = setInterval(() => {
     if (batch.size > 0 || notKept > 0) {
-      post({ type: 'events', batch: batch.drain(), notKept });
+      post({ type: 'events', image: batch.takeImage(), notKept });
       notKept = 0;
     }
   }, 100);
