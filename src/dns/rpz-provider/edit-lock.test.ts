@@ -106,4 +106,16 @@ describe('the zone file lock of rpz add/remove', () => {
     await again();
     assert.throws(() => readFileSync(lock), /ENOENT/, 'our own lock is removed');
   });
+
+  it('taking the lock removes what a remover that crashed set aside, and leaves a live one', async () => {
+    const file = join(dir, 'aside.zone');
+    const dead = `${lockPath(file)}.${spawnSync('true').pid}.0123456789ab.removing`;
+    const live = `${lockPath(file)}.${process.pid}.ba9876543210.removing`;
+    writeFileSync(dead, `1 ${hostname()}\n`);
+    writeFileSync(live, `${process.pid} ${hostname()}\n`);
+    const release = await lockZoneFile(file, 1_000);
+    await release();
+    assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('aside.zone')), [live.slice(dir.length + 1)]);
+    unlinkSync(live);
+  });
 });

@@ -22,7 +22,7 @@
  * changed file with the old serial, which the provider refuses until the next edit.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, linkSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -286,7 +286,8 @@ function readLock(path: string): LockSeen | undefined {
  * comes back and stays until that process ends). Synchronous calls keep both windows to a
  * few syscalls with no other task of ours in between (asynchronous, under load, they were
  * milliseconds: a 5-process stress test saw both); and they need two acquirers racing on
- * a stale lock, i.e. after a crash.
+ * a stale lock, i.e. after a crash. A crash between the rename and the unlink leaves the
+ * aside file: the next holder removes it (removeDeadAsides).
  */
 function removeLockIf(path: string, seen: LockSeen, probe: LockProbe = {}): boolean {
   const now = readLock(path);
@@ -322,6 +323,31 @@ function removeLockIf(path: string, seen: LockSeen, probe: LockProbe = {}): bool
   return false;
 }
 
+/**
+ * Locks set aside by removeLockIf (`LOCK.PID.HEX.removing`) whose process is gone: one
+ * that crashed between the rename and the unlink. Called while holding the lock; an aside
+ * of a live process is its own business and stays.
+ */
+function removeDeadAsides(path: string): void {
+  const prefix = `${basename(path)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.removing')) continue;
+    const pid = Number(name.slice(prefix.length).split('.')[0]);
+    if (!Number.isInteger(pid) || pid <= 0 || processAlive(pid)) continue;
+    try {
+      unlinkSync(join(dirname(path), name));
+    } catch {
+      // removed by another holder meanwhile, or not ours to remove: left
+    }
+  }
+}
+
 /** Test hooks for lockZoneFile: when a lock was judged stale (before it is broken), when it was read again just before its rename, and when a held lock is waited for. */
 export interface LockProbe {
   judgedStale?: () => Promise<void>;
@@ -350,6 +376,7 @@ export async function lockZoneFile(file: string, waitMs: number, probe: LockProb
       } finally {
         await fh.close();
       }
+      removeDeadAsides(path);
       return async () => {
         try {
           removeLockIf(path, mine);
