@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -245,6 +245,24 @@ test('a chunk that starts with an owner-less line takes its owner from the chang
       }
     }
     assert.ok(found, 'no file with such a cut among 200 seeds');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an image given up (its signal aborted) keeps nothing: no image, no snapshot file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sakimori-image-'));
+  try {
+    const file = join(dir, 'zone.rpz');
+    const lines = [`$ORIGIN ${ORIGIN}.`, '@ SOA localhost. h.localhost. 1 3600 600 86400 60'];
+    for (let i = 0; i < 2000; i++) lines.push(`n${i}.example CNAME .`);
+    writeFileSync(file, lines.join('\n') + '\n');
+    const kept = await recordZoneFile(file, join(dir, 'kept'), { origin: ORIGIN, blockBytes: 4096 });
+    assert.ok(kept, 'taken without a signal');
+    const abort = new AbortController();
+    abort.abort();
+    assert.equal(await recordZoneFile(file, join(dir, 'given-up'), { origin: ORIGIN, blockBytes: 4096, signal: abort.signal }), undefined);
+    assert.deepEqual(readdirSync(dir).sort(), ['kept', 'zone.rpz']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -303,7 +303,7 @@ export class ImageRecorder {
  * as it is loaded; the caller makes sure the file did not change in between (its stat),
  * and that the zone has no record twice (RpzZone.duplicates).
  */
-export async function recordZoneFile(path: string, snapshot: string, opts: { origin: string; defaultTtl?: number; blockBytes?: number }): Promise<ZoneFileImage | undefined> {
+export async function recordZoneFile(path: string, snapshot: string, opts: { origin: string; defaultTtl?: number; blockBytes?: number; signal?: AbortSignal }): Promise<ZoneFileImage | undefined> {
   const rec = await ImageRecorder.open(snapshot);
   if (!rec) return undefined;
   const reader = new MasterFileReader(
@@ -316,6 +316,8 @@ export async function recordZoneFile(path: string, snapshot: string, opts: { ori
       path,
       opts.blockBytes ?? 256 * 1024,
       (data, start, end, lines) => {
+        // Given up between chunks (the source stops): nothing is kept.
+        opts.signal?.throwIfAborted();
         rec.chunk(data, start, end, lines, state);
         if (state === undefined) return;
         const line = rec.nextLine - lines;

@@ -139,6 +139,8 @@ export class FileZoneSource implements ZoneSource {
   private imageDir: string | undefined;
   /** The image being taken after a whole load (takeImage); a later load or stop() makes it stale. */
   private imaging: Promise<void> | undefined;
+  /** Stops the image being taken (stop() does not wait for a whole read of the file). */
+  private imageAbort: AbortController | undefined;
   private imageGen = 0;
 
   constructor(
@@ -185,6 +187,7 @@ export class FileZoneSource implements ZoneSource {
     this.unwatch = undefined;
     await this.loading;
     this.imageGen++;
+    this.imageAbort?.abort();
     await this.imaging;
     this.image = undefined;
     if (this.imageDir) await rm(this.imageDir, { recursive: true, force: true });
@@ -239,8 +242,9 @@ export class FileZoneSource implements ZoneSource {
     const gen = ++this.imageGen;
     if (!this.imageDir || !before || zone.duplicates > 0) return;
     const snapshot = join(this.imageDir, `zone-${gen}`);
+    const abort = (this.imageAbort = new AbortController());
     const taking = (async () => {
-      const image = await recordZoneFile(this.spec.file, snapshot, { origin: this.spec.name });
+      const image = await recordZoneFile(this.spec.file, snapshot, { origin: this.spec.name, signal: abort.signal });
       const after = await this.stamp();
       const same = after !== undefined && after.ino === before.ino && after.size === before.size && after.mtimeMs === before.mtimeMs && after.ctimeMs === before.ctimeMs;
       if (image && same && gen === this.imageGen && this.target?.current === zone) this.image = image;
