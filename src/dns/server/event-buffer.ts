@@ -71,55 +71,22 @@ export class BlockEventBuffer {
   add(e: BlockEvent, n = 1): AddResult {
     // Full: refused without hashing (a flood of distinct names must stay cheap).
     if (this.n >= this.capacity) return 'full';
+    const list = this.word(e.list);
+    const action = this.word(e.action);
     const client = e.client;
     const fqdn = e.fqdn;
-    // Written after the arena's end: kept there if new (addTail), overwritten if merged.
-    this.room(client.length + fqdn.length);
-    const chars = this.chars;
-    let w = this.used;
-    for (let i = 0; i < client.length; i++) chars[w++] = client.charCodeAt(i);
-    for (let i = 0; i < fqdn.length; i++) chars[w++] = fqdn.charCodeAt(i);
-    return this.addTail(client.length, fqdn.length, this.word(e.list), this.word(e.action), e.at, n);
-  }
-
-  /** Another buffer's image (a worker thread's batch), merged record by record; what does not fit is counted in the result. */
-  addImage(img: BlockEventImage): { added: number; notKept: number } {
-    const words = img.words.map((w) => this.word(w));
-    let added = 0;
-    let notKept = 0;
-    for (let r = 0; r < img.n; r++) {
-      const n = img.count[r]!;
-      if (this.n >= this.capacity) {
-        notKept += n;
-        continue;
-      }
-      const c = img.clientLen[r]!;
-      const f = img.fqdnLen[r]!;
-      this.room(c + f);
-      this.chars.set(img.chars.subarray(img.start[r]!, img.start[r]! + c + f), this.used);
-      this.addTail(c, f, words[img.list[r]!]!, words[img.action[r]!]!, img.at[r]!, n);
-      added += n;
-    }
-    return { added, notKept };
-  }
-
-  /** The record whose characters are at the arena's end: merged with an equal one, or kept. */
-  private addTail(clientLen: number, fqdnLen: number, list: number, action: number, at: number, n: number): AddResult {
-    const chars = this.chars;
-    const from = this.used;
-    const end = from + clientLen + fqdnLen;
     // FNV-1a over the characters, then the list and action.
     let h = 0x811c9dc5;
-    for (let i = from; i < from + clientLen; i++) h = Math.imul(h ^ chars[i]!, 0x01000193);
+    for (let i = 0; i < client.length; i++) h = Math.imul(h ^ client.charCodeAt(i), 0x01000193);
     h = Math.imul(h ^ 0xffff, 0x01000193);
-    for (let i = from + clientLen; i < end; i++) h = Math.imul(h ^ chars[i]!, 0x01000193);
+    for (let i = 0; i < fqdn.length; i++) h = Math.imul(h ^ fqdn.charCodeAt(i), 0x01000193);
     h = Math.imul(h ^ (list << 16) ^ action, 0x01000193) | 0;
     const mask = this.table.length - 1;
     let slot = h & mask;
     for (;;) {
       const r = this.table[slot]! - 1;
       if (r < 0) break;
-      if (this.hash[r] === h && this.list[r] === list && this.action[r] === action && this.clientLen[r] === clientLen && this.fqdnLen[r] === fqdnLen && this.same(r, from, end)) {
+      if (this.hash[r] === h && this.list[r] === list && this.action[r] === action && this.same(r, client, fqdn)) {
         this.count[r]! += n;
         return 'merged';
       }
@@ -128,13 +95,19 @@ export class BlockEventBuffer {
     const r = this.n;
     if (r === this.at.length) {
       this.growRecords();
-      return this.addTail(clientLen, fqdnLen, list, action, at, n);
+      return this.add(e, n);
     }
-    this.start[r] = from;
-    this.used = end;
-    this.clientLen[r] = clientLen;
-    this.fqdnLen[r] = fqdnLen;
-    this.at[r] = at;
+    const need = client.length + fqdn.length;
+    if (this.used + need > this.chars.length) this.growChars(need);
+    let w = this.used;
+    const chars = this.chars;
+    for (let i = 0; i < client.length; i++) chars[w++] = client.charCodeAt(i);
+    for (let i = 0; i < fqdn.length; i++) chars[w++] = fqdn.charCodeAt(i);
+    this.start[r] = this.used;
+    this.used = w;
+    this.clientLen[r] = client.length;
+    this.fqdnLen[r] = fqdn.length;
+    this.at[r] = e.at;
     this.count[r] = n;
     this.list[r] = list;
     this.action[r] = action;
@@ -181,16 +154,13 @@ export class BlockEventBuffer {
     return i;
   }
 
-  /** Whether record r's characters equal chars[from, end) (the lengths already match). */
-  private same(r: number, from: number, end: number): boolean {
+  private same(r: number, client: string, fqdn: string): boolean {
+    if (this.clientLen[r] !== client.length || this.fqdnLen[r] !== fqdn.length) return false;
     const chars = this.chars;
-    for (let p = this.start[r]!, i = from; i < end; ) if (chars[p++] !== chars[i++]) return false;
+    let p = this.start[r]!;
+    for (let i = 0; i < client.length; i++) if (chars[p++] !== client.charCodeAt(i)) return false;
+    for (let i = 0; i < fqdn.length; i++) if (chars[p++] !== fqdn.charCodeAt(i)) return false;
     return true;
-  }
-
-  /** Room for `need` more characters after the arena's end. */
-  private room(need: number): void {
-    if (this.used + need > this.chars.length) this.growChars(need);
   }
 
   /** Twice the records' room, and the table rebuilt at twice that. */
