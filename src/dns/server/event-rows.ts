@@ -14,7 +14,6 @@ export const BLOCK_EVENT_INSERT = 'INSERT INTO dns_block_events (id, at, client,
  * `img.words[i]`.
  */
 export function blockEventRows(img: BlockEventImage, idBase: string, purposes: readonly (string | null)[]): SqlValue[][] {
-  let n = 0;
   const lists = img.list;
-  return eventsOf(img).map((e, r) => [`${idBase}${(n++).toString(32).padStart(4, '0')}`, e.at, e.client, e.fqdn, e.list, e.action, purposes[lists[r]!] ?? null, e.count]);
+  return eventsOf(img).map((e, r) => [`${idBase}${r.toString(32).padStart(4, '0')}`, e.at, e.client, e.fqdn, e.list, e.action, purposes[lists[r]!] ?? null, e.count]);
 }
