@@ -26,6 +26,7 @@
  *   npx tsx bench/dns.ts [--names 1000000] [--seconds 15] [--rounds 3] [--clients 16] [--outstanding 300]
  *                        [--threads 0,2 (Sakimori once per value)] [--only unbound|dnsdist|sakimori] [--no-swap] [--no-append]
  *                        [--detect on|off|off,on (DNS detection in Sakimori; a list runs it once per value)] [--rate 40000 (q/s; 0: off)]
+ *                        [--warmup 3 (s of dnsperf on every contender and path before the rounds, not counted; 0: none)]
  *
  * Sakimori runs through bin/sakimori.js: from dist/ when dist/ is current (`npm run build`
  * right before), else the sources through tsx; the section says which.
@@ -56,6 +57,7 @@ const { values: args } = parseArgs({
     'no-append': { type: 'boolean', default: false },
     detect: { type: 'string', default: 'on' },
     rate: { type: 'string', default: '40000' },
+    warmup: { type: 'string', default: '3' },
   },
 });
 const DETECT = args.detect!.split(',').map((d) => {
@@ -66,6 +68,8 @@ const NAMES = Number(args.names);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const RATE = Number(args.rate);
+const WARMUP = Number(args.warmup);
+if (!(WARMUP >= 0)) throw new Error(`--warmup ${args.warmup}: seconds, 0 or more`);
 if (!Number.isInteger(RATE) || RATE < 0) throw new Error(`--rate ${args.rate}: queries per second, a whole number (0: no fixed-rate runs)`);
 /** A fixed-rate run: long enough for a p99 of many answers, short enough not to double the bench. */
 const RATE_SECONDS = Math.min(SECONDS, 10);
@@ -225,9 +229,9 @@ function cpuSeconds(pid: number): number {
 }
 
 /** dnsperf for SECONDS; -v gives each answer's latency, for p50/p99. */
-async function dnsperf(port: number, file: string, during?: () => Promise<void>, rate = 0): Promise<PerfResult> {
+async function dnsperf(port: number, file: string, during?: () => Promise<void>, rate = 0, seconds = SECONDS): Promise<PerfResult> {
   const out = join(dir, 'perf.out');
-  const limit = rate > 0 ? ['-Q', String(rate), '-l', String(RATE_SECONDS)] : ['-l', String(SECONDS)];
+  const limit = rate > 0 ? ['-Q', String(rate), '-l', String(RATE_SECONDS)] : ['-l', String(seconds)];
   const c = spawn('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', join(dir, file), ...limit, '-c', args.clients!, '-q', args.outstanding!, '-t', '2', '-v'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -439,6 +443,16 @@ try {
   if (!only || only === 'unbound') contenders.push(await loadUnbound());
   if (!only || only === 'dnsdist') contenders.push(await loadDnsdist(upstream.port));
   if (!only || only === 'sakimori') for (const t of args.threads!.split(',')) for (const d of DETECT) contenders.push(await loadSakimori(upstream.port, Number(t), d));
+  // Not counted: Sakimori's JavaScript is compiled while it runs (the anchors are C++), and
+  // every server's caches fill; a server in service has run for days.
+  if (WARMUP > 0) {
+    for (const c of contenders) {
+      for (const p of c.paths) {
+        log(`warm-up: ${c.name}, ${p} path, ${WARMUP} s`);
+        await dnsperf(c.port, p === 'block' ? 'q-block.txt' : 'q-pass.txt', undefined, 0, WARMUP);
+      }
+    }
+  }
   for (let r = 0; r < ROUNDS; r++) {
     const order = contenders.map((_, i) => contenders[(i + r) % contenders.length]!);
     for (const c of order) {
@@ -548,7 +562,7 @@ for (const on of rows.filter((r) => r.name.includes('detection on'))) {
     `DNS detection's cost, ${on.name.replace(', detection on', '')}, ${on.path} path: server CPU per answered query ${fmt(off.cpuUs, 1)} µs without, ${fmt(on.cpuUs, 1)} µs with (medians of ${ROUNDS} round${ROUNDS > 1 ? 's' : ''}): ${cost >= 0 ? '+' : ''}${(cost * 100).toFixed(1)}% (goal: at most +10%); q/s ${fmt(off.qps)} -> ${fmt(on.qps)}, p99 ${fmt(off.p99ms, 2)} -> ${fmt(on.p99ms, 2)} ms.`,
   );
 }
-const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads} --rate ${RATE}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}`;
+const reproduce = `npx tsx bench/dns.ts --names ${NAMES} --seconds ${SECONDS} --rounds ${ROUNDS} --clients ${args.clients} --outstanding ${args.outstanding} --threads ${args.threads} --rate ${RATE}${args.only ? ` --only ${args.only}` : ''}${args['no-swap'] ? ' --no-swap' : ''}${args.detect !== 'on' ? ` --detect ${args.detect}` : ''}${WARMUP !== 3 ? ` --warmup ${WARMUP}` : ''}`;
 const md = [
   ...sectionHead(
     'dns',
@@ -556,7 +570,7 @@ const md = [
     `Machine: ${machineFacts()}; load average ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end${steal}. ${((Date.now() - started) / 1000).toFixed(0)} s in all.${runtimes.size ? ` Sakimori ran from ${[...runtimes].join('; ')}.` : ''}`,
     reproduce,
   ),
-  `Rounds: ${ROUNDS}. Every contender was loaded first and stayed up (idle while not measured); in each round dnsperf ran ${SECONDS} s against every contender on each of its paths in turn, the order rotated by one contender per round and the paths swapped every other round. Each figure in the table is the median of the rounds, taken on its own (q/s, p50, p99, lost, CPU); the ratios compare medians.`,
+  `Rounds: ${ROUNDS}. Every contender was loaded first and stayed up (idle while not measured)${WARMUP > 0 ? `, then took ${WARMUP} s of dnsperf on each of its paths, not counted` : ''}; in each round dnsperf ran ${SECONDS} s against every contender on each of its paths in turn, the order rotated by one contender per round and the paths swapped every other round. Each figure in the table is the median of the rounds, taken on its own (q/s, p50, p99, lost, CPU); the ratios compare medians.`,
   '',
   table,
   '',
