@@ -240,6 +240,9 @@ export class FileZoneSource implements ZoneSource {
     this.image = undefined;
     if (old) void rm(old.snapshot, { force: true });
     const gen = ++this.imageGen;
+    // An image of the previous load still being taken is stale now: stop its read.
+    this.imageAbort?.abort();
+    this.imageAbort = undefined;
     if (!this.imageDir || !before || zone.duplicates > 0) return;
     const snapshot = join(this.imageDir, `zone-${gen}`);
     const abort = (this.imageAbort = new AbortController());
