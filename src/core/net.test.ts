@@ -54,5 +54,4 @@ describe('openOnOnePort', () => {
     assert.equal(s.log.filter((l) => l.startsWith('open')).length, PAIR_PORT_ATTEMPTS);
     assert.equal(s.log.filter((l) => l.startsWith('close')).length, PAIR_PORT_ATTEMPTS);
   });
-
 });

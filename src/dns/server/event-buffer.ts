@@ -60,7 +60,7 @@ export class BlockEventBuffer {
   private readonly words: string[] = [];
   private readonly wordIndex = new Map<string, number>();
 
-  /** `capacity`: distinct events kept until drain(); more are refused ('full'). */
+  /** `capacity`: distinct events kept until takeImage(); more are refused ('full'). */
   constructor(readonly capacity: number) {}
 
   get size(): number {
@@ -136,11 +136,6 @@ export class BlockEventBuffer {
     this.n = 0;
     this.used = 0;
     return img;
-  }
-
-  /** The events in the order they first came, as objects, and the buffer empty again. */
-  drain(): CountedBlockEvent[] {
-    return eventsOf(this.takeImage());
   }
 
   private word(w: string): number {
