@@ -17,9 +17,10 @@
  *
  * Figures per step: "seen" = ms from the update (the rename, or `rpz add` removing its lock
  * file: the edit committed) until the first socket / every socket got the new answer;
- * "main CPU" = the server's main thread on-CPU time from the update (for ixfr from the
- * command's start) until every socket saw it plus 500 ms, less the same thread's CPU over
- * as long a time under the same query stream before the step; "all CPU"
+ * "main CPU" = the server's main thread on-CPU time from the update (for ixfr, too, from
+ * the edit's commit) until every socket saw it plus 500 ms, less the same thread's CPU rate
+ * under the same query stream before the step (the least of three one-second windows) over
+ * as long a time; "all CPU"
  * = the same for every thread of the process; "RSS before" and "peak" (VmHWM, reset through
  * /proc/PID/clear_refs just before the step) in MiB; "lost" = queries never answered
  * (waited 2 s) of those sent during the step; "flips" = answers with the old policy on a
@@ -39,13 +40,14 @@
  * the load average; appends nothing (copy the table into docs/BENCHMARKS.md by hand).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { PolicyProbe } from '../test/peers/policy-probe.ts';
 import { freePort } from '../test/peers/ports.ts';
 import { helpIfAsked } from './run.ts';
+import { cli as runCli, nameOf, writeZone, ZONE } from './rpz-common.ts';
 
 helpIfAsked(import.meta.url);
 
@@ -68,23 +70,10 @@ const HEAP = Number(values.heap);
 for (const p of PATHS) if (p !== 'file' && p !== 'ixfr') throw new Error(`--paths: "${p}" is neither file nor ixfr`);
 
 const BIN = resolve(import.meta.dirname, '../bin/sakimori.js');
-const ZONE = 'cc.rpz.bench';
 const ENV = { ...process.env, ...(values.dist ? {} : { SAKIMORI_SOURCES: '1' }) };
 
-/** Name i of the zone (listed as NXDOMAIN, `CNAME .`); step k changes name k * 7919 + 13. */
-const nameOf = (i: number) => `n${i}.bad${i % 977}.example`;
+/** Step k changes name k * 7919 + 13 of the zone (nameOf). */
 const changed = (step: number, n: number) => (step * 7919 + 13) % n;
-
-async function writeZone(file: string, n: number, nodata: ReadonlySet<number>): Promise<void> {
-  const out = createWriteStream(file);
-  out.write(`$ORIGIN ${ZONE}.\n$TTL 300\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300\n@ NS localhost.\n`);
-  for (let i = 0; i < n; i += 10_000) {
-    let chunk = '';
-    for (let j = i; j < Math.min(n, i + 10_000); j++) chunk += `${nameOf(j)} CNAME ${nodata.has(j) ? '*' : ''}.\n`;
-    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((r) => out.end(r));
-}
 
 interface Proc {
   child: ChildProcess;
@@ -126,14 +115,8 @@ async function until(what: string, p: Proc, ok: () => boolean, ms: number): Prom
   }
 }
 
-function cli(args: string[], cwd: string, heapMiB?: number): Promise<void> {
-  return new Promise((res, rej) => {
-    const c = spawn(process.execPath, [...(heapMiB ? [`--max-old-space-size=${heapMiB}`] : []), BIN, ...args], { cwd, env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    c.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    c.on('exit', (code) => (code === 0 ? res() : rej(new Error(`sakimori ${args.join(' ')} exited ${code}: ${err}`))));
-  });
-}
+/** One `sakimori` command run to its end (the shared runner, with this bench's heap and environment). */
+const cli = (args: string[], cwd: string, heapMiB?: number): Promise<number> => runCli({ bin: BIN, cwd, env: ENV, nodeArgs: heapMiB ? [`--max-old-space-size=${heapMiB}`] : [] }, args);
 
 // ---- /proc ---------------------------------------------------------------------------------
 
@@ -214,20 +197,26 @@ async function configuration(n: number, threads: number, path: 'file' | 'ixfr', 
         await new Promise((r) => setTimeout(r, 1000));
         if (mainNs(pid) - q0 < 0.3e9) break;
       }
-      const b0 = performance.now();
-      const bm = mainNs(pid);
-      const ba = allNs(pid);
-      await new Promise((r) => setTimeout(r, 1000));
-      const idle = performance.now() - b0;
-      const idleMain = (mainNs(pid) - bm) / idle;
-      const idleAll = (allNs(pid) - ba) / idle;
+      // The stream's own CPU rate: the least of three one-second windows (a collection in one
+      // window would otherwise be subtracted from the step and could make it negative).
+      let idleMain = Infinity;
+      let idleAll = Infinity;
+      for (let w = 0; w < 3; w++) {
+        const b0 = performance.now();
+        const bm = mainNs(pid);
+        const ba = allNs(pid);
+        await new Promise((r) => setTimeout(r, 1000));
+        const idle = performance.now() - b0;
+        idleMain = Math.min(idleMain, (mainNs(pid) - bm) / idle);
+        idleAll = Math.min(idleAll, (allNs(pid) - ba) / idle);
+      }
       // The rewritten file is prepared before the step; the step starts at its rename.
       const next = join(dir, 'cc.zone.next');
       if (path === 'file') await writeZone(next, n, nodata);
       const rssBefore = status(pid, 'VmRSS');
       writeFileSync(`/proc/${pid}/clear_refs`, '5');
-      const m0 = mainNs(pid);
-      const a0 = allNs(pid);
+      let m0 = mainNs(pid);
+      let a0 = allNs(pid);
       probe.mark();
       const t0 = performance.now();
       let update = t0;
@@ -237,8 +226,13 @@ async function configuration(n: number, threads: number, path: 'file' | 'ixfr', 
         // the command's start (node, the store) or exit (the provider may have it before that).
         const lock = `${file}.lock`;
         let unlocked: number | undefined;
+        // The CPU window starts there too: the command's own seconds (node's start) would
+        // otherwise sit in it and the idle rate subtracted over them swamp the step (negative figures).
         const w = watch(dir, (_e, f) => {
-          if (f === basename(lock) && !existsSync(lock)) unlocked ??= performance.now();
+          if (f !== basename(lock) || existsSync(lock) || unlocked !== undefined) return;
+          unlocked = performance.now();
+          m0 = mainNs(pid);
+          a0 = allNs(pid);
         });
         await cli(['rpz', 'add', '--zone', ZONE, '--file', file, '--name', nameOf(k), '--action', 'nodata'], dir, HEAP);
         w.close();
@@ -247,7 +241,7 @@ async function configuration(n: number, threads: number, path: 'file' | 'ixfr', 
       await probe.untilAllNew(step === 0 ? 1_800_000 : 900_000);
       const seenAt = performance.now() - update;
       await new Promise((r) => setTimeout(r, 500));
-      const span = performance.now() - t0;
+      const span = performance.now() - update;
       const mainMs = (mainNs(pid) - m0 - idleMain * span) / 1e6;
       const allCpuMs = (allNs(pid) - a0 - idleAll * span) / 1e6;
       const peak = status(pid, 'VmHWM');
@@ -273,6 +267,6 @@ const f = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-
 const lines = [
   '| names | threads | path | step | seen first / every thread (ms) | main-thread CPU (ms) | all threads CPU (ms) | RSS before → peak (MiB) | lost / sent | flips |',
   '|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => `| ${f(r.names)} | ${r.threads} | ${r.path} | ${r.step} | ${f(r.firstMs)} / ${f(r.allMs)} | ${f(r.mainMs)} | ${f(r.allCpuMs)} | ${f(r.rssBefore)} → ${f(r.peak)} (+${f(r.peak - r.rssBefore)}) | ${r.lost} / ${r.sent} | ${r.flips} |`),
+  ...rows.map((r) => `| ${f(r.names)} | ${r.threads} | ${r.path} | ${r.step} | ${f(r.firstMs)} / ${f(r.allMs)} | ${f(r.mainMs)} | ${f(r.allCpuMs)} | ${f(r.rssBefore)} → ${f(r.peak)} (${r.peak - r.rssBefore < 0 ? '' : '+'}${f(r.peak - r.rssBefore)}) | ${r.lost} / ${r.sent} | ${r.flips} |`),
 ];
 process.stdout.write(`${lines.join('\n')}\n\nload average at the start ${load0.map((x) => x.toFixed(1)).join(' ')}, at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}; ${values.dist ? 'dist/' : 'sources through tsx'}\n`);

@@ -1,5 +1,5 @@
 /**
- * What the rpz benches (rpz-edit.ts, rpz-serve.ts) share: the generated policy zone, running
+ * What the rpz and policy benches (rpz-edit.ts, rpz-serve.ts, policy-update.ts) share: the generated policy zone, running
  * a `sakimori` command as a child process, and waiting until `sakimori rpz serve` answers a
  * serial. Not a bench of its own.
  */
@@ -9,13 +9,19 @@ import { querySoa, soaSerial } from '../src/dns/zone-transfer/index.ts';
 
 export const ZONE = 'cc.rpz.bench';
 
-/** The zone file of `names` names, all `CNAME .` (NXDOMAIN), serial 1; written 10,000 lines at a time. */
-export async function writeZone(file: string, names: number): Promise<void> {
+/** Name i of the bench zone. */
+export const nameOf = (i: number): string => `n${i}.bad${i % 977}.example`;
+
+/**
+ * The zone file of `names` names, serial 1, written 10,000 lines at a time: each `CNAME .`
+ * (NXDOMAIN), or `CNAME *.` (NODATA) for the indexes in `nodata`.
+ */
+export async function writeZone(file: string, names: number, nodata: ReadonlySet<number> = new Set()): Promise<void> {
   const out = createWriteStream(file);
   out.write(`$ORIGIN ${ZONE}.\n$TTL 300\n@ SOA localhost. hostmaster.localhost. 1 3600 600 86400 300\n@ NS localhost.\n`);
   for (let i = 0; i < names; i += 10_000) {
     let chunk = '';
-    for (let j = i; j < Math.min(names, i + 10_000); j++) chunk += `n${j}.bad${j % 977}.example CNAME .\n`;
+    for (let j = i; j < Math.min(names, i + 10_000); j++) chunk += `${nameOf(j)} CNAME ${nodata.has(j) ? '*' : ''}.\n`;
     if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((r) => out.end(r));
