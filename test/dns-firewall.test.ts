@@ -464,5 +464,15 @@ for (const threads of [0, 2]) describe(`DNS firewall with dig and Unbound (${thr
     assert.match(m, /sakimori_dns_responses_total\{transport="udp",rcode="NXDOMAIN"\} \d+/);
     assert.match(m, /sakimori_dns_upstream_latency_seconds_bucket\{upstream="127\.0\.0\.1:\d+",le="0\.005"\} \d+/);
     assert.match(m, /sakimori_dns_upstream_up\{upstream="127\.0\.0\.1:\d+"\} 1/);
+    // Every batch of UDP queries read from a native socket is in the read-delay histogram.
+    const buckets = [...m.matchAll(/sakimori_dns_udp_read_delay_seconds_bucket\{le="([^"]+)"\} (\d+)/g)].map((x) => ({ le: x[1]!, n: Number(x[2]) }));
+    assert.equal(buckets.length, 15, m);
+    assert.deepEqual(buckets[0], { le: '0.000016', n: buckets[0]!.n });
+    assert.equal(buckets.at(-1)!.le, '+Inf');
+    for (let k = 1; k < buckets.length; k++) assert.ok(buckets[k]!.n >= buckets[k - 1]!.n, 'cumulative');
+    const count = Number(/sakimori_dns_udp_read_delay_seconds_count (\d+)/.exec(m)?.[1]);
+    const received = Number(/sakimori_dns_udp_socket_datagrams_total\{event="received"\} (\d+)/.exec(m)?.[1]);
+    assert.ok(count > 0 && count <= received, `${count} reads of ${received} queries`);
+    assert.equal(buckets.at(-1)!.n, count);
   });
 });

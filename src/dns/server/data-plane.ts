@@ -41,7 +41,7 @@ import {
 import type { Decision, PolicyEngine } from '../policy/index.ts';
 import type { DnsObservedQuery, PolicyKind } from '../detect/index.ts';
 import { Forwarder, type ForwarderOptions, type ReplyTarget } from './forwarder.ts';
-import { DataPlaneStats, NO_ANSWER, type StatsSnapshot, type Transport, type UdpSocketStats } from './stats.ts';
+import { addUdpStats, DataPlaneStats, emptyUdpSocketStats, NO_ANSWER, type StatsSnapshot, type Transport, type UdpSocketStats } from './stats.ts';
 import { openUdpBatch, type Datagrams, type UdpBatchSocket } from './udp-batch.ts';
 
 export interface ListenSpec {
@@ -289,18 +289,12 @@ export class DataPlane {
 
   /** The batched UDP sockets' counters, summed (dgram sockets on a shared descriptor have none). */
   private udpStats(): UdpSocketStats {
-    const sum: UdpSocketStats = { sockets: 0, native: 0, received: 0, truncated: 0, sent: 0, queued: 0, dropped: 0, sendErrors: 0 };
+    const sum = emptyUdpSocketStats();
     for (const l of this.listeners) {
       if (!('impl' in l.udp)) continue;
-      const s = l.udp.stats();
       sum.sockets++;
       if (l.udp.impl === 'native') sum.native++;
-      sum.received += s.received;
-      sum.truncated += s.truncated;
-      sum.sent += s.sent;
-      sum.queued += s.queued;
-      sum.dropped += s.dropped;
-      sum.sendErrors += s.sendErrors;
+      addUdpStats(sum, l.udp.stats());
     }
     if (sum.dropped > 0) this.warnOnce('udp-dropped', `UDP replies dropped: the socket stayed unwritable past its queue bound (${sum.dropped} so far); the host's network or the clients cannot take the answer rate`);
     if (sum.sendErrors > 0) this.warnOnce('udp-send-errors', `UDP replies refused by the kernel (${sum.sendErrors} so far)`);

@@ -3,7 +3,7 @@
  * /metrics is scraped (nothing is done per query but `n++`).
  */
 import type { Registry } from '../../telemetry/index.ts';
-import { LATENCY_BUCKETS, TRANSPORTS, type StatsSnapshot } from './stats.ts';
+import { LATENCY_BUCKETS, TRANSPORTS, WAIT_BUCKET_BINS, type StatsSnapshot } from './stats.ts';
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE', 'RCODE11', 'RCODE12', 'RCODE13', 'RCODE14', 'RCODE15', 'none'];
 
@@ -72,6 +72,28 @@ export function registerDnsMetrics(registry: Registry, c: FirewallCounters): voi
     const u = c.snapshot().udpSockets;
     return u ? [{ labels: { impl: 'native' }, value: u.native }, { labels: { impl: 'dgram' }, value: u.sockets - u.native }] : [];
   });
+  m(
+    'sakimori_dns_udp_read_delay_seconds',
+    'For each batch of UDP queries read from a listener socket (native sockets), how long its oldest query had waited there (kernel receive time to read): queueing behind a busy thread, or a thread not given a CPU',
+    'histogram',
+    () => {
+      const u = c.snapshot().udpSockets;
+      if (!u || u.waitBins.length === 0) return [];
+      const name = 'sakimori_dns_udp_read_delay_seconds';
+      const out: Value[] = [];
+      let below = 0;
+      let bin = 0;
+      for (const k of WAIT_BUCKET_BINS) {
+        for (; bin <= k; bin++) below += u.waitBins[bin] ?? 0;
+        out.push({ metricName: `${name}_bucket`, labels: { le: String(2 ** k / 1e6) }, value: below });
+      }
+      const count = u.waitBins.reduce((a, v) => a + v, 0);
+      out.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count });
+      out.push({ metricName: `${name}_sum`, labels: {}, value: u.waitSum });
+      out.push({ metricName: `${name}_count`, labels: {}, value: count });
+      return out;
+    },
+  );
   m('sakimori_dns_upstream_up', 'Whether each upstream is in use (1) or marked down and probed (0)', 'gauge', () => c.snapshot().upstreams.map((u) => ({ labels: { upstream: u.address }, value: u.up ? 1 : 0 })));
   m('sakimori_dns_upstream_queries_total', 'Queries sent to each upstream, by result', 'counter', () =>
     c.snapshot().upstreams.flatMap((u) => [

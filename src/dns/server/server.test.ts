@@ -227,8 +227,10 @@ describe('small parts', () => {
       tcpConnections: 0,
       tcpClosedForGarbage: 0,
       upstreams: [{ address: '127.0.0.1:53', up, sent: q, answered: q, timeouts: 0, errors: 0, buckets: [1, 2], latencySum: 0.5 }],
+      udpSockets: { sockets: 1, native: up ? 1 : 0, received: q, truncated: 0, sent: q, queued: 0, dropped: 0, sendErrors: 0, waitBins: up ? [q, 1] : [q], waitSum: q / 1000 },
     });
     const m = mergeSnapshots([one(3, true), one(4, false)]);
     assert.deepEqual([m.queries.udp, m.policy['cc\0nxdomain'], m.upstreams[0]!.sent, m.upstreams[0]!.up, m.upstreams[0]!.buckets, m.responses.udp[0]], [7, 7, 7, false, [2, 4], 2]);
+    assert.deepEqual(m.udpSockets, { sockets: 2, native: 1, received: 7, truncated: 0, sent: 7, queued: 0, dropped: 0, sendErrors: 0, waitBins: [7, 1], waitSum: 0.007 });
   });
 });

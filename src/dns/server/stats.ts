@@ -9,6 +9,12 @@ export type Transport = (typeof TRANSPORTS)[number];
 /** Upstream latency buckets, seconds (Prometheus `le`). */
 export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5] as const;
 
+/**
+ * Read-delay histogram (udp-batch's waitBins: bin k counts batches whose oldest datagram
+ * waited under 2^k µs): the bins exported as Prometheus buckets, 16 µs to 131 ms.
+ */
+export const WAIT_BUCKET_BINS = [4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17] as const;
+
 /** Index 16 of a response array counts queries answered with nothing (DROP, or a client gone). */
 export const NO_ANSWER = 16;
 
@@ -40,6 +46,27 @@ export interface UdpSocketStats {
   /** Replies given up (waiting queue over its bound, or left at close). */
   dropped: number;
   sendErrors: number;
+  /** Batches read, by how long their oldest datagram had waited in the socket (native sockets; bin k: under 2^k µs). */
+  waitBins: number[];
+  /** Those waits' total, seconds. */
+  waitSum: number;
+}
+
+/** An empty UdpSocketStats to sum into. */
+export function emptyUdpSocketStats(): UdpSocketStats {
+  return { sockets: 0, native: 0, received: 0, truncated: 0, sent: 0, queued: 0, dropped: 0, sendErrors: 0, waitBins: [], waitSum: 0 };
+}
+
+/** Adds one socket's (or one thread's) UDP counters into `into`. */
+export function addUdpStats(into: UdpSocketStats, s: Omit<UdpSocketStats, 'sockets' | 'native' | 'waitBins' | 'waitSum'> & { waitBins?: readonly number[]; waitSum?: number }): void {
+  into.received += s.received;
+  into.truncated += s.truncated;
+  into.sent += s.sent;
+  into.queued += s.queued;
+  into.dropped += s.dropped;
+  into.sendErrors += s.sendErrors;
+  s.waitBins?.forEach((v, k) => (into.waitBins[k] = (into.waitBins[k] ?? 0) + v));
+  into.waitSum += s.waitSum ?? 0;
 }
 
 export interface StatsSnapshot {
@@ -123,8 +150,10 @@ export function mergeSnapshots(list: readonly StatsSnapshot[]): StatsSnapshot {
   };
   for (const s of list) {
     if (s.udpSockets) {
-      const o = (out.udpSockets ??= { sockets: 0, native: 0, received: 0, truncated: 0, sent: 0, queued: 0, dropped: 0, sendErrors: 0 });
-      for (const k of Object.keys(o) as (keyof UdpSocketStats)[]) o[k] += s.udpSockets[k];
+      const o = (out.udpSockets ??= emptyUdpSocketStats());
+      o.sockets += s.udpSockets.sockets;
+      o.native += s.udpSockets.native;
+      addUdpStats(o, s.udpSockets);
     }
     for (const t of TRANSPORTS) {
       out.queries[t] += s.queries[t];

@@ -5,7 +5,7 @@
  * The addon must be built (scripts/test.sh builds it): a missing addon fails here.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import dgram from 'node:dgram';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
@@ -291,6 +291,47 @@ test('native: replies the kernel will not take at once wait for writability, in 
     c.close();
     await s.close();
   }
+});
+
+test('native: the read delay (how long the oldest datagram of each batch waited in the socket) is counted from kernel receive times', async () => {
+  let got = 0;
+  let reads = 0;
+  const s = await openUdpBatch({
+    host: '127.0.0.1',
+    port: 0,
+    impl: 'native',
+    onBatch: (d) => {
+      got += d.count;
+      reads++;
+    },
+  });
+  try {
+    // Sent while this thread is held (a child process, waited for synchronously), then held
+    // 60 ms more: every one of them waits at least that long before it is read.
+    execFileSync('python3', ['-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\nfor i in range(20): s.sendto(b'q%d' % i,('127.0.0.1',${s.port}))`]);
+    const until60 = Date.now() + 60;
+    while (Date.now() < until60);
+    await until(() => got === 20, '20 datagrams read');
+    const st = s.stats();
+    const bins = st.waitBins ?? [];
+    assert.equal(bins.length, 24);
+    assert.equal(bins.reduce((a, v) => a + v, 0), reads, 'each read once');
+    // Bin k counts delays under 2^k µs: the first read's, 60 ms or more, is in bin 16 (32.8-65.5 ms) or above.
+    assert.ok(bins.slice(16).reduce((a, v) => a + v, 0) >= 1, `bins ${bins}`);
+    assert.ok(st.waitSum! >= 0.06, `sum ${st.waitSum}`);
+    // Read at once when nothing holds the thread: the next ones are counted too.
+    const c = await client();
+    c.send(Buffer.from('x'), s.port, '127.0.0.1');
+    await until(() => got === 21, 'one more');
+    c.close();
+    assert.equal(s.stats().waitBins!.reduce((a, v) => a + v, 0), reads);
+  } finally {
+    await s.close();
+  }
+  // dgram has no receive times: no histogram rather than a wrong one.
+  const d = await openUdpBatch({ host: '127.0.0.1', port: 0, impl: 'dgram', onBatch() {} });
+  assert.equal(d.stats().waitBins, undefined);
+  await d.close();
 });
 
 test('native: SO_REUSEPORT lets two sockets share a port; without it the second bind fails', async () => {

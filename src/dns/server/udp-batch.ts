@@ -66,6 +66,13 @@ export interface UdpBatchStats {
   recvErrors: number;
   /** errno of the last send/receive error, 0 if none. */
   lastErrno: number;
+  /**
+   * Native, with kernel receive times (SO_TIMESTAMPNS): the read delay, one count per batch
+   * read: how long its first (oldest) datagram had waited in the socket. Bin k counts delays
+   * under 2^k µs (the last bin: longer); waitSum is their total in seconds.
+   */
+  waitBins?: number[];
+  waitSum?: number;
 }
 
 export interface UdpBatchSocket {
