@@ -78,8 +78,11 @@ typedef struct {
   int lastErrno;
   uint32_t readRounds; /* batches read per readiness event before the loop runs other sockets */
   int connected;     /* connect()ed to one peer: sends carry no address (the kernel keeps the route) */
-  int stamps;        /* SO_TIMESTAMPNS is on: rctl holds each datagram's receive time */
-  uint8_t *rctl;     /* batch * CTL_SPACE control buffers */
+  int stamps;        /* SO_TIMESTAMPNS is on: rctl gets the receive time of each batch's first datagram */
+  union {
+    struct cmsghdr align;
+    uint8_t buf[CTL_SPACE];
+  } rctl;
   double waitBins[WAIT_BINS], waitSum; /* read delay histogram (one count per batch read); the sum in seconds */
 } sock_t;
 
@@ -342,8 +345,8 @@ static void read_batches(sock_t *s) {
       s->rmsg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
       s->rmsg[i].msg_hdr.msg_flags = 0;
       s->rmsg[i].msg_len = 0;
-      if (s->stamps) s->rmsg[i].msg_hdr.msg_controllen = i == 0 ? CTL_SPACE : 0;
     }
+    if (s->stamps) s->rmsg[0].msg_hdr.msg_controllen = sizeof s->rctl.buf;
     /* MSG_TRUNC: msg_len is the datagram's real length, so oversize ones are recognised. */
     int n = recvmmsg(s->fd, s->rmsg, s->batch, MSG_DONTWAIT | MSG_TRUNC, NULL);
     if (n < 0) {
@@ -410,8 +413,6 @@ static void free_sock(sock_t *s, int deleteRefs) {
   free(s->raddr);
   free(s->taddr);
   free(s->pend);
-  free(s->rctl);
-  s->rctl = NULL;
   s->rmsg = s->tmsg = NULL;
   s->riov = s->tiov = NULL;
   s->raddr = s->taddr = NULL;
@@ -623,10 +624,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   /* Receive times (best effort: without them there is no read-delay histogram, nothing else changes). */
-  s->rctl = calloc(batch, CTL_SPACE);
-  if (s->rctl && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0) s->stamps = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0) {
+    s->stamps = 1;
+    s->rmsg[0].msg_hdr.msg_control = s->rctl.buf;
+  }
   for (uint32_t i = 0; i < batch; i++) {
-    if (s->stamps) s->rmsg[i].msg_hdr.msg_control = s->rctl + (size_t)i * CTL_SPACE;
     s->riov[i].iov_base = s->rx + (size_t)i * slot;
     s->riov[i].iov_len = slot;
     s->rmsg[i].msg_hdr.msg_name = &s->raddr[i];
