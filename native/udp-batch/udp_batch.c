@@ -22,7 +22,8 @@
 // (SO_TIMESTAMPNS); now minus that time is how long the oldest one waited in the socket for
 // this thread (busy, or not given a CPU): the part of a query's latency spent queued before
 // the server looked at it. Counted per batch in power-of-two microseconds (WAIT_BINS), read
-// by stats(). Only the first: a receive time for every datagram (one cmsg each) cost 5.8%
+// by stats(). Asked for with the option readDelay (the listeners; the forwarder's upstream
+// sockets do without). Only the first: a receive time for every datagram (one cmsg each) cost 5.8%
 // more CPU per query on the block path (0.4 us, 18 alternating runs), the first alone none
 // measurable.
 #ifndef NAPI_VERSION
@@ -517,7 +518,7 @@ static napi_value make_ab(napi_env env, size_t len, uint8_t **data, napi_ref *re
   return ab;
 }
 
-// open(host, port, { reusePort, batch, slot, txSlots, txBytes, rcvbuf, sndbuf, maxPendingBytes, readRounds }, onBatch)
+// open(host, port, { reusePort, batch, slot, txSlots, txBytes, rcvbuf, sndbuf, maxPendingBytes, readRounds, readDelay }, onBatch)
 //   -> { handle, port, rx, rxMeta, tx, txMeta }
 static napi_value js_open(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -548,6 +549,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   uint32_t maxPend = opt_u32(env, argv[2], "maxPendingBytes", 16u << 20);
   uint32_t injectEagain = opt_u32(env, argv[2], "injectEagainEvery", 0);
   uint32_t readRounds = opt_u32(env, argv[2], "readRounds", READ_ROUNDS);
+  uint32_t readDelay = opt_u32(env, argv[2], "readDelay", 0);
   if (readRounds < 1 || readRounds > 64 || batch < 1 || batch > 1024 || slot < 512 || slot > 65536 || txSlots < 1 || txSlots > 4096 || txBytes < 512) {
     napi_throw_range_error(env, "EUDPBATCH", "readRounds 1-64, batch 1-1024, slot 512-65536, txSlots 1-4096, txBytes >= 512");
     return NULL;
@@ -624,7 +626,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   /* Receive times (best effort: without them there is no read-delay histogram, nothing else changes). */
-  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0) {
+  if (readDelay && setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) == 0) {
     s->stamps = 1;
     s->rmsg[0].msg_hdr.msg_control = s->rctl.buf;
   }

@@ -192,7 +192,7 @@ export class DataPlane {
   async openUdp(spec: ListenSpec, reusePort: boolean): Promise<UdpBatchSocket> {
     const t = new BatchTarget(spec.filtered);
     try {
-      t.sock = await openUdpBatch({ host: spec.address.host, port: spec.address.port, reusePort, impl: reusePort ? 'native' : 'auto', log: (level, msg) => this.opts.log(level, msg), onBatch: (d) => this.batch(d, t) });
+      t.sock = await openUdpBatch({ host: spec.address.host, port: spec.address.port, reusePort, impl: reusePort ? 'native' : 'auto', readDelay: true, log: (level, msg) => this.opts.log(level, msg), onBatch: (d) => this.batch(d, t) });
     } catch (err) {
       throw listenError('UDP', spec.address, err as NodeJS.ErrnoException);
     }

@@ -119,6 +119,8 @@ export interface UdpBatchOptions {
   sendBufferSize?: number;
   /** Bound on replies kept while the socket is not writable. Default 16 MiB. */
   maxPendingBytes?: number;
+  /** Native: count the read delay (UdpBatchStats.waitBins) from kernel receive times. Default off. */
+  readDelay?: boolean;
   /** Tests only (native): every Nth batch of replies is treated as if sendmmsg said EAGAIN, so the wait-for-writable path runs (loopback UDP almost never pushes back). */
   injectEagainEvery?: number;
   /** 'auto' (default): the addon if built, else dgram. SAKIMORI_UDP_BATCH=dgram forces dgram. */
@@ -301,6 +303,7 @@ class NativeSocket implements UdpBatchSocket, Datagrams {
         maxPendingBytes: o.maxPendingBytes ?? 16 << 20,
         injectEagainEvery: o.injectEagainEvery ?? 0,
         readRounds: o.readRounds ?? 8,
+        readDelay: !!o.readDelay,
       },
       (count) => this.batch(count),
     );
