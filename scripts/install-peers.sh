@@ -12,13 +12,11 @@ PEERS=(
   freeradius-utils # radclient sends real RADIUS accounting packets to the attribution listener
   python3-aiosmtpd # a real SMTP server on loopback receives the subscriber notices
   chromium         # headless browser tests of the subscriber portal and operator console
-  unbound          # RPZ consumer and upstream resolver in the DNS firewall and RPZ feed tests
+  unbound          # RPZ consumer and upstream resolver in the DNS firewall and RPZ feed tests; bench/dns.ts's anchor
   bind9            # RPZ consumer (named) following Sakimori's feed by NOTIFY + IXFR
-  dnsutils         # dig, the client in every DNS test
+  dnsutils         # dig: the client in every DNS test, queried as a subscriber's resolver would be
   fstrm-bin        # fstrm_replay: a reference Frame Streams writer for the dnstap collector
   dnstap-ldns      # a reference dnstap reader, checks the frames the tests write
-  unbound          # the DNS firewall tests forward to a real Unbound (test/peers/unbound.ts); bench/dns.ts's anchor
-  dnsutils         # dig: the DNS firewall tests query it as a client would
 )
 
 missing=()

@@ -22,6 +22,16 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
+test('a reader that closes the pipe (sakimori --help | head) stops it quietly, status 141 as SIGPIPE would', async () => {
+  const child = spawn(process.execPath, [BIN, '--help'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.destroy(); // closed before the help is written: the write fails with EPIPE
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+  assert.equal(code, 141, stderr);
+  assert.doesNotMatch(stderr, /EPIPE|Error/);
+});
+
 test('--help teaches: groups, commands, examples', () => {
   const r = sakimori(['--help']);
   assert.equal(r.code, 0);

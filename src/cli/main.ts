@@ -23,6 +23,23 @@ const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] 
   { commands: ['store'], load: async () => (await import('./commands/store.ts')).registerStore },
 ];
 
+/**
+ * `sakimori ... | head`: the reader closed the pipe. Stop as a Unix tool stopped by SIGPIPE
+ * does (status 141, no message) instead of an unhandled EPIPE with a stack trace. Node
+ * ignores SIGPIPE, so the failed write is the only sign. Other write errors stay fatal.
+ */
+let pipeWatched = false;
+function stopQuietlyOnClosedPipe(): void {
+  if (pipeWatched) return;
+  pipeWatched = true;
+  for (const out of [process.stdout, process.stderr]) {
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(141);
+      throw err;
+    });
+  }
+}
+
 /** Root options that take a value (the word after them is not the command). */
 const VALUE_OPTIONS = new Set(['-c', '--config', '--store', '--log-level']);
 
@@ -72,6 +89,7 @@ Run \`sakimori COMMAND --help\` for each command's options and examples.`);
 }
 
 export async function main(argv: string[]): Promise<number> {
+  stopQuietlyOnClosedPipe();
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv);
