@@ -28,10 +28,7 @@ const MODULES: { commands: readonly string[]; load: () => Promise<Register> }[] 
  * does (status 141, no message) instead of an unhandled EPIPE with a stack trace. Node
  * ignores SIGPIPE, so the failed write is the only sign. Other write errors stay fatal.
  */
-let pipeWatched = false;
 function stopQuietlyOnClosedPipe(): void {
-  if (pipeWatched) return;
-  pipeWatched = true;
   for (const out of [process.stdout, process.stderr]) {
     out.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') process.exit(141);
