@@ -113,6 +113,8 @@ test('sakimori start on embedded defaults serves /healthz, while CLI commands us
   // A port of our own, so the test never fights another node on 8080.
   writeFileSync(join(home, 'sakimori.yaml'), 'http:\n  listen: "127.0.0.1:0"\n');
   const child = spawn(process.execPath, [BIN, 'start'], { cwd: home, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   try {
     let out = '';
     const url = await new Promise<string>((res, rej) => {
@@ -147,6 +149,8 @@ test('sakimori start on embedded defaults serves /healthz, while CLI commands us
     rmSync(home, { recursive: true, force: true });
   }
   assert.equal(child.exitCode ?? 0, 0);
+  // Node's own warnings (a library's deprecation, say) are noise in an operator's log.
+  assert.doesNotMatch(err, /\(node:\d+\) /);
 });
 
 test('consent optout/optin from the CLI keeps the history and is audited', () => {

@@ -53,7 +53,7 @@ export class HttpServer implements Part {
 
   constructor(private readonly opts: HttpServerOptions) {
     this.address = opts.listen;
-    this.app = Fastify({ logger: false, disableRequestLogging: true, bodyLimit: 10 * 1024 * 1024, trustProxy: trustFn(opts.trustProxy ?? false) });
+    this.app = Fastify({ logger: false, bodyLimit: 10 * 1024 * 1024, trustProxy: trustFn(opts.trustProxy ?? false) });
     this.requests = new Counter({
       name: 'sakimori_http_requests_total',
       help: 'HTTP requests answered, by route and status code',
