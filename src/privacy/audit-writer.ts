@@ -22,8 +22,9 @@ export interface WriterInit {
 const init = workerData as WriterInit;
 
 await serveWriterThread<ChainInput[]>(async () => {
-  // PostgreSQL: two connections are plenty for one batch at a time.
-  const store = await openStore(init.url, { poolSize: 2, ...(init.busyTimeoutMs !== undefined ? { busyTimeoutMs: init.busyTimeoutMs } : {}) });
+  // PostgreSQL: two connections are plenty for one batch at a time. SQLite: appends and the
+  // chain's head only, so SQLite's own small page cache.
+  const store = await openStore(init.url, { poolSize: 2, pageCacheKiB: 2048, ...(init.busyTimeoutMs !== undefined ? { busyTimeoutMs: init.busyTimeoutMs } : {}) });
   const sqlite = store.dialect === 'sqlite';
   // Checkpoints are this thread's job (below), not a side effect of whichever commit crosses 1000 pages.
   if (sqlite) await store.run('PRAGMA wal_autocheckpoint = 0');

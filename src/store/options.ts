@@ -14,6 +14,13 @@ export interface OpenStoreOptions {
   busyTimeoutMs?: number;
   /** PostgreSQL only: connections in the pool. Default 10. */
   poolSize?: number;
+  /**
+   * SQLite only: the page cache of each connection, in KiB. Default 65,536 (64 MiB: the hot
+   * index pages of a few million rows). A connection that only appends (a writer thread)
+   * needs SQLite's own 2,048: every page it writes stays cached until the cache is full, so
+   * a large one only grows the process by its size, never read again.
+   */
+  pageCacheKiB?: number;
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 10_000;

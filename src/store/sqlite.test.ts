@@ -28,6 +28,21 @@ describe('SQLite adapter specifics', () => {
     }
   });
 
+  it('gives each connection a 64 MiB page cache, or pageCacheKiB (a writer thread that only appends)', async () => {
+    const cache = async (s: Awaited<ReturnType<typeof openStore>>) => [await s.get('PRAGMA cache_size'), await s.transaction((tx) => tx.get('PRAGMA cache_size'))];
+    const big = await openStore(`sqlite:${join(dir, 'cache', 'big.db')}`);
+    const small = await openStore(`sqlite:${join(dir, 'cache', 'small.db')}`, { pageCacheKiB: 2048 });
+    try {
+      // Reader and writer connections alike (negative: KiB, not pages).
+      assert.deepEqual(await cache(big), [{ cache_size: -65536 }, { cache_size: -65536 }]);
+      assert.deepEqual(await cache(small), [{ cache_size: -2048 }, { cache_size: -2048 }]);
+    } finally {
+      await big.close();
+      await small.close();
+    }
+    await assert.rejects(openStore(`sqlite:${join(dir, 'cache', 'bad.db')}`, { pageCacheKiB: 0.5 }), /pageCacheKiB 0\.5: a whole number of KiB/);
+  });
+
   it('works in memory, on one connection', async () => {
     const s = await openStore('sqlite::memory:');
     try {

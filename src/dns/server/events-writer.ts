@@ -24,6 +24,8 @@ export interface EventsJob {
 const init = workerData as EventsWriterInit;
 
 await serveWriterThread<EventsJob>(async () => {
-  const store = await openStore(`sqlite:${init.file}`);
+  // Appends only: a small page cache (with 64 MiB, every page written stayed cached, and the
+  // process grew with the events until the cache was full).
+  const store = await openStore(`sqlite:${init.file}`, { pageCacheKiB: 2048 });
   return { write: (job) => store.runMany(BLOCK_EVENT_INSERT, blockEventRows(job.image, job.idBase, job.purposes)), close: () => store.close() };
 });

@@ -18,7 +18,7 @@ type Statement = Database.Statement<unknown[], unknown>;
  */
 const SYNC_BUSY_MS = 5;
 const STATEMENT_CACHE_SIZE = 500;
-/** Page cache per connection, in KiB (SQLite's default is 2 MiB): keeps the hot index pages of a few million rows in memory. */
+/** Page cache per connection, in KiB, unless OpenStoreOptions.pageCacheKiB says otherwise (SQLite's default is 2 MiB): keeps the hot index pages of a few million rows in memory. */
 const PAGE_CACHE_KIB = 65_536;
 /**
  * The read connection maps up to this much of the file (SQLite caps it at its
@@ -395,6 +395,8 @@ function openConnection(path: string, displayUrl: string, readonly: boolean): Co
  */
 export async function openSqliteStore(path: string, displayUrl: string, opts: OpenStoreOptions = {}): Promise<SqliteStore> {
   const busyTimeoutMs = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const cacheKiB = opts.pageCacheKiB ?? PAGE_CACHE_KIB;
+  if (!Number.isInteger(cacheKiB) || cacheKiB < 64) throw new RangeError(`pageCacheKiB ${cacheKiB}: a whole number of KiB, at least 64`);
   const memory = path === ':memory:';
   if (!memory) {
     try {
@@ -420,12 +422,12 @@ export async function openSqliteStore(path: string, displayUrl: string, opts: Op
     }, busyTimeoutMs, displayUrl);
     writer.pragma('synchronous = NORMAL');
     writer.pragma('foreign_keys = ON');
-    writer.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+    writer.pragma(`cache_size = -${cacheKiB}`);
     if (memory) return new SqliteStore(displayUrl, writer, undefined, busyTimeoutMs);
     reader = openConnection(path, displayUrl, true);
     reader.pragma('query_only = ON');
     reader.pragma('foreign_keys = ON');
-    reader.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
+    reader.pragma(`cache_size = -${cacheKiB}`);
     reader.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
     opts.logger?.info({ store: displayUrl }, 'store opened');
     return new SqliteStore(displayUrl, writer, reader, busyTimeoutMs, path);
