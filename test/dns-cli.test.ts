@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { startUnbound, type UnboundPeer } from './peers/unbound.ts';
+import { freePort, startUnbound, type UnboundPeer } from './peers/unbound.ts';
 
 const BIN = fileURLToPath(new URL('../bin/sakimori.js', import.meta.url));
 
@@ -109,6 +109,28 @@ describe('sakimori dns serve / dns events / start', { timeout: 240_000 }, () => 
       assert.deepEqual(after, [], 'nothing kept for the client once opted out');
       const text = await run(['dns', 'events', '--client', '127.0.0.1'], home);
       assert.match(text.stdout, /127\.0\.0\.1\s+nxdomain\s+cc\.rpz\.cli\s+cc\.example/);
+    } finally {
+      assert.equal(await stop(s.child), 0);
+    }
+  });
+
+  it('dns serve --http --warning-page: the banner names both; /healthz, /metrics and the events API answer, and so does the warning page', async () => {
+    const [httpPort, pagePort] = [await freePort(), await freePort()];
+    const s = await serve(['dns', 'serve', '--listen', '127.0.0.1:0', '--upstream', up.address, '--rpz', 'cc.rpz', '--http', `127.0.0.1:${httpPort}`, '--warning-page', `127.0.0.1:${pagePort}`, '--threads', '0'], home, /Stop with Ctrl-C/);
+    try {
+      const port = /DNS firewall \(UDP\+TCP\): dns:\/\/127\.0\.0\.1:(\d+)/.exec(s.out())?.[1];
+      assert.ok(port, s.out());
+      assert.match(s.out(), new RegExp(`warning page: http://127\\.0\\.0\\.1:${pagePort}/`));
+      assert.match(s.out(), new RegExp(`health: http://127\\.0\\.0\\.1:${httpPort}/healthz`));
+      assert.equal(status(await dig(['-p', port, '@127.0.0.1', 'cc.example'])), 'NXDOMAIN');
+      const health = (await (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).json()) as { status: string; parts: Record<string, { status: string }> };
+      assert.equal(health.parts.dns?.status, 'ok', JSON.stringify(health));
+      assert.match(await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(), /sakimori_dns_queries_total/);
+      const api = (await (await fetch(`http://127.0.0.1:${httpPort}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+      assert.ok(api.paths['/api/v1/dns/events'], Object.keys(api.paths).join(' '));
+      const page = await fetch(`http://127.0.0.1:${pagePort}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /ブロック|blocked/i);
     } finally {
       assert.equal(await stop(s.child), 0);
     }
