@@ -157,7 +157,7 @@ withdrawn when the firewall stops. List them with: sakimori dns detections`)
         const fw = new DnsFirewall(firewallOptions(cfg, up.upstreams, config.node.name, tsig), platform);
         // The HTTP side (fastify and its schemas: ~0.2 s of loading and compiling) is made
         // ready before DNS is answered: with --threads 0 it shares the DNS thread, and
-        // after the listener opened it held the first queries up to 220 ms.
+        // after the listener opened it held the first queries up to 0.2-0.4 s.
         let http: HttpServer | undefined;
         if (opts.http) {
           const web = await import('../../web/index.ts');
