@@ -46,12 +46,8 @@ export async function startNode(config: Config, opts: { logger: Logger; version:
     http = new HttpServer({ listen, logger, registry: platform.registry, version: opts.version, health, trustProxy: config.http.trustProxy });
     await http.prepare();
     const parts: Part[] = [new RetentionSchedule(platform.retention, config.privacy.purgeInterval, logger, purged), ...buildCapabilityParts(platform)];
-    // Every route first, and fastify made ready (plugins loaded, schemas compiled), before
-    // any part starts: the DNS firewall on the main thread (dns.threads 0) would otherwise
-    // answer its first queries while this ran, up to ~0.2 s late (as dns serve --http did).
-    for (const part of parts) await part.routes?.(http.app);
-    await http.app.ready();
     for (const part of parts) {
+      await part.routes?.(http.app);
       await part.start();
       started.push(part);
       logger.debug({ part: part.name }, 'part started');
