@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, type UnboundPeer } from './peers/unbound.ts';
 import { PolicyProbe } from './peers/policy-probe.ts';
-import { dig, digUntil, RPZ_ZONE, startSakimoriRpz, startUpstream, type DigResult, type SakimoriRpz } from './peers/rpz-feed.ts';
+import { dig, digResult, digUntil, RPZ_ZONE, startSakimoriRpz, startUpstream, type DigResult, type SakimoriRpz } from './peers/rpz-feed.ts';
 import { dnsServe, type Served } from './peers/dns-serve.ts';
 import { systemClock } from '../src/core/index.ts';
 import { DnsFirewall, dnsMigrations } from '../src/dns/index.ts';
@@ -41,7 +41,7 @@ async function digFrom(port: number, srcPort: number, name: string): Promise<Dig
   for (let attempt = 0; ; attempt++) {
     try {
       const r = await run('dig', ['+time=2', '+tries=1', '+noall', '+comments', '+answer', '-b', `127.0.0.1#${srcPort}`, '@127.0.0.1', '-p', String(port), name, 'A']);
-      return { status: /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'NONE', answers: r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/).slice(3).join(' ')) };
+      return digResult(r.stdout);
     } catch (err) {
       const out = String((err as { stdout?: string }).stdout ?? '') + String((err as { stderr?: string }).stderr ?? '');
       if (/address in use/.test(out) && attempt < 20) {

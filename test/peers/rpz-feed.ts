@@ -47,12 +47,17 @@ export interface DigResult {
 }
 
 /** dig A over UDP (one try, one second), status and answer lines. */
+/** The status and answers (type and data) of `dig +noall +comments +answer` output. */
+export function digResult(stdout: string): DigResult {
+  const status = /status: ([A-Z]+)/.exec(stdout)?.[1] ?? 'NONE';
+  const answers = stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/).slice(3).join(' '));
+  return { status, answers };
+}
+
 export async function dig(port: number, name: string): Promise<DigResult> {
   try {
     const r = await run('dig', ['+time=1', '+tries=1', '+noall', '+comments', '+answer', '@127.0.0.1', '-p', String(port), name, 'A']);
-    const status = /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? 'NONE';
-    const answers = r.stdout.split('\n').filter((l) => l && !l.startsWith(';')).map((l) => l.split(/\s+/).slice(3).join(' '));
-    return { status, answers };
+    return digResult(r.stdout);
   } catch {
     return { status: 'TIMEOUT', answers: [] };
   }
